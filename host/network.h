@@ -1,0 +1,47 @@
+// The network seam of the host: how the ring and host services send requests.
+// Implemented by the ZeroMQ transport, and by in-memory networks in tests and
+// the simulator, so many nodes can run in one process.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "dendrite/host.h"
+#include "dendrite/message.h"
+#include "dendrite/status.h"
+
+namespace dendrite::host {
+
+// Sends requests to other hosts. Thread-safe.
+class Network {
+ public:
+  virtual ~Network() = default;
+
+  // This host's advertised "ip:port".
+  virtual const std::string& address() const = 0;
+
+  // Sends `request` to `host`; `done` runs exactly once with the reply (possibly
+  // an Err message) or Timeout/Unavailable, on a network thread. `done` must not
+  // block. A request to address() is handled locally.
+  virtual void call_async(const std::string& host, Message request, Milliseconds timeout,
+                          ReplyCallback done) = 0;
+
+  // Blocking form of call_async. May be called from any thread except the one
+  // that runs `done` callbacks.
+  virtual Result<Message> call(const std::string& host, const Message& request,
+                               Milliseconds timeout);
+};
+
+// Handles incoming requests on the server side. Thread-safe.
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  // True when requests of `type` are cheap and never block, so the transport may
+  // answer them on its I/O thread instead of a worker.
+  virtual bool is_inline(MessageType type) const = 0;
+  // Answers one request. Never throws; unknown or malformed requests get an Err
+  // reply.
+  virtual Message handle(const Message& request) = 0;
+};
+
+}  // namespace dendrite::host

@@ -1,0 +1,65 @@
+// Loads plugins from shared objects (Boost.DLL), checks their ABI version and
+// message-type claims, and drives their lifecycle. Used by the host's main
+// thread only (not thread-safe), except hook_for()/delegates(), which are
+// read-only after load() and safe from any thread.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dendrite/hooks.h"
+#include "dendrite/host.h"
+#include "dendrite/logger.h"
+#include "dendrite/message.h"
+#include "dendrite/status.h"
+
+namespace dendrite::host {
+
+// One entry of the config's "plugins" list.
+struct PluginSpec {
+  std::string name;
+  std::optional<std::string> path;  // else <plugin_dir>/lib<name>.so
+  std::string config_json = "{}";
+};
+
+// Makes the logger of plugin `name`. The returned logger lives as long as the
+// loader.
+using LoggerFactory = std::function<std::shared_ptr<Logger>(const std::string& name)>;
+
+class PluginLoader {
+ public:
+  PluginLoader(std::string plugin_dir, Host& host, LoggerFactory loggers);
+  ~PluginLoader();  // stops (if started) and unloads
+
+  // Loads every plugin in order: open with rtld_now, check the ABI version,
+  // create, init with its config; then checks message-type claims across all of
+  // them. On failure nothing stays loaded and the Status message is one line:
+  //   plugin '<name>' (<file>): <cause>
+  // Causes: "file not found (looked in <dir>)", "not a Dendrite plugin (missing
+  // symbol <sym>)", "ABI version mismatch: plugin has <p>, host has <h>",
+  // "message type 0x2a is claimed by both '<a>' and '<b>'", "init failed: <msg>".
+  Status load(const std::vector<PluginSpec>& specs);
+
+  // Starts the plugins in load order; on failure stops the started ones.
+  Status start();
+  // Stops the plugins in reverse order. Idempotent.
+  void stop();
+  // Destroys every plugin object, then releases the libraries. Idempotent.
+  void unload();
+
+  // The hook claiming `type`, or nullptr.
+  TransportHook* hook_for(MessageType type) const;
+  // The plugin name owning `type` ("" if none).
+  std::string owner_of(MessageType type) const;
+  const std::vector<DelegateHook*>& delegates() const;
+  // Names of the loaded plugins, in load order.
+  std::vector<std::string> names() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dendrite::host

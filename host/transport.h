@@ -1,0 +1,59 @@
+// The ZeroMQ transport: a ROUTER server with an adaptive worker pool, and a
+// client that keeps one DEALER per peer and multiplexes requests on it with a
+// correlation frame (WIRE.md). Wire-compatible with the original's REQ/REP.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "dendrite/status.h"
+#include "host/network.h"
+
+namespace dendrite::host {
+
+struct WorkerPoolConfig {
+  int min = 10;                  // workers kept even when idle
+  int max = 1024;                // upper bound
+  Milliseconds idle{10000};      // a worker above `min` idle this long exits
+};
+
+struct TransportConfig {
+  std::string listen = "127.0.0.1:5000";     // bind address ("ip:port"; port 0 = ephemeral)
+  std::string advertise;                     // empty = the bound address
+  WorkerPoolConfig workers;
+  std::size_t max_frame_bytes = 64u << 20;   // larger frames get an Err reply
+};
+
+// Thread-safe after start().
+class ZmqTransport final : public Network {
+ public:
+  // `handler` answers incoming requests (and local ones); it must outlive the
+  // transport.
+  ZmqTransport(TransportConfig config, RequestHandler& handler);
+  ~ZmqTransport() override;  // stops
+
+  // Binds and starts the I/O thread. Errors: Unavailable("cannot bind ...").
+  // After it address() is the advertised (or bound) "ip:port".
+  Status start();
+
+  // Stops serving: pending calls complete with Unavailable, workers are joined.
+  // Idempotent.
+  void stop();
+
+  const std::string& address() const override;
+  void call_async(const std::string& host, Message request, Milliseconds timeout,
+                  ReplyCallback done) override;
+  Result<Message> call(const std::string& host, const Message& request,
+                       Milliseconds timeout) override;
+
+  // Current worker count and how many are busy (for tests and metrics).
+  std::size_t worker_count() const;
+  std::size_t busy_workers() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dendrite::host

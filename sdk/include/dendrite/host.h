@@ -1,0 +1,90 @@
+// The services the host offers a plugin.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dendrite/id.h"
+#include "dendrite/message.h"
+#include "dendrite/status.h"
+#include "dendrite/vnode.h"
+
+namespace dendrite {
+
+using Milliseconds = std::chrono::milliseconds;
+
+// Callback of an asynchronous request: the reply (which may itself be an Err
+// message, see error_of()), or Timeout / Unavailable.
+using ReplyCallback = std::function<void(Result<Message>)>;
+
+// Host services. Owned by the host; valid from init() until stop() returns.
+// Every method is thread-safe unless it says otherwise.
+class Host {
+ public:
+  virtual ~Host() = default;
+
+  // The advertised "ip:port" of this host.
+  virtual std::string address() const = 0;
+
+  // The configured number of replicas (dtable copies beyond the primary).
+  virtual int replicas() const = 0;
+
+  // The request timeout from the config.
+  virtual Milliseconds default_timeout() const = 0;
+
+  // This host's vnodes, in index order. Fixed for the host's life.
+  virtual std::vector<Vnode> local_vnodes() const = 0;
+
+  // The predecessor of local vnode `vnode` if known.
+  virtual std::optional<Vnode> predecessor(const Id& vnode) const = 0;
+
+  // The successor list of local vnode `vnode` (empty for an unknown id).
+  virtual std::vector<Vnode> successors(const Id& vnode) const = 0;
+
+  // The first `replicas()` successors of local vnode `vnode` that live on distinct
+  // hosts other than this one, in ring order (fewer when the ring is smaller).
+  virtual std::vector<Vnode> remote_successors(const Id& vnode) const = 0;
+
+  // The first `n` vnodes whose range holds `key`: the key's primary then its
+  // successors. Blocking: may ask other nodes (bounded by the default timeout per
+  // hop). Errors: Unavailable/Timeout when the ring cannot answer.
+  virtual Result<std::vector<Vnode>> lookup(std::size_t n, const Id& key) = 0;
+
+  // Sends `request` to the host "ip:port" and waits for the reply, at most
+  // `timeout`. Requests to this host are handled locally without the network.
+  // An Err reply is returned as a message (see error_of()). Must not be called
+  // from a DelegateHook for long waits (see hooks.h).
+  virtual Result<Message> request(const std::string& host, const Message& request,
+                                  Milliseconds timeout) = 0;
+  Result<Message> request(const Vnode& to, const Message& req, Milliseconds timeout) {
+    return request(to.host, req, timeout);
+  }
+
+  // Like request() but returns at once; `done` runs exactly once, on a host
+  // thread, with the reply or the error. `done` must not block for long.
+  virtual void request_async(const std::string& host, Message request, Milliseconds timeout,
+                             ReplyCallback done) = 0;
+
+  // Publishes `service` under `name` for other plugins. Fails with AlreadyExists
+  // when the name is taken. Allowed from init() on. The host drops its reference
+  // after every plugin has stopped.
+  virtual Status publish_service(std::string name, std::shared_ptr<void> service) = 0;
+
+  // The service published under `name`, or NotFound. The caller must know its type
+  // (see get_service<T>) and must drop its reference in its stop().
+  virtual Result<std::shared_ptr<void>> find_service(std::string_view name) const = 0;
+
+  // Typed find_service: T must be the exact interface type published under `name`.
+  template <typename T>
+  Result<std::shared_ptr<T>> get_service(std::string_view name) const {
+    auto r = find_service(name);
+    if (!r.ok()) return r.status();
+    return std::static_pointer_cast<T>(r.value());
+  }
+};
+
+}  // namespace dendrite

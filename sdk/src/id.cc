@@ -1,0 +1,107 @@
+#include "dendrite/id.h"
+
+#include <openssl/sha.h>
+
+#include <cstring>
+
+namespace dendrite {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+Id Id::hash(std::string_view data) {
+  Bytes out;
+  SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data());
+  return Id(out);
+}
+
+Id Id::for_vnode(std::string_view host, std::uint16_t index) {
+  std::string buf(host);
+  buf.push_back(static_cast<char>(index >> 8));
+  buf.push_back(static_cast<char>(index & 0xff));
+  return hash(buf);
+}
+
+std::optional<Id> Id::from_bytes(std::string_view raw) {
+  if (raw.size() != kBytes) return std::nullopt;
+  Bytes b;
+  std::memcpy(b.data(), raw.data(), kBytes);
+  return Id(b);
+}
+
+std::optional<Id> Id::from_hex(std::string_view hex) {
+  if (hex.size() != 2 * kBytes) return std::nullopt;
+  Bytes b;
+  for (std::size_t i = 0; i < kBytes; ++i) {
+    int hi = hex_value(hex[2 * i]);
+    int lo = hex_value(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    b[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return Id(b);
+}
+
+Id Id::max() {
+  Bytes b;
+  b.fill(0xff);
+  return Id(b);
+}
+
+std::string Id::hex() const { return short_hex(2 * kBytes); }
+
+std::string Id::short_hex(std::size_t n) const {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  if (n > 2 * kBytes) n = 2 * kBytes;
+  std::string s(n, '0');
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint8_t byte = bytes_[i / 2];
+    s[i] = kDigits[(i % 2 == 0) ? (byte >> 4) : (byte & 0xf)];
+  }
+  return s;
+}
+
+Id Id::plus_pow2(int i) const {
+  Bytes b{};
+  if (i >= 0 && i < kBits) {
+    b[kBytes - 1 - i / 8] = static_cast<std::uint8_t>(1u << (i % 8));
+  }
+  return *this + Id(b);
+}
+
+Id Id::operator+(const Id& other) const {
+  Bytes out;
+  unsigned carry = 0;
+  for (int i = kBytes - 1; i >= 0; --i) {
+    unsigned sum = unsigned{bytes_[i]} + other.bytes_[i] + carry;
+    out[i] = static_cast<std::uint8_t>(sum & 0xff);
+    carry = sum >> 8;
+  }
+  return Id(out);
+}
+
+Id Id::operator-(const Id& other) const {
+  Bytes out;
+  int borrow = 0;
+  for (int i = kBytes - 1; i >= 0; --i) {
+    int diff = int{bytes_[i]} - int{other.bytes_[i]} - borrow;
+    borrow = diff < 0 ? 1 : 0;
+    out[i] = static_cast<std::uint8_t>(diff & 0xff);
+  }
+  return Id(out);
+}
+
+bool between(const Id& a, const Id& b, const Id& k, bool right_inclusive) {
+  if (right_inclusive && k == b) return true;
+  if (a < b) return a < k && k < b;
+  // Wraps past zero (or a == b: the whole ring but a).
+  return a < k || k < b;
+}
+
+}  // namespace dendrite
