@@ -42,7 +42,12 @@ class Node {
   Ring& ring();
   ZmqTransport& transport();
   const Config& config() const;
-  // The status document served to `dendrite-cli status`.
+  // The host services handed to plugins (tests use them to reach plugin services).
+  dendrite::Host& host_services();
+  // The status document served to `dendrite-cli status` (message kHostStatus):
+  // {"address": "H:P", "vnodes": [{"id": hex40, "host": "H:P",
+  //   "predecessor": {"id","host"} | null, "successors": [{"id","host"}...]}...],
+  //  "plugins": [{"name": ...}...], "config": {...the config as JSON...}}
   nlohmann::json status_json() const;
 
  private:
