@@ -12,12 +12,18 @@ std::atomic<LogLevel> g_level{LogLevel::kInfo};
 
 spdlog::level::level_enum to_spdlog(LogLevel level) {
   switch (level) {
-    case LogLevel::kTrace: return spdlog::level::trace;
-    case LogLevel::kDebug: return spdlog::level::debug;
-    case LogLevel::kInfo: return spdlog::level::info;
-    case LogLevel::kWarn: return spdlog::level::warn;
-    case LogLevel::kError: return spdlog::level::err;
-    case LogLevel::kOff: return spdlog::level::off;
+    case LogLevel::kTrace:
+      return spdlog::level::trace;
+    case LogLevel::kDebug:
+      return spdlog::level::debug;
+    case LogLevel::kInfo:
+      return spdlog::level::info;
+    case LogLevel::kWarn:
+      return spdlog::level::warn;
+    case LogLevel::kError:
+      return spdlog::level::err;
+    case LogLevel::kOff:
+      return spdlog::level::off;
   }
   return spdlog::level::info;
 }
@@ -38,12 +44,13 @@ class SpdPluginLogger final : public Logger {
 
 void set_log_level(LogLevel level) {
   g_level = level;
-  spdlog::apply_all([level](const std::shared_ptr<spdlog::logger>& l) {
-    l->set_level(to_spdlog(level));
-  });
+  spdlog::apply_all(
+      [level](const std::shared_ptr<spdlog::logger>& l) { l->set_level(to_spdlog(level)); });
 }
 
-LogLevel log_level() { return g_level.load(); }
+LogLevel log_level() {
+  return g_level.load();
+}
 
 std::shared_ptr<spdlog::logger> get_logger(const std::string& name) {
   static std::mutex mu;

@@ -54,7 +54,9 @@ Id Id::max() {
   return Id(b);
 }
 
-std::string Id::hex() const { return short_hex(2 * kBytes); }
+std::string Id::hex() const {
+  return short_hex(2 * kBytes);
+}
 
 std::string Id::short_hex(std::size_t n) const {
   static constexpr char kDigits[] = "0123456789abcdef";

@@ -20,9 +20,12 @@ Status error_of(const Message& m) {
 
 std::string_view ring_event_name(RingEventType type) {
   switch (type) {
-    case RingEventType::kPredecessorJoined: return "predecessor_joined";
-    case RingEventType::kPredecessorLeft: return "predecessor_left";
-    case RingEventType::kReplicasChanged: return "replicas_changed";
+    case RingEventType::kPredecessorJoined:
+      return "predecessor_joined";
+    case RingEventType::kPredecessorLeft:
+      return "predecessor_left";
+    case RingEventType::kReplicasChanged:
+      return "replicas_changed";
   }
   return "unknown";
 }

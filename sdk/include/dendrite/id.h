@@ -38,7 +38,9 @@ class Id {
   // The first `n` hex digits, for logs.
   std::string short_hex(std::size_t n = 8) const;
   // The 20 raw bytes as a string (what goes on the wire).
-  std::string raw() const { return std::string(reinterpret_cast<const char*>(bytes_.data()), kBytes); }
+  std::string raw() const {
+    return std::string(reinterpret_cast<const char*>(bytes_.data()), kBytes);
+  }
   const Bytes& bytes() const { return bytes_; }
 
   // (this + 2^i) mod 2^160, for 0 <= i < 160.
@@ -56,7 +58,9 @@ class Id {
 };
 
 // Clockwise distance from `from` to `to`: (to - from) mod 2^160.
-inline Id distance(const Id& from, const Id& to) { return to - from; }
+inline Id distance(const Id& from, const Id& to) {
+  return to - from;
+}
 
 // True when k lies in the ring interval (a, b), or (a, b] when right_inclusive.
 // The interval wraps past zero when a >= b; (a, a) is every id but a, and

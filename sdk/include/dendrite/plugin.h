@@ -64,16 +64,16 @@ using PluginFactorySignature = Plugin*() noexcept;
 // from dendrite::Plugin) and the SDK ABI version, as the Boost.DLL aliases
 // `dendrite_plugin_create` and `dendrite_plugin_abi_version`. Use once per library,
 // at namespace scope.
-#define DENDRITE_PLUGIN(ClassName)                                                        \
-  namespace dendrite_plugin_export {                                                      \
-  static ::dendrite::Plugin* create_plugin() noexcept {                                   \
-    try {                                                                                 \
-      return new ClassName();                                                             \
-    } catch (...) {                                                                       \
-      return nullptr;                                                                     \
-    }                                                                                     \
-  }                                                                                       \
-  static const std::uint32_t abi_version = ::dendrite::kSdkAbiVersion;                    \
-  }                                                                                       \
-  BOOST_DLL_ALIAS(dendrite_plugin_export::create_plugin, dendrite_plugin_create)          \
+#define DENDRITE_PLUGIN(ClassName)                                               \
+  namespace dendrite_plugin_export {                                             \
+  static ::dendrite::Plugin* create_plugin() noexcept {                          \
+    try {                                                                        \
+      return new ClassName();                                                    \
+    } catch (...) {                                                              \
+      return nullptr;                                                            \
+    }                                                                            \
+  }                                                                              \
+  static const std::uint32_t abi_version = ::dendrite::kSdkAbiVersion;           \
+  }                                                                              \
+  BOOST_DLL_ALIAS(dendrite_plugin_export::create_plugin, dendrite_plugin_create) \
   BOOST_DLL_ALIAS(dendrite_plugin_export::abi_version, dendrite_plugin_abi_version)

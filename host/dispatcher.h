@@ -1,0 +1,45 @@
+// Routes every incoming request to its handler: the ring's messages, the
+// host's status message, or the plugin that claimed the type. Unknown types get
+// an Err reply. Plugin exceptions are caught and answered with Err.
+#pragma once
+
+#include <atomic>
+#include <functional>
+
+#include "dendrite/message.h"
+#include "host/network.h"
+#include "host/plugin_loader.h"
+#include "host/ring.h"
+
+namespace dendrite::host {
+
+// Thread-safe: handle() runs on the transport's threads while the node
+// attaches the ring and enables or disables plugin dispatch from its own.
+class Dispatcher final : public RequestHandler {
+ public:
+  // `status` builds the reply document of kHostStatus (JSON text).
+  explicit Dispatcher(std::function<std::string()> status) : status_(std::move(status)) {}
+
+  // The ring answers its messages from now on (before: Err "ring not ready").
+  // `ring` must outlive the dispatcher or be detached with attach_ring(nullptr).
+  void attach_ring(Ring* ring) { ring_.store(ring); }
+
+  // Plugin types are dispatched to `plugins` from now on.
+  void enable_plugins(const PluginLoader* plugins) { plugins_.store(plugins); }
+  // Plugin types get Err "shutting down" from now on; returns once no plugin
+  // handler is running any more.
+  void disable_plugins();
+
+  bool is_inline(MessageType type) const override;
+  Message handle(const Message& request) override;
+
+ private:
+  Message handle_plugin(const Message& request);
+
+  std::function<std::string()> status_;
+  std::atomic<Ring*> ring_{nullptr};
+  std::atomic<const PluginLoader*> plugins_{nullptr};
+  std::atomic<int> plugin_calls_{0};
+};
+
+}  // namespace dendrite::host

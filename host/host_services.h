@@ -1,0 +1,52 @@
+// The host's implementation of the SDK's Host interface, over the ring, the
+// network and the service registry.
+#pragma once
+
+#include "dendrite/host.h"
+#include "host/network.h"
+#include "host/ring.h"
+#include "host/service_registry.h"
+
+namespace dendrite::host {
+
+// Thread-safe (every method). The ring, network and registry must outlive it.
+class HostServices final : public Host {
+ public:
+  HostServices(Ring& ring, Network& net, ServiceRegistry& services, int replicas,
+               Milliseconds timeout)
+      : ring_(ring), net_(net), services_(services), replicas_(replicas), timeout_(timeout) {}
+
+  std::string address() const override { return net_.address(); }
+  int replicas() const override { return replicas_; }
+  Milliseconds default_timeout() const override { return timeout_; }
+  std::vector<Vnode> local_vnodes() const override { return ring_.local_vnodes(); }
+  std::optional<Vnode> predecessor(const Id& vnode) const override;
+  std::vector<Vnode> successors(const Id& vnode) const override;
+  std::vector<Vnode> remote_successors(const Id& vnode) const override;
+  Result<std::vector<Vnode>> lookup(std::size_t n, const Id& key) override {
+    return ring_.lookup(n, key);
+  }
+  Result<Message> request(const std::string& host, const Message& request,
+                          Milliseconds timeout) override {
+    return net_.call(host, request, timeout);
+  }
+  void request_async(const std::string& host, Message request, Milliseconds timeout,
+                     ReplyCallback done) override {
+    net_.call_async(host, std::move(request), timeout, std::move(done));
+  }
+  Status publish_service(std::string name, std::shared_ptr<void> service) override {
+    return services_.publish(std::move(name), std::move(service));
+  }
+  Result<std::shared_ptr<void>> find_service(std::string_view name) const override {
+    return services_.find(name);
+  }
+
+ private:
+  Ring& ring_;
+  Network& net_;
+  ServiceRegistry& services_;
+  const int replicas_;
+  const Milliseconds timeout_;
+};
+
+}  // namespace dendrite::host

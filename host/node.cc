@@ -1,0 +1,215 @@
+#include "host/node.h"
+
+#include <filesystem>
+#include <mutex>
+
+#include "host/dispatcher.h"
+#include "host/event_queue.h"
+#include "host/host_services.h"
+#include "host/logging.h"
+#include "host/plugin_loader.h"
+#include "host/service_registry.h"
+#include "host/stabilizer.h"
+
+namespace dendrite::host {
+namespace {
+
+nlohmann::json vnode_json(const Vnode& v) {
+  return {{"id", v.id.hex()}, {"host", v.host}};
+}
+
+std::string resolve_plugin_dir(const Config& config, const std::string& executable_dir) {
+  if (config.plugin_dir) return *config.plugin_dir;
+  std::filesystem::path base = executable_dir.empty() ? "." : executable_dir;
+  return (base / ".." / "lib" / "dendrite" / "plugins").lexically_normal().string();
+}
+
+}  // namespace
+
+struct Node::Impl {
+  Impl(Config c, std::string exe_dir)
+      : config(std::move(c)),
+        executable_dir(std::move(exe_dir)),
+        dispatcher([this] { return status_json().dump(); }) {}
+
+  nlohmann::json status_json() const {
+    std::lock_guard lock(state_mu);
+    nlohmann::json doc;
+    doc["address"] = transport ? transport->address() : config.advertised();
+    doc["vnodes"] = nlohmann::json::array();
+    if (ring) {
+      for (std::size_t i = 0; i < ring->vnode_count(); ++i) {
+        VnodeState s = ring->state(i);
+        nlohmann::json v = vnode_json(s.self);
+        v["predecessor"] = s.predecessor ? vnode_json(*s.predecessor) : nlohmann::json(nullptr);
+        v["successors"] = nlohmann::json::array();
+        for (const Vnode& succ : s.successors) v["successors"].push_back(vnode_json(succ));
+        doc["vnodes"].push_back(std::move(v));
+      }
+    }
+    doc["plugins"] = nlohmann::json::array();
+    for (const std::string& name : plugin_names) doc["plugins"].push_back({{"name", name}});
+    doc["config"] = to_json(config);
+    return doc;
+  }
+
+  Status fail(StartFailure why, Status status) {
+    failure = why;
+    teardown(false);
+    return status;
+  }
+
+  void teardown(bool graceful) {
+    auto log = get_logger("node");
+    if (plugins_started) {
+      dispatcher.disable_plugins();
+      loader->stop();
+      plugins_started = false;
+    }
+    events.stop();
+    if (stabilizer) stabilizer->stop();
+    if (graceful && ring_up && ring) {
+      log->info("leaving the ring");
+      ring->leave();
+    }
+    ring_up = false;
+    if (transport) transport->stop();
+    dispatcher.attach_ring(nullptr);
+    if (loader) loader->unload();
+    services.clear();
+    // Objects made from plugin code are gone; now the rest, in reverse order.
+    loader.reset();
+    host.reset();
+    stabilizer.reset();
+    {
+      std::lock_guard lock(state_mu);
+      ring.reset();
+    }
+    transport.reset();
+  }
+
+  Config config;
+  std::string executable_dir;
+  Dispatcher dispatcher;
+  ServiceRegistry services;
+  EventQueue events;
+  std::unique_ptr<ZmqTransport> transport;
+  std::unique_ptr<Ring> ring;
+  std::unique_ptr<HostServices> host;
+  std::unique_ptr<PluginLoader> loader;
+  std::unique_ptr<Stabilizer> stabilizer;
+  // Guards `ring` (re)assignment and plugin_names against status requests
+  // answered on transport threads.
+  mutable std::mutex state_mu;
+  std::vector<std::string> plugin_names;  // GUARDED_BY(state_mu)
+  StartFailure failure = StartFailure::kNone;
+  bool started = false;
+  bool ring_up = false;
+  bool plugins_started = false;
+  std::string address;
+};
+
+Node::Node(Config config, std::string executable_dir)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(executable_dir))) {}
+
+Node::~Node() {
+  stop(false);
+}
+
+Status Node::start() {
+  Impl& n = *impl_;
+  if (n.started) return Status::FailedPrecondition("node already started");
+  n.started = true;
+  auto log = get_logger("node");
+  if (Status s = validate(n.config); !s.ok()) return n.fail(StartFailure::kConfig, s);
+
+  TransportConfig tc;
+  tc.listen = n.config.listen;
+  tc.advertise = n.config.advertise;
+  tc.workers = n.config.workers;
+  n.transport = std::make_unique<ZmqTransport>(tc, n.dispatcher);
+  if (Status s = n.transport->start(); !s.ok()) return n.fail(StartFailure::kBind, s);
+  n.address = n.transport->address();
+
+  RingConfig rc;
+  rc.address = n.address;
+  rc.vnodes = n.config.vnodes;
+  rc.num_successors = n.config.num_successors;
+  rc.replicas = n.config.replicas;
+  rc.timeout = n.config.timeout;
+  {
+    std::lock_guard lock(n.state_mu);
+    n.ring =
+        std::make_unique<Ring>(rc, *n.transport, [&n](const RingEvent& e) { n.events.push(e); });
+  }
+  n.host = std::make_unique<HostServices>(*n.ring, *n.transport, n.services, n.config.replicas,
+                                          n.config.timeout);
+
+  n.loader = std::make_unique<PluginLoader>(resolve_plugin_dir(n.config, n.executable_dir), *n.host,
+                                            make_plugin_logger);
+  if (Status s = n.loader->load(n.config.plugins); !s.ok()) {
+    return n.fail(StartFailure::kPlugin, s);
+  }
+  {
+    std::lock_guard lock(n.state_mu);
+    n.plugin_names = n.loader->names();
+  }
+
+  n.dispatcher.attach_ring(n.ring.get());
+  if (n.config.join.empty()) {
+    n.ring->create();
+    log->info("created a ring at {} with {} vnodes", n.address, n.config.vnodes);
+  } else {
+    if (Status s = n.ring->join(n.config.join); !s.ok()) return n.fail(StartFailure::kJoin, s);
+    log->info("{} joined the ring with {} vnodes", n.address, n.config.vnodes);
+  }
+  n.ring_up = true;
+
+  n.stabilizer = std::make_unique<Stabilizer>(static_cast<std::size_t>(n.config.vnodes),
+                                              n.config.stabilize_min, n.config.stabilize_max,
+                                              [&n](std::size_t i) { n.ring->stabilize(i); });
+  n.ring->set_stabilize_requester([&n](std::size_t i) {
+    if (n.stabilizer) n.stabilizer->request(i);
+  });
+  n.stabilizer->start();
+
+  n.events.start(n.loader->delegates());
+  n.dispatcher.enable_plugins(n.loader.get());
+  n.plugins_started = true;
+  if (Status s = n.loader->start(); !s.ok()) {
+    n.dispatcher.disable_plugins();
+    n.plugins_started = false;
+    return n.fail(StartFailure::kPlugin, s);
+  }
+  return Status::Ok();
+}
+
+StartFailure Node::failure() const {
+  return impl_->failure;
+}
+
+void Node::stop(bool graceful) {
+  if (!impl_->started) return;
+  impl_->teardown(graceful);
+}
+
+const std::string& Node::address() const {
+  return impl_->address;
+}
+Ring& Node::ring() {
+  return *impl_->ring;
+}
+ZmqTransport& Node::transport() {
+  return *impl_->transport;
+}
+const Config& Node::config() const {
+  return impl_->config;
+}
+dendrite::Host& Node::host_services() {
+  return *impl_->host;
+}
+nlohmann::json Node::status_json() const {
+  return impl_->status_json();
+}
+
+}  // namespace dendrite::host
