@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "chord.pb.h"
+#include "dendrite/id.h"
 #include "dendrite/message.h"
 #include "dendrite/status.h"
 

@@ -71,7 +71,9 @@ Result<Pb> unpack(const Message& m, MessageType expected) {
                                    std::to_string(m.type));
   }
   Pb out;
-  if (!out.ParseFromString(m.payload)) {
+  // Parse, then check required fields ourselves: ParseFromString would log
+  // every hostile frame through protobuf's logger.
+  if (!out.ParsePartialFromString(m.payload) || !out.IsInitialized()) {
     return Status::InvalidArgument("cannot decode message type " + std::to_string(m.type));
   }
   return out;
