@@ -4,6 +4,7 @@
 // read-only after load() and safe from any thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,25 +29,37 @@ struct PluginSpec {
 // loader.
 using LoggerFactory = std::function<std::shared_ptr<Logger>(const std::string& name)>;
 
+class ServiceRegistry;
+
 class PluginLoader {
  public:
-  PluginLoader(std::string plugin_dir, Host& host, LoggerFactory loggers);
+  // `host` is handed to every plugin. `services`, if given, is the registry
+  // behind host.publish_service(): the loader clears it after the plugins have
+  // stopped and before their objects are destroyed, so no service object
+  // outlives the library whose code it runs. It must outlive the loader.
+  PluginLoader(std::string plugin_dir, Host& host, LoggerFactory loggers,
+               ServiceRegistry* services = nullptr);
   ~PluginLoader();  // stops (if started) and unloads
 
   // Loads every plugin in order: open with rtld_now, check the ABI version,
   // create, init with its config; then checks message-type claims across all of
   // them. On failure nothing stays loaded and the Status message is one line:
   //   plugin '<name>' (<file>): <cause>
-  // Causes: "file not found (looked in <dir>)", "not a Dendrite plugin (missing
-  // symbol <sym>)", "ABI version mismatch: plugin has <p>, host has <h>",
-  // "message type 0x2a is claimed by both '<a>' and '<b>'", "init failed: <msg>".
+  // Causes: "file not found (looked in <dir or path>)", "cannot load: <dlerror>",
+  // "not a Dendrite plugin (missing symbol <sym>)", "ABI version mismatch:
+  // plugin has <p>, host has <h>", "factory failed", "init failed: <msg>",
+  // "claims message type 0x05 reserved for the host", "message type 0x2a is
+  // claimed by both '<a>' and '<b>'" (reported against <b>). An exception from
+  // plugin code is caught and reported the same way.
   Status load(const std::vector<PluginSpec>& specs);
 
-  // Starts the plugins in load order; on failure stops the started ones.
+  // Starts the plugins in load order; on failure stops the started ones and
+  // returns "plugin '<name>' (<file>): start failed: <msg>".
   Status start();
   // Stops the plugins in reverse order. Idempotent.
   void stop();
-  // Destroys every plugin object, then releases the libraries. Idempotent.
+  // Stops (if started), clears the service registry (if given), destroys every
+  // plugin object in reverse load order, then releases the libraries. Idempotent.
   void unload();
 
   // The hook claiming `type`, or nullptr.
