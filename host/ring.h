@@ -23,12 +23,12 @@
 namespace dendrite::host {
 
 struct RingConfig {
-  std::string address;          // advertised "ip:port" (vnode ids derive from it)
-  int vnodes = 3;               // local vnodes
-  int num_successors = 8;       // successor list length r
-  int replicas = 2;             // remote successors reported in ReplicasChanged
-  Milliseconds timeout{5000};   // per request
-  std::uint64_t seed = 0;       // randomness (finger refresh order); 0 = random
+  std::string address;         // advertised "ip:port" (vnode ids derive from it)
+  int vnodes = 3;              // local vnodes
+  int num_successors = 8;      // successor list length r
+  int replicas = 2;            // remote successors reported in ReplicasChanged
+  Milliseconds timeout{5000};  // per request
+  std::uint64_t seed = 0;      // randomness (finger refresh order); 0 = random
 };
 
 // Receives ring events. Called from the thread that ran the ring operation
@@ -86,6 +86,11 @@ class Ring {
   // vnode closest to it and following Forwards. Retries around dead vnodes.
   // Errors: Unavailable/Timeout when no path answers.
   Result<std::vector<Vnode>> lookup(std::size_t n, const Id& key);
+
+  // Installs the callback through which the ring asks its driver for a prompt
+  // stabilisation round of local vnode `index` (after a Leave changed it). Called
+  // from handler threads with no lock held; must not block (schedule the round).
+  void set_stabilize_requester(std::function<void(std::size_t index)> requester);
 
   std::size_t vnode_count() const;
   std::vector<Vnode> local_vnodes() const;
