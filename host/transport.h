@@ -13,16 +13,16 @@
 namespace dendrite::host {
 
 struct WorkerPoolConfig {
-  int min = 10;                  // workers kept even when idle
-  int max = 1024;                // upper bound
-  Milliseconds idle{10000};      // a worker above `min` idle this long exits
+  int min = 10;              // workers kept even when idle
+  int max = 1024;            // upper bound
+  Milliseconds idle{10000};  // a worker above `min` idle this long exits
 };
 
 struct TransportConfig {
-  std::string listen = "127.0.0.1:5000";     // bind address ("ip:port"; port 0 = ephemeral)
-  std::string advertise;                     // empty = the bound address
+  std::string listen = "127.0.0.1:5000";  // bind address ("ip:port"; port 0 = ephemeral)
+  std::string advertise;                  // empty = the bound address
   WorkerPoolConfig workers;
-  std::size_t max_frame_bytes = 64u << 20;   // larger frames get an Err reply
+  std::size_t max_frame_bytes = 64u << 20;  // larger frames get an Err reply
 };
 
 // Thread-safe after start().

@@ -1,0 +1,791 @@
+// ZmqTransport: one I/O thread owns every socket (the ROUTER that serves and
+// one DEALER per peer host) and polls them together with an eventfd that other
+// threads use to hand it work (new calls, replies computed by workers).
+//
+// Server: [identity][envelope...][empty][payload] -> the handler (inline on the
+// I/O thread or on the worker pool) -> [identity][envelope...][empty][reply].
+// Client: [id(8)][empty][payload] on the peer's DEALER; the reply
+// [id][empty][reply] is matched to the pending call by id.
+
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "host/logging.h"
+#include "host/transport.h"
+#include "host/worker_pool.h"
+
+namespace dendrite::host {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Envelope frames kept per request; a request with more is dropped as hostile
+// (REQ clients send 1 after the ROUTER's identity, our DEALERs 2).
+constexpr std::size_t kMaxEnvelopeFrames = 6;
+// Messages read from one socket per poll round, so no socket starves others.
+constexpr int kBatch = 256;
+// A DEALER with nothing pending and unused this long is closed.
+constexpr auto kPeerIdle = std::chrono::seconds(60);
+// The poll loop wakes at least this often (idle peers, stale deadlines).
+constexpr auto kHousekeeping = std::chrono::milliseconds(1000);
+constexpr std::size_t kIdBytes = 8;
+
+// The I/O thread of the transport running on this thread, if any.
+thread_local const void* t_io_owner = nullptr;
+
+// The frames that stand before the empty delimiter of a request; echoed in
+// front of its reply. Inline storage: no allocation per request.
+class Envelope {
+ public:
+  Envelope() = default;
+  Envelope(Envelope&& o) noexcept { take(o); }
+  Envelope& operator=(Envelope&& o) noexcept {
+    if (this != &o) {
+      clear();
+      take(o);
+    }
+    return *this;
+  }
+
+  bool full() const { return n_ == kMaxEnvelopeFrames; }
+  void push(zmq::message_t&& m) { frames_[n_++] = std::move(m); }
+  void clear() {
+    for (std::size_t i = 0; i < n_; ++i) frames_[i].rebuild();
+    n_ = 0;
+  }
+
+  // Sends [envelope...][empty][reply] on `socket` without blocking (a ROUTER
+  // drops what it cannot route). Empties the envelope.
+  void send(zmq::socket_t& socket, zmq::message_t&& reply) {
+    constexpr auto more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
+    for (std::size_t i = 0; i < n_; ++i) {
+      if (!socket.send(frames_[i], more)) {
+        clear();
+        return;
+      }
+    }
+    n_ = 0;
+    zmq::message_t delimiter;
+    socket.send(delimiter, more);
+    socket.send(reply, zmq::send_flags::dontwait);
+  }
+
+ private:
+  void take(Envelope& o) {
+    for (std::size_t i = 0; i < o.n_; ++i) frames_[i] = std::move(o.frames_[i]);
+    n_ = o.n_;
+    o.n_ = 0;
+  }
+
+  std::array<zmq::message_t, kMaxEnvelopeFrames> frames_;
+  std::size_t n_ = 0;
+};
+
+// The wire frame of `m` (type byte + payload), built with a single copy.
+zmq::message_t frame_of(const Message& m) {
+  zmq::message_t f(m.payload.size() + 1);
+  auto* p = static_cast<char*>(f.data());
+  p[0] = static_cast<char>(m.type);
+  if (!m.payload.empty()) std::memcpy(p + 1, m.payload.data(), m.payload.size());
+  return f;
+}
+
+std::string_view view(const zmq::message_t& m) {
+  return {static_cast<const char*>(m.data()), m.size()};
+}
+
+// True when `host` looks like "name:port" with a port in 1..65535.
+bool valid_peer_address(const std::string& host) {
+  const auto colon = host.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == host.size()) return false;
+  if (host.size() - colon - 1 > 5) return false;
+  unsigned port = 0;
+  for (std::size_t i = colon + 1; i < host.size(); ++i) {
+    if (host[i] < '0' || host[i] > '9') return false;
+    port = port * 10 + static_cast<unsigned>(host[i] - '0');
+  }
+  return port >= 1 && port <= 65535;
+}
+
+// ZMQ_MAXMSGSIZE: well above max_frame_bytes (so oversized frames still get an
+// Err reply) but bounded, so a hostile peer cannot make us allocate at will.
+std::int64_t max_message_size(std::size_t max_frame_bytes) {
+  constexpr std::uint64_t kCap = std::numeric_limits<std::int64_t>::max() / 4;
+  const std::uint64_t m = std::min<std::uint64_t>(max_frame_bytes, kCap);
+  return static_cast<std::int64_t>(2 * m + (64u << 10));
+}
+
+void invoke(const ReplyCallback& done, Result<Message> r,
+            const std::shared_ptr<spdlog::logger>& log) {
+  if (!done) return;
+  try {
+    done(std::move(r));
+  } catch (const std::exception& e) {
+    log->error("reply callback threw: {}", e.what());
+  } catch (...) {
+    log->error("reply callback threw a non-standard exception");
+  }
+}
+
+}  // namespace
+
+struct ZmqTransport::Impl {
+  enum class State { kNew, kStarting, kRunning, kStopping, kStopped };
+
+  // A call handed from any thread to the I/O thread.
+  struct Outgoing {
+    std::string host;
+    Message request;
+    Clock::time_point deadline;
+    Milliseconds timeout;
+    ReplyCallback done;
+  };
+
+  // A reply computed by a worker, to be sent by the I/O thread.
+  struct Outbound {
+    Envelope envelope;
+    zmq::message_t frame;
+  };
+
+  // One DEALER per peer host; owned by the I/O thread.
+  struct Peer {
+    std::string host;
+    zmq::socket_t socket;
+    std::size_t pending = 0;
+    Clock::time_point last_used;
+  };
+
+  struct Pending {
+    ReplyCallback done;
+    Clock::time_point deadline;
+    Milliseconds timeout;
+    Peer* peer;
+  };
+
+  // A request served on the worker pool.
+  class ServerTask final : public WorkerPool::Task {
+   public:
+    ServerTask(Impl* impl, Envelope&& env, Message&& request)
+        : impl_(impl), env_(std::move(env)), request_(std::move(request)) {}
+    void run() override {
+      Message reply = impl_->handle_safely(request_);
+      impl_->post_reply(Outbound{std::move(env_), frame_of(reply)});
+    }
+
+   private:
+    Impl* impl_;
+    Envelope env_;
+    Message request_;
+  };
+
+  // A call_async() to our own address, run on the worker pool.
+  class LocalCallTask final : public WorkerPool::Task {
+   public:
+    LocalCallTask(Impl* impl, Message&& request, ReplyCallback&& done)
+        : impl_(impl), request_(std::move(request)), done_(std::move(done)) {}
+    void run() override { invoke(done_, impl_->handle_safely(request_), impl_->log); }
+    void cancel() override { invoke(done_, Status::Unavailable("transport stopped"), impl_->log); }
+
+   private:
+    Impl* impl_;
+    Message request_;
+    ReplyCallback done_;
+  };
+
+  Impl(TransportConfig c, RequestHandler& h)
+      : config(std::move(c)), handler(h), log(get_logger("transport")), pool(config.workers) {}
+
+  ~Impl() {
+    stop();
+    // Closed only now: a call racing stop() may still write to it.
+    if (wake_fd >= 0) ::close(wake_fd);
+  }
+
+  // ---- any thread -------------------------------------------------------
+
+  Message handle_safely(const Message& request) {
+    try {
+      return handler.handle(request);
+    } catch (const std::exception& e) {
+      log->error("handler threw on message type {}: {}", request.type, e.what());
+      return make_error(std::string("internal error: ") + e.what());
+    } catch (...) {
+      log->error("handler threw a non-standard exception on message type {}", request.type);
+      return make_error("internal error");
+    }
+  }
+
+  void wake() {
+    const std::uint64_t one = 1;
+    // EAGAIN only when the counter is saturated: the I/O thread is awake anyway.
+    [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
+  }
+
+  void post_reply(Outbound&& out) {
+    bool need_wake;
+    {
+      std::lock_guard lock(mu);
+      if (state != State::kRunning || io_done) return;  // stopping: the reply is dropped
+      replies.push_back(std::move(out));
+      need_wake = !signaled;
+      signaled = true;
+    }
+    if (need_wake) wake();
+  }
+
+  Status start() {
+    {
+      std::lock_guard lock(mu);
+      if (state == State::kRunning || state == State::kStarting) {
+        return Status::FailedPrecondition("transport already started");
+      }
+      if (state != State::kNew) return Status::FailedPrecondition("transport stopped");
+      state = State::kStarting;
+    }
+    Status s = open();
+    std::lock_guard lock(mu);
+    if (state != State::kStarting) {  // stop() came first
+      router.close();
+      return Status::FailedPrecondition("transport stopped");
+    }
+    if (!s.ok()) {
+      state = State::kNew;
+      return s;
+    }
+    state = State::kRunning;
+    pool.start();
+    io = std::thread([this] { run(); });
+    return Status::Ok();
+  }
+
+  // Creates the eventfd and binds the ROUTER. Called by start() only.
+  Status open() {
+    const std::string endpoint = "tcp://" + config.listen;
+    try {
+      zmq::socket_t r(ctx, zmq::socket_type::router);
+      r.set(zmq::sockopt::linger, 0);
+      r.set(zmq::sockopt::maxmsgsize, max_message_size(config.max_frame_bytes));
+      try {
+        r.bind(endpoint);
+      } catch (const zmq::error_t& e) {
+        return Status::Unavailable("cannot bind " + endpoint + ": " + e.what());
+      }
+      std::string bound = r.get(zmq::sockopt::last_endpoint);
+      if (bound.rfind("tcp://", 0) == 0) bound.erase(0, 6);
+      address = config.advertise.empty() ? bound : config.advertise;
+      wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+      if (wake_fd < 0) {
+        return Status::Internal(std::string("eventfd: ") + std::strerror(errno));
+      }
+      router = std::move(r);
+    } catch (const zmq::error_t& e) {
+      return Status::Unavailable("cannot bind " + endpoint + ": " + e.what());
+    }
+    return Status::Ok();
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(mu);
+      if (state == State::kNew || state == State::kStarting) {
+        state = State::kStopped;  // never started (a racing start() then fails)
+        return;
+      }
+      if (state == State::kRunning) {
+        state = State::kStopping;
+        wake();
+      }
+    }
+    // From a done callback: the I/O thread leaves its loop after it; the
+    // destructor (or another stop()) joins it.
+    if (t_io_owner == this) return;
+    std::lock_guard joining(stop_mu);
+    if (io.joinable()) io.join();  // fails pending calls, closes every socket
+    pool.stop();                   // cancels queued local calls, joins workers
+    ctx.close();
+    std::lock_guard lock(mu);
+    state = State::kStopped;
+  }
+
+  // True when this transport serves `host` itself.
+  bool is_self(const std::string& host) const { return !address.empty() && host == address; }
+
+  void call_async(const std::string& host, Message request, Milliseconds timeout,
+                  ReplyCallback done) {
+    if (is_self(host)) {
+      pool.submit(std::make_unique<LocalCallTask>(this, std::move(request), std::move(done)));
+      return;
+    }
+    // Bounded so the deadline cannot overflow; a day is "forever" for a request.
+    const auto bounded = std::clamp<Milliseconds>(timeout, Milliseconds(0), std::chrono::hours(24));
+    Outgoing out{host, std::move(request), Clock::now() + bounded, timeout, std::move(done)};
+    bool need_wake;
+    {
+      std::unique_lock lock(mu);
+      if (state != State::kRunning || io_done) {
+        const bool fresh = state == State::kNew || state == State::kStarting;
+        lock.unlock();
+        invoke(out.done, Status::Unavailable(fresh ? "transport not started" : "transport stopped"),
+               log);
+        return;
+      }
+      calls.push_back(std::move(out));
+      need_wake = !signaled;
+      signaled = true;
+    }
+    if (need_wake) wake();
+  }
+
+  Result<Message> call(const std::string& host, const Message& request, Milliseconds timeout) {
+    if (is_self(host)) {
+      {
+        std::lock_guard lock(mu);
+        if (state != State::kRunning) return Status::Unavailable("transport stopped");
+      }
+      return handle_safely(request);
+    }
+    if (t_io_owner == this) {
+      return Status::FailedPrecondition("call() from the transport's I/O thread would deadlock");
+    }
+    struct Sync {
+      std::mutex mu;
+      std::condition_variable cv;
+      std::optional<Result<Message>> result;
+    } sync;
+    call_async(host, request, timeout, [&sync](Result<Message> r) {
+      std::lock_guard lock(sync.mu);
+      sync.result.emplace(std::move(r));
+      sync.cv.notify_one();
+    });
+    std::unique_lock lock(sync.mu);
+    sync.cv.wait(lock, [&sync] { return sync.result.has_value(); });
+    return std::move(*sync.result);
+  }
+
+  // ---- I/O thread -------------------------------------------------------
+
+  void run() {
+    t_io_owner = this;
+    pthread_setname_np(pthread_self(), "dendrite-io");
+    try {
+      loop();
+    } catch (const std::exception& e) {
+      log->error("transport I/O loop failed: {}", e.what());
+    }
+    shutdown();
+    t_io_owner = nullptr;
+  }
+
+  void loop() {
+    auto next_housekeeping = Clock::now() + kHousekeeping;
+    for (;;) {
+      if (items_dirty) rebuild_items();
+      auto now = Clock::now();
+      auto wake_at = next_housekeeping;
+      if (!deadlines.empty()) wake_at = std::min(wake_at, deadlines.front().first);
+      long timeout_ms = 0;
+      if (wake_at > now) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(wake_at - now);
+        timeout_ms = static_cast<long>(left.count());
+      }
+      const int rc = zmq_poll(items.data(), static_cast<int>(items.size()), timeout_ms);
+      if (rc < 0) {
+        if (zmq_errno() == EINTR) continue;
+        log->error("zmq_poll failed: {}", zmq_strerror(zmq_errno()));
+        return;
+      }
+      try {
+        if (items[1].revents & ZMQ_POLLIN) {
+          if (!drain_inbox()) return;
+        }
+        if (items[0].revents & ZMQ_POLLIN) serve_router();
+        for (std::size_t i = 2; i < items.size(); ++i) {
+          if (items[i].revents & ZMQ_POLLIN) read_peer(*item_peers[i - 2]);
+        }
+      } catch (const zmq::error_t& e) {
+        log->error("transport I/O error: {}", e.what());
+      }
+      now = Clock::now();
+      expire(now);
+      if (now >= next_housekeeping) {
+        close_idle_peers(now);
+        compact_deadlines();
+        next_housekeeping = now + kHousekeeping;
+      }
+    }
+  }
+
+  void rebuild_items() {
+    items.clear();
+    item_peers.clear();
+    items.push_back({router.handle(), 0, ZMQ_POLLIN, 0});
+    items.push_back({nullptr, wake_fd, ZMQ_POLLIN, 0});
+    for (auto& [host, peer] : peers) {
+      items.push_back({peer->socket.handle(), 0, ZMQ_POLLIN, 0});
+      item_peers.push_back(peer.get());
+    }
+    items_dirty = false;
+  }
+
+  // Takes what other threads queued. False when the transport is stopping.
+  bool drain_inbox() {
+    std::uint64_t count;
+    [[maybe_unused]] auto n = ::read(wake_fd, &count, sizeof count);
+    {
+      std::lock_guard lock(mu);
+      if (state != State::kRunning) return false;
+      io_calls.swap(calls);
+      io_replies.swap(replies);
+      signaled = false;
+    }
+    for (auto& out : io_replies) out.envelope.send(router, std::move(out.frame));
+    io_replies.clear();
+    for (auto& call : io_calls) start_call(call);
+    io_calls.clear();
+    return true;
+  }
+
+  // ---- server side ----
+
+  void serve_router() {
+    for (int i = 0; i < kBatch; ++i) {
+      zmq::message_t frame;
+      if (!router.recv(frame, zmq::recv_flags::dontwait)) return;
+      serve_one(std::move(frame));
+    }
+  }
+
+  // Reads the rest of the multipart message starting with `first` and answers it.
+  void serve_one(zmq::message_t&& first) {
+    Envelope env;
+    bool delimiter = false, overflow = false;
+    std::size_t payload_frames = 0, index = 0;
+    zmq::message_t payload;
+    auto take = [&](zmq::message_t&& f) {
+      if (!delimiter) {
+        if (index > 0 && f.size() == 0) {
+          delimiter = true;
+        } else if (env.full()) {
+          overflow = true;
+        } else {
+          env.push(std::move(f));
+        }
+      } else if (++payload_frames == 1) {
+        payload = std::move(f);
+      }
+      ++index;
+    };
+    bool more = first.more();
+    take(std::move(first));
+    while (more) {
+      zmq::message_t f;
+      if (!router.recv(f, zmq::recv_flags::dontwait)) break;  // parts arrive together
+      more = f.more();
+      take(std::move(f));
+    }
+
+    if (overflow) return reject_silently("more than 6 envelope frames");
+    if (!delimiter) return reject_silently("no empty delimiter frame");
+    if (payload_frames == 0) return reject(env, "missing payload frame");
+    if (payload_frames > 1) {
+      return reject(env, std::to_string(payload_frames - 1) + " unexpected frames after payload");
+    }
+    if (payload.size() == 0) return reject(env, "empty frame");
+    if (payload.size() > config.max_frame_bytes) {
+      return reject(env, "frame of " + std::to_string(payload.size()) +
+                             " bytes exceeds the limit of " +
+                             std::to_string(config.max_frame_bytes));
+    }
+    const auto type = static_cast<MessageType>(static_cast<const char*>(payload.data())[0]);
+    Message request{type, std::string(view(payload).substr(1))};
+    if (handler.is_inline(type)) {
+      Message reply = handle_safely(request);
+      env.send(router, frame_of(reply));
+    } else {
+      pool.submit(std::make_unique<ServerTask>(this, std::move(env), std::move(request)));
+    }
+  }
+
+  void reject(Envelope& env, const std::string& why) {
+    ++malformed;
+    log->debug("malformed request: {}", why);
+    env.send(router, frame_of(make_error("malformed request: " + why)));
+  }
+
+  void reject_silently(const char* why) {
+    ++malformed;
+    log->debug("dropped request: {}", why);
+  }
+
+  // ---- client side ----
+
+  // The DEALER for `host`, connecting it on first use; nullptr and `error` set
+  // when the address is unusable.
+  Peer* peer_for(const std::string& host, std::string& error) {
+    if (auto it = peers.find(host); it != peers.end()) return it->second.get();
+    if (!valid_peer_address(host)) {
+      error = "cannot connect to '" + host + "': not an ip:port address";
+      return nullptr;
+    }
+    try {
+      zmq::socket_t s(ctx, zmq::socket_type::dealer);
+      s.set(zmq::sockopt::linger, 0);
+      s.set(zmq::sockopt::maxmsgsize, max_message_size(config.max_frame_bytes));
+      if (host.front() == '[') s.set(zmq::sockopt::ipv6, 1);
+      s.connect("tcp://" + host);
+      auto peer = std::make_unique<Peer>(Peer{host, std::move(s), 0, Clock::now()});
+      Peer* p = peer.get();
+      peers.emplace(host, std::move(peer));
+      items_dirty = true;
+      return p;
+    } catch (const zmq::error_t& e) {
+      error = "cannot connect to tcp://" + host + ": " + e.what();
+      return nullptr;
+    }
+  }
+
+  void start_call(Outgoing& call) {
+    std::string error;
+    Peer* peer = peer_for(call.host, error);
+    if (peer == nullptr) return invoke(call.done, Status::Unavailable(std::move(error)), log);
+    const std::uint64_t id = next_id++;
+    zmq::message_t id_frame(kIdBytes);
+    auto* p = static_cast<unsigned char*>(id_frame.data());
+    for (std::size_t i = 0; i < kIdBytes; ++i)
+      p[i] = static_cast<unsigned char>(id >> (56 - 8 * i));
+    zmq::message_t delimiter;
+    zmq::message_t payload = frame_of(call.request);
+    constexpr auto more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
+    if (!peer->socket.send(id_frame, more)) {
+      return invoke(call.done, Status::Unavailable("too many requests queued to " + call.host),
+                    log);
+    }
+    peer->socket.send(delimiter, more);
+    peer->socket.send(payload, zmq::send_flags::dontwait);
+    ++peer->pending;
+    peer->last_used = Clock::now();
+    pending.emplace(id, Pending{std::move(call.done), call.deadline, call.timeout, peer});
+    deadlines.emplace_back(call.deadline, id);
+    std::push_heap(deadlines.begin(), deadlines.end(), later);
+  }
+
+  static bool later(const std::pair<Clock::time_point, std::uint64_t>& a,
+                    const std::pair<Clock::time_point, std::uint64_t>& b) {
+    return a.first > b.first;
+  }
+
+  void read_peer(Peer& peer) {
+    for (int i = 0; i < kBatch; ++i) {
+      zmq::message_t frames[3];
+      std::size_t n = 0;
+      bool more = true;
+      while (more) {
+        zmq::message_t f;
+        if (!peer.socket.recv(f, zmq::recv_flags::dontwait)) {
+          if (n == 0) return;
+          break;
+        }
+        more = f.more();
+        if (n < 3) frames[n] = std::move(f);
+        ++n;
+      }
+      if (n != 3 || frames[0].size() != kIdBytes || frames[1].size() != 0) {
+        log->debug("dropped malformed reply from {} ({} frames)", peer.host, n);
+        continue;
+      }
+      std::uint64_t id = 0;
+      const auto* p = static_cast<const unsigned char*>(frames[0].data());
+      for (std::size_t k = 0; k < kIdBytes; ++k) id = (id << 8) | p[k];
+      auto it = pending.find(id);
+      if (it == pending.end()) {
+        log->debug("dropped reply from {} to unknown request {}", peer.host, id);
+        continue;
+      }
+      ReplyCallback done = std::move(it->second.done);
+      pending.erase(it);
+      --peer.pending;
+      peer.last_used = Clock::now();
+      auto reply = Message::from_frame(view(frames[2]));
+      if (!reply.ok()) {
+        invoke(done, Status::Unavailable("malformed reply from " + peer.host + ": empty frame"),
+               log);
+      } else {
+        invoke(done, std::move(reply), log);
+      }
+    }
+  }
+
+  void expire(Clock::time_point now) {
+    while (!deadlines.empty() && deadlines.front().first <= now) {
+      const std::uint64_t id = deadlines.front().second;
+      std::pop_heap(deadlines.begin(), deadlines.end(), later);
+      deadlines.pop_back();
+      auto it = pending.find(id);
+      if (it == pending.end()) continue;  // answered already
+      Pending p = std::move(it->second);
+      pending.erase(it);
+      --p.peer->pending;
+      invoke(p.done,
+             Status::Timeout("request to " + p.peer->host + " timed out after " +
+                             std::to_string(p.timeout.count()) + " ms"),
+             log);
+    }
+  }
+
+  // Deadlines of answered calls stay in the heap until due; rebuild it when
+  // they outnumber the live ones.
+  void compact_deadlines() {
+    if (deadlines.size() <= 2 * pending.size() + 1024) return;
+    deadlines.clear();
+    for (const auto& [id, p] : pending) deadlines.emplace_back(p.deadline, id);
+    std::make_heap(deadlines.begin(), deadlines.end(), later);
+  }
+
+  void close_idle_peers(Clock::time_point now) {
+    for (auto it = peers.begin(); it != peers.end();) {
+      if (it->second->pending == 0 && now - it->second->last_used >= kPeerIdle) {
+        log->debug("closing idle connection to {}", it->first);
+        it = peers.erase(it);
+        items_dirty = true;
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // Fails every call in flight or queued, and closes every socket.
+  void shutdown() {
+    {
+      std::lock_guard lock(mu);
+      // Nothing is queued after this: state is kStopping, or the loop failed.
+      io_done = true;
+      for (auto& c : calls) io_calls.push_back(std::move(c));
+      calls.clear();
+      replies.clear();
+    }
+    io_replies.clear();
+    const Status stopped = Status::Unavailable("transport stopped");
+    for (auto& c : io_calls) invoke(c.done, stopped, log);
+    io_calls.clear();
+    auto in_flight = std::move(pending);
+    pending.clear();
+    deadlines.clear();
+    for (auto& [id, p] : in_flight) invoke(p.done, stopped, log);
+    in_flight.clear();
+    items.clear();
+    item_peers.clear();
+    peers.clear();
+    router.close();
+  }
+
+  // Configuration and collaborators.
+  const TransportConfig config;
+  RequestHandler& handler;
+  const std::shared_ptr<spdlog::logger> log;
+  std::string address;  // written by start() before the I/O thread exists
+  zmq::context_t ctx;
+  WorkerPool pool;
+  std::mutex stop_mu;  // serialises the joining part of stop()
+  std::thread io;
+  int wake_fd = -1;
+  std::atomic<std::uint64_t> malformed{0};
+
+  // Shared with other threads; guarded by mu.
+  std::mutex mu;
+  State state = State::kNew;
+  std::vector<Outgoing> calls;
+  std::vector<Outbound> replies;
+  bool signaled = false;  // wake_fd written since the I/O thread last drained
+  bool io_done = false;   // the I/O thread has stopped taking work
+
+  // Owned by the I/O thread (and by start() before it runs).
+  zmq::socket_t router;
+  std::vector<Outgoing> io_calls;
+  std::vector<Outbound> io_replies;
+  std::unordered_map<std::string, std::unique_ptr<Peer>> peers;
+  std::unordered_map<std::uint64_t, Pending> pending;
+  std::vector<std::pair<Clock::time_point, std::uint64_t>> deadlines;  // min-heap
+  std::uint64_t next_id = 1;
+  std::vector<zmq_pollitem_t> items;
+  std::vector<Peer*> item_peers;  // item_peers[i] polls at items[i + 2]
+  bool items_dirty = true;
+};
+
+#if defined(__SANITIZE_THREAD__)
+#define DENDRITE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DENDRITE_TSAN 1
+#endif
+#endif
+#ifdef DENDRITE_TSAN
+// libzmq (not built with TSan) hands messages and commands between the
+// application's threads and its own I/O threads through lock-free queues that
+// TSan cannot see, so it reports races on every message buffer. Suppress those
+// whose stacks run through libzmq; races in our own code are still reported.
+// Weak, so a program that brings its own suppressions keeps them.
+extern "C" __attribute__((weak)) const char* __tsan_default_suppressions() {
+  return "race:libzmq.so\n";
+}
+#endif
+
+ZmqTransport::ZmqTransport(TransportConfig config, RequestHandler& handler)
+    : impl_(std::make_unique<Impl>(std::move(config), handler)) {}
+
+ZmqTransport::~ZmqTransport() {
+  impl_->stop();
+}
+
+Status ZmqTransport::start() {
+  return impl_->start();
+}
+
+void ZmqTransport::stop() {
+  impl_->stop();
+}
+
+const std::string& ZmqTransport::address() const {
+  return impl_->address;
+}
+
+void ZmqTransport::call_async(const std::string& host, Message request, Milliseconds timeout,
+                              ReplyCallback done) {
+  impl_->call_async(host, std::move(request), timeout, std::move(done));
+}
+
+Result<Message> ZmqTransport::call(const std::string& host, const Message& request,
+                                   Milliseconds timeout) {
+  return impl_->call(host, request, timeout);
+}
+
+std::size_t ZmqTransport::worker_count() const {
+  return impl_->pool.worker_count();
+}
+
+std::size_t ZmqTransport::busy_workers() const {
+  return impl_->pool.busy_workers();
+}
+
+}  // namespace dendrite::host
