@@ -86,11 +86,13 @@ TEST(RingZmqTest, NodeJoinsWhileLookupsRun) {
   std::atomic<int> failed{0};
   std::vector<std::thread> readers;
   for (std::size_t i = 0; i < 2; ++i) {
-    readers.emplace_back([&, i] {
+    // Take the node before the thread starts: the cluster's list grows below.
+    host::Ring& ring = cluster.node(i).ring();
+    readers.emplace_back([&, i, &ring = ring] {
       std::mt19937_64 rng(100 + i);
       // Bounded: at most 100,000 lookups per reader.
       for (int k = 0; k < 100000 && !stop.load(); ++k) {
-        auto r = cluster.node(i).ring().lookup(1, random_id(rng));
+        auto r = ring.lookup(1, random_id(rng));
         (r.ok() && !r->empty() ? ok : failed).fetch_add(1);
       }
     });

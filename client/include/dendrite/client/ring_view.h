@@ -1,0 +1,51 @@
+// Read-only views of a ring from outside it: a node's status document and the
+// whole ring found by walking successors (dendrite-cli status / ring).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "dendrite/client/connection.h"
+#include "dendrite/host.h"
+#include "dendrite/status.h"
+#include "dendrite/vnode.h"
+
+namespace dendrite::client {
+
+// Fetches the host status document of the node behind `conn` (message
+// kHostStatus; shape in docs/cli.md). Errors: those of Connection::request(),
+// RemoteError for an Err reply, Internal for a reply that is not a status
+// document.
+Result<nlohmann::json> fetch_status(Connection& conn, Milliseconds timeout);
+
+// Same, over a connection opened for this one call. Errors as above, plus
+// InvalidArgument for a malformed address.
+Result<nlohmann::json> fetch_status(const std::string& node, Milliseconds timeout);
+
+// The vnodes of one status document, each with its successor list.
+// Errors: Internal when the document lacks a well-formed "vnodes" list.
+struct VnodeStatus {
+  Vnode self;
+  std::vector<Vnode> successors;
+};
+Result<std::vector<VnodeStatus>> parse_vnodes(const nlohmann::json& status);
+
+// Walks the ring from `node`: starting at its first vnode, follows each
+// vnode's first successor (the next ones when a host does not answer),
+// fetching the status of every host not seen yet, until it is back at the
+// start. Each request waits at most `timeout`; at most `max_steps` vnodes are
+// visited. Returns every vnode once, in ring order, starting with the smallest
+// id (so walks from different nodes of a stable ring are equal).
+// Errors: those of fetch_status() for `node` itself; Unavailable when no
+// successor of some vnode answers; FailedPrecondition when the successor
+// pointers do not lead back to the start (an unsettled ring).
+Result<std::vector<Vnode>> walk_ring(const std::string& node, Milliseconds timeout,
+                                     std::size_t max_steps = 100000);
+
+// {"id": 40 lower-case hex digits, "host": "H:P"}.
+nlohmann::json vnode_json(const Vnode& v);
+
+}  // namespace dendrite::client

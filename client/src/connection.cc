@@ -1,0 +1,280 @@
+#include "dendrite/client/connection.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <zmq.hpp>
+
+namespace dendrite::client {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kIdBytes = 8;
+// Longest the I/O thread sleeps in poll when nothing is due (it also wakes on
+// every new request and every reply).
+constexpr Milliseconds kMaxPoll{1000};
+// Requests queued in ZeroMQ for a node that is not connected (yet).
+constexpr int kSendQueue = 100000;
+
+std::string encode_id(std::uint64_t id) {
+  std::string out(kIdBytes, '\0');
+  for (std::size_t i = 0; i < kIdBytes; ++i) {
+    out[kIdBytes - 1 - i] = static_cast<char>((id >> (8 * i)) & 0xff);
+  }
+  return out;
+}
+
+std::uint64_t decode_id(const zmq::message_t& frame) {
+  std::uint64_t id = 0;
+  const auto* p = static_cast<const unsigned char*>(frame.data());
+  for (std::size_t i = 0; i < kIdBytes; ++i) id = (id << 8) | p[i];
+  return id;
+}
+
+}  // namespace
+
+Status check_node_address(const std::string& node) {
+  const auto colon = node.rfind(':');
+  const auto bad = [&] {
+    return Status::InvalidArgument("'" + node + "' is not host:port with a port from 1 to 65535");
+  };
+  if (colon == std::string::npos || colon == 0 || colon + 1 == node.size()) return bad();
+  for (std::size_t i = 0; i < colon; ++i) {
+    if (node[i] == ' ' || node[i] == '\t' || node[i] == '/') return bad();
+  }
+  int port = 0;
+  const char* first = node.data() + colon + 1;
+  const char* last = node.data() + node.size();
+  auto [end, ec] = std::from_chars(first, last, port);
+  if (ec != std::errc() || end != last || port < 1 || port > 65535) return bad();
+  return Status::Ok();
+}
+
+struct Connection::Impl {
+  struct Outgoing {
+    Message request;
+    Milliseconds timeout;
+    ReplyCallback done;
+  };
+  struct Pending {
+    ReplyCallback done;
+    Milliseconds timeout;
+    std::multimap<Clock::time_point, std::uint64_t>::iterator deadline;
+  };
+
+  std::string node;
+  zmq::context_t context{1};
+  zmq::socket_t socket;  // used by the I/O thread only (after open())
+  int wake_fd = -1;      // eventfd: new requests or stop
+  std::thread io;
+
+  std::mutex mu;
+  std::deque<Outgoing> outbox;  // guarded by mu
+  bool stopping = false;        // guarded by mu
+
+  // I/O thread only.
+  std::uint64_t next_id = 1;
+  std::unordered_map<std::uint64_t, Pending> pending;
+  std::multimap<Clock::time_point, std::uint64_t> deadlines;
+
+  ~Impl() {
+    if (wake_fd >= 0) ::close(wake_fd);
+  }
+
+  void wake() {
+    const std::uint64_t one = 1;
+    // Fails only when the counter would overflow, and then the thread is awake anyway.
+    [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
+  }
+
+  void drain_wake() {
+    std::uint64_t count;
+    [[maybe_unused]] auto n = ::read(wake_fd, &count, sizeof count);
+  }
+
+  void send(Outgoing out) {
+    const std::uint64_t id = next_id++;
+    const std::string id_frame = encode_id(id);
+    const std::string frame = out.request.to_frame();
+    bool sent = false;
+    try {
+      sent =
+          socket.send(zmq::buffer(id_frame), zmq::send_flags::sndmore | zmq::send_flags::dontwait)
+              .has_value();
+      if (sent) {
+        // Once the first part is queued, the rest of the message is queued too.
+        socket.send(zmq::message_t(), zmq::send_flags::sndmore);
+        socket.send(zmq::buffer(frame), zmq::send_flags::none);
+      }
+    } catch (const zmq::error_t& e) {
+      out.done(Status::Unavailable("cannot send to " + node + ": " + e.what()));
+      return;
+    }
+    if (!sent) {
+      out.done(Status::Unavailable("send queue to " + node + " is full"));
+      return;
+    }
+    auto it = deadlines.emplace(Clock::now() + out.timeout, id);
+    pending.emplace(id, Pending{std::move(out.done), out.timeout, it});
+  }
+
+  // Reads every reply that is ready and completes its request.
+  void receive() {
+    for (;;) {
+      std::vector<zmq::message_t> frames;
+      try {
+        zmq::message_t part;
+        if (!socket.recv(part, zmq::recv_flags::dontwait)) return;
+        frames.push_back(std::move(part));
+        while (frames.back().more()) {
+          zmq::message_t next;
+          if (!socket.recv(next, zmq::recv_flags::none)) break;
+          frames.push_back(std::move(next));
+        }
+      } catch (const zmq::error_t&) {
+        return;
+      }
+      // Expected [id][empty][reply]; anything else is dropped.
+      if (frames.size() != 3 || frames[0].size() != kIdBytes || frames[1].size() != 0) continue;
+      auto it = pending.find(decode_id(frames[0]));
+      if (it == pending.end()) continue;  // timed out already
+      ReplyCallback done = std::move(it->second.done);
+      deadlines.erase(it->second.deadline);
+      pending.erase(it);
+      auto reply = Message::from_frame(frames[2].to_string_view());
+      if (!reply.ok()) {
+        done(Status::Internal("empty reply from " + node));
+      } else {
+        done(std::move(reply).value());
+      }
+    }
+  }
+
+  void expire(Clock::time_point now) {
+    while (!deadlines.empty() && deadlines.begin()->first <= now) {
+      const std::uint64_t id = deadlines.begin()->second;
+      deadlines.erase(deadlines.begin());
+      auto it = pending.find(id);
+      ReplyCallback done = std::move(it->second.done);
+      const Milliseconds timeout = it->second.timeout;
+      pending.erase(it);
+      done(Status::Timeout("no reply from " + node + " within " + std::to_string(timeout.count()) +
+                           " ms"));
+    }
+  }
+
+  void run() {
+    for (;;) {
+      std::deque<Outgoing> batch;
+      bool stop;
+      {
+        std::lock_guard lock(mu);
+        batch.swap(outbox);
+        stop = stopping;
+      }
+      if (stop) {
+        for (auto& out : batch) out.done(Status::Unavailable("connection closed"));
+        break;
+      }
+      for (auto& out : batch) send(std::move(out));
+      receive();
+      const auto now = Clock::now();
+      expire(now);
+
+      Milliseconds wait = kMaxPoll;
+      if (!deadlines.empty()) {
+        auto until = std::chrono::ceil<Milliseconds>(deadlines.begin()->first - now);
+        wait = std::clamp(until, Milliseconds(0), kMaxPoll);
+      }
+      zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0},
+                                 {nullptr, wake_fd, ZMQ_POLLIN, 0}};
+      try {
+        zmq::poll(items, 2, wait);
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) break;
+      }
+      if (items[1].revents & ZMQ_POLLIN) drain_wake();
+    }
+    // Closing: everything still pending fails.
+    deadlines.clear();
+    for (auto& [id, p] : pending) p.done(Status::Unavailable("connection closed"));
+    pending.clear();
+    socket.close();
+  }
+};
+
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& node) {
+  if (Status s = check_node_address(node); !s.ok()) return s;
+  auto impl = std::make_unique<Impl>();
+  impl->node = node;
+  impl->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (impl->wake_fd < 0) {
+    return Status::Internal(std::string("eventfd: ") + std::strerror(errno));
+  }
+  try {
+    impl->socket = zmq::socket_t(impl->context, zmq::socket_type::dealer);
+    impl->socket.set(zmq::sockopt::linger, 0);
+    impl->socket.set(zmq::sockopt::sndhwm, kSendQueue);
+    impl->socket.connect("tcp://" + node);
+  } catch (const zmq::error_t& e) {
+    return Status::Internal("cannot connect to " + node + ": " + e.what());
+  }
+  Impl* raw = impl.get();
+  impl->io = std::thread([raw] { raw->run(); });
+  return std::unique_ptr<Connection>(new Connection(std::move(impl)));
+}
+
+Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Connection::~Connection() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->wake();
+  impl_->io.join();
+}
+
+const std::string& Connection::node() const {
+  return impl_->node;
+}
+
+void Connection::request_async(Message request, Milliseconds timeout, ReplyCallback done) {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->stopping) {
+      impl_->outbox.push_back({std::move(request), timeout, std::move(done)});
+      done = nullptr;
+    }
+  }
+  if (done) {
+    done(Status::Unavailable("connection closed"));
+    return;
+  }
+  impl_->wake();
+}
+
+Result<Message> Connection::request(const Message& request, Milliseconds timeout) {
+  auto promise = std::make_shared<std::promise<Result<Message>>>();
+  auto future = promise->get_future();
+  request_async(request, timeout,
+                [promise](Result<Message> reply) { promise->set_value(std::move(reply)); });
+  return future.get();
+}
+
+}  // namespace dendrite::client

@@ -1,0 +1,149 @@
+#include "dendrite/client/ring_view.h"
+
+#include <algorithm>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "chord.pb.h"
+
+namespace dendrite::client {
+namespace {
+
+using nlohmann::json;
+
+std::optional<Vnode> parse_vnode_ref(const json& j) {
+  if (!j.is_object()) return std::nullopt;
+  auto id = j.find("id");
+  auto host = j.find("host");
+  if (id == j.end() || host == j.end() || !id->is_string() || !host->is_string()) {
+    return std::nullopt;
+  }
+  auto parsed = Id::from_hex(id->get<std::string>());
+  if (!parsed) return std::nullopt;
+  return Vnode{*parsed, host->get<std::string>()};
+}
+
+}  // namespace
+
+json vnode_json(const Vnode& v) {
+  return json{{"id", v.id.hex()}, {"host", v.host}};
+}
+
+Result<json> fetch_status(Connection& conn, Milliseconds timeout) {
+  auto reply = conn.request(pack(msg::kHostStatus, PBHostStatusRequest()), timeout);
+  if (!reply.ok()) return reply.status();
+  if (Status err = error_of(*reply); !err.ok()) return err;
+  auto decoded = unpack<PBHostStatusReply>(*reply, msg::kHostStatusReply);
+  if (!decoded.ok()) {
+    return Status::Internal("bad status reply from " + conn.node() + ": " +
+                            decoded.status().message());
+  }
+  json doc = json::parse(decoded->json(), nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object()) {
+    return Status::Internal("bad status reply from " + conn.node() + ": not a JSON object");
+  }
+  return doc;
+}
+
+Result<json> fetch_status(const std::string& node, Milliseconds timeout) {
+  auto conn = Connection::open(node);
+  if (!conn.ok()) return conn.status();
+  return fetch_status(**conn, timeout);
+}
+
+Result<std::vector<VnodeStatus>> parse_vnodes(const json& status) {
+  auto vnodes = status.find("vnodes");
+  if (vnodes == status.end() || !vnodes->is_array()) {
+    return Status::Internal("status document has no 'vnodes' list");
+  }
+  std::vector<VnodeStatus> out;
+  for (const json& v : *vnodes) {
+    auto self = parse_vnode_ref(v);
+    auto succ = v.find("successors");
+    if (!self || succ == v.end() || !succ->is_array()) {
+      return Status::Internal("status document has a malformed vnode: " + v.dump());
+    }
+    VnodeStatus vs{*self, {}};
+    for (const json& s : *succ) {
+      auto ref = parse_vnode_ref(s);
+      if (!ref) return Status::Internal("status document has a malformed successor: " + s.dump());
+      vs.successors.push_back(*ref);
+    }
+    out.push_back(std::move(vs));
+  }
+  return out;
+}
+
+Result<std::vector<Vnode>> walk_ring(const std::string& node, Milliseconds timeout,
+                                     std::size_t max_steps) {
+  // Successor lists of every vnode seen, by id, from one status per host.
+  std::unordered_map<Id, std::vector<Vnode>> successors;
+  std::set<std::string> hosts_seen;
+  std::set<std::string> hosts_dead;
+
+  auto load = [&](const std::string& host) -> Result<std::vector<VnodeStatus>> {
+    hosts_seen.insert(host);
+    auto doc = fetch_status(host, timeout);
+    if (!doc.ok()) return doc.status();
+    auto vnodes = parse_vnodes(*doc);
+    if (!vnodes.ok()) return vnodes.status();
+    for (const VnodeStatus& v : *vnodes) successors[v.self.id] = v.successors;
+    return vnodes;
+  };
+
+  auto first = load(node);
+  if (!first.ok()) return first.status();
+  if (first->empty()) return Status::Internal(node + " reports no vnodes");
+
+  const Vnode start = first->front().self;
+  std::vector<Vnode> ring{start};
+  std::unordered_set<Id> visited{start.id};
+  Vnode current = start;
+  for (std::size_t step = 0; step < max_steps; ++step) {
+    const std::vector<Vnode> candidates = successors[current.id];  // copy: load() may write
+    if (candidates.empty()) {
+      return Status::FailedPrecondition("vnode " + current.to_string() + " has no successor");
+    }
+    std::optional<Vnode> next;
+    for (const Vnode& cand : candidates) {
+      if (cand.id == start.id) {
+        // Back at the start: report from the smallest id on.
+        std::rotate(ring.begin(),
+                    std::min_element(ring.begin(), ring.end(),
+                                     [](const Vnode& a, const Vnode& b) { return a.id < b.id; }),
+                    ring.end());
+        return ring;
+      }
+      if (!successors.contains(cand.id)) {
+        if (hosts_dead.contains(cand.host) || hosts_seen.contains(cand.host)) continue;
+        auto loaded = load(cand.host);
+        if (!loaded.ok()) {
+          const StatusCode code = loaded.status().code();
+          if (code != StatusCode::kTimeout && code != StatusCode::kUnavailable) {
+            return loaded.status();
+          }
+          hosts_dead.insert(cand.host);
+          continue;
+        }
+        if (!successors.contains(cand.id)) continue;  // stale pointer: that host moved on
+      }
+      next = cand;
+      break;
+    }
+    if (!next) {
+      return Status::Unavailable("no successor of vnode " + current.to_string() + " answers");
+    }
+    if (!visited.insert(next->id).second) {
+      return Status::FailedPrecondition("successors loop back to " + next->to_string() +
+                                        " without reaching the start " + start.to_string() +
+                                        " (ring not settled)");
+    }
+    ring.push_back(*next);
+    current = *next;
+  }
+  return Status::FailedPrecondition("ring walk did not return to the start within " +
+                                    std::to_string(max_steps) + " steps");
+}
+
+}  // namespace dendrite::client

@@ -1,0 +1,442 @@
+#include "host/config.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <set>
+#include <string_view>
+
+namespace dendrite::host {
+namespace {
+
+using nlohmann::json;
+
+// Limits of the integer fields. One table for the file and for validate(), so
+// both report the same line.
+struct IntRange {
+  std::int64_t min;
+  std::int64_t max;
+};
+constexpr IntRange kVnodes{1, 1024};
+constexpr IntRange kNumSuccessors{1, 256};
+constexpr IntRange kReplicas{0, 64};
+constexpr IntRange kIntervalMs{1, 3'600'000};
+constexpr IntRange kTimeoutMs{1, 600'000};
+constexpr IntRange kWorkers{1, 4096};
+
+constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+
+Status config_error(const std::string& text) {
+  return Status::InvalidArgument("config: " + text);
+}
+
+// "config: '<path>' <problem>".
+Status field_error(const std::string& path, const std::string& problem) {
+  return config_error("'" + path + "' " + problem);
+}
+
+Status range_error(const std::string& path, IntRange r) {
+  return field_error(
+      path, "must be an integer from " + std::to_string(r.min) + " to " + std::to_string(r.max));
+}
+
+Status check_range(const std::string& path, std::int64_t v, IntRange r) {
+  if (v < r.min || v > r.max) return range_error(path, r);
+  return Status::Ok();
+}
+
+// Edit distance with adjacent transpositions (optimal string alignment), so
+// "nmae" is one step from "name".
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  const std::size_t n = a.size(), m = b.size();
+  std::vector<std::vector<std::size_t>> d(n + 1, std::vector<std::size_t>(m + 1));
+  for (std::size_t i = 0; i <= n; ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= m; ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= n; ++i) {
+    for (std::size_t j = 1; j <= m; ++j) {
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[n][m];
+}
+
+// Reads the members of one JSON object. The constructor is told every valid
+// key; keys() reports the first other key with the nearest valid one at the
+// same level. Call keys() before reading members, so a misspelt key is
+// reported as such rather than as a missing one.
+class ObjectReader {
+ public:
+  // `prefix` is the path of the object ("" at top level, "workers." inside).
+  ObjectReader(const json& obj, std::string prefix, std::initializer_list<std::string_view> valid)
+      : obj_(obj), prefix_(std::move(prefix)), valid_(valid) {}
+
+  Status keys() const {
+    for (const auto& [key, value] : obj_.items()) {
+      if (std::find(valid_.begin(), valid_.end(), key) != valid_.end()) continue;
+      std::string_view best;
+      std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+      for (std::string_view candidate : valid_) {
+        const std::size_t dist = edit_distance(key, candidate);
+        if (dist < best_distance) {
+          best_distance = dist;
+          best = candidate;
+        }
+      }
+      return config_error("unknown key '" + path(key) + "' (did you mean '" + path(best) + "'?)");
+    }
+    return Status::Ok();
+  }
+
+  // The member `key` if present. `key` must be one of the valid keys.
+  const json* find(std::string_view key) const {
+    assert(std::find(valid_.begin(), valid_.end(), key) != valid_.end());
+    auto it = obj_.find(std::string(key));
+    return it == obj_.end() ? nullptr : &*it;
+  }
+
+  std::string path(std::string_view key) const { return prefix_ + std::string(key); }
+
+  Status take_int(std::string_view key, IntRange r, int& out) const {
+    std::int64_t v = out;
+    if (Status s = take_int64(key, r, v); !s.ok()) return s;
+    out = static_cast<int>(v);
+    return Status::Ok();
+  }
+
+  Status take_ms(std::string_view key, IntRange r, Milliseconds& out) const {
+    std::int64_t v = out.count();
+    if (Status s = take_int64(key, r, v); !s.ok()) return s;
+    out = Milliseconds(v);
+    return Status::Ok();
+  }
+
+  Status take_int64(std::string_view key, IntRange r, std::int64_t& out) const {
+    const json* v = find(key);
+    if (v == nullptr) return Status::Ok();
+    if (!v->is_number_integer()) return range_error(path(key), r);
+    std::int64_t value;
+    if (v->is_number_unsigned()) {
+      const auto u = v->get<std::uint64_t>();
+      if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        return range_error(path(key), r);
+      }
+      value = static_cast<std::int64_t>(u);
+    } else {
+      value = v->get<std::int64_t>();
+    }
+    if (Status s = check_range(path(key), value, r); !s.ok()) return s;
+    out = value;
+    return Status::Ok();
+  }
+
+ private:
+  const json& obj_;
+  std::string prefix_;
+  std::vector<std::string_view> valid_;
+};
+
+Status check_address(const std::string& field, const std::string& value, int min_port) {
+  auto hp = parse_host_port(value);
+  if (!hp.ok() || hp->second < min_port) {
+    return field_error(field, "must be a host:port string with a port from " +
+                                  std::to_string(min_port) + " to 65535");
+  }
+  return Status::Ok();
+}
+
+// Reads a host:port member; with `null_clears`, null means "unset" (empty).
+Status take_address(const ObjectReader& r, std::string_view key, int min_port, bool null_clears,
+                    std::string& out) {
+  const json* v = r.find(key);
+  if (v == nullptr) return Status::Ok();
+  if (null_clears && v->is_null()) {
+    out.clear();
+    return Status::Ok();
+  }
+  if (!v->is_string()) return check_address(r.path(key), "", min_port);
+  if (Status s = check_address(r.path(key), v->get<std::string>(), min_port); !s.ok()) return s;
+  out = v->get<std::string>();
+  return Status::Ok();
+}
+
+Status take_join(const ObjectReader& r, std::vector<std::string>& out) {
+  const json* v = r.find("join");
+  if (v == nullptr) return Status::Ok();
+  if (!v->is_array()) return field_error("join", "must be a list of host:port strings");
+  std::vector<std::string> seeds;
+  for (std::size_t i = 0; i < v->size(); ++i) {
+    const std::string field = "join[" + std::to_string(i) + "]";
+    const json& e = (*v)[i];
+    if (Status s = check_address(field, e.is_string() ? e.get<std::string>() : "", 1); !s.ok()) {
+      return s;
+    }
+    seeds.push_back(e.get<std::string>());
+  }
+  out = std::move(seeds);
+  return Status::Ok();
+}
+
+Status take_object(const ObjectReader& r, std::string_view key, const json*& out) {
+  out = r.find(key);
+  if (out != nullptr && !out->is_object()) {
+    return field_error(r.path(key), "must be an object");
+  }
+  return Status::Ok();
+}
+
+Status take_stabilize(const ObjectReader& top, Config& c) {
+  const json* obj;
+  if (Status s = take_object(top, "stabilize", obj); !s.ok() || obj == nullptr) return s;
+  ObjectReader r(*obj, "stabilize.", {"min_ms", "max_ms"});
+  if (Status s = r.keys(); !s.ok()) return s;
+  if (Status s = r.take_ms("min_ms", kIntervalMs, c.stabilize_min); !s.ok()) return s;
+  if (Status s = r.take_ms("max_ms", kIntervalMs, c.stabilize_max); !s.ok()) return s;
+  return Status::Ok();
+}
+
+Status take_workers(const ObjectReader& top, Config& c) {
+  const json* obj;
+  if (Status s = take_object(top, "workers", obj); !s.ok() || obj == nullptr) return s;
+  ObjectReader r(*obj, "workers.", {"min", "max", "idle_ms"});
+  if (Status s = r.keys(); !s.ok()) return s;
+  if (Status s = r.take_int("min", kWorkers, c.workers.min); !s.ok()) return s;
+  if (Status s = r.take_int("max", kWorkers, c.workers.max); !s.ok()) return s;
+  if (Status s = r.take_ms("idle_ms", kIntervalMs, c.workers.idle); !s.ok()) return s;
+  return Status::Ok();
+}
+
+Status take_log(const ObjectReader& top, Config& c) {
+  const json* obj;
+  if (Status s = take_object(top, "log", obj); !s.ok() || obj == nullptr) return s;
+  ObjectReader r(*obj, "log.", {"level"});
+  if (Status s = r.keys(); !s.ok()) return s;
+  if (const json* v = r.find("level")) {
+    auto level = v->is_string() ? parse_log_level(v->get<std::string>())
+                                : Result<LogLevel>(Status::InvalidArgument(""));
+    if (!level.ok()) {
+      return field_error("log.level", "must be one of trace, debug, info, warn, error, off");
+    }
+    c.log_level = *level;
+  }
+  return Status::Ok();
+}
+
+Status take_plugin_dir(const ObjectReader& r, Config& c) {
+  const json* v = r.find("plugin_dir");
+  if (v == nullptr) return Status::Ok();
+  if (v->is_null()) {
+    c.plugin_dir.reset();
+  } else if (v->is_string() && !v->get<std::string>().empty()) {
+    c.plugin_dir = v->get<std::string>();
+  } else {
+    return field_error("plugin_dir", "must be a non-empty string or null");
+  }
+  return Status::Ok();
+}
+
+Result<PluginSpec> read_plugin(const json& e, const std::string& field) {
+  if (!e.is_object()) return field_error(field, "must be an object");
+  ObjectReader r(e, field + ".", {"name", "path", "config"});
+  if (Status s = r.keys(); !s.ok()) return s;
+  PluginSpec spec;
+  const json* name = r.find("name");
+  if (name == nullptr) return field_error(field + ".name", "is required");
+  if (!name->is_string() || name->get<std::string>().empty()) {
+    return field_error(field + ".name", "must be a non-empty string");
+  }
+  spec.name = name->get<std::string>();
+  if (const json* path = r.find("path")) {
+    if (!path->is_string() || path->get<std::string>().empty()) {
+      return field_error(field + ".path", "must be a non-empty string");
+    }
+    spec.path = path->get<std::string>();
+  }
+  if (const json* cfg = r.find("config")) {
+    if (!cfg->is_object()) return field_error(field + ".config", "must be an object");
+    spec.config_json = cfg->dump();
+  }
+  return spec;
+}
+
+Status take_plugins(const ObjectReader& r, Config& c) {
+  const json* v = r.find("plugins");
+  if (v == nullptr) return Status::Ok();
+  if (!v->is_array()) return field_error("plugins", "must be a list of objects");
+  std::vector<PluginSpec> plugins;
+  for (std::size_t i = 0; i < v->size(); ++i) {
+    auto spec = read_plugin((*v)[i], "plugins[" + std::to_string(i) + "]");
+    if (!spec.ok()) return spec.status();
+    plugins.push_back(std::move(spec).value());
+  }
+  c.plugins = std::move(plugins);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Config default_config() {
+  // dtable and metrics join this list once those plugins exist (DESIGN.md).
+  return Config{};
+}
+
+Result<Config> apply_json(Config c, const nlohmann::json& doc) {
+  if (!doc.is_object()) return config_error("the document must be a JSON object");
+  ObjectReader r(doc, "",
+                 {"listen", "advertise", "join", "vnodes", "num_successors", "replicas",
+                  "stabilize", "timeout_ms", "workers", "log", "plugin_dir", "plugins"});
+  if (Status s = r.keys(); !s.ok()) return s;
+  if (Status s = take_address(r, "listen", 0, false, c.listen); !s.ok()) return s;
+  if (Status s = take_address(r, "advertise", 1, true, c.advertise); !s.ok()) return s;
+  if (Status s = take_join(r, c.join); !s.ok()) return s;
+  if (Status s = r.take_int("vnodes", kVnodes, c.vnodes); !s.ok()) return s;
+  if (Status s = r.take_int("num_successors", kNumSuccessors, c.num_successors); !s.ok()) return s;
+  if (Status s = r.take_int("replicas", kReplicas, c.replicas); !s.ok()) return s;
+  if (Status s = take_stabilize(r, c); !s.ok()) return s;
+  if (Status s = r.take_ms("timeout_ms", kTimeoutMs, c.timeout); !s.ok()) return s;
+  if (Status s = take_workers(r, c); !s.ok()) return s;
+  if (Status s = take_log(r, c); !s.ok()) return s;
+  if (Status s = take_plugin_dir(r, c); !s.ok()) return s;
+  if (Status s = take_plugins(r, c); !s.ok()) return s;
+  return c;
+}
+
+Result<Config> load_config_file(Config base, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return config_error("cannot read '" + path + "'");
+  json doc;
+  try {
+    doc = json::parse(in, /*cb=*/nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const json::exception& e) {
+    // e.what() is "[json.exception.parse_error.101] parse error at line L, column C: ...".
+    std::string what = e.what();
+    if (auto pos = what.find("] "); what.rfind("[json.exception", 0) == 0 && pos != what.npos) {
+      what = what.substr(pos + 2);
+    }
+    return config_error("'" + path + "' is not valid JSON: " + what);
+  }
+  return apply_json(std::move(base), doc);
+}
+
+Status validate(const Config& c) {
+  if (Status s = check_address("listen", c.listen, 0); !s.ok()) return s;
+  if (!c.advertise.empty()) {
+    if (Status s = check_address("advertise", c.advertise, 1); !s.ok()) return s;
+  }
+  for (std::size_t i = 0; i < c.join.size(); ++i) {
+    if (Status s = check_address("join[" + std::to_string(i) + "]", c.join[i], 1); !s.ok()) {
+      return s;
+    }
+  }
+  if (Status s = check_range("vnodes", c.vnodes, kVnodes); !s.ok()) return s;
+  if (Status s = check_range("num_successors", c.num_successors, kNumSuccessors); !s.ok()) {
+    return s;
+  }
+  if (Status s = check_range("replicas", c.replicas, kReplicas); !s.ok()) return s;
+  if (Status s = check_range("stabilize.min_ms", c.stabilize_min.count(), kIntervalMs); !s.ok()) {
+    return s;
+  }
+  if (Status s = check_range("stabilize.max_ms", c.stabilize_max.count(), kIntervalMs); !s.ok()) {
+    return s;
+  }
+  if (c.stabilize_min > c.stabilize_max) {
+    return config_error("'stabilize.min_ms' (" + std::to_string(c.stabilize_min.count()) +
+                        ") must not exceed 'stabilize.max_ms' (" +
+                        std::to_string(c.stabilize_max.count()) + ")");
+  }
+  if (Status s = check_range("timeout_ms", c.timeout.count(), kTimeoutMs); !s.ok()) return s;
+  if (Status s = check_range("workers.min", c.workers.min, kWorkers); !s.ok()) return s;
+  if (Status s = check_range("workers.max", c.workers.max, kWorkers); !s.ok()) return s;
+  if (Status s = check_range("workers.idle_ms", c.workers.idle.count(), kIntervalMs); !s.ok()) {
+    return s;
+  }
+  if (c.workers.min > c.workers.max) {
+    return config_error("'workers.min' (" + std::to_string(c.workers.min) +
+                        ") must not exceed 'workers.max' (" + std::to_string(c.workers.max) + ")");
+  }
+  if (c.plugin_dir && c.plugin_dir->empty()) {
+    return field_error("plugin_dir", "must be a non-empty string or null");
+  }
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < c.plugins.size(); ++i) {
+    const std::string field = "plugins[" + std::to_string(i) + "]";
+    const PluginSpec& p = c.plugins[i];
+    if (p.name.empty()) return field_error(field + ".name", "must be a non-empty string");
+    if (!names.insert(p.name).second) {
+      return config_error("'" + field + ".name': plugin '" + p.name + "' is listed twice");
+    }
+    if (p.path && p.path->empty()) {
+      return field_error(field + ".path", "must be a non-empty string");
+    }
+    auto cfg = json::parse(p.config_json, nullptr, /*allow_exceptions=*/false);
+    if (!cfg.is_object()) return field_error(field + ".config", "must be an object");
+  }
+  return Status::Ok();
+}
+
+nlohmann::json to_json(const Config& c) {
+  json plugins = json::array();
+  for (const PluginSpec& p : c.plugins) {
+    json e = {{"name", p.name}};
+    if (p.path) e["path"] = *p.path;
+    auto cfg = json::parse(p.config_json, nullptr, /*allow_exceptions=*/false);
+    if (!cfg.is_discarded() && !(cfg.is_object() && cfg.empty())) e["config"] = cfg;
+    plugins.push_back(std::move(e));
+  }
+  return json{
+      {"listen", c.listen},
+      {"advertise", c.advertised()},
+      {"join", c.join},
+      {"vnodes", c.vnodes},
+      {"num_successors", c.num_successors},
+      {"replicas", c.replicas},
+      {"stabilize", {{"min_ms", c.stabilize_min.count()}, {"max_ms", c.stabilize_max.count()}}},
+      {"timeout_ms", c.timeout.count()},
+      {"workers",
+       {{"min", c.workers.min}, {"max", c.workers.max}, {"idle_ms", c.workers.idle.count()}}},
+      {"log", {{"level", log_level_name(c.log_level)}}},
+      {"plugin_dir", c.plugin_dir ? json(*c.plugin_dir) : json(nullptr)},
+      {"plugins", std::move(plugins)},
+  };
+}
+
+Result<LogLevel> parse_log_level(const std::string& name) {
+  for (std::size_t i = 0; i < std::size(kLogLevels); ++i) {
+    if (name == kLogLevels[i]) return static_cast<LogLevel>(i);
+  }
+  return Status::InvalidArgument("unknown log level '" + name +
+                                 "' (expected trace, debug, info, warn, error or off)");
+}
+
+std::string log_level_name(LogLevel level) {
+  const auto i = static_cast<std::size_t>(level);
+  return i < std::size(kLogLevels) ? std::string(kLogLevels[i]) : "info";
+}
+
+Result<std::pair<std::string, int>> parse_host_port(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return Status::InvalidArgument("expected host:port, got '" + text + "'");
+  }
+  const std::string host = text.substr(0, colon);
+  if (std::any_of(host.begin(), host.end(), [](unsigned char ch) { return std::isspace(ch); })) {
+    return Status::InvalidArgument("expected host:port, got '" + text + "'");
+  }
+  const std::string_view port_text = std::string_view(text).substr(colon + 1);
+  int port = -1;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535) {
+    return Status::InvalidArgument("port must be a number from 0 to 65535 in '" + text + "'");
+  }
+  return std::pair<std::string, int>(host, port);
+}
+
+}  // namespace dendrite::host

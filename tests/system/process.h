@@ -1,0 +1,74 @@
+// Child processes for system tests: start a program with its output in files,
+// signal it, wait for it with a bound, and always kill it on destruction.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dendrite::systest {
+
+// A started child process. Move-only; the destructor SIGKILLs and reaps it if
+// it is still running. The child also gets SIGKILL if the test process dies.
+class Process {
+ public:
+  // Starts argv[0] (a path) with `argv`, stdout to `out_path` and stderr to
+  // `err_path` (created or truncated). Fails the calling test on error.
+  Process(const std::vector<std::string>& argv, const std::string& out_path,
+          const std::string& err_path);
+  ~Process();
+  Process(Process&& other) noexcept;
+  Process& operator=(Process&&) = delete;
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // True until the child has been reaped.
+  bool running();
+  void signal(int sig);
+  // Waits up to `limit` for the child to end. Its exit code, 128 + signal
+  // number when a signal ended it, or nullopt when it still runs.
+  std::optional<int> wait_for(std::chrono::milliseconds limit);
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
+};
+
+// What a finished program printed and returned.
+struct RunResult {
+  int code = -1;  // as Process::wait_for; -1 when it had to be killed
+  std::string out;
+  std::string err;
+};
+
+// Runs `argv` to completion (killed after `limit`), capturing its output via
+// files in `dir`.
+RunResult run(const std::vector<std::string>& argv, const std::string& dir,
+              std::chrono::milliseconds limit = std::chrono::seconds(60));
+
+// A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, close).
+int free_port();
+
+// The whole content of a file ("" when unreadable).
+std::string read_file(const std::string& path);
+
+// A fresh directory under $TMPDIR (or /tmp), removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  // Writes `content` to <dir>/<name> and returns the full path.
+  std::string write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+}  // namespace dendrite::systest
