@@ -8,18 +8,6 @@
 #include "host/logging.h"
 
 namespace dendrite::host {
-namespace {
-
-std::string type_text(MessageType type) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s = "0x00";
-  s[2] = kDigits[type >> 4];
-  s[3] = kDigits[type & 0xf];
-  return s;
-}
-
-}  // namespace
-
 void Dispatcher::disable_plugins() {
   plugins_.store(nullptr);
   // Handlers that already read the pointer finish their call; wait for them.
@@ -46,8 +34,9 @@ Message Dispatcher::handle(const Message& request) {
     return pack(msg::kHostStatusReply, reply);
   }
   if (request.type <= msg::kLastHostType) {
-    get_logger("transport")->debug("unexpected host message type {}", type_text(request.type));
-    return make_error("unexpected message type " + type_text(request.type));
+    get_logger("transport")
+        ->debug("unexpected host message type {}", message_type_hex(request.type));
+    return make_error("unexpected message type " + message_type_hex(request.type));
   }
   return handle_plugin(request);
 }
@@ -61,8 +50,8 @@ Message Dispatcher::handle_plugin(const Message& request) {
   const PluginLoader* plugins = plugins_.load();
   TransportHook* hook = plugins ? plugins->hook_for(request.type) : nullptr;
   if (hook == nullptr) {
-    get_logger("transport")->debug("unknown message type {}", type_text(request.type));
-    return make_error("unknown message type " + type_text(request.type));
+    get_logger("transport")->debug("unknown message type {}", message_type_hex(request.type));
+    return make_error("unknown message type " + message_type_hex(request.type));
   }
   try {
     Result<Message> reply = hook->handle(request);
@@ -71,13 +60,13 @@ Message Dispatcher::handle_plugin(const Message& request) {
   } catch (const std::exception& e) {
     get_logger("transport")
         ->error("plugin '{}' threw while handling type {}: {}", plugins->owner_of(request.type),
-                type_text(request.type), e.what());
-    return make_error("plugin error handling " + type_text(request.type));
+                message_type_hex(request.type), e.what());
+    return make_error("plugin error handling " + message_type_hex(request.type));
   } catch (...) {
     get_logger("transport")
         ->error("plugin '{}' threw a non-exception while handling type {}",
-                plugins->owner_of(request.type), type_text(request.type));
-    return make_error("plugin error handling " + type_text(request.type));
+                plugins->owner_of(request.type), message_type_hex(request.type));
+    return make_error("plugin error handling " + message_type_hex(request.type));
   }
 }
 

@@ -21,15 +21,6 @@ namespace {
 constexpr const char* kCreateSymbol = "dendrite_plugin_create";
 constexpr const char* kAbiSymbol = "dendrite_plugin_abi_version";
 
-// "0x05", "0x40".
-std::string type_text(MessageType type) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s = "0x00";
-  s[2] = kDigits[type >> 4];
-  s[3] = kDigits[type & 0xf];
-  return s;
-}
-
 // What an exception caught from plugin code says. The exception object (whose
 // code may live in the plugin) is gone when the caller's catch block ends.
 std::string describe_current_exception() {
@@ -254,13 +245,13 @@ Status PluginLoader::Impl::check_claims() {
     for (MessageType type : types) {
       if (type <= msg::kLastHostType) {
         return error(StatusCode::kInvalidArgument, p,
-                     "claims message type " + type_text(type) + " reserved for the host");
+                     "claims message type " + message_type_hex(type) + " reserved for the host");
       }
       int owner = owners[type];
       if (owner == static_cast<int>(i)) continue;  // listed twice by the same plugin
       if (owner >= 0) {
         return error(StatusCode::kAlreadyExists, p,
-                     "message type " + type_text(type) + " is claimed by both '" +
+                     "message type " + message_type_hex(type) + " is claimed by both '" +
                          plugins[owner]->name + "' and '" + p.name + "'");
       }
       owners[type] = static_cast<int>(i);

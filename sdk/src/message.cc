@@ -5,6 +5,14 @@
 
 namespace dendrite {
 
+std::string message_type_hex(MessageType type) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string s = "0x00";
+  s[2] = kDigits[type >> 4];
+  s[3] = kDigits[type & 0xf];
+  return s;
+}
+
 Message make_error(std::string_view error) {
   PBProtoErr e;
   e.set_error(std::string(error));

@@ -78,6 +78,13 @@ TEST(CodecTest, ErrorReplies) {
   EXPECT_EQ(static_cast<std::uint8_t>(err.payload[0]), 0x12);
 }
 
+TEST(CodecTest, MessageTypeHex) {
+  EXPECT_EQ(message_type_hex(0x00), "0x00");
+  EXPECT_EQ(message_type_hex(0x05), "0x05");
+  EXPECT_EQ(message_type_hex(0x2a), "0x2a");
+  EXPECT_EQ(message_type_hex(0xff), "0xff");
+}
+
 TEST(CodecTest, StatusAndResult) {
   EXPECT_EQ(Status::Ok().to_string(), "ok");
   EXPECT_EQ(Status::ConsistencyNotMet("2 of 3").to_string(), "consistency not met: 2 of 3");

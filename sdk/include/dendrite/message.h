@@ -79,6 +79,9 @@ Result<Pb> unpack(const Message& m, MessageType expected) {
   return out;
 }
 
+// `type` as "0x" and two lower-case hex digits ("0x05", "0x40"), for messages.
+std::string message_type_hex(MessageType type);
+
 // Builds an Err reply carrying `error` (PBProtoErr, field 2).
 Message make_error(std::string_view error);
 // If `m` is an Err reply, its text as a RemoteError status; else Ok.
