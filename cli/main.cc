@@ -1,7 +1,11 @@
 // dendrite-cli: talks to one Dendrite node from outside the ring.
 //   dendrite-cli [--node H:P] [--timeout MS] status|ring
+//   dendrite-cli [--node H:P] [--timeout MS] set KEY VALUE [--consistency N]
+//   dendrite-cli [--node H:P] [--timeout MS] get KEY | del KEY [--consistency N] | keys [--local]
 // Exit codes (DESIGN.md): 0 ok, 1 not found, 2 usage or bad input,
 // 3 unreachable or timed out, 4 consistency not met. Errors: one line on stderr.
+// This file parses the command line; the commands live in ring_commands.cc
+// and data_commands.cc.
 #include <algorithm>
 #include <functional>
 #include <iostream>
@@ -9,81 +13,27 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
+#include "cli.h"
+#include "data_commands.h"
 #include "dendrite/client/connection.h"
-#include "dendrite/client/ring_view.h"
+#include "ring_commands.h"
 
 namespace {
 
-using dendrite::Milliseconds;
 using dendrite::Status;
-using dendrite::StatusCode;
-
-constexpr int kExitOk = 0;
-constexpr int kExitNotFound = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitUnreachable = 3;
-constexpr int kExitConsistency = 4;
-
-struct Options {
-  std::string node = "127.0.0.1:5000";
-  int timeout_ms = 5000;
-  Milliseconds timeout() const { return Milliseconds(timeout_ms); }
-};
-
-// The exit code for a failed command. Anything the node could not answer
-// usefully (no reply, Err reply, garbled reply) counts as unreachable.
-int exit_code(const Status& s) {
-  switch (s.code()) {
-    case StatusCode::kOk:
-      return kExitOk;
-    case StatusCode::kNotFound:
-      return kExitNotFound;
-    case StatusCode::kInvalidArgument:
-      return kExitUsage;
-    case StatusCode::kConsistencyNotMet:
-      return kExitConsistency;
-    default:
-      return kExitUnreachable;
-  }
-}
-
-int fail(const std::string& command, const Status& s) {
-  std::cerr << "dendrite-cli: " << command << ": " << s.to_string() << "\n";
-  return exit_code(s);
-}
-
-void print_json(const nlohmann::json& doc) {
-  std::cout << doc.dump(2) << "\n" << std::flush;
-}
-
-int run_status(const Options& opt) {
-  auto doc = dendrite::client::fetch_status(opt.node, opt.timeout());
-  if (!doc.ok()) return fail("status", doc.status());
-  print_json(*doc);
-  return kExitOk;
-}
-
-int run_ring(const Options& opt) {
-  auto ring = dendrite::client::walk_ring(opt.node, opt.timeout());
-  if (!ring.ok()) return fail("ring", ring.status());
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& v : *ring) list.push_back(dendrite::client::vnode_json(v));
-  print_json(list);
-  return kExitOk;
-}
+using namespace dendrite::cli;
 
 struct Command {
-  const char* name;
-  const char* help;
-  std::function<int(const Options&)> run;
+  CLI::App* app;
+  std::function<int()> run;
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Options opt;
+  DataArgs data;
   CLI::App app{"Talks to a Dendrite node.", "dendrite-cli"};
   app.add_option("--node", opt.node, "the node's address, host:port")->capture_default_str();
   app.add_option("--timeout", opt.timeout_ms, "request timeout in milliseconds")
@@ -91,15 +41,39 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 3'600'000));
   app.require_subcommand(1);
 
-  const std::vector<Command> commands = {
-      {"status", "print the node's status document (JSON)", run_status},
-      {"ring", "walk the ring; print its vnodes as a JSON list of {id, host}", run_ring},
-  };
-  std::vector<CLI::App*> subcommands;
+  std::vector<Command> commands;
+  commands.push_back({app.add_subcommand("status", "print the node's status document (JSON)"),
+                      [&] { return run_status(opt); }});
+  commands.push_back(
+      {app.add_subcommand("ring", "walk the ring; print its vnodes as a JSON list of {id, host}"),
+       [&] { return run_ring(opt); }});
+
+  CLI::App* set = app.add_subcommand("set", "write KEY = VALUE (VALUE '-' reads stdin)");
+  set->add_option("KEY", data.key, "the key")->required();
+  set->add_option("VALUE", data.value, "the value, or - to read it from stdin")->required();
+  set->add_option("--consistency", data.consistency,
+                  "copies that must hold the write (1 .. replicas + 1)")
+      ->capture_default_str();
+  commands.push_back({set, [&] { return run_set(opt, data); }});
+
+  CLI::App* get = app.add_subcommand("get", "print the value of KEY (no newline added)");
+  get->add_option("KEY", data.key, "the key")->required();
+  commands.push_back({get, [&] { return run_get(opt, data); }});
+
+  CLI::App* del = app.add_subcommand("del", "delete KEY");
+  del->add_option("KEY", data.key, "the key")->required();
+  del->add_option("--consistency", data.consistency,
+                  "copies that must hold the delete (1 .. replicas + 1)")
+      ->capture_default_str();
+  commands.push_back({del, [&] { return run_del(opt, data); }});
+
+  CLI::App* keys = app.add_subcommand("keys", "print the keys of the ring, one per line");
+  keys->add_flag("--local", data.local, "only the keys whose primary copy is on --node");
+  commands.push_back({keys, [&] { return run_keys(opt, data); }});
+
   std::string names;
   for (const Command& c : commands) {
-    subcommands.push_back(app.add_subcommand(c.name, c.help));
-    names += names.empty() ? c.name : std::string(", ") + c.name;
+    names += names.empty() ? c.app->get_name() : ", " + c.app->get_name();
   }
 
   try {
@@ -128,8 +102,8 @@ int main(int argc, char** argv) {
     std::cerr << "dendrite-cli: --node: " << s.message() << "\n";
     return kExitUsage;
   }
-  for (std::size_t i = 0; i < commands.size(); ++i) {
-    if (subcommands[i]->parsed()) return commands[i].run(opt);
+  for (const Command& c : commands) {
+    if (c.app->parsed()) return c.run();
   }
   return kExitUsage;  // unreachable: require_subcommand(1)
 }

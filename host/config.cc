@@ -284,8 +284,10 @@ Status take_plugins(const ObjectReader& r, Config& c) {
 }  // namespace
 
 Config default_config() {
-  // dtable and metrics join this list once those plugins exist (DESIGN.md).
-  return Config{};
+  // The embedded default of DESIGN.md; metrics joins once that plugin exists.
+  Config c;
+  c.plugins.push_back(PluginSpec{"dtable", std::nullopt, "{}"});
+  return c;
 }
 
 Result<Config> apply_json(Config c, const nlohmann::json& doc) {

@@ -2,6 +2,8 @@
 // network and the service registry.
 #pragma once
 
+#include <atomic>
+
 #include "dendrite/host.h"
 #include "host/network.h"
 #include "host/ring.h"
@@ -19,6 +21,9 @@ class HostServices final : public Host {
   std::string address() const override { return net_.address(); }
   int replicas() const override { return replicas_; }
   Milliseconds default_timeout() const override { return timeout_; }
+  bool leaving() const override { return leaving_.load(); }
+  // Called by the node before it stops the plugins.
+  void set_leaving(bool leaving) { leaving_.store(leaving); }
   std::vector<Vnode> local_vnodes() const override { return ring_.local_vnodes(); }
   std::optional<Vnode> predecessor(const Id& vnode) const override;
   std::vector<Vnode> successors(const Id& vnode) const override;
@@ -47,6 +52,7 @@ class HostServices final : public Host {
   ServiceRegistry& services_;
   const int replicas_;
   const Milliseconds timeout_;
+  std::atomic<bool> leaving_{false};
 };
 
 }  // namespace dendrite::host

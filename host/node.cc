@@ -62,6 +62,7 @@ struct Node::Impl {
   void teardown(bool graceful) {
     auto log = get_logger("node");
     if (plugins_started) {
+      host->set_leaving(graceful);
       dispatcher.disable_plugins();
       loader->stop();
       plugins_started = false;

@@ -52,6 +52,7 @@ class PluginHost final : public Host {
   std::string address() const override { return host_.address(); }
   int replicas() const override { return host_.replicas(); }
   Milliseconds default_timeout() const override { return host_.default_timeout(); }
+  bool leaving() const override { return host_.leaving(); }
   std::vector<Vnode> local_vnodes() const override { return host_.local_vnodes(); }
   std::optional<Vnode> predecessor(const Id& vnode) const override {
     return host_.predecessor(vnode);

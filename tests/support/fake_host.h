@@ -2,6 +2,8 @@
 // of host parts that talk to plugins, without a ring or a network.
 #pragma once
 
+#include <atomic>
+
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -71,6 +73,9 @@ class FakeHost final : public Host {
   std::string address() const override { return address_; }
   int replicas() const override;
   Milliseconds default_timeout() const override;
+  bool leaving() const override { return leaving_.load(); }
+  // What leaving() answers (default false).
+  void set_leaving(bool leaving) { leaving_.store(leaving); }
   std::vector<Vnode> local_vnodes() const override;
   // The vnode before `vnode` in the ring (nullopt for a vnode not in it).
   std::optional<Vnode> predecessor(const Id& vnode) const override;
@@ -111,6 +116,7 @@ class FakeHost final : public Host {
   std::thread callback_thread_;  // started on the first request_async()
 
   host::ServiceRegistry services_;
+  std::atomic<bool> leaving_{false};
 };
 
 // A Logger that keeps every line (all levels enabled). Thread-safe.

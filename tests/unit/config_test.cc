@@ -40,6 +40,10 @@ TEST(ConfigTest, DefaultsMatchDesign) {
   EXPECT_EQ(c.workers.idle, Milliseconds(10000));
   EXPECT_EQ(c.log_level, LogLevel::kInfo);
   EXPECT_FALSE(c.plugin_dir.has_value());
+  // The embedded default loads dtable from the default plugin directory.
+  ASSERT_EQ(c.plugins.size(), 1u);
+  EXPECT_EQ(c.plugins[0].name, "dtable");
+  EXPECT_FALSE(c.plugins[0].path.has_value());
   EXPECT_TRUE(validate(c).ok());
 }
 
@@ -185,7 +189,7 @@ TEST(ConfigTest, ToJsonIsTheFileFormatAndRoundTrips) {
     "vnodes": 3, "num_successors": 8, "replicas": 2,
     "stabilize": {"min_ms": 1000, "max_ms": 3000}, "timeout_ms": 5000,
     "workers": {"min": 10, "max": 1024, "idle_ms": 10000},
-    "log": {"level": "info"}, "plugin_dir": null, "plugins": []
+    "log": {"level": "info"}, "plugin_dir": null, "plugins": [{"name": "dtable"}]
   })"));
 
   const json custom = json::parse(R"({

@@ -36,6 +36,11 @@ class Host {
   // The request timeout from the config.
   virtual Milliseconds default_timeout() const = 0;
 
+  // True once the host has begun a graceful leave (SIGINT/SIGTERM): a plugin's
+  // stop() then hands its data over to the ring. False when the host stops
+  // without leaving (as after a crash, seen from the ring).
+  virtual bool leaving() const = 0;
+
   // This host's vnodes, in index order. Fixed for the host's life.
   virtual std::vector<Vnode> local_vnodes() const = 0;
 

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# dtable against Redis on this machine, in one run on 127.0.0.1:
+#   - redis-server (no persistence) measured with redis-benchmark;
+#   - a 1-node and a 3-node Dendrite ring (replicas 2) with dtable, measured with
+#     dendrite-bench (client library, requests routed to primaries);
+# with the same request count, concurrency and value size. Prints a table of
+# ops/s, p50 and p99 and the ratio Dendrite/Redis.
+# Usage: bench/dtable_vs_redis.sh [BUILD_DIR]   (N=requests, D=value bytes)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${1:-$root/build}"
+n="${N:-20000}"
+d="${D:-32}"
+for prog in dendrited dendrite-bench; do
+  [ -x "$build/bin/$prog" ] || { echo "dtable_vs_redis: $build/bin/$prog is not built" >&2; exit 2; }
+done
+if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {  # bounded: 10 s
+  for _ in $(seq 100); do
+    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "dtable_vs_redis: nothing listens on port $1" >&2; exit 1
+}
+
+results="$work/results.csv"
+echo "system,test,c,rps,p50,p99" > "$results"
+
+# --- Redis ---
+rport=$(free_port)
+redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+  --logfile "$work/redis.log" &
+pids+=($!)
+wait_port "$rport"
+for c in 1 50; do
+  redis-benchmark -h 127.0.0.1 -p "$rport" -n "$n" -c "$c" -d "$d" -r 100000 -t set,get --csv \
+    | python3 -c '
+import csv, sys
+c = sys.argv[1]
+for row in csv.DictReader(sys.stdin):
+    print(",".join(["redis", row["test"], c, row["rps"], row["p50_latency_ms"], row["p99_latency_ms"]]))
+' "$c" >> "$results"
+done
+
+# --- Dendrite ---
+node() {  # node PORT [JOIN]: starts dendrited with dtable
+  local port="$1" join="${2:-}"
+  local args=(--listen "127.0.0.1:$port" --vnodes 3 --replicas 2 --log-level warn)
+  [ -n "$join" ] && args+=(--join "127.0.0.1:$join")
+  "$build/bin/dendrited" "${args[@]}" 2>>"$work/dendrited.log" &
+  pids+=($!)
+  wait_port "$port"
+}
+bench() {  # bench LABEL PORT C TEST CONSISTENCY
+  "$build/bin/dendrite-bench" --node "127.0.0.1:$2" -n "$n" -c "$3" -d "$d" -r 100000 \
+    -t "$4" --consistency "$5" --csv \
+    | python3 -c '
+import csv, sys
+label, c, test = sys.argv[1:4]
+for row in csv.DictReader(sys.stdin):
+    print(",".join([label, test, c, row["rps"], row["p50_latency_ms"], row["p99_latency_ms"]]))
+' "$1" "$3" "$6" >> "$results"
+}
+p1=$(free_port)
+node "$p1"
+for c in 1 50; do
+  bench "dendrite-1" "$p1" "$c" set 1 "SET"
+  bench "dendrite-1" "$p1" "$c" get 1 "GET"
+done
+kill -TERM "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
+
+a=$(free_port); b=$(free_port); e=$(free_port)
+node "$a"; node "$b" "$a"; node "$e" "$a"
+sleep 8  # let the ring and replica sets settle (default stabilize 1-3 s)
+for c in 1 50; do
+  bench "dendrite-3" "$a" "$c" set 1 "SET"
+  bench "dendrite-3" "$a" "$c" set 2 "SET c2"
+  bench "dendrite-3" "$a" "$c" get 1 "GET"
+done
+
+python3 - "$results" "$n" "$d" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+redis = {(r["test"], r["c"]): r for r in rows if r["system"] == "redis"}
+print(f"requests {sys.argv[2]} per test, value {sys.argv[3]} bytes, random keys of 100,000, all on 127.0.0.1")
+print(f"{'system':<11} {'test':<7} {'c':>3} {'ops/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'vs Redis':>9}")
+for r in rows:
+    base = redis.get((r["test"].split()[0], r["c"]))
+    ratio = float(r["rps"]) / float(base["rps"]) if base else float("nan")
+    print(f"{r['system']:<11} {r['test']:<7} {r['c']:>3} {float(r['rps']):>10.0f} "
+          f"{float(r['p50']):>8.3f} {float(r['p99']):>8.3f} {ratio:>8.2f}x")
+PY

@@ -1,0 +1,90 @@
+#include "data_commands.h"
+
+#include <iostream>
+#include <iterator>
+#include <memory>
+
+#include "dendrite/client/dtable_client.h"
+
+namespace dendrite::cli {
+namespace {
+
+using client::DtableClient;
+
+// Connects to the ring through --node; on failure reports it for `command`.
+Result<std::unique_ptr<DtableClient>> connect(const std::string& command, const Options& opt,
+                                              int* exit) {
+  client::DtableClientOptions options;
+  options.timeout = opt.timeout();
+  auto c = DtableClient::connect(opt.node, options);
+  if (!c.ok()) *exit = fail(command, c.status());
+  return c;
+}
+
+// Consistency below 1 is refused before asking the ring (the maximum needs it).
+bool consistency_ok(const std::string& command, const DataArgs& args, int* exit) {
+  if (args.consistency >= 1) return true;
+  *exit = usage_error(command, "consistency " + std::to_string(args.consistency) +
+                                   " is out of range: it must be at least 1");
+  return false;
+}
+
+bool key_ok(const std::string& command, const DataArgs& args, int* exit) {
+  if (!args.key.empty()) return true;
+  *exit = usage_error(command, "the key must not be empty");
+  return false;
+}
+
+}  // namespace
+
+int run_set(const Options& opt, const DataArgs& args) {
+  int exit = kExitOk;
+  if (!key_ok("set", args, &exit) || !consistency_ok("set", args, &exit)) return exit;
+  std::string value = args.value;
+  if (value == "-") {
+    value.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    if (std::cin.bad()) return usage_error("set", "cannot read the value from stdin");
+  }
+  auto c = connect("set", opt, &exit);
+  if (!c.ok()) return exit;
+  Status s = (*c)->set(args.key, value, args.consistency);
+  return s.ok() ? kExitOk : fail("set", s);
+}
+
+int run_get(const Options& opt, const DataArgs& args) {
+  int exit = kExitOk;
+  if (!key_ok("get", args, &exit)) return exit;
+  auto c = connect("get", opt, &exit);
+  if (!c.ok()) return exit;
+  auto value = (*c)->get(args.key);
+  if (!value.ok()) return fail("get", value.status());
+  std::cout.write(value->data(), static_cast<std::streamsize>(value->size()));
+  std::cout.flush();
+  return kExitOk;
+}
+
+int run_del(const Options& opt, const DataArgs& args) {
+  int exit = kExitOk;
+  if (!key_ok("del", args, &exit) || !consistency_ok("del", args, &exit)) return exit;
+  auto c = connect("del", opt, &exit);
+  if (!c.ok()) return exit;
+  Status s = (*c)->del(args.key, args.consistency);
+  return s.ok() ? kExitOk : fail("del", s);
+}
+
+int run_keys(const Options& opt, const DataArgs& args) {
+  int exit = kExitOk;
+  auto c = connect("keys", opt, &exit);
+  if (!c.ok()) return exit;
+  auto keys = args.local ? (*c)->local_keys() : (*c)->keys();
+  if (!keys.ok()) return fail("keys", keys.status());
+  std::string out;
+  for (const std::string& k : *keys) {
+    out += k;
+    out += '\n';
+  }
+  std::cout << out << std::flush;
+  return kExitOk;
+}
+
+}  // namespace dendrite::cli

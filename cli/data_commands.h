@@ -1,0 +1,30 @@
+// dendrite-cli set, get, del and keys: the key/value commands, over
+// dendrite::client::DtableClient.
+#pragma once
+
+#include <string>
+
+#include "cli.h"
+
+namespace dendrite::cli {
+
+// The arguments of the key/value commands.
+struct DataArgs {
+  std::string key;
+  std::string value;    // set: the value, or "-" to read it from stdin
+  int consistency = 1;  // set, del: copies that must hold the write
+  bool local = false;   // keys: only the keys whose primary is on --node
+};
+
+// Writes the value; prints nothing. Exit 0, 2 (bad key or consistency, the
+// message names the maximum), 3, 4.
+int run_set(const Options& opt, const DataArgs& args);
+// Prints the value bytes as they are (no newline added). Exit 0, 1 not found, 2, 3.
+int run_get(const Options& opt, const DataArgs& args);
+// Deletes the key; prints nothing. Exit 0 (also when absent), 2, 3, 4.
+int run_del(const Options& opt, const DataArgs& args);
+// Prints the keys, sorted, one per line: of the whole ring, or with --local
+// those whose primary is on --node. Exit 0, 3.
+int run_keys(const Options& opt, const DataArgs& args);
+
+}  // namespace dendrite::cli

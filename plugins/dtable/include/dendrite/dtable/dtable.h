@@ -1,0 +1,162 @@
+// The dtable service: the replicated key/value store as other plugins and
+// embedding applications use it, through the SDK's named-service lookup:
+//
+//   auto table = host.get_service<dendrite::dtable::Table>(dendrite::dtable::kServiceName);
+//   if (table.ok()) {
+//     Status s = (*table)->query().consistency(2).set("user:42", "Ada");
+//     Result<std::string> v = (*table)->query().get("user:42");  // NotFound when absent
+//   }
+//
+// Header-only interface; the implementation lives in the dtable plugin. Only
+// SDK types and the standard library appear here.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dendrite/host.h"
+#include "dendrite/status.h"
+#include "dendrite/vnode.h"
+
+namespace dendrite::dtable {
+
+// The name the plugin publishes its Table under.
+inline constexpr std::string_view kServiceName = "dtable";
+
+// Per-call options.
+struct Options {
+  // Copies (primary included) that must hold a write before it succeeds, or
+  // that a read consults (newest wins, stale copies are repaired).
+  // 1 .. replicas + 1; anything else is InvalidArgument naming the maximum.
+  int consistency = 1;
+  // Bound of one request to a node; 0 = the host's request timeout. A write
+  // may take up to about twice this (the primary waits for its replicas).
+  Milliseconds timeout{0};
+};
+
+// A key and its value (set_multi).
+struct KeyValue {
+  std::string key;
+  std::string value;
+};
+
+// A write committed in a primary table of this host by a set or del
+// (replica copies and keys moved by migration do not count).
+struct WriteEvent {
+  std::string key;
+  std::string value;  // empty for a delete
+  bool deleted = false;
+  std::int64_t timestamp = 0;  // hybrid-clock ns assigned by the primary
+  Vnode vnode;                 // the local vnode that owns the key
+};
+
+// Called after each such write, on the thread that served it, with no lock of
+// dtable held. Must be thread-safe and quick (it delays the write's reply), and
+// must not call remove_write_hook() or write through the Table itself (hand
+// such work to another thread).
+using WriteHook = std::function<void(const WriteEvent&)>;
+using HookId = std::uint64_t;
+
+// Where a copy of a key sits on this host (for tests and diagnostics).
+struct StoredCopy {
+  enum class Role { kPrimary, kReplica };
+  Vnode vnode;
+  Role role = Role::kPrimary;
+  std::string key;
+  std::string value;
+  std::int64_t timestamp = 0;
+  bool deleted = false;    // a tombstone
+  bool committed = false;  // visible to reads
+};
+
+class Query;
+
+// The replicated table. Every method is thread-safe and blocking (bounded by
+// the options' timeout, with a few retries on a changing ring); none throws.
+// Lifetime: owned by the dtable plugin; a consumer takes it in its start() and
+// must drop its shared_ptr in its stop(). After dtable stopped, calls return
+// Unavailable.
+// Common errors: InvalidArgument (empty key, consistency out of range),
+// ConsistencyNotMet (fewer copies than asked; a failed write is rolled back and
+// stays invisible), Timeout / Unavailable (the ring could not be reached).
+class Table {
+ public:
+  virtual ~Table() = default;
+
+  // Writes `value` under `key` (last write wins by the primary's timestamp).
+  virtual Status set(std::string_view key, std::string_view value, const Options& options) = 0;
+  // The newest committed value of `key`; NotFound when absent or deleted. Falls
+  // back to the replicas when the primary does not answer.
+  virtual Result<std::string> get(std::string_view key, const Options& options) = 0;
+  // Deletes `key` (a tombstone that outlives failovers and migrations).
+  // Deleting an absent key succeeds.
+  virtual Status del(std::string_view key, const Options& options) = 0;
+
+  // set() for each item, batched per primary; one Status per item, in order.
+  virtual std::vector<Status> set_multi(const std::vector<KeyValue>& items,
+                                        const Options& options) = 0;
+  // get() for each key, batched per primary; one result per key, in order.
+  virtual std::vector<Result<std::string>> get_multi(const std::vector<std::string>& keys,
+                                                     const Options& options) = 0;
+
+  // The keys whose primary copy is on this host (deleted ones excluded), sorted.
+  // Local only: no network.
+  virtual std::vector<std::string> local_keys() const = 0;
+
+  // Every copy of `key` held on this host, primary and replica tables, with
+  // every version kept. Local only; for tests and diagnostics.
+  virtual std::vector<StoredCopy> stored_copies(std::string_view key) const = 0;
+
+  // The largest consistency level: replicas + 1.
+  virtual int max_consistency() const = 0;
+
+  // Registers a write hook (the original's CaptureKeyHook). Returns its id.
+  virtual HookId add_write_hook(WriteHook hook) = 0;
+  // Unregisters it; once this returns, the hook is not called again. Unknown
+  // ids are ignored.
+  virtual void remove_write_hook(HookId id) = 0;
+
+  // A query with default options: table.query().consistency(2).set(k, v).
+  Query query();
+};
+
+// Options builder over a Table. Cheap value type; the Table must outlive it.
+class Query {
+ public:
+  explicit Query(Table& table) : table_(&table) {}
+
+  Query& consistency(int n) {
+    options_.consistency = n;
+    return *this;
+  }
+  Query& timeout(Milliseconds t) {
+    options_.timeout = t;
+    return *this;
+  }
+
+  Status set(std::string_view key, std::string_view value) {
+    return table_->set(key, value, options_);
+  }
+  Result<std::string> get(std::string_view key) { return table_->get(key, options_); }
+  Status del(std::string_view key) { return table_->del(key, options_); }
+  std::vector<Status> set_multi(const std::vector<KeyValue>& items) {
+    return table_->set_multi(items, options_);
+  }
+  std::vector<Result<std::string>> get_multi(const std::vector<std::string>& keys) {
+    return table_->get_multi(keys, options_);
+  }
+  const Options& options() const { return options_; }
+
+ private:
+  Table* table_;
+  Options options_;
+};
+
+inline Query Table::query() {
+  return Query(*this);
+}
+
+}  // namespace dendrite::dtable

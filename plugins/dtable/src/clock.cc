@@ -1,0 +1,34 @@
+#include "clock.h"
+
+#include <chrono>
+
+namespace dendrite::dtable {
+
+std::int64_t system_wall_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t HybridClock::now() {
+  const std::int64_t wall = wall_();
+  std::int64_t last = last_.load(std::memory_order_relaxed);
+  for (;;) {
+    const std::int64_t next = wall > last ? wall : last + 1;
+    if (last_.compare_exchange_weak(last, next, std::memory_order_relaxed)) return next;
+  }
+}
+
+void HybridClock::observe(std::int64_t seen) {
+  std::int64_t last = last_.load(std::memory_order_relaxed);
+  while (seen > last && !last_.compare_exchange_weak(last, seen, std::memory_order_relaxed)) {
+  }
+}
+
+std::int64_t HybridClock::peek() const {
+  const std::int64_t wall = wall_();
+  const std::int64_t last = last_.load(std::memory_order_relaxed);
+  return wall > last ? wall : last;
+}
+
+}  // namespace dendrite::dtable

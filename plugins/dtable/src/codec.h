@@ -1,0 +1,44 @@
+// Conversions between dtable's values and its wire messages (dtable.proto).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "chord.pb.h"
+#include "dendrite/message.h"
+#include "dendrite/status.h"
+#include "dendrite/vnode.h"
+#include "dtable.pb.h"
+#include "item.h"
+
+namespace dendrite::dtable {
+
+// The generated messages live in package (namespace) ::dtable.
+using namespace ::dtable;  // NOLINT(google-build-using-namespace)
+
+void to_pb(const Vnode& v, dendrite::PBProtoVnode* out);
+// Nullopt when the id is not 20 bytes.
+std::optional<Vnode> from_pb(const dendrite::PBProtoVnode& v);
+
+// Fills key, keyHash, timestamp, commited, val (unless a tombstone or
+// !with_value) and deleted.
+void to_pb(const Item& item, PBDTableItem* out, bool with_value = true);
+// The item of a write: keyHash from the field when 20 bytes, else SHA-1(key).
+// As in the original, an item without `val` is a delete. Errors: no key and no
+// keyHash, a bad keyHash, or a key that does not hash to keyHash.
+Result<Item> item_from_pb(const PBDTableItem& pb);
+
+// A key hash from the wire (exactly 20 bytes).
+Result<Id> hash_from_pb(const std::string& raw);
+
+// Response{ok=true}.
+Message ok_response();
+// Response{ok=false, code, error}.
+Message fail_response(int code, std::string_view error);
+// The kCode* value for a failed Status.
+int code_of(const Status& s);
+// The Status for a kCode* value and its text.
+Status status_of(int code, const std::string& error);
+
+}  // namespace dendrite::dtable

@@ -1,0 +1,195 @@
+#include "context.h"
+
+#include <condition_variable>
+#include <exception>
+#include <thread>
+
+#include "dendrite/dtable/messages.h"
+
+namespace dendrite::dtable {
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void VnodeState::settle_for(Milliseconds d) {
+  const std::int64_t until =
+      steady_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  std::int64_t cur = settle_until.load();
+  while (until > cur && !settle_until.compare_exchange_weak(cur, until)) {
+  }
+}
+
+bool VnodeState::settling() const {
+  return steady_ns() < settle_until.load();
+}
+
+HookId WriteHooks::add(WriteHook hook) {
+  auto slot = std::make_shared<Slot>();
+  slot->hook = std::move(hook);
+  std::lock_guard lock(mu_);
+  slot->id = next_++;
+  auto next = std::make_shared<List>(*list_);
+  next->push_back(slot);
+  list_ = std::move(next);
+  return slot->id;
+}
+
+void WriteHooks::retire(const std::shared_ptr<Slot>& slot) {
+  // A call that saw the slot active before this finishes first; later ones skip it.
+  slot->active.store(false);
+  while (slot->running.load() > 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
+}
+
+void WriteHooks::remove(HookId id) {
+  std::shared_ptr<Slot> gone;
+  {
+    std::lock_guard lock(mu_);
+    auto next = std::make_shared<List>();
+    for (const auto& slot : *list_) {
+      if (slot->id == id) {
+        gone = slot;
+      } else {
+        next->push_back(slot);
+      }
+    }
+    list_ = std::move(next);
+  }
+  if (gone) retire(gone);
+}
+
+void WriteHooks::clear() {
+  std::shared_ptr<const List> old;
+  {
+    std::lock_guard lock(mu_);
+    old = std::move(list_);
+    list_ = std::make_shared<List>();
+  }
+  for (const auto& slot : *old) retire(slot);
+}
+
+bool WriteHooks::empty() const {
+  std::lock_guard lock(mu_);
+  return list_->empty();
+}
+
+void WriteHooks::call(const WriteEvent& event, Logger& log) const {
+  std::shared_ptr<const List> snapshot;
+  {
+    std::lock_guard lock(mu_);
+    snapshot = list_;
+  }
+  for (const auto& slot : *snapshot) {
+    slot->running.fetch_add(1);
+    if (slot->active.load()) {
+      try {
+        slot->hook(event);
+      } catch (const std::exception& e) {
+        log.error("write hook " + std::to_string(slot->id) + " threw: " + e.what());
+      } catch (...) {
+        log.error("write hook " + std::to_string(slot->id) + " threw");
+      }
+    }
+    slot->running.fetch_sub(1);
+  }
+}
+
+Context::Context(Host& h, Logger& l, Settings s, std::shared_ptr<HybridClock> c)
+    : host(h),
+      log(l),
+      settings(s),
+      clock(std::move(c)),
+      timeout_(h.default_timeout()),
+      replicas_(h.replicas()) {
+  for (const Vnode& v : host.local_vnodes()) vnodes_.push_back(std::make_unique<VnodeState>(v));
+}
+
+VnodeState* Context::local(const Id& id) const {
+  for (const auto& v : vnodes_) {
+    if (v->self.id == id) return v.get();
+  }
+  return nullptr;
+}
+
+std::optional<bool> Context::owns(const VnodeState& v, const Id& hash) const {
+  auto pred = host.predecessor(v.self.id);
+  if (!pred) return std::nullopt;
+  return between(pred->id, v.self.id, hash, /*right_inclusive=*/true);
+}
+
+VnodeState* Context::owner_for(const Id& hash, VnodeState* asked) const {
+  bool asked_unknown = false;
+  for (const auto& v : vnodes_) {
+    auto o = owns(*v, hash);
+    if (o && *o) return v.get();
+    if (!o && v.get() == asked) asked_unknown = true;
+  }
+  return asked_unknown ? asked : nullptr;
+}
+
+std::optional<Vnode> Context::owner_hint(const Id& hash) const {
+  for (const auto& v : vnodes_) {
+    Id prev = v->self.id;
+    for (const Vnode& s : host.successors(v->self.id)) {
+      if (between(prev, s.id, hash, true)) return s;
+      prev = s.id;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string Context::wrong_owner_text(const Id& hash, const Vnode& asked) const {
+  std::string text =
+      std::string(kWrongOwnerText) + ": " + hash.hex() + " is not owned by " + asked.id.hex();
+  if (auto hint = owner_hint(hash)) text += "; owner " + hint->id.hex() + " " + hint->host;
+  return text;
+}
+
+void Context::send_async(const std::string& to, Message request, ReplyCallback done) {
+  if (!gate.enter()) {
+    done(Status::Unavailable("dtable is stopping"));
+    return;
+  }
+  auto self = shared_from_this();
+  host.request_async(to, std::move(request), timeout(),
+                     [self, done = std::move(done)](Result<Message> reply) {
+                       done(std::move(reply));
+                       self->gate.leave();
+                     });
+}
+
+std::vector<Result<Message>> Context::call_all(
+    std::vector<std::pair<std::string, Message>> requests) {
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::optional<Result<Message>>> results;
+    std::size_t left = 0;
+  };
+  auto shared = std::make_shared<Shared>();
+  shared->results.resize(requests.size());
+  shared->left = requests.size();
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    send_async(requests[i].first, std::move(requests[i].second), [shared, i](Result<Message> r) {
+      std::lock_guard lock(shared->mu);
+      shared->results[i].emplace(std::move(r));
+      if (--shared->left == 0) shared->cv.notify_all();
+    });
+  }
+  std::unique_lock lock(shared->mu);
+  shared->cv.wait(lock, [&] { return shared->left == 0; });
+  std::vector<Result<Message>> out;
+  out.reserve(requests.size());
+  for (auto& r : shared->results) out.push_back(std::move(*r));
+  return out;
+}
+
+Result<Message> Context::call(const std::string& to, const Message& request, Milliseconds limit) {
+  GateGuard guard(gate);
+  if (!guard.entered()) return Status::Unavailable("dtable is stopping");
+  return host.request(to, request, limit.count() > 0 ? limit : timeout());
+}
+
+}  // namespace dendrite::dtable

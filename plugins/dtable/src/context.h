@@ -1,0 +1,125 @@
+// What every part of the dtable plugin shares: the host, the settings, the
+// clock, the per-vnode tables, ownership rules, write hooks, and the gate that
+// bounds asynchronous requests by the plugin's lifetime.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "clock.h"
+#include "dendrite/dtable/dtable.h"
+#include "dendrite/host.h"
+#include "dendrite/logger.h"
+#include "dendrite/message.h"
+#include "gate.h"
+#include "settings.h"
+#include "store.h"
+
+namespace dendrite::dtable {
+
+// The tables of one local vnode. Thread-safe.
+struct VnodeState {
+  explicit VnodeState(Vnode v) : self(std::move(v)) {}
+
+  const Vnode self;
+  Store primary{/*keep_history=*/false};  // keys this vnode owns
+  Store replica{/*keep_history=*/true};   // copies for other primaries
+
+  // Reads that miss ask the previous holders until then (steady-clock ns).
+  std::atomic<std::int64_t> settle_until{0};
+  void settle_for(Milliseconds d);
+  bool settling() const;
+};
+
+// Registered write hooks. Thread-safe; hooks are called without any lock.
+class WriteHooks {
+ public:
+  HookId add(WriteHook hook);
+  // Unregisters `id` and waits until no call of it is running.
+  void remove(HookId id);
+  // Unregisters every hook (same wait).
+  void clear();
+  bool empty() const;
+  // Calls every registered hook with `event`; exceptions are logged.
+  void call(const WriteEvent& event, Logger& log) const;
+
+ private:
+  struct Slot {
+    HookId id;
+    WriteHook hook;
+    std::atomic<bool> active{true};
+    std::atomic<int> running{0};
+  };
+  using List = std::vector<std::shared_ptr<Slot>>;
+  static void retire(const std::shared_ptr<Slot>& slot);
+
+  mutable std::mutex mu_;
+  // Copy-on-write: call() takes a snapshot of the list.
+  std::shared_ptr<const List> list_ = std::make_shared<List>();  // GUARDED_BY(mu_)
+  HookId next_ = 1;                                              // GUARDED_BY(mu_)
+};
+
+// Shared by the plugin's parts; lives in a shared_ptr so reply callbacks that
+// outlive stop() stay memory-safe. Thread-safe. `host` and `log` may only be
+// used while the gate is open (stop() closes it and waits).
+class Context : public std::enable_shared_from_this<Context> {
+ public:
+  Context(Host& host, Logger& log, Settings settings, std::shared_ptr<HybridClock> clock);
+
+  Host& host;
+  Logger& log;
+  const Settings settings;
+  const std::shared_ptr<HybridClock> clock;
+  Gate gate;  // asynchronous requests and service calls in flight
+  WriteHooks hooks;
+
+  // The local vnodes' tables, in index order (fixed at construction).
+  const std::vector<std::unique_ptr<VnodeState>>& vnodes() const { return vnodes_; }
+  // The local vnode with this id, or nullptr.
+  VnodeState* local(const Id& id) const;
+  // The local vnode that owns `hash`: one whose known predecessor range
+  // (pred, self] holds it, else `asked` when its predecessor is unknown (a
+  // vnode right after a join or failure accepts what is sent to it), else nullptr.
+  VnodeState* owner_for(const Id& hash, VnodeState* asked) const;
+  // True when `hash` lies in `v`'s range by its current predecessor (unknown
+  // predecessor: nullopt).
+  std::optional<bool> owns(const VnodeState& v, const Id& hash) const;
+  // Our best guess at the owner of `hash` from the local successor lists.
+  std::optional<Vnode> owner_hint(const Id& hash) const;
+  // The Err text of a request about `hash` sent to `asked`, which does not own it.
+  std::string wrong_owner_text(const Id& hash, const Vnode& asked) const;
+
+  // The host's request timeout.
+  Milliseconds timeout() const { return timeout_; }
+  // The configured number of replicas, and the maximum consistency level.
+  int replicas() const { return replicas_; }
+  int max_consistency() const { return replicas_ + 1; }
+
+  // host.request_async through the gate: when the gate is closed, `done` gets
+  // Unavailable at once. `done` runs on a host thread and must not block.
+  void send_async(const std::string& to, Message request, ReplyCallback done);
+  // Sends every request in parallel and waits for all replies (each bounded by
+  // the timeout). Results in request order.
+  std::vector<Result<Message>> call_all(std::vector<std::pair<std::string, Message>> requests);
+  // A blocking request bounded by `timeout` (default: the host's timeout);
+  // Unavailable once stopping.
+  Result<Message> call(const std::string& to, const Message& request,
+                       Milliseconds timeout = Milliseconds(0));
+
+ private:
+  const Milliseconds timeout_;
+  const int replicas_;
+  std::vector<std::unique_ptr<VnodeState>> vnodes_;
+};
+
+// Steady-clock nanoseconds (for settle windows).
+std::int64_t steady_ns();
+
+}  // namespace dendrite::dtable

@@ -1,0 +1,462 @@
+#include "handlers.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+#include "codec.h"
+#include "dendrite/dtable/messages.h"
+#include "primary.h"
+#include "wire.h"
+
+namespace dendrite::dtable {
+namespace {
+
+Message decode_error(MessageType type) {
+  return make_error("dtable: cannot decode message type " + std::to_string(type));
+}
+
+Message unknown_vnode(const std::string& raw_id) {
+  auto id = Id::from_bytes(raw_id);
+  return make_error("unknown vnode " + (id ? id->hex() : std::string("(malformed id)")));
+}
+
+// Replica bookkeeping for a replica write from `origin` (or the item's master).
+ReplicaMeta replica_meta(const Context& ctx, const PBDTableItem& pb,
+                         const dendrite::PBProtoVnode* origin) {
+  ReplicaMeta meta;
+  if (pb.has_replicainfo() && pb.replicainfo().has_master()) {
+    meta.master = from_pb(pb.replicainfo().master());
+  }
+  if (!meta.master && origin) meta.master = from_pb(*origin);
+  meta.depth = pb.has_replicainfo() ? pb.replicainfo().depth() : 0;
+  meta.refreshed_ns = ctx.clock->peek();
+  return meta;
+}
+
+// Writes one replica copy into v's replica table.
+PBDTableResponse apply_replica(Context& ctx, VnodeState& v, const PBDTableItem& pb,
+                               const dendrite::PBProtoVnode* origin) {
+  PBDTableResponse r;
+  auto item = item_from_pb(pb);
+  if (!item.ok()) {
+    r.set_ok(false);
+    r.set_code(kCodeInvalidArgument);
+    r.set_error(item.status().message());
+    return r;
+  }
+  ctx.clock->observe(item->timestamp);
+  ReplicaMeta meta = replica_meta(ctx, pb, origin);
+  if (v.replica.put(*item, /*committed=*/true, &meta) == PutResult::kOlder) {
+    r.set_ok(false);
+    r.set_code(kCodeOlder);
+    r.set_error("a newer version is held");
+  } else {
+    r.set_ok(true);
+  }
+  return r;
+}
+
+void fill_response(PBDTableResponse* r, const WriteOutcome& o) {
+  r->set_ok(o.code == kCodeOk);
+  if (o.code != kCodeOk) {
+    r->set_code(o.code);
+    r->set_error(o.error);
+  }
+  if (o.timestamp != 0) r->set_timestamp(o.timestamp);
+  r->set_copies(o.copies);
+}
+
+}  // namespace
+
+std::vector<MessageType> Handlers::message_types() const {
+  return {msg::kStatus,     msg::kResponse,       msg::kItem,         msg::kMultiItemResponse,
+          msg::kGetItem,    msg::kSetItem,        msg::kSetMultiItem, msg::kClearReplica,
+          msg::kSetReplica, msg::kSetReplicaInfo, msg::kGetMultiItem, msg::kLocalKeys,
+          msg::kDropItems,  msg::kReplicaDigest,  msg::kPromoteKey};
+}
+
+std::string Handlers::type_name(MessageType type) const {
+  switch (type) {
+    case msg::kStatus:
+      return "dtable.status";
+    case msg::kResponse:
+      return "dtable.response";
+    case msg::kItem:
+      return "dtable.item";
+    case msg::kMultiItemResponse:
+      return "dtable.multi_item_response";
+    case msg::kGetItem:
+      return "dtable.get_item";
+    case msg::kSetItem:
+      return "dtable.set_item";
+    case msg::kSetMultiItem:
+      return "dtable.set_multi_item";
+    case msg::kClearReplica:
+      return "dtable.clear_replica";
+    case msg::kSetReplica:
+      return "dtable.set_replica";
+    case msg::kSetReplicaInfo:
+      return "dtable.set_replica_info";
+    case msg::kGetMultiItem:
+      return "dtable.get_multi_item";
+    case msg::kLocalKeys:
+      return "dtable.local_keys";
+    case msg::kDropItems:
+      return "dtable.drop_items";
+    case msg::kReplicaDigest:
+      return "dtable.replica_digest";
+    case msg::kPromoteKey:
+      return "dtable.promote_key";
+    default:
+      return "type_" + std::to_string(type);
+  }
+}
+
+Result<Message> Handlers::handle(const Message& m) {
+  switch (m.type) {
+    case msg::kStatus:
+      return status(m);
+    case msg::kGetItem:
+      return get_item(m);
+    case msg::kSetItem:
+      return set_item(m, /*replica=*/false);
+    case msg::kSetReplica:
+      return set_item(m, /*replica=*/true);
+    case msg::kSetMultiItem:
+      return set_multi(m);
+    case msg::kClearReplica:
+      return clear_replica(m);
+    case msg::kSetReplicaInfo:
+      return set_replica_info(m);
+    case msg::kGetMultiItem:
+      return get_multi(m);
+    case msg::kLocalKeys:
+      return local_keys(m);
+    case msg::kDropItems:
+      return drop_items(m);
+    case msg::kReplicaDigest:
+      return replica_digest(m);
+    case msg::kPromoteKey:
+      return promote_key(m);
+    default:
+      return make_error("dtable: message type " + std::to_string(m.type) +
+                        " is a reply, not a request");
+  }
+}
+
+Message Handlers::status(const Message& m) {
+  auto req = unpack<PBDTableStatus>(m, m.type);
+  if (!req.ok()) return decode_error(m.type);
+  auto dest = from_pb(req->dest());
+  if (dest && ctx_->local(dest->id)) return ok_response();
+  return fail_response(kCodeNotFound, "no table for that vnode here");
+}
+
+Message Handlers::get_item(const Message& m) {
+  auto req = unpack<PBDTableGetItem>(m, m.type);
+  if (!req.ok()) return decode_error(m.type);
+  auto dest = from_pb(req->dest());
+  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
+  if (!v) return unknown_vnode(req->dest().id());
+  auto hash = hash_from_pb(req->keyhash());
+  if (!hash.ok()) return item_error_reply(kCodeInvalidArgument, hash.status().message());
+  if (req->replica()) return item_reply(v->replica.get(*hash));
+  if (req->peek()) return item_reply(v->primary.get(*hash));
+  VnodeState* owner = ctx_->owner_for(*hash, v);
+  if (!owner) {
+    // Moved away but not yet confirmed by its new owner: still served here.
+    if (auto held = v->primary.get(*hash)) return item_reply(held);
+    return make_error(ctx_->wrong_owner_text(*hash, v->self));
+  }
+  ReadOutcome r = primary_read(ctx_, *owner, {*hash}, req->consistency())[0];
+  if (r.code != kCodeOk) return item_error_reply(r.code, r.error);
+  return item_reply(r.item);
+}
+
+Message Handlers::set_item(const Message& m, bool replica) {
+  auto req = unpack<PBDTableSetItem>(m, m.type);
+  if (!req.ok()) return decode_error(m.type);
+  auto dest = from_pb(req->dest());
+  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
+  if (!v) return unknown_vnode(req->dest().id());
+  if (replica) {
+    PBDTableResponse r =
+        apply_replica(*ctx_, *v, req->item(), req->has_origin() ? &req->origin() : nullptr);
+    return pack(msg::kResponse, r);
+  }
+  auto item = item_from_pb(req->item());
+  if (!item.ok()) return fail_response(kCodeInvalidArgument, item.status().message());
+  if (req->demoting()) {
+    v->settle_for(ctx_->settings.settle);
+    adopt(ctx_, *v, {*item}, /*replicate=*/true);
+    return ok_response();
+  }
+  if (item->key.empty()) return fail_response(kCodeInvalidArgument, "a write needs the key");
+  ctx_->clock->observe(item->timestamp);
+  VnodeState* owner = ctx_->owner_for(item->hash, v);
+  if (!owner) return make_error(ctx_->wrong_owner_text(item->hash, v->self));
+  WriteOutcome o = primary_write(ctx_, *owner, {std::move(*item)}, req->minacks())[0];
+  PBDTableResponse r;
+  fill_response(&r, o);
+  return pack(msg::kResponse, r);
+}
+
+Message Handlers::set_multi(const Message& m) {
+  auto req = unpack<PBDTableSetMultiItem>(m, m.type);
+  if (!req.ok()) return decode_error(m.type);
+  auto dest = from_pb(req->dest());
+  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
+  if (!v) return unknown_vnode(req->dest().id());
+  PBDTableResponse reply;
+  reply.set_ok(true);
+  const int n = req->items_size();
+  if (req->replica()) {
+    const auto* origin = req->has_origin() ? &req->origin() : nullptr;
+    for (int i = 0; i < n; ++i) {
+      PBDTableResponse r = apply_replica(*ctx_, *v, req->items(i), origin);
+      if (!r.ok()) reply.set_ok(false);
+      *reply.add_results() = std::move(r);
+    }
+    return pack(msg::kResponse, reply);
+  }
+  std::vector<Item> items;
+  std::vector<PBDTableResponse> results(static_cast<std::size_t>(n));
+  std::vector<std::optional<Item>> parsed(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    auto item = item_from_pb(req->items(i));
+    auto& r = results[static_cast<std::size_t>(i)];
+    if (!item.ok()) {
+      r.set_ok(false);
+      r.set_code(kCodeInvalidArgument);
+      r.set_error(item.status().message());
+    } else if (!req->demoting() && item->key.empty()) {
+      r.set_ok(false);
+      r.set_code(kCodeInvalidArgument);
+      r.set_error("a write needs the key");
+    } else {
+      r.set_ok(true);
+      parsed[static_cast<std::size_t>(i)] = std::move(*item);
+    }
+  }
+  if (req->demoting()) {
+    for (auto& p : parsed) {
+      if (p) items.push_back(*p);
+    }
+    v->settle_for(ctx_->settings.settle);
+    adopt(ctx_, *v, items, /*replicate=*/true);
+  } else {
+    // Client writes, grouped by the local vnode that owns each key.
+    std::map<VnodeState*, std::vector<std::size_t>> groups;
+    for (std::size_t i = 0; i < parsed.size(); ++i) {
+      if (!parsed[i]) continue;
+      ctx_->clock->observe(parsed[i]->timestamp);
+      VnodeState* owner = ctx_->owner_for(parsed[i]->hash, v);
+      if (!owner) {
+        results[i].set_ok(false);
+        results[i].set_code(kCodeWrongOwner);
+        results[i].set_error(ctx_->wrong_owner_text(parsed[i]->hash, v->self));
+        if (auto hint = ctx_->owner_hint(parsed[i]->hash)) to_pb(*hint, results[i].mutable_owner());
+        continue;
+      }
+      groups[owner].push_back(i);
+    }
+    for (auto& [owner, idx] : groups) {
+      std::vector<Item> batch;
+      for (std::size_t i : idx) batch.push_back(std::move(*parsed[i]));
+      auto outcomes = primary_write(ctx_, *owner, std::move(batch), req->minacks());
+      for (std::size_t k = 0; k < idx.size(); ++k) fill_response(&results[idx[k]], outcomes[k]);
+    }
+  }
+  for (auto& r : results) {
+    if (!r.ok()) reply.set_ok(false);
+    *reply.add_results() = std::move(r);
+  }
+  return pack(msg::kResponse, reply);
+}
+
+Message Handlers::clear_replica(const Message& m) {
+  auto req = unpack<PBDTableClearReplica>(m, m.type);
+  if (!req.ok()) return decode_error(m.type);
+  auto dest = from_pb(req->dest());
+  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
+  if (!v) return unknown_vnode(req->dest().id());
+  auto hash = hash_from_pb(req->keyhash());
+  if (!hash.ok()) return fail_response(kCodeInvalidArgument, hash.status().message());
+  std::optional<Id> master;
+  if (req->has_origin()) {
+    if (auto o = from_pb(req->origin())) master = o->id;
+  }
+  v->replica.erase_replica(*hash, master);
+  return ok_response();
+}
+
+Message Handlers::set_replica_info(const Message& m) {
+  auto req = unpack<PBDTableSetReplicaInfo>(m, m.type);
+  if (!req.ok()) return decode_error(m.type);
+  auto dest = from_pb(req->dest());
+  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
+  if (!v) return unknown_vnode(req->dest().id());
+  auto hash = hash_from_pb(req->keyhash());
+  if (!hash.ok()) return fail_response(kCodeInvalidArgument, hash.status().message());
+  // Our replica copies are committed when written; the original's commit step
+  // is accepted (and commits a version still pending, if any).
+  if (req->has_timestamp()) v->replica.commit(*hash, req->timestamp());
+  return ok_response();
+}
+
+Message Handlers::get_multi(const Message& m) {
+  auto req = unpack<PBDTableGetMultiItem>(m, m.type);
+  if (!req.ok()) return decode_error(m.type);
+  auto dest = from_pb(req->dest());
+  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
+  if (!v) return unknown_vnode(req->dest().id());
+  const std::size_t n = static_cast<std::size_t>(req->keyhashes_size());
+  std::vector<Message> items(n);
+  std::map<VnodeState*, std::vector<std::size_t>> groups;
+  std::vector<Id> hashes(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto hash = hash_from_pb(req->keyhashes(static_cast<int>(i)));
+    if (!hash.ok()) {
+      items[i] = item_error_reply(kCodeInvalidArgument, hash.status().message());
+      continue;
+    }
+    hashes[i] = *hash;
+    VnodeState* owner = ctx_->owner_for(*hash, v);
+    if (owner) {
+      groups[owner].push_back(i);
+    } else if (auto held = v->primary.get(*hash)) {
+      items[i] = item_reply(held);
+    } else {
+      items[i] = item_error_reply(kCodeWrongOwner, ctx_->wrong_owner_text(*hash, v->self));
+    }
+  }
+  for (auto& [owner, idx] : groups) {
+    std::vector<Id> group;
+    for (std::size_t i : idx) group.push_back(hashes[i]);
+    auto outcomes = primary_read(ctx_, *owner, group, req->consistency());
+    for (std::size_t k = 0; k < idx.size(); ++k) {
+      const ReadOutcome& o = outcomes[k];
+      items[idx[k]] = o.code == kCodeOk ? item_reply(o.item) : item_error_reply(o.code, o.error);
+    }
+  }
+  PBDTableMultiItemResponse reply;
+  to_pb(v->self, reply.mutable_origin());
+  for (const Message& item : items) {
+    reply.add_items()->ParseFromString(item.payload);
+  }
+  return pack(msg::kMultiItemResponse, reply);
+}
+
+Message Handlers::local_keys(const Message& m) {
+  auto req = unpack<PBDTableLocalKeys>(m, m.type);
+  if (!req.ok()) return decode_error(m.type);
+  std::vector<VnodeState*> vnodes;
+  if (req->has_dest()) {
+    auto dest = from_pb(req->dest());
+    VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
+    if (!v) return unknown_vnode(req->dest().id());
+    vnodes.push_back(v);
+  } else {
+    for (const auto& v : ctx_->vnodes()) vnodes.push_back(v.get());
+  }
+  std::optional<Id> after, start, end, master;
+  if (req->has_afterkeyhash()) after = Id::from_bytes(req->afterkeyhash());
+  if (req->has_rangestart() && req->has_rangeend()) {
+    start = Id::from_bytes(req->rangestart());
+    end = Id::from_bytes(req->rangeend());
+  }
+  if (req->has_master()) {
+    if (auto mv = from_pb(req->master())) master = mv->id;
+  }
+  const bool replicas = req->replicas();
+  auto filter = [&](const Item& item, const ReplicaMeta& meta) {
+    if (!replicas && item.deleted) return false;
+    if (after && !(*after < item.hash)) return false;
+    if (start && end && !between(*start, *end, item.hash, true)) return false;
+    if (replicas && master && (!meta.master || meta.master->id != *master)) return false;
+    return true;
+  };
+  std::vector<Item> all;
+  for (VnodeState* v : vnodes) {
+    auto part = replicas ? v->replica.select(filter) : v->primary.select(filter);
+    all.insert(all.end(), std::make_move_iterator(part.begin()),
+               std::make_move_iterator(part.end()));
+  }
+  std::sort(all.begin(), all.end(), [](const Item& a, const Item& b) { return a.hash < b.hash; });
+  PBDTableMultiItemResponse reply;
+  if (vnodes.size() == 1) to_pb(vnodes[0]->self, reply.mutable_origin());
+  const std::size_t limit = req->limit() > 0 ? static_cast<std::size_t>(req->limit())
+                                             : std::numeric_limits<std::size_t>::max();
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (i == limit) {
+      reply.set_more(true);
+      break;
+    }
+    auto* pb = reply.add_items();
+    to_pb(all[i], pb, req->with_values());
+    pb->set_found(!all[i].deleted);
+  }
+  return pack(msg::kMultiItemResponse, reply);
+}
+
+Message Handlers::drop_items(const Message& m) {
+  auto req = unpack<PBDTableDropItems>(m, m.type);
+  if (!req.ok()) return decode_error(m.type);
+  auto dest = from_pb(req->dest());
+  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
+  if (!v) return unknown_vnode(req->dest().id());
+  std::optional<Id> master;
+  if (req->has_origin()) {
+    if (auto o = from_pb(req->origin())) master = o->id;
+  }
+  for (const auto& ref : req->items()) {
+    auto hash = Id::from_bytes(ref.keyhash());
+    if (!hash) continue;
+    Store& table = req->replica() ? v->replica : v->primary;
+    if (ref.has_timestamp()) {
+      table.rollback(*hash, ref.timestamp());
+    } else if (req->replica()) {
+      v->replica.erase_replica(*hash, master);
+    } else {
+      v->primary.erase_if_not_newer(*hash, std::numeric_limits<std::int64_t>::max());
+    }
+  }
+  return ok_response();
+}
+
+Message Handlers::replica_digest(const Message& m) {
+  auto req = unpack<PBDTableReplicaDigest>(m, m.type);
+  if (!req.ok()) return decode_error(m.type);
+  auto dest = from_pb(req->dest());
+  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
+  if (!v) return unknown_vnode(req->dest().id());
+  auto origin = from_pb(req->origin());
+  if (!origin) return decode_error(m.type);
+  const std::int64_t now = ctx_->clock->peek();
+  PBDTableMultiItemResponse reply;
+  to_pb(v->self, reply.mutable_origin());
+  for (const auto& item : req->items()) {
+    auto hash = Id::from_bytes(item.keyhash());
+    if (!hash) continue;
+    ctx_->clock->observe(item.timestamp());
+    if (!v->replica.refresh(*hash, item.timestamp(), *origin, now)) {
+      reply.add_items()->set_keyhash(item.keyhash());
+    }
+  }
+  return pack(msg::kMultiItemResponse, reply);
+}
+
+Message Handlers::promote_key(const Message& m) {
+  auto req = unpack<PBDTablePromoteKey>(m, m.type);
+  if (!req.ok()) return decode_error(m.type);
+  auto dest = from_pb(req->dest());
+  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
+  if (!v) return unknown_vnode(req->dest().id());
+  auto item = item_from_pb(req->item());
+  if (!item.ok()) return fail_response(kCodeInvalidArgument, item.status().message());
+  adopt(ctx_, *v, {*item}, /*replicate=*/true);
+  return ok_response();
+}
+
+}  // namespace dendrite::dtable

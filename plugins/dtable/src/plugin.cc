@@ -1,0 +1,83 @@
+// The dtable plugin: wires the tables, handlers, maintenance worker and the
+// "dtable" service into the host through the SDK.
+#include <memory>
+#include <mutex>
+
+#include "context.h"
+#include "dendrite/dendrite.h"
+#include "dendrite/dtable/dtable.h"
+#include "handlers.h"
+#include "migration.h"
+#include "service.h"
+#include "settings.h"
+
+namespace dendrite::dtable {
+namespace {
+
+class DTablePlugin final : public Plugin, public DelegateHook {
+ public:
+  Status init(const std::string& config_json, PluginContext& context) override {
+    auto settings = parse_settings(config_json);
+    if (!settings.ok()) return settings.status();
+    ctx_ = std::make_shared<Context>(context.host, context.logger, *settings,
+                                     std::make_shared<HybridClock>());
+    handlers_ = std::make_unique<Handlers>(ctx_);
+    maintenance_ = std::make_unique<Maintenance>(ctx_);
+    service_ = std::make_shared<TableService>(ctx_);
+    return context.host.publish_service(std::string(kServiceName),
+                                        std::static_pointer_cast<Table>(service_));
+  }
+
+  Status start() override {
+    // Misses read through to the previous holders while this node's ranges
+    // settle (it may just have joined).
+    for (const auto& v : ctx_->vnodes()) v->settle_for(ctx_->settings.settle);
+    maintenance_->start();
+    {
+      std::lock_guard lock(mu_);
+      running_ = true;
+    }
+    return Status::Ok();
+  }
+
+  void stop() override {
+    {
+      std::lock_guard lock(mu_);
+      if (!running_) return;
+      running_ = false;
+    }
+    maintenance_->stop();
+    // Hand the keys over only when the host leaves the ring gracefully; a
+    // stop without leaving behaves like a crash, as the ring sees it.
+    if (ctx_->host.leaving()) maintenance_->leave();
+    ctx_->hooks.clear();
+    // Requests still in flight finish within one timeout.
+    if (!ctx_->gate.close_and_wait(4 * ctx_->timeout() + Milliseconds(1000))) {
+      ctx_->log.warn("stopping with dtable requests still in flight");
+    }
+  }
+
+  TransportHook* transport_hook() override { return handlers_.get(); }
+  DelegateHook* delegate_hook() override { return this; }
+
+  void on_ring_event(const RingEvent& event) override {
+    {
+      std::lock_guard lock(mu_);
+      if (!running_) return;
+    }
+    maintenance_->post(event);
+  }
+
+ private:
+  std::mutex mu_;
+  bool running_ = false;  // GUARDED_BY(mu_)
+  std::shared_ptr<Context> ctx_;
+  std::unique_ptr<Handlers> handlers_;
+  std::unique_ptr<Maintenance> maintenance_;
+  std::shared_ptr<TableService> service_;
+};
+
+}  // namespace
+}  // namespace dendrite::dtable
+
+DENDRITE_PLUGIN(dendrite::dtable::DTablePlugin)

@@ -1,0 +1,209 @@
+#include "replication.h"
+
+#include <algorithm>
+
+#include "codec.h"
+#include "dendrite/dtable/messages.h"
+
+namespace dendrite::dtable {
+namespace {
+
+// Per-item success of a replica write reply: written, or a newer copy is held.
+std::vector<bool> acked_items(const Result<Message>& reply, std::size_t n) {
+  std::vector<bool> ok(n, false);
+  if (!reply.ok() || reply->type != msg::kResponse) return ok;
+  auto r = unpack<PBDTableResponse>(*reply, msg::kResponse);
+  if (!r.ok()) return ok;
+  auto good = [](const PBDTableResponse& x) { return x.ok() || x.code() == kCodeOlder; };
+  if (static_cast<std::size_t>(r->results_size()) == n) {
+    for (std::size_t i = 0; i < n; ++i) ok[i] = good(r->results(static_cast<int>(i)));
+  } else if (good(*r)) {
+    std::fill(ok.begin(), ok.end(), true);
+  }
+  return ok;
+}
+
+// The request writing `items` to replica `target` of `primary` at `depth`.
+Message replica_request(const Vnode& primary, const Vnode& target, int depth,
+                        const std::vector<Item>& items) {
+  auto fill = [&](PBDTableItem* pb, const Item& item) {
+    to_pb(item, pb);
+    auto* info = pb->mutable_replicainfo();
+    to_pb(primary, info->mutable_master());
+    info->set_depth(depth);
+  };
+  if (items.size() == 1) {
+    PBDTableSetItem req;
+    to_pb(target, req.mutable_dest());
+    to_pb(primary, req.mutable_origin());
+    fill(req.mutable_item(), items[0]);
+    return pack(msg::kSetReplica, req);
+  }
+  PBDTableSetMultiItem req;
+  to_pb(target, req.mutable_dest());
+  to_pb(primary, req.mutable_origin());
+  req.set_replica(true);
+  for (const Item& item : items) fill(req.add_items(), item);
+  return pack(msg::kSetMultiItem, req);
+}
+
+}  // namespace
+
+ReplicaWrite::ReplicaWrite(std::shared_ptr<Context> ctx, const Vnode& primary,
+                           std::vector<Item> items, std::vector<Vnode> targets)
+    : ctx_(std::move(ctx)),
+      primary_(primary),
+      items_(std::move(items)),
+      targets_(std::move(targets)),
+      acks_(items_.size(), 0),
+      ackers_(items_.size()) {}
+
+std::shared_ptr<ReplicaWrite> ReplicaWrite::start(std::shared_ptr<Context> ctx,
+                                                  const Vnode& primary, std::vector<Item> items,
+                                                  std::vector<Vnode> targets) {
+  std::shared_ptr<ReplicaWrite> w(
+      new ReplicaWrite(std::move(ctx), primary, std::move(items), std::move(targets)));
+  for (std::size_t t = 0; t < w->targets_.size(); ++t) w->send(t);
+  return w;
+}
+
+void ReplicaWrite::send(std::size_t target) {
+  Message req = replica_request(primary_, targets_[target], static_cast<int>(target), items_);
+  auto self = shared_from_this();
+  ctx_->send_async(targets_[target].host, std::move(req),
+                   [self, target](Result<Message> reply) { self->on_reply(target, reply); });
+}
+
+void ReplicaWrite::on_reply(std::size_t target, const Result<Message>& reply) {
+  std::vector<bool> ok = acked_items(reply, items_.size());
+  std::vector<std::size_t> late_drops;
+  {
+    std::lock_guard lock(mu_);
+    for (std::size_t i = 0; i < ok.size(); ++i) {
+      if (!ok[i]) continue;
+      ++acks_[i];
+      ackers_[i].push_back(target);
+      if (!failed_.empty() && failed_[i]) late_drops.push_back(i);
+    }
+    ++answered_;
+    cv_.notify_all();
+  }
+  if (!late_drops.empty()) drop(target, late_drops);
+}
+
+std::vector<int> ReplicaWrite::wait(int need, std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  cv_.wait_until(lock, deadline, [&] {
+    if (answered_ == targets_.size()) return true;
+    return std::all_of(acks_.begin(), acks_.end(), [need](int a) { return a >= need; });
+  });
+  return acks_;
+}
+
+std::vector<int> ReplicaWrite::wait_all() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return answered_ == targets_.size(); });
+  return acks_;
+}
+
+void ReplicaWrite::abort(const std::vector<bool>& failed) {
+  std::vector<std::vector<std::size_t>> drops(targets_.size());
+  {
+    std::lock_guard lock(mu_);
+    failed_ = failed;
+    for (std::size_t i = 0; i < items_.size() && i < failed.size(); ++i) {
+      if (!failed[i]) continue;
+      for (std::size_t t : ackers_[i]) drops[t].push_back(i);
+    }
+  }
+  for (std::size_t t = 0; t < targets_.size(); ++t) {
+    if (!drops[t].empty()) drop(t, drops[t]);
+  }
+}
+
+void ReplicaWrite::drop(std::size_t target, const std::vector<std::size_t>& items) {
+  PBDTableDropItems req;
+  to_pb(targets_[target], req.mutable_dest());
+  to_pb(primary_, req.mutable_origin());
+  req.set_replica(true);
+  for (std::size_t i : items) {
+    auto* ref = req.add_items();
+    ref->set_keyhash(items_[i].hash.raw());
+    ref->set_timestamp(items_[i].timestamp);
+  }
+  ctx_->send_async(targets_[target].host, pack(msg::kDropItems, req), [](Result<Message>) {});
+}
+
+bool replicate_and_wait(const std::shared_ptr<Context>& ctx, const Vnode& primary,
+                        const std::vector<Item>& items) {
+  if (items.empty()) return true;
+  std::vector<Vnode> targets = ctx->host.remote_successors(primary.id);
+  if (targets.empty()) return true;
+  bool all = true;
+  const std::size_t batch = ctx->settings.batch_items;
+  for (std::size_t from = 0; from < items.size(); from += batch) {
+    std::vector<Item> part(
+        items.begin() + static_cast<std::ptrdiff_t>(from),
+        items.begin() + static_cast<std::ptrdiff_t>(std::min(items.size(), from + batch)));
+    auto w = ReplicaWrite::start(ctx, primary, std::move(part), targets);
+    for (int acks : w->wait_all()) {
+      if (acks < static_cast<int>(targets.size())) all = false;
+    }
+  }
+  return all;
+}
+
+bool sync_replica(const std::shared_ptr<Context>& ctx, VnodeState& v, const Vnode& target) {
+  auto stamps = v.primary.stamps();
+  const std::size_t batch = std::max<std::size_t>(ctx->settings.batch_items, 256) * 4;
+  bool ok = true;
+  for (std::size_t from = 0; from < stamps.size(); from += batch) {
+    PBDTableReplicaDigest req;
+    to_pb(target, req.mutable_dest());
+    to_pb(v.self, req.mutable_origin());
+    const std::size_t to = std::min(stamps.size(), from + batch);
+    for (std::size_t i = from; i < to; ++i) {
+      auto* item = req.add_items();
+      item->set_keyhash(stamps[i].first.raw());
+      item->set_timestamp(stamps[i].second);
+    }
+    auto reply = ctx->call(target.host, pack(msg::kReplicaDigest, req));
+    if (!reply.ok()) return false;
+    auto missing = unpack<PBDTableMultiItemResponse>(*reply, msg::kMultiItemResponse);
+    if (!missing.ok()) return false;
+    std::vector<Item> items;
+    for (const auto& m : missing->items()) {
+      auto h = Id::from_bytes(m.keyhash());
+      if (!h) continue;
+      if (auto item = v.primary.get(*h)) items.push_back(std::move(*item));
+    }
+    const std::size_t per = ctx->settings.batch_items;
+    for (std::size_t i = 0; i < items.size(); i += per) {
+      std::vector<Item> part(
+          items.begin() + static_cast<std::ptrdiff_t>(i),
+          items.begin() + static_cast<std::ptrdiff_t>(std::min(items.size(), i + per)));
+      auto w = ReplicaWrite::start(ctx, v.self, std::move(part), {target});
+      for (int acks : w->wait_all()) {
+        if (acks < 1) ok = false;
+      }
+    }
+  }
+  return ok;
+}
+
+void drop_replicas(const std::shared_ptr<Context>& ctx, const Vnode& master, const Vnode& target,
+                   const std::vector<Id>& hashes) {
+  const std::size_t batch = std::max<std::size_t>(ctx->settings.batch_items, 256) * 4;
+  for (std::size_t from = 0; from < hashes.size(); from += batch) {
+    PBDTableDropItems req;
+    to_pb(target, req.mutable_dest());
+    to_pb(master, req.mutable_origin());
+    req.set_replica(true);
+    for (std::size_t i = from; i < std::min(hashes.size(), from + batch); ++i) {
+      req.add_items()->set_keyhash(hashes[i].raw());
+    }
+    ctx->send_async(target.host, pack(msg::kDropItems, req), [](Result<Message>) {});
+  }
+}
+
+}  // namespace dendrite::dtable

@@ -1,0 +1,75 @@
+// Replication: writes of items to the replica vnodes of their primary, sent in
+// parallel, with acknowledgements counted per item, and rollback of the copies
+// of writes that failed.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "context.h"
+#include "item.h"
+
+namespace dendrite::dtable {
+
+// One batch of items written to every replica vnode at once (SetReplica for one
+// item, SetMultiItem with replica = true for more). Thread-safe; lives as long
+// as its replies are outstanding.
+class ReplicaWrite : public std::enable_shared_from_this<ReplicaWrite> {
+ public:
+  // Sends `items` (timestamps assigned) of primary `primary` to `targets` and
+  // returns at once. Each target answers once per batch.
+  static std::shared_ptr<ReplicaWrite> start(std::shared_ptr<Context> ctx, const Vnode& primary,
+                                             std::vector<Item> items, std::vector<Vnode> targets);
+
+  // Waits until every item has at least `need` acknowledgements, or every target
+  // answered, or `deadline`. Returns the acknowledgements per item so far.
+  std::vector<int> wait(int need, std::chrono::steady_clock::time_point deadline);
+  // Waits until every target answered (bounded by the request timeout).
+  std::vector<int> wait_all();
+
+  // Marks the writes of the items flagged in `failed` as failed: their copies
+  // are dropped from every target that acknowledged them, now or later.
+  void abort(const std::vector<bool>& failed);
+
+ private:
+  ReplicaWrite(std::shared_ptr<Context> ctx, const Vnode& primary, std::vector<Item> items,
+               std::vector<Vnode> targets);
+  void send(std::size_t target);
+  void on_reply(std::size_t target, const Result<Message>& reply);
+  // DropItems of the given items' versions to `target`, fire and forget.
+  void drop(std::size_t target, const std::vector<std::size_t>& items);
+
+  const std::shared_ptr<Context> ctx_;
+  const Vnode primary_;
+  const std::vector<Item> items_;
+  const std::vector<Vnode> targets_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<int> acks_;                         // GUARDED_BY(mu_) per item
+  std::vector<std::vector<std::size_t>> ackers_;  // GUARDED_BY(mu_) per item: targets
+  std::size_t answered_ = 0;                      // GUARDED_BY(mu_)
+  std::vector<bool> failed_;                      // GUARDED_BY(mu_) empty until abort()
+};
+
+// Writes `items` (already committed on `primary`) to the primary's current
+// replica vnodes in batches and waits for every answer. Used after promotion,
+// hand-over and repair. Returns true when every target acknowledged every item.
+bool replicate_and_wait(const std::shared_ptr<Context>& ctx, const Vnode& primary,
+                        const std::vector<Item>& items);
+
+// Brings replica vnode `target` of local primary `v` up to date: sends digests
+// (keyHash, timestamp) of every primary item, then the items it lacks. True when
+// every request succeeded (the target holds everything it should).
+bool sync_replica(const std::shared_ptr<Context>& ctx, VnodeState& v, const Vnode& target);
+
+// Drops the replica entries of `hashes` written by `master` from `target`
+// (fire and forget, batched).
+void drop_replicas(const std::shared_ptr<Context>& ctx, const Vnode& master, const Vnode& target,
+                   const std::vector<Id>& hashes);
+
+}  // namespace dendrite::dtable

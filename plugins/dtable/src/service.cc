@@ -1,0 +1,342 @@
+#include "service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "codec.h"
+#include "dendrite/dtable/messages.h"
+#include "wire.h"
+
+namespace dendrite::dtable {
+namespace {
+
+constexpr int kAttempts = 4;
+
+Status stopped() {
+  return Status::Unavailable("dtable is stopped");
+}
+
+void backoff(int attempt) {
+  if (attempt > 0) std::this_thread::sleep_for(Milliseconds(25 * attempt * attempt));
+}
+
+// True for failures after which another attempt (with a fresh route) may work:
+// the transport's, and Err replies (wrong owner, a node shutting down).
+bool retryable(const Status& s) {
+  return s.code() == StatusCode::kTimeout || s.code() == StatusCode::kUnavailable ||
+         s.code() == StatusCode::kRemoteError ||
+         (s.code() == StatusCode::kFailedPrecondition &&
+          s.message().find(kWrongOwnerText) != std::string::npos);
+}
+
+}  // namespace
+
+Milliseconds TableService::timeout(const Options& options) const {
+  return options.timeout.count() > 0 ? options.timeout : ctx_->timeout();
+}
+
+Status TableService::check(std::string_view key, const Options& options) const {
+  if (key.empty()) return Status::InvalidArgument("key must not be empty");
+  const int max = ctx_->max_consistency();
+  if (options.consistency < 1 || options.consistency > max) {
+    return Status::InvalidArgument("consistency " + std::to_string(options.consistency) +
+                                   " is out of range: the maximum is " + std::to_string(max) +
+                                   " (replicas + 1)");
+  }
+  return Status::Ok();
+}
+
+Result<Vnode> TableService::route(const Id& hash, bool fresh) const {
+  if (!fresh) {
+    for (const auto& v : ctx_->vnodes()) {
+      auto o = ctx_->owns(*v, hash);
+      if (o && *o) return v->self;
+    }
+  }
+  auto found = ctx_->host.lookup(1, hash);
+  if (!found.ok()) return found.status();
+  if (found->empty()) return Status::Unavailable("lookup found no owner");
+  return found->front();
+}
+
+Status TableService::set(std::string_view key, std::string_view value, const Options& options) {
+  return write(key, value, false, options);
+}
+
+Status TableService::del(std::string_view key, const Options& options) {
+  return write(key, "", true, options);
+}
+
+Status TableService::write(std::string_view key, std::string_view value, bool deleted,
+                           const Options& options) {
+  GateGuard guard(ctx_->gate);
+  if (!guard.entered()) return stopped();
+  if (Status s = check(key, options); !s.ok()) return s;
+  const Id hash = Id::hash(key);
+  PBDTableSetItem req;
+  auto* item = req.mutable_item();
+  item->set_key(std::string(key));
+  item->set_keyhash(hash.raw());
+  if (deleted) {
+    item->set_deleted(true);
+  } else {
+    item->set_val(std::string(value));
+  }
+  req.set_minacks(options.consistency);
+  // The primary waits up to one timeout for its replicas before it answers.
+  const Milliseconds limit = timeout(options) + ctx_->timeout() + Milliseconds(100);
+  Status last = Status::Unavailable("no attempt made");
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    backoff(attempt);
+    auto primary = route(hash, attempt > 0);
+    if (!primary.ok()) {
+      last = primary.status();
+      continue;
+    }
+    to_pb(*primary, req.mutable_dest());
+    auto reply = ctx_->call(primary->host, pack(msg::kSetItem, req), limit);
+    if (!reply.ok()) {
+      last = reply.status();
+      continue;
+    }
+    if (Status e = error_of(*reply); !e.ok()) {
+      last = e;
+      continue;
+    }
+    auto r = unpack<PBDTableResponse>(*reply, msg::kResponse);
+    if (!r.ok()) return Status::Internal("malformed reply to a write: " + r.status().message());
+    if (r->ok()) return Status::Ok();
+    Status s = status_of(r->code(), r->error());
+    if (r->code() == kCodeWrongOwner) {
+      last = s;
+      continue;
+    }
+    return s;
+  }
+  return last;
+}
+
+Result<std::optional<Item>> TableService::read_replicas(const Vnode& primary, const Id& hash,
+                                                        int need, const Options&) {
+  auto list = ctx_->host.lookup(8, hash);
+  if (!list.ok()) return list.status();
+  std::vector<std::pair<std::string, Message>> requests;
+  std::set<std::string> hosts{primary.host};
+  for (const Vnode& v : *list) {
+    if (static_cast<int>(requests.size()) >= ctx_->replicas()) break;
+    if (!hosts.insert(v.host).second) continue;
+    requests.emplace_back(v.host, get_item_request(v, hash, GetMode::kReplica, 1));
+  }
+  if (requests.empty()) return Status::Unavailable("no replica to read");
+  auto replies = ctx_->call_all(std::move(requests));
+  std::optional<Item> newest;
+  int answered = 0;
+  Status last;
+  for (const auto& reply : replies) {
+    auto item = item_from_reply(reply);
+    if (!item.ok()) {
+      last = item.status();
+      continue;
+    }
+    ++answered;
+    if (*item && (!newest || (*item)->timestamp > newest->timestamp)) newest = *item;
+  }
+  if (answered == 0) return last;
+  if (answered < need) {
+    return Status::ConsistencyNotMet(std::string(kConsistencyNotMetText) + ": the primary is " +
+                                     "unreachable and " + std::to_string(answered) + " of " +
+                                     std::to_string(need) + " copies answered");
+  }
+  return newest;
+}
+
+Result<std::string> TableService::get(std::string_view key, const Options& options) {
+  GateGuard guard(ctx_->gate);
+  if (!guard.entered()) return stopped();
+  if (Status s = check(key, options); !s.ok()) return s;
+  const Id hash = Id::hash(key);
+  Status last = Status::Unavailable("no attempt made");
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    backoff(attempt);
+    auto primary = route(hash, attempt > 0);
+    if (!primary.ok()) {
+      last = primary.status();
+      continue;
+    }
+    auto reply = ctx_->call(
+        primary->host, get_item_request(*primary, hash, GetMode::kPrimary, options.consistency),
+        timeout(options));
+    auto item = item_from_reply(reply);
+    std::optional<Item> found;
+    if (item.ok()) {
+      found = std::move(*item);
+    } else {
+      last = item.status();
+      if (!retryable(last)) return last;
+      if (is_wrong_owner(last)) continue;
+      // The primary did not answer: the replicas may.
+      auto fallback = read_replicas(*primary, hash, options.consistency, options);
+      if (!fallback.ok()) {
+        if (fallback.status().code() == StatusCode::kConsistencyNotMet) return fallback.status();
+        continue;
+      }
+      found = std::move(*fallback);
+    }
+    if (!found || found->deleted) return Status::NotFound("key not found");
+    return std::move(found->value);
+  }
+  return last;
+}
+
+std::vector<Status> TableService::set_multi(const std::vector<KeyValue>& items,
+                                            const Options& options) {
+  std::vector<Status> out(items.size());
+  GateGuard guard(ctx_->gate);
+  if (!guard.entered()) {
+    std::fill(out.begin(), out.end(), stopped());
+    return out;
+  }
+  // Group by primary; anything a batch cannot settle goes through set().
+  std::map<std::pair<std::string, Id>, std::pair<Vnode, std::vector<std::size_t>>> groups;
+  std::vector<std::size_t> single;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    out[i] = check(items[i].key, options);
+    if (!out[i].ok()) continue;
+    auto primary = route(Id::hash(items[i].key), false);
+    if (!primary.ok()) {
+      single.push_back(i);
+      continue;
+    }
+    auto& g = groups[{primary->host, primary->id}];
+    g.first = *primary;
+    g.second.push_back(i);
+  }
+  const Milliseconds limit = timeout(options) + ctx_->timeout() + Milliseconds(100);
+  for (auto& [where, group] : groups) {
+    const auto& [primary, idx] = group;
+    for (std::size_t from = 0; from < idx.size(); from += ctx_->settings.batch_items) {
+      const std::size_t to = std::min(idx.size(), from + ctx_->settings.batch_items);
+      PBDTableSetMultiItem req;
+      to_pb(primary, req.mutable_dest());
+      req.set_minacks(options.consistency);
+      for (std::size_t k = from; k < to; ++k) {
+        auto* item = req.add_items();
+        item->set_key(items[idx[k]].key);
+        item->set_val(items[idx[k]].value);
+      }
+      auto reply = ctx_->call(primary.host, pack(msg::kSetMultiItem, req), limit);
+      Result<PBDTableResponse> r = Status::Unavailable("no reply");
+      if (reply.ok() && error_of(*reply).ok()) r = unpack<PBDTableResponse>(*reply, msg::kResponse);
+      for (std::size_t k = from; k < to; ++k) {
+        const int pos = static_cast<int>(k - from);
+        if (!r.ok() || pos >= r->results_size()) {
+          single.push_back(idx[k]);
+          continue;
+        }
+        const auto& res = r->results(pos);
+        if (res.ok()) {
+          out[idx[k]] = Status::Ok();
+        } else if (res.code() == kCodeWrongOwner) {
+          single.push_back(idx[k]);
+        } else {
+          out[idx[k]] = status_of(res.code(), res.error());
+        }
+      }
+    }
+  }
+  for (std::size_t i : single) out[i] = write(items[i].key, items[i].value, false, options);
+  return out;
+}
+
+std::vector<Result<std::string>> TableService::get_multi(const std::vector<std::string>& keys,
+                                                         const Options& options) {
+  std::vector<Result<std::string>> out(keys.size(), Status::Unavailable("not read"));
+  GateGuard guard(ctx_->gate);
+  if (!guard.entered()) {
+    std::fill(out.begin(), out.end(), Result<std::string>(stopped()));
+    return out;
+  }
+  std::map<std::pair<std::string, Id>, std::pair<Vnode, std::vector<std::size_t>>> groups;
+  std::vector<std::size_t> single;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (Status s = check(keys[i], options); !s.ok()) {
+      out[i] = s;
+      continue;
+    }
+    auto primary = route(Id::hash(keys[i]), false);
+    if (!primary.ok()) {
+      single.push_back(i);
+      continue;
+    }
+    auto& g = groups[{primary->host, primary->id}];
+    g.first = *primary;
+    g.second.push_back(i);
+  }
+  for (auto& [where, group] : groups) {
+    const auto& [primary, idx] = group;
+    for (std::size_t from = 0; from < idx.size(); from += ctx_->settings.batch_items) {
+      const std::size_t to = std::min(idx.size(), from + ctx_->settings.batch_items);
+      PBDTableGetMultiItem req;
+      to_pb(primary, req.mutable_dest());
+      if (options.consistency > 1) req.set_consistency(options.consistency);
+      for (std::size_t k = from; k < to; ++k) req.add_keyhashes(Id::hash(keys[idx[k]]).raw());
+      auto reply = ctx_->call(primary.host, pack(msg::kGetMultiItem, req), timeout(options));
+      Result<PBDTableMultiItemResponse> r = Status::Unavailable("no reply");
+      if (reply.ok() && error_of(*reply).ok()) {
+        r = unpack<PBDTableMultiItemResponse>(*reply, msg::kMultiItemResponse);
+      }
+      for (std::size_t k = from; k < to; ++k) {
+        const int pos = static_cast<int>(k - from);
+        if (!r.ok() || pos >= r->items_size()) {
+          single.push_back(idx[k]);
+          continue;
+        }
+        const auto& pb = r->items(pos);
+        if (pb.code() == kCodeWrongOwner) {
+          single.push_back(idx[k]);
+        } else if (pb.code() != kCodeOk) {
+          out[idx[k]] = status_of(pb.code(), pb.error());
+        } else if (!pb.found()) {
+          out[idx[k]] = Status::NotFound("key not found");
+        } else {
+          out[idx[k]] = pb.val();
+        }
+      }
+    }
+  }
+  for (std::size_t i : single) out[i] = get(keys[i], options);
+  return out;
+}
+
+std::vector<std::string> TableService::local_keys() const {
+  std::vector<std::string> keys;
+  for (const auto& v : ctx_->vnodes()) {
+    for (Item& item :
+         v->primary.select([](const Item&i, const ReplicaMeta&) { return !i.deleted; })) {
+      keys.push_back(std::move(item.key));
+    }
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
+std::vector<StoredCopy> TableService::stored_copies(std::string_view key) const {
+  const Id hash = Id::hash(key);
+  std::vector<StoredCopy> out;
+  for (const auto& v : ctx_->vnodes()) {
+    for (auto role : {StoredCopy::Role::kPrimary, StoredCopy::Role::kReplica}) {
+      const Store& t = role == StoredCopy::Role::kPrimary ? v->primary : v->replica;
+      for (const StoredVersion& sv : t.versions(hash)) {
+        out.push_back(StoredCopy{v->self, role, sv.item.key, sv.item.value, sv.item.timestamp,
+                                 sv.item.deleted, sv.committed});
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace dendrite::dtable

@@ -1,0 +1,48 @@
+// The Table service published as "dtable": routes each call to the key's
+// primary (a local vnode directly, else through a ring lookup), retries on a
+// changing ring, and reads the replicas when the primary does not answer.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "context.h"
+#include "dendrite/dtable/dtable.h"
+
+namespace dendrite::dtable {
+
+// Thread-safe. Calls after the plugin stopped get Unavailable.
+class TableService final : public Table {
+ public:
+  explicit TableService(std::shared_ptr<Context> ctx) : ctx_(std::move(ctx)) {}
+
+  Status set(std::string_view key, std::string_view value, const Options& options) override;
+  Result<std::string> get(std::string_view key, const Options& options) override;
+  Status del(std::string_view key, const Options& options) override;
+  std::vector<Status> set_multi(const std::vector<KeyValue>& items,
+                                const Options& options) override;
+  std::vector<Result<std::string>> get_multi(const std::vector<std::string>& keys,
+                                             const Options& options) override;
+  std::vector<std::string> local_keys() const override;
+  std::vector<StoredCopy> stored_copies(std::string_view key) const override;
+  int max_consistency() const override { return ctx_->max_consistency(); }
+  HookId add_write_hook(WriteHook hook) override { return ctx_->hooks.add(std::move(hook)); }
+  void remove_write_hook(HookId id) override { ctx_->hooks.remove(id); }
+
+ private:
+  // The key's primary: a local vnode that owns it, else a lookup (always a
+  // lookup when `fresh`).
+  Result<Vnode> route(const Id& hash, bool fresh) const;
+  Status check(std::string_view key, const Options& options) const;
+  Milliseconds timeout(const Options& options) const;
+  Status write(std::string_view key, std::string_view value, bool deleted, const Options& options);
+  // Reads the replicas of `primary` for `hash`: newest wins, `need` answers.
+  Result<std::optional<Item>> read_replicas(const Vnode& primary, const Id& hash, int need,
+                                            const Options& options);
+
+  std::shared_ptr<Context> ctx_;
+};
+
+}  // namespace dendrite::dtable

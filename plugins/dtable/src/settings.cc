@@ -1,0 +1,62 @@
+#include "settings.h"
+
+#include <nlohmann/json.hpp>
+
+namespace dendrite::dtable {
+namespace {
+
+Status bad(const std::string& key, const std::string& problem) {
+  return Status::InvalidArgument("dtable config: '" + key + "' " + problem);
+}
+
+// Reads an integer in [min, max] from doc[key] into `out`.
+Status read_int(const nlohmann::json& value, const std::string& key, std::int64_t min,
+                std::int64_t max, std::int64_t& out) {
+  if (!value.is_number_integer()) return bad(key, "must be an integer");
+  const std::int64_t v = value.get<std::int64_t>();
+  if (v < min || v > max) {
+    return bad(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+  }
+  out = v;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Settings> parse_settings(const std::string& json_text) {
+  Settings s;
+  nlohmann::json doc = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return Status::InvalidArgument("dtable config: not valid JSON");
+  if (doc.is_null()) return s;
+  if (!doc.is_object()) return Status::InvalidArgument("dtable config: must be a JSON object");
+  constexpr std::int64_t kDay = 86400000;
+  for (const auto& [key, value] : doc.items()) {
+    std::int64_t v = 0;
+    Status st;
+    if (key == "check_interval_ms") {
+      st = read_int(value, key, 10, kDay, v);
+      s.check_interval = Milliseconds(v);
+    } else if (key == "tombstone_grace_ms") {
+      st = read_int(value, key, 1, 30 * kDay, v);
+      s.tombstone_grace = Milliseconds(v);
+    } else if (key == "settle_ms") {
+      st = read_int(value, key, 0, kDay, v);
+      s.settle = Milliseconds(v);
+    } else if (key == "batch_items") {
+      st = read_int(value, key, 1, 100000, v);
+      s.batch_items = static_cast<std::size_t>(v);
+    } else {
+      return Status::InvalidArgument(
+          "dtable config: unknown key '" + key +
+          "' (valid: check_interval_ms, tombstone_grace_ms, settle_ms, batch_items)");
+    }
+    if (!st.ok()) return st;
+  }
+  if (s.tombstone_grace < 4 * s.check_interval) {
+    return bad("tombstone_grace_ms", "must be at least 4 x check_interval_ms (" +
+                                         std::to_string(4 * s.check_interval.count()) + ")");
+  }
+  return s;
+}
+
+}  // namespace dendrite::dtable

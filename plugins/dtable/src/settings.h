@@ -1,0 +1,30 @@
+// The dtable plugin's configuration (the "config" object of its plugin entry).
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "dendrite/host.h"
+#include "dendrite/status.h"
+
+namespace dendrite::dtable {
+
+struct Settings {
+  // Period of the self-check (replica repair, orphan clearing, collection).
+  Milliseconds check_interval{60000};
+  // A tombstone is collected this long after the delete (and, on a primary,
+  // only once every replica confirmed it). Must be >= 4 x check_interval so an
+  // orphan replica is handed back before the tombstone that beats it goes.
+  Milliseconds tombstone_grace{600000};
+  // After start, a lost predecessor or a received hand-over, reads that miss
+  // ask the previous holders (the successor, the replicas) for this long.
+  Milliseconds settle{30000};
+  // Items per replication / migration batch.
+  std::size_t batch_items = 512;
+};
+
+// Parses the plugin's JSON config over the defaults. Unknown keys and bad
+// values fail with InvalidArgument naming the key.
+Result<Settings> parse_settings(const std::string& json_text);
+
+}  // namespace dendrite::dtable

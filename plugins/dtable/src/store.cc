@@ -1,0 +1,244 @@
+#include "store.h"
+
+#include <algorithm>
+
+namespace dendrite::dtable {
+namespace {
+
+// At most this many versions per key (pending writes of one key at once).
+constexpr std::size_t kMaxVersions = 16;
+
+}  // namespace
+
+Store::Store(bool keep_history) : keep_history_(keep_history) {}
+
+Store::Shard& Store::shard(const Id& hash) const {
+  // Key hashes are uniform: the last byte picks the shard.
+  return shards_[hash.bytes()[Id::kBytes - 1] % kShards];
+}
+
+std::optional<std::size_t> Store::newest_committed(const Entry& e) {
+  for (std::size_t i = e.versions.size(); i-- > 0;) {
+    if (e.versions[i].committed) return i;
+  }
+  return std::nullopt;
+}
+
+Item Store::to_item(const Id& hash, const Entry& e, const Version& v) {
+  return Item{e.key, hash, v.value, v.ts, v.deleted};
+}
+
+void Store::prune(Entry& e) const {
+  auto c = newest_committed(e);
+  if (c) {
+    // Keep the newest committed version, everything newer, and (with history)
+    // the newest committed version before it.
+    std::vector<Version> kept;
+    kept.reserve(e.versions.size() - *c + 1);
+    if (keep_history_) {
+      for (std::size_t i = *c; i-- > 0;) {
+        if (e.versions[i].committed) {
+          kept.push_back(std::move(e.versions[i]));
+          break;
+        }
+      }
+    }
+    for (std::size_t i = *c; i < e.versions.size(); ++i) kept.push_back(std::move(e.versions[i]));
+    e.versions = std::move(kept);
+  }
+  while (e.versions.size() > kMaxVersions) e.versions.erase(e.versions.begin());
+}
+
+PutResult Store::put(const Item& item, bool committed, const ReplicaMeta* meta) {
+  Shard& s = shard(item.hash);
+  std::lock_guard lock(s.mu);
+  Entry& e = s.entries[item.hash];
+  if (e.key.empty()) e.key = item.key;
+  auto same = std::find_if(e.versions.begin(), e.versions.end(),
+                           [&](const Version& v) { return v.ts == item.timestamp; });
+  if (same != e.versions.end()) {
+    if (committed && !same->committed) {
+      same->committed = true;
+      prune(e);
+    }
+    if (meta) e.meta = *meta;
+    return PutResult::kDuplicate;
+  }
+  if (auto c = newest_committed(e); c && item.timestamp < e.versions[*c].ts) {
+    return PutResult::kOlder;
+  }
+  Version v{item.deleted ? std::string() : item.value, item.timestamp, item.deleted, committed};
+  auto pos = std::upper_bound(e.versions.begin(), e.versions.end(), item.timestamp,
+                              [](std::int64_t ts, const Version& x) { return ts < x.ts; });
+  e.versions.insert(pos, std::move(v));
+  if (meta) e.meta = *meta;
+  prune(e);
+  return PutResult::kApplied;
+}
+
+CommitResult Store::commit(const Id& hash, std::int64_t ts) {
+  Shard& s = shard(hash);
+  std::lock_guard lock(s.mu);
+  auto it = s.entries.find(hash);
+  if (it == s.entries.end()) return CommitResult::kMissing;
+  Entry& e = it->second;
+  auto c = newest_committed(e);
+  auto v = std::find_if(e.versions.begin(), e.versions.end(),
+                        [&](const Version& x) { return x.ts == ts; });
+  if (v == e.versions.end()) {
+    // Dropped because a newer version committed first: it lost anyway.
+    return c && e.versions[*c].ts > ts ? CommitResult::kSuperseded : CommitResult::kMissing;
+  }
+  if (c && e.versions[*c].ts > ts) {
+    e.versions.erase(v);
+    return CommitResult::kSuperseded;
+  }
+  v->committed = true;
+  prune(e);
+  return CommitResult::kCommitted;
+}
+
+bool Store::rollback(const Id& hash, std::int64_t ts) {
+  Shard& s = shard(hash);
+  std::lock_guard lock(s.mu);
+  auto it = s.entries.find(hash);
+  if (it == s.entries.end()) return false;
+  auto& vs = it->second.versions;
+  auto v = std::find_if(vs.begin(), vs.end(), [&](const Version& x) { return x.ts == ts; });
+  if (v == vs.end()) return false;
+  vs.erase(v);
+  if (vs.empty()) s.entries.erase(it);
+  return true;
+}
+
+std::optional<Item> Store::get(const Id& hash) const {
+  Shard& s = shard(hash);
+  std::lock_guard lock(s.mu);
+  auto it = s.entries.find(hash);
+  if (it == s.entries.end()) return std::nullopt;
+  auto c = newest_committed(it->second);
+  if (!c) return std::nullopt;
+  return to_item(hash, it->second, it->second.versions[*c]);
+}
+
+std::optional<Item> Store::newest(const Id& hash) const {
+  Shard& s = shard(hash);
+  std::lock_guard lock(s.mu);
+  auto it = s.entries.find(hash);
+  if (it == s.entries.end() || it->second.versions.empty()) return std::nullopt;
+  return to_item(hash, it->second, it->second.versions.back());
+}
+
+std::vector<StoredVersion> Store::versions(const Id& hash) const {
+  Shard& s = shard(hash);
+  std::lock_guard lock(s.mu);
+  std::vector<StoredVersion> out;
+  auto it = s.entries.find(hash);
+  if (it == s.entries.end()) return out;
+  for (const Version& v : it->second.versions) {
+    out.push_back(StoredVersion{to_item(hash, it->second, v), v.committed});
+  }
+  return out;
+}
+
+std::optional<ReplicaMeta> Store::meta(const Id& hash) const {
+  Shard& s = shard(hash);
+  std::lock_guard lock(s.mu);
+  auto it = s.entries.find(hash);
+  if (it == s.entries.end()) return std::nullopt;
+  return it->second.meta;
+}
+
+bool Store::erase_if_not_newer(const Id& hash, std::int64_t ts) {
+  Shard& s = shard(hash);
+  std::lock_guard lock(s.mu);
+  auto it = s.entries.find(hash);
+  if (it == s.entries.end()) return false;
+  if (!it->second.versions.empty() && it->second.versions.back().ts > ts) return false;
+  s.entries.erase(it);
+  return true;
+}
+
+bool Store::erase_replica(const Id& hash, const std::optional<Id>& master) {
+  Shard& s = shard(hash);
+  std::lock_guard lock(s.mu);
+  auto it = s.entries.find(hash);
+  if (it == s.entries.end()) return false;
+  if (master && it->second.meta.master && it->second.meta.master->id != *master) return false;
+  s.entries.erase(it);
+  return true;
+}
+
+bool Store::refresh(const Id& hash, std::int64_t ts, const Vnode& master, std::int64_t now_ns) {
+  Shard& s = shard(hash);
+  std::lock_guard lock(s.mu);
+  auto it = s.entries.find(hash);
+  if (it == s.entries.end()) return false;
+  Entry& e = it->second;
+  auto c = newest_committed(e);
+  if (!c || e.versions[*c].ts < ts) return false;
+  e.meta.master = master;
+  e.meta.refreshed_ns = now_ns;
+  return true;
+}
+
+std::vector<Item> Store::select(const Filter& filter) const {
+  std::vector<Item> out;
+  for (Shard& s : shards_) {
+    std::lock_guard lock(s.mu);
+    for (const auto& [hash, e] : s.entries) {
+      auto c = newest_committed(e);
+      if (!c) continue;
+      Item item = to_item(hash, e, e.versions[*c]);
+      if (filter(item, e.meta)) out.push_back(std::move(item));
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<Id, std::int64_t>> Store::stamps() const {
+  std::vector<std::pair<Id, std::int64_t>> out;
+  for (Shard& s : shards_) {
+    std::lock_guard lock(s.mu);
+    for (const auto& [hash, e] : s.entries) {
+      if (auto c = newest_committed(e)) out.emplace_back(hash, e.versions[*c].ts);
+    }
+  }
+  return out;
+}
+
+std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
+                           std::int64_t history_grace_ns) {
+  std::size_t erased = 0;
+  for (Shard& s : shards_) {
+    std::lock_guard lock(s.mu);
+    for (auto it = s.entries.begin(); it != s.entries.end();) {
+      auto& vs = it->second.versions;
+      auto c = newest_committed(it->second);
+      if (c && *c > 0 && vs[*c].ts < now_ns - history_grace_ns) {
+        vs.erase(vs.begin(), vs.begin() + static_cast<std::ptrdiff_t>(*c));
+        c = 0;
+      }
+      const bool dead = c && *c + 1 == vs.size() && vs[*c].deleted && tombstone_grace_ns > 0 &&
+                        vs[*c].ts < now_ns - tombstone_grace_ns;
+      if (dead || vs.empty()) {
+        it = s.entries.erase(it);
+        ++erased;
+      } else {
+        ++it;
+      }
+    }
+  }
+  return erased;
+}
+
+std::size_t Store::size() const {
+  std::size_t n = 0;
+  for (Shard& s : shards_) {
+    std::lock_guard lock(s.mu);
+    n += s.entries.size();
+  }
+  return n;
+}
+
+}  // namespace dendrite::dtable

@@ -1,0 +1,138 @@
+// The in-memory tables of dtable. Each local vnode has a primary table (keys it
+// owns) and a replica table (copies for other primaries). A key holds a short
+// list of versions: the newest committed one is what reads see; newer pending
+// ones await their write's outcome (commit or rollback); a replica keeps the
+// version before its newest so a rolled-back write restores it.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "dendrite/id.h"
+#include "dendrite/vnode.h"
+#include "item.h"
+
+namespace dendrite::dtable {
+
+// Outcome of Store::put.
+enum class PutResult {
+  kApplied,    // stored as a new version
+  kDuplicate,  // that exact version (same timestamp) is already held
+  kOlder,      // refused: a newer committed version is held (last write wins)
+};
+
+// Outcome of Store::commit.
+enum class CommitResult {
+  kCommitted,   // the version is now the visible one
+  kSuperseded,  // a newer committed version already won (or it was dropped for one)
+  kMissing,     // no such version (rolled back, or the key was erased)
+};
+
+// Replica bookkeeping of an entry (unused in primary tables).
+struct ReplicaMeta {
+  std::optional<Vnode> master;    // the primary that last wrote or refreshed it
+  int depth = 0;                  // 0 = first replica after the master
+  std::int64_t refreshed_ns = 0;  // when the master last wrote or confirmed it
+};
+
+// One stored version, for inspection.
+struct StoredVersion {
+  Item item;
+  bool committed = false;
+};
+
+// A sharded hash table of entries keyed by key hash. Thread-safe: every method
+// takes only the lock of the key's shard (or each shard in turn), never calls
+// out while holding it, and copies what it returns.
+class Store {
+ public:
+  // `keep_history`: keep the version before the newest committed one (replica
+  // tables, so a rollback restores it). Primary tables keep none.
+  explicit Store(bool keep_history);
+
+  // Stores `item` as a version (committed or pending). Replica tables record
+  // `meta` (master, depth, refresh time) on kApplied and kDuplicate.
+  PutResult put(const Item& item, bool committed, const ReplicaMeta* meta = nullptr);
+
+  // Makes the pending version `ts` of `hash` visible (older versions are dropped).
+  CommitResult commit(const Id& hash, std::int64_t ts);
+
+  // Removes version `ts` of `hash` (the previous one becomes visible again).
+  // False when there was no such version.
+  bool rollback(const Id& hash, std::int64_t ts);
+
+  // The newest committed version (tombstones included), if any.
+  std::optional<Item> get(const Id& hash) const;
+  // The newest version, committed or not.
+  std::optional<Item> newest(const Id& hash) const;
+  // Every version held for `hash`, oldest first.
+  std::vector<StoredVersion> versions(const Id& hash) const;
+  std::optional<ReplicaMeta> meta(const Id& hash) const;
+
+  // Erases the entry if its newest version is not newer than `ts` (a newer
+  // write arrived meanwhile: keep it). True when erased.
+  bool erase_if_not_newer(const Id& hash, std::int64_t ts);
+  // Erases the entry if `master` is absent or is the entry's master. True when erased.
+  bool erase_replica(const Id& hash, const std::optional<Id>& master);
+
+  // Renews a replica entry that holds version `ts` or newer: records `master`
+  // and `now_ns`. False when the entry lacks that version (the master must send it).
+  bool refresh(const Id& hash, std::int64_t ts, const Vnode& master, std::int64_t now_ns);
+
+  // The newest committed version of every entry for which `filter(item, meta)`
+  // is true, in no particular order. `filter` runs under a shard lock: it must
+  // be quick and must not call into the table.
+  using Filter = std::function<bool(const Item&, const ReplicaMeta&)>;
+  std::vector<Item> select(const Filter& filter) const;
+  // (hash, timestamp of the newest committed version) of every entry.
+  std::vector<std::pair<Id, std::int64_t>> stamps() const;
+
+  // Garbage collection at time `now_ns` (hybrid clock):
+  // - with `tombstone_grace_ns` > 0: entries whose visible version is a
+  //   tombstone older than that and that have no pending version are erased;
+  // - a kept earlier version goes once the version after it is older than
+  //   `history_grace_ns`.
+  // Returns how many entries were erased.
+  std::size_t collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
+                      std::int64_t history_grace_ns);
+
+  // Entries (and entries with a visible version, i.e. not all pending).
+  std::size_t size() const;
+
+ private:
+  struct Version {
+    std::string value;
+    std::int64_t ts = 0;
+    bool deleted = false;
+    bool committed = false;
+  };
+  struct Entry {
+    std::string key;
+    std::vector<Version> versions;  // ascending timestamp
+    ReplicaMeta meta;
+  };
+  struct Shard {
+    mutable std::mutex mu;
+    std::unordered_map<Id, Entry> entries;  // GUARDED_BY(mu)
+  };
+  static constexpr std::size_t kShards = 32;
+
+  Shard& shard(const Id& hash) const;
+  static std::optional<std::size_t> newest_committed(const Entry& e);
+  static Item to_item(const Id& hash, const Entry& e, const Version& v);
+  // Drops what the newest committed version made useless. REQUIRES: shard lock.
+  void prune(Entry& e) const;
+
+  const bool keep_history_;
+  mutable std::array<Shard, kShards> shards_;
+};
+
+}  // namespace dendrite::dtable

@@ -1,0 +1,407 @@
+// System tests of the key/value commands: three dendrited processes running
+// the dtable plugin, dendrite-cli run as a program. 1,000 keys written through
+// the CLI at consistency 2 survive a kill -9 of one process; every failure of
+// set/get/del/keys has its exit code (DESIGN.md "Programs") and one line on
+// stderr.
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "dendrite/client/dtable_client.h"
+#include "dendrite/client/ring_view.h"
+#include "dendrite/id.h"
+#include "system/process.h"
+
+namespace dendrite::systest {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const std::string kBin = DENDRITE_BIN_DIR;
+const std::string kDendrited = kBin + "/dendrited";
+const std::string kCli = kBin + "/dendrite-cli";
+// Generous bounds: the machine is shared and sanitizer builds are slow. Tests
+// wait for outcomes, they never assert how long something took.
+constexpr auto kSettle = 90s;
+constexpr int kVnodes = 3;
+constexpr std::size_t kNumSuccessors = 8;  // the default num_successors
+// CLI processes run at the same time when many commands are needed.
+constexpr std::size_t kParallelCli = 4;
+
+bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds limit = kSettle) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return cond();
+}
+
+// One line of text ending in a newline.
+bool is_one_line(const std::string& s) {
+  return !s.empty() && s.back() == '\n' && std::count(s.begin(), s.end(), '\n') == 1;
+}
+
+std::string key_of(int i) {
+  return "key-" + std::to_string(i);
+}
+std::string value_of(int i) {
+  return "value " + std::to_string(i) + " \xce\xbb";
+}
+
+class DtableCliTest : public ::testing::Test {
+ protected:
+  struct Node {
+    std::string address;
+    std::unique_ptr<Process> process;
+  };
+
+  // Stops every node still running with SIGTERM (a graceful leave: dtable
+  // hands its keys over) and checks each exited 0 without a sanitizer report.
+  void TearDown() override {
+    for (auto& [name, node] : nodes_) {
+      if (node.process->running()) node.process->signal(SIGTERM);
+    }
+    for (auto& [name, node] : nodes_) {
+      if (killed_.contains(name)) continue;
+      auto code = node.process->wait_for(kSettle);
+      EXPECT_TRUE(code.has_value()) << "node " << name << " ignored SIGTERM";
+      if (code) {
+        EXPECT_EQ(*code, 0) << "node " << name;
+      }
+    }
+    for (auto& [name, node] : nodes_) {
+      const std::string log = read_file(dir_.path() + "/" + name + ".err");
+      for (const char* report : {"WARNING: ThreadSanitizer", "ERROR: AddressSanitizer",
+                                 "ERROR: LeakSanitizer", "runtime error:"}) {
+        EXPECT_EQ(log.find(report), std::string::npos) << "node " << name << ": " << report;
+      }
+    }
+    if (HasFailure()) {
+      for (const auto& [name, node] : nodes_) {
+        std::cerr << "---- stderr of node " << name << " (" << node.address << ")\n"
+                  << read_file(dir_.path() + "/" + name + ".err");
+      }
+    }
+    nodes_.clear();  // SIGKILLs whatever still runs
+  }
+
+  // A node with the dtable plugin (replicas 2), fast stabilisation, 1 s timeouts.
+  std::string start_node(const std::string& name, const std::vector<std::string>& join = {}) {
+    const std::string address = "127.0.0.1:" + std::to_string(free_port());
+    json doc = {{"listen", address},
+                {"join", join},
+                {"vnodes", kVnodes},
+                {"replicas", 2},
+                {"stabilize", {{"min_ms", 50}, {"max_ms", 150}}},
+                {"timeout_ms", 1000},
+                {"workers", {{"min", 2}, {"max", 16}, {"idle_ms", 2000}}},
+                {"log", {{"level", "info"}}},
+                {"plugins", json::array({{{"name", "dtable"}}})}};
+    const std::string config = dir_.write(name + ".json", doc.dump(2));
+    Node node{address, std::make_unique<Process>(
+                           std::vector<std::string>{kDendrited, "--config", config},
+                           dir_.path() + "/" + name + ".out", dir_.path() + "/" + name + ".err")};
+    Process& p = *node.process;
+    nodes_[name] = std::move(node);
+    const bool up =
+        eventually([&] { return !p.running() || client::fetch_status(address, 500ms).ok(); });
+    EXPECT_TRUE(up && p.running()) << "node " << name << " did not come up";
+    return address;
+  }
+
+  void kill9(const std::string& name) {
+    nodes_.at(name).process->signal(SIGKILL);
+    EXPECT_TRUE(nodes_.at(name).process->wait_for(kSettle).has_value());
+    killed_.insert(name);
+  }
+
+  // Every vnode of `hosts` reports the true predecessor and a full, true
+  // successor list (what dtable places replicas by), as the status documents
+  // of all of them show.
+  bool settled(const std::vector<std::string>& hosts) {
+    std::vector<Vnode> ring;
+    for (const auto& h : hosts) {
+      for (int i = 0; i < kVnodes; ++i) {
+        ring.push_back(Vnode{Id::for_vnode(h, static_cast<uint16_t>(i)), h});
+      }
+    }
+    std::sort(ring.begin(), ring.end(), [](const Vnode& x, const Vnode& y) { return x.id < y.id; });
+    const std::size_t n = ring.size();
+    const std::size_t want = std::min<std::size_t>(kNumSuccessors, n - 1);
+    return eventually([&] {
+      for (const auto& h : hosts) {
+        auto doc = client::fetch_status(h, 1000ms);
+        if (!doc.ok()) return false;
+        auto vnodes = client::parse_vnodes(*doc);
+        if (!vnodes.ok() || vnodes->size() != static_cast<std::size_t>(kVnodes)) return false;
+        for (std::size_t k = 0; k < vnodes->size(); ++k) {
+          const Vnode& self = (*vnodes)[k].self;
+          const auto pos =
+              static_cast<std::size_t>(std::find(ring.begin(), ring.end(), self) - ring.begin());
+          if (pos == n) return false;
+          const auto& succ = (*vnodes)[k].successors;
+          if (succ.size() != want) return false;
+          for (std::size_t j = 0; j < want; ++j) {
+            if (succ[j] != ring[(pos + 1 + j) % n]) return false;
+          }
+          const json& pred = (*doc)["vnodes"][k]["predecessor"];
+          if (!pred.is_object() || pred.value("id", "") != ring[(pos + n - 1) % n].id.hex()) {
+            return false;
+          }
+        }
+      }
+      return true;
+    });
+  }
+
+  // Three nodes in one settled ring whose dtable accepts writes.
+  std::vector<std::string> start_ring() {
+    const std::string a = start_node("a");
+    const std::string b = start_node("b", {a});
+    const std::string c = start_node("c", {a});
+    EXPECT_TRUE(settled({a, b, c}));
+    EXPECT_TRUE(eventually([&] { return cli({"--node", a, "set", "probe", "x"}).code == 0; }));
+    return {a, b, c};
+  }
+
+  RunResult cli(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{kCli};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, dir_.path());
+  }
+
+  // Runs dendrite-cli once per argument list, kParallelCli at a time; the
+  // results in order.
+  std::vector<RunResult> cli_all(const std::vector<std::vector<std::string>>& jobs) {
+    struct Running {
+      std::size_t job;
+      std::unique_ptr<Process> process;
+      std::chrono::steady_clock::time_point started;
+    };
+    std::vector<RunResult> results(jobs.size());
+    std::vector<Running> running;
+    std::size_t next = 0;
+    auto path = [&](std::size_t job, const char* ext) {
+      return dir_.path() + "/cli-" + std::to_string(job) + ext;
+    };
+    while (next < jobs.size() || !running.empty()) {
+      while (next < jobs.size() && running.size() < kParallelCli) {
+        std::vector<std::string> argv{kCli};
+        argv.insert(argv.end(), jobs[next].begin(), jobs[next].end());
+        running.push_back({next,
+                           std::make_unique<Process>(argv, path(next, ".out"), path(next, ".err")),
+                           std::chrono::steady_clock::now()});
+        ++next;
+      }
+      for (auto it = running.begin(); it != running.end();) {
+        auto code = it->process->wait_for(5ms);
+        const bool overdue = std::chrono::steady_clock::now() - it->started > 60s;
+        if (!code && !overdue) {
+          ++it;
+          continue;
+        }
+        RunResult& r = results[it->job];
+        r.code = code.value_or(-1);
+        it->process.reset();  // kills an overdue one
+        r.out = read_file(path(it->job, ".out"));
+        r.err = read_file(path(it->job, ".err"));
+        std::remove(path(it->job, ".out").c_str());
+        std::remove(path(it->job, ".err").c_str());
+        it = running.erase(it);
+      }
+    }
+    return results;
+  }
+
+  TempDir dir_;
+  std::map<std::string, Node> nodes_;
+  std::set<std::string> killed_;  // nodes that got kill -9
+};
+
+TEST_F(DtableCliTest, ThousandKeysWrittenAtConsistencyTwoSurviveKillNine) {
+  const auto hosts = start_ring();
+  ASSERT_FALSE(HasFailure());
+  constexpr int kKeys = 1000;
+  std::vector<std::vector<std::string>> writes;
+  for (int i = 0; i < kKeys; ++i) {
+    writes.push_back({"--node", hosts[static_cast<std::size_t>(i) % 3], "set", key_of(i),
+                      value_of(i), "--consistency", "2"});
+  }
+  const auto written = cli_all(writes);
+  for (int i = 0; i < kKeys; ++i) {
+    ASSERT_EQ(written[static_cast<std::size_t>(i)].code, 0)
+        << key_of(i) << ": " << written[static_cast<std::size_t>(i)].err;
+    ASSERT_TRUE(written[static_cast<std::size_t>(i)].out.empty());
+  }
+
+  // b dies without a word; a and c remain.
+  kill9("b");
+  const std::string a = hosts[0], c = hosts[2];
+
+  // At once, through the CLI: reads of keys b owned fall back to the replicas.
+  std::vector<std::vector<std::string>> reads;
+  for (int i = 0; i < 40; ++i) {
+    reads.push_back({"--node", i % 2 ? a : c, "--timeout", "1000", "get", key_of(i)});
+  }
+  auto got = cli_all(reads);
+  for (int i = 0; i < 40; ++i) {
+    const RunResult& r = got[static_cast<std::size_t>(i)];
+    EXPECT_EQ(r.code, 0) << key_of(i) << ": " << r.err;
+    EXPECT_EQ(r.out, value_of(i)) << key_of(i);  // the value bytes, no newline added
+  }
+
+  // Every key, through the client library.
+  ASSERT_TRUE(settled({a, c}));
+  client::DtableClientOptions options;
+  options.timeout = 2000ms;
+  auto client = client::DtableClient::connect(a, options);
+  ASSERT_TRUE(client.ok()) << client.status().to_string();
+  std::vector<std::string> keys;
+  for (int i = 0; i < kKeys; ++i) keys.push_back(key_of(i));
+  const auto values = (*client)->get_multi(keys);
+  for (int i = 0; i < kKeys; ++i) {
+    const auto& v = values[static_cast<std::size_t>(i)];
+    ASSERT_TRUE(v.ok()) << key_of(i) << ": " << v.status().to_string();
+    EXPECT_EQ(*v, value_of(i)) << key_of(i);
+  }
+
+  // Once the new primaries hold them, `keys` lists every key exactly once.
+  std::vector<std::string> want = keys;
+  want.push_back("probe");
+  std::sort(want.begin(), want.end());
+  std::string listed;
+  const bool complete = eventually([&] {
+    RunResult r = cli({"--node", c, "--timeout", "2000", "keys"});
+    listed = r.out;
+    if (r.code != 0) return false;
+    std::vector<std::string> lines;
+    std::size_t at = 0;
+    for (std::size_t nl; (nl = r.out.find('\n', at)) != std::string::npos; at = nl + 1) {
+      lines.push_back(r.out.substr(at, nl - at));
+    }
+    return lines == want && at == r.out.size();
+  });
+  EXPECT_TRUE(complete) << listed.substr(0, 2000);
+  RunResult local_a = cli({"--node", a, "keys", "--local"});
+  RunResult local_c = cli({"--node", c, "keys", "--local"});
+  EXPECT_EQ(local_a.code, 0) << local_a.err;
+  EXPECT_EQ(local_c.code, 0) << local_c.err;
+  EXPECT_EQ(std::count(local_a.out.begin(), local_a.out.end(), '\n') +
+                std::count(local_c.out.begin(), local_c.out.end(), '\n'),
+            kKeys + 1);
+}
+
+TEST_F(DtableCliTest, EveryFailureHasItsExitCode) {
+  const auto hosts = start_ring();
+  ASSERT_FALSE(HasFailure());
+  const std::string a = hosts[0];
+
+  // ok: set, get (exact bytes), set from stdin, del.
+  RunResult r = cli({"--node", a, "set", "k", "v1", "--consistency", "3"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(r.out.empty() && r.err.empty()) << r.out << r.err;
+  r = cli({"--node", a, "get", "k"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "v1");
+  r = run(
+      {"/bin/sh", "-c",
+       "printf 'line 1\\nline 2\\n' | '" + kCli + "' --node " + a + " set piped - --consistency 2"},
+      dir_.path());
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = cli({"--node", hosts[1], "get", "piped"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "line 1\nline 2\n");
+  r = cli({"--node", a, "set", "--", "-dash", "-1"});  // values and keys may start with '-'
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(cli({"--node", a, "get", "--", "-dash"}).out, "-1");
+
+  // 1: not found (never written, deleted).
+  r = cli({"--node", a, "get", "missing"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_TRUE(is_one_line(r.err)) << r.err;
+  r = cli({"--node", a, "del", "k", "--consistency", "2"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = cli({"--node", hosts[2], "get", "k"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  r = cli({"--node", a, "del", "never-there"});
+  EXPECT_EQ(r.code, 0) << r.err;
+
+  // 2: usage and bad input.
+  const std::vector<std::vector<std::string>> usage = {
+      {"--node", a, "set", "k"},                             // no value
+      {"--node", a, "set", "k", "v", "extra"},               // too many
+      {"--node", a, "get"},                                  // no key
+      {"--node", a, "get", ""},                              // empty key
+      {"--node", a, "set", "k", "v", "--consistency", "0"},  // below 1
+      {"--node", a, "set", "k", "v", "--consistency", "x"},  // not a number
+      {"--node", a, "del", "k", "--consistency", "7"},       // above the maximum
+      {"--node", a, "keys", "--nonsense"},                   // unknown flag
+      {"--node", "not-an-address", "get", "k"},              // bad node
+      {"--node", a, "frobnicate"},                           // unknown command
+  };
+  for (const auto& args : usage) {
+    r = cli(args);
+    std::string joined;
+    for (const auto& s : args) joined += s + " ";
+    EXPECT_EQ(r.code, 2) << joined << ": " << r.err;
+    EXPECT_TRUE(is_one_line(r.err)) << joined << ": " << r.err;
+    EXPECT_TRUE(r.out.empty()) << joined << ": " << r.out;
+  }
+  r = cli({"--node", a, "set", "k", "v", "--consistency", "4"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("maximum is 3"), std::string::npos) << r.err;
+
+  // 3: unreachable or timed out.
+  const std::string nobody = "127.0.0.1:" + std::to_string(free_port());
+  for (const std::vector<std::string>& command : {std::vector<std::string>{"set", "k", "v"},
+                                                  {"get", "k"},
+                                                  {"del", "k"},
+                                                  {"keys"},
+                                                  {"keys", "--local"}}) {
+    std::vector<std::string> args{"--node", nobody, "--timeout", "300"};
+    args.insert(args.end(), command.begin(), command.end());
+    r = cli(args);
+    EXPECT_EQ(r.code, 3) << command[0] << ": " << r.err;
+    EXPECT_TRUE(is_one_line(r.err)) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+
+  // 4: consistency not met, once only two hosts remain.
+  kill9("c");
+  ASSERT_TRUE(settled({a, hosts[1]}));
+  r = cli({"--node", a, "set", "three", "copies", "--consistency", "3"});
+  EXPECT_EQ(r.code, 4) << r.err;
+  EXPECT_TRUE(is_one_line(r.err)) << r.err;
+  EXPECT_NE(r.err.find("consistency not met"), std::string::npos) << r.err;
+  r = cli({"--node", a, "del", "piped", "--consistency", "3"});
+  EXPECT_EQ(r.code, 4) << r.err;
+  // The failed write is not visible; the failed delete deleted nothing.
+  r = cli({"--node", a, "get", "three"});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  r = cli({"--node", a, "get", "piped"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "line 1\nline 2\n");
+  // Two copies are still possible.
+  r = cli({"--node", a, "set", "two", "copies", "--consistency", "2"});
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+}  // namespace
+}  // namespace dendrite::systest

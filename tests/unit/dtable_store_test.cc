@@ -1,0 +1,268 @@
+// Table semantics of dtable: last write wins, older writes refused, pending
+// versions invisible until committed, rollback restoring the previous version,
+// tombstones and their collection, replica bookkeeping, concurrent writers.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "clock.h"
+#include "store.h"
+
+namespace dendrite::dtable {
+namespace {
+
+Item item(const std::string& key, const std::string& value, std::int64_t ts) {
+  return Item{key, Id::hash(key), value, ts, false};
+}
+Item tombstone(const std::string& key, std::int64_t ts) {
+  return Item{key, Id::hash(key), "", ts, true};
+}
+
+// "k<n>". (Built with append: GCC 12 warns falsely (-Wrestrict) on
+// `"k" + std::to_string(n)` once inlined into a lambda.)
+std::string numbered_key(int n) {
+  std::string key = "k";
+  key.append(std::to_string(n));
+  return key;
+}
+
+TEST(DtableStoreTest, LastWriteWinsByTimestamp) {
+  Store t(false);
+  EXPECT_EQ(t.put(item("k", "a", 10), true), PutResult::kApplied);
+  EXPECT_EQ(t.put(item("k", "b", 20), true), PutResult::kApplied);
+  auto got = t.get(Id::hash("k"));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->value, "b");
+  EXPECT_EQ(got->timestamp, 20);
+  EXPECT_EQ(got->key, "k");
+}
+
+TEST(DtableStoreTest, OlderWriteIsRefused) {
+  Store t(false);
+  t.put(item("k", "new", 20), true);
+  EXPECT_EQ(t.put(item("k", "old", 10), true), PutResult::kOlder);
+  EXPECT_EQ(t.get(Id::hash("k"))->value, "new");
+}
+
+TEST(DtableStoreTest, SameVersionTwiceIsADuplicate) {
+  Store t(false);
+  t.put(item("k", "v", 10), true);
+  EXPECT_EQ(t.put(item("k", "v", 10), true), PutResult::kDuplicate);
+  EXPECT_EQ(t.versions(Id::hash("k")).size(), 1u);
+}
+
+TEST(DtableStoreTest, PendingVersionIsInvisibleUntilCommitted) {
+  Store t(false);
+  const Id h = Id::hash("k");
+  t.put(item("k", "old", 10), true);
+  t.put(item("k", "new", 20), false);
+  EXPECT_EQ(t.get(h)->value, "old");
+  EXPECT_EQ(t.newest(h)->value, "new");
+  EXPECT_EQ(t.commit(h, 20), CommitResult::kCommitted);
+  EXPECT_EQ(t.get(h)->value, "new");
+  // A primary keeps no history once the newer version committed.
+  EXPECT_EQ(t.versions(h).size(), 1u);
+}
+
+TEST(DtableStoreTest, RollbackOfAPendingWriteLeavesThePreviousVersion) {
+  Store t(false);
+  const Id h = Id::hash("k");
+  t.put(item("k", "old", 10), true);
+  t.put(item("k", "failed", 20), false);
+  EXPECT_TRUE(t.rollback(h, 20));
+  EXPECT_EQ(t.get(h)->value, "old");
+  EXPECT_EQ(t.newest(h)->value, "old");
+  EXPECT_FALSE(t.rollback(h, 20));
+}
+
+TEST(DtableStoreTest, RollbackOfTheOnlyVersionErasesTheKey) {
+  Store t(false);
+  const Id h = Id::hash("k");
+  t.put(item("k", "failed", 20), false);
+  EXPECT_FALSE(t.get(h));
+  EXPECT_TRUE(t.rollback(h, 20));
+  EXPECT_FALSE(t.newest(h));
+  EXPECT_EQ(t.size(), 0u);
+}
+
+TEST(DtableStoreTest, ReplicaRollbackRestoresThePreviousCommittedVersion) {
+  Store replica(true);
+  const Id h = Id::hash("k");
+  replica.put(item("k", "v1", 10), true);
+  replica.put(item("k", "v2", 20), true);
+  EXPECT_EQ(replica.get(h)->value, "v2");
+  EXPECT_TRUE(replica.rollback(h, 20));
+  EXPECT_EQ(replica.get(h)->value, "v1");
+}
+
+TEST(DtableStoreTest, ConcurrentPendingWritesCommitInAnyOrder) {
+  Store t(false);
+  const Id h = Id::hash("k");
+  t.put(item("k", "base", 5), true);
+  t.put(item("k", "a", 10), false);
+  t.put(item("k", "b", 20), false);
+  EXPECT_EQ(t.commit(h, 20), CommitResult::kCommitted);
+  // The older write lost to a newer committed one.
+  EXPECT_EQ(t.commit(h, 10), CommitResult::kSuperseded);
+  EXPECT_EQ(t.get(h)->value, "b");
+  // A write older than the committed version is refused outright.
+  EXPECT_EQ(t.put(item("k", "late", 15), false), PutResult::kOlder);
+}
+
+TEST(DtableStoreTest, FailedNewerWriteDoesNotHideAnOlderCommittedOne) {
+  Store t(false);
+  const Id h = Id::hash("k");
+  t.put(item("k", "a", 10), false);
+  t.put(item("k", "b", 20), false);
+  EXPECT_EQ(t.commit(h, 10), CommitResult::kCommitted);
+  EXPECT_TRUE(t.rollback(h, 20));
+  EXPECT_EQ(t.get(h)->value, "a");
+}
+
+TEST(DtableStoreTest, TombstoneHidesTheValueAndRefusesOlderWrites) {
+  Store t(false);
+  const Id h = Id::hash("k");
+  t.put(item("k", "v", 10), true);
+  EXPECT_EQ(t.put(tombstone("k", 20), true), PutResult::kApplied);
+  auto got = t.get(h);
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(got->deleted);
+  EXPECT_TRUE(got->value.empty());
+  // A stale copy of the old value (say, from a failover) cannot resurrect it.
+  EXPECT_EQ(t.put(item("k", "v", 10), true), PutResult::kOlder);
+  EXPECT_TRUE(t.get(h)->deleted);
+  EXPECT_EQ(t.put(item("k", "older", 15), false), PutResult::kOlder);
+  EXPECT_TRUE(t.get(h)->deleted);
+  // A newer write brings the key back.
+  t.put(item("k", "again", 30), true);
+  EXPECT_EQ(t.get(h)->value, "again");
+}
+
+TEST(DtableStoreTest, TombstonesAreCollectedOnlyAfterTheGrace) {
+  Store t(false);
+  const Id h = Id::hash("k");
+  t.put(tombstone("k", 1000), true);
+  t.put(item("live", "v", 1000), true);
+  EXPECT_EQ(t.collect(/*now=*/1500, /*grace=*/1000, /*history=*/100), 0u);
+  EXPECT_TRUE(t.get(h));
+  EXPECT_EQ(t.collect(1500, /*grace=*/0, 100), 0u);  // grace 0 = do not collect
+  EXPECT_EQ(t.collect(2500, 1000, 100), 1u);
+  EXPECT_FALSE(t.get(h));
+  EXPECT_TRUE(t.get(Id::hash("live")));
+}
+
+TEST(DtableStoreTest, TombstoneWithAPendingWriteIsNotCollected) {
+  Store t(false);
+  const Id h = Id::hash("k");
+  t.put(tombstone("k", 1000), true);
+  t.put(item("k", "v", 3000), false);
+  EXPECT_EQ(t.collect(100000, 10, 10), 0u);
+  EXPECT_EQ(t.commit(h, 3000), CommitResult::kCommitted);
+  EXPECT_EQ(t.get(h)->value, "v");
+}
+
+TEST(DtableStoreTest, ReplicaHistoryIsCollectedAfterItsGrace) {
+  Store replica(true);
+  const Id h = Id::hash("k");
+  replica.put(item("k", "v1", 10), true);
+  replica.put(item("k", "v2", 20), true);
+  EXPECT_EQ(replica.versions(h).size(), 2u);
+  replica.collect(/*now=*/25, 0, /*history=*/100);
+  EXPECT_EQ(replica.versions(h).size(), 2u);
+  replica.collect(/*now=*/500, 0, /*history=*/100);
+  ASSERT_EQ(replica.versions(h).size(), 1u);
+  EXPECT_EQ(replica.get(h)->value, "v2");
+}
+
+TEST(DtableStoreTest, EraseKeepsANewerVersion) {
+  Store t(false);
+  const Id h = Id::hash("k");
+  t.put(item("k", "v", 10), true);
+  t.put(item("k", "w", 20), true);
+  EXPECT_FALSE(t.erase_if_not_newer(h, 10));  // handed over v, but w arrived since
+  EXPECT_TRUE(t.get(h));
+  EXPECT_TRUE(t.erase_if_not_newer(h, 20));
+  EXPECT_FALSE(t.get(h));
+}
+
+TEST(DtableStoreTest, ReplicaMasterGuardsErasureAndRefresh) {
+  Store replica(true);
+  const Id h = Id::hash("k");
+  const Vnode a{Id::hash("a"), "127.0.0.1:1"}, b{Id::hash("b"), "127.0.0.1:2"};
+  ReplicaMeta meta{a, 0, 100};
+  replica.put(item("k", "v", 10), true, &meta);
+  EXPECT_EQ(replica.meta(h)->master->id, a.id);
+  EXPECT_FALSE(replica.erase_replica(h, b.id));  // not b's copy
+  EXPECT_TRUE(replica.refresh(h, 10, b, 200));   // b took over and confirmed it
+  EXPECT_EQ(replica.meta(h)->master->id, b.id);
+  EXPECT_EQ(replica.meta(h)->refreshed_ns, 200);
+  EXPECT_FALSE(replica.refresh(h, 11, b, 300));  // lacks the newer version
+  EXPECT_FALSE(replica.erase_replica(h, a.id));
+  EXPECT_TRUE(replica.erase_replica(h, b.id));
+}
+
+TEST(DtableStoreTest, SelectAndStampsSeeCommittedVersionsOnly) {
+  Store t(false);
+  t.put(item("a", "1", 10), true);
+  t.put(item("b", "2", 10), false);
+  t.put(tombstone("c", 10), true);
+  auto all = t.select([](const Item&, const ReplicaMeta&) { return true; });
+  EXPECT_EQ(all.size(), 2u);
+  auto live = t.select([](const Item& i, const ReplicaMeta&) { return !i.deleted; });
+  ASSERT_EQ(live.size(), 1u);
+  EXPECT_EQ(live[0].key, "a");
+  EXPECT_EQ(t.stamps().size(), 2u);
+}
+
+TEST(DtableStoreTest, ClockSteppingBackStillWinsOverEarlierWrites) {
+  std::atomic<std::int64_t> wall{5'000'000};
+  HybridClock clock([&] { return wall.load(); });
+  Store t(false);
+  const Id h = Id::hash("k");
+  ASSERT_EQ(t.put(item("k", "before", clock.now()), true), PutResult::kApplied);
+  wall = 1'000;  // the node's clock steps back
+  ASSERT_EQ(t.put(item("k", "after", clock.now()), true), PutResult::kApplied);
+  EXPECT_EQ(t.get(h)->value, "after");
+}
+
+TEST(DtableStoreTest, ConcurrentWritersConvergeOnTheNewest) {
+  Store t(true);
+  HybridClock clock;
+  constexpr int kThreads = 4, kEach = 2000;
+  std::atomic<std::int64_t> max_ts{0};
+  std::vector<std::thread> threads;
+  for (int th = 0; th < kThreads; ++th) {
+    threads.emplace_back([&, th] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string key = numbered_key(i % 50);
+        const std::int64_t ts = clock.now();
+        const bool commit = (i % 3) != 0;
+        if (t.put(item(key, std::to_string(th), ts), commit) == PutResult::kApplied && !commit) {
+          if (i % 2 == 0) {
+            t.commit(Id::hash(key), ts);
+          } else {
+            t.rollback(Id::hash(key), ts);
+          }
+        }
+        t.get(Id::hash(key));
+        std::int64_t m = max_ts.load();
+        while (ts > m && !max_ts.compare_exchange_weak(m, ts)) {
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(t.size(), 50u);
+  for (int k = 0; k < 50; ++k) {
+    auto vs = t.versions(Id::hash(numbered_key(k)));
+    ASSERT_FALSE(vs.empty());
+    for (std::size_t i = 1; i < vs.size(); ++i)
+      EXPECT_LT(vs[i - 1].item.timestamp, vs[i].item.timestamp);
+  }
+}
+
+}  // namespace
+}  // namespace dendrite::dtable
