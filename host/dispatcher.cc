@@ -10,8 +10,17 @@
 namespace dendrite::host {
 void Dispatcher::disable_plugins() {
   plugins_.store(nullptr);
-  // Handlers that already read the pointer finish their call; wait for them.
+  // Handlers that already read the pointer finish their call and asynchronous
+  // answers still due are given; wait for them (bounded: a plugin that never
+  // answers must not hang the shutdown).
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(1);
   for (int i = 0; plugin_calls_.load() > 0; ++i) {
+    if (std::chrono::steady_clock::now() > give_up) {
+      get_logger("transport")
+          ->error("{} plugin requests still unanswered after a minute; stopping anyway",
+                  plugin_calls_.load());
+      return;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(i < 100 ? 1 : 10));
   }
 }
@@ -41,6 +50,14 @@ Message Dispatcher::handle(const Message& request) {
   return handle_plugin(request);
 }
 
+Message Dispatcher::plugin_failure(const PluginLoader* plugins, MessageType type,
+                                   const char* what) {
+  get_logger("transport")
+      ->error("plugin '{}' threw while handling type {}: {}",
+              plugins ? plugins->owner_of(type) : std::string("?"), message_type_hex(type), what);
+  return make_error("plugin error handling " + message_type_hex(type));
+}
+
 Message Dispatcher::handle_plugin(const Message& request) {
   plugin_calls_.fetch_add(1);
   struct Done {
@@ -58,15 +75,44 @@ Message Dispatcher::handle_plugin(const Message& request) {
     if (!reply.ok()) return make_error(reply.status().to_string());
     return std::move(reply).value();
   } catch (const std::exception& e) {
-    get_logger("transport")
-        ->error("plugin '{}' threw while handling type {}: {}", plugins->owner_of(request.type),
-                message_type_hex(request.type), e.what());
-    return make_error("plugin error handling " + message_type_hex(request.type));
+    return plugin_failure(plugins, request.type, e.what());
   } catch (...) {
-    get_logger("transport")
-        ->error("plugin '{}' threw a non-exception while handling type {}",
-                plugins->owner_of(request.type), message_type_hex(request.type));
-    return make_error("plugin error handling " + message_type_hex(request.type));
+    return plugin_failure(plugins, request.type, "a non-standard exception");
+  }
+}
+
+void Dispatcher::handle_async(Message request, std::function<void(Message)> done) {
+  if (request.type <= msg::kLastHostType) return done(handle(request));
+  plugin_calls_.fetch_add(1);
+  const PluginLoader* plugins = plugins_.load();
+  TransportHook* hook = plugins ? plugins->hook_for(request.type) : nullptr;
+  if (hook == nullptr) {
+    plugin_calls_.fetch_sub(1);
+    get_logger("transport")->debug("unknown message type {}", message_type_hex(request.type));
+    return done(make_error("unknown message type " + message_type_hex(request.type)));
+  }
+  // Counted until answered, so disable_plugins() waits for late answers too.
+  struct Pending {
+    std::atomic<int>& calls;
+    std::function<void(Message)> done;
+    std::atomic<bool> answered{false};
+    void answer(Message m) {
+      if (answered.exchange(true)) return;
+      done(std::move(m));
+      calls.fetch_sub(1);
+    }
+  };
+  auto pending = std::make_shared<Pending>(plugin_calls_, std::move(done));
+  Respond respond = [pending](Result<Message> reply) {
+    pending->answer(reply.ok() ? std::move(reply).value() : make_error(reply.status().to_string()));
+  };
+  const MessageType type = request.type;
+  try {
+    hook->handle_async(request, std::move(respond));
+  } catch (const std::exception& e) {
+    pending->answer(plugin_failure(plugins, type, e.what()));
+  } catch (...) {
+    pending->answer(plugin_failure(plugins, type, "a non-standard exception"));
   }
 }
 

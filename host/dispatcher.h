@@ -26,15 +26,21 @@ class Dispatcher final : public RequestHandler {
 
   // Plugin types are dispatched to `plugins` from now on.
   void enable_plugins(const PluginLoader* plugins) { plugins_.store(plugins); }
-  // Plugin types get Err "shutting down" from now on; returns once no plugin
-  // handler is running any more.
+  // Plugin types get Err "unknown message type" from now on; returns once no
+  // plugin handler is running and every asynchronous answer has been given (or
+  // after a minute, logging how many are still outstanding).
   void disable_plugins();
 
   bool is_inline(MessageType type) const override;
   Message handle(const Message& request) override;
+  // Plugin types go to TransportHook::handle_async (the answer may come later,
+  // from another thread); everything else is answered at once by handle().
+  void handle_async(Message request, std::function<void(Message)> done) override;
 
  private:
   Message handle_plugin(const Message& request);
+  // Err reply for a plugin failure while handling `type`, logged.
+  static Message plugin_failure(const PluginLoader* plugins, MessageType type, const char* what);
 
   std::function<std::string()> status_;
   std::atomic<Ring*> ring_{nullptr};

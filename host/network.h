@@ -42,6 +42,11 @@ class RequestHandler {
   // Answers one request. Never throws; unknown or malformed requests get an Err
   // reply.
   virtual Message handle(const Message& request) = 0;
+  // Answers one request by calling `done` exactly once, possibly later and from
+  // another thread. The default calls handle(). `done` must not block.
+  virtual void handle_async(Message request, std::function<void(Message)> done) {
+    done(handle(request));
+  }
 };
 
 }  // namespace dendrite::host

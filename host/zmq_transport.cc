@@ -190,8 +190,12 @@ struct ZmqTransport::Impl {
     ServerTask(Impl* impl, Envelope&& env, Message&& request)
         : impl_(impl), env_(std::move(env)), request_(std::move(request)) {}
     void run() override {
-      Message reply = impl_->handle_safely(request_);
-      impl_->post_reply(Outbound{std::move(env_), frame_of(reply)});
+      // The handler may answer later, from another thread.
+      auto env = std::make_shared<Envelope>(std::move(env_));
+      Impl* impl = impl_;
+      impl_->handle_async_safely(std::move(request_), [impl, env](Message reply) {
+        impl->post_reply(Outbound{std::move(*env), frame_of(reply)});
+      });
     }
 
    private:
@@ -205,7 +209,13 @@ struct ZmqTransport::Impl {
    public:
     LocalCallTask(Impl* impl, Message&& request, ReplyCallback&& done)
         : impl_(impl), request_(std::move(request)), done_(std::move(done)) {}
-    void run() override { invoke(done_, impl_->handle_safely(request_), impl_->log); }
+    void run() override {
+      Impl* impl = impl_;
+      impl_->handle_async_safely(std::move(request_),
+                                 [impl, done = std::move(done_)](Message reply) {
+                                   invoke(done, std::move(reply), impl->log);
+                                 });
+    }
     void cancel() override { invoke(done_, Status::Unavailable("transport stopped"), impl_->log); }
 
    private:
@@ -234,6 +244,24 @@ struct ZmqTransport::Impl {
     } catch (...) {
       log->error("handler threw a non-standard exception on message type {}", request.type);
       return make_error("internal error");
+    }
+  }
+
+  // handler.handle_async() with exceptions caught; `done` runs at most once.
+  void handle_async_safely(Message request, std::function<void(Message)> done) {
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    auto once = [answered, done = std::move(done)](Message reply) {
+      if (!answered->exchange(true)) done(std::move(reply));
+    };
+    const MessageType type = request.type;
+    try {
+      handler.handle_async(std::move(request), once);
+    } catch (const std::exception& e) {
+      log->error("handler threw on message type {}: {}", type, e.what());
+      once(make_error(std::string("internal error: ") + e.what()));
+    } catch (...) {
+      log->error("handler threw a non-standard exception on message type {}", type);
+      once(make_error("internal error"));
     }
   }
 

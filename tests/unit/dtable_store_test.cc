@@ -88,6 +88,34 @@ TEST(DtableStoreTest, RollbackOfTheOnlyVersionErasesTheKey) {
   EXPECT_EQ(t.size(), 0u);
 }
 
+TEST(DtableStoreTest, ARolledBackVersionIsRefusedWhenItComesBack) {
+  // A replica write that arrives after its rollback, or an orphan copy handed
+  // back to the primary, must not resurrect a failed write.
+  Store primary(false);
+  const Id h = Id::hash("k");
+  primary.put(item("k", "v1", 10), true);
+  primary.put(item("k", "failed", 20), false);
+  EXPECT_TRUE(primary.rollback(h, 20));
+  EXPECT_EQ(primary.put(item("k", "failed", 20), true), PutResult::kOlder);
+  EXPECT_EQ(primary.get(h)->value, "v1");
+  // A newer write is not affected.
+  EXPECT_EQ(primary.put(item("k", "v3", 30), true), PutResult::kApplied);
+  EXPECT_EQ(primary.get(h)->value, "v3");
+}
+
+TEST(DtableStoreTest, RollbackBeforeTheWriteArrivesStillRefusesIt) {
+  Store replica(true);
+  const Id h = Id::hash("k");
+  EXPECT_FALSE(replica.rollback(h, 20));  // the drop overtook the write
+  EXPECT_EQ(replica.size(), 0u);
+  EXPECT_EQ(replica.put(item("k", "failed", 20), true), PutResult::kOlder);
+  EXPECT_FALSE(replica.get(h));
+  EXPECT_TRUE(replica.select([](const Item&, const ReplicaMeta&) { return true; }).empty());
+  // The mark goes after the grace; then the entry is gone entirely.
+  EXPECT_EQ(replica.collect(/*now_ns=*/1000, /*tombstone_grace_ns=*/500, /*history=*/500), 1u);
+  EXPECT_EQ(replica.put(item("k", "again", 20), true), PutResult::kApplied);
+}
+
 TEST(DtableStoreTest, ReplicaRollbackRestoresThePreviousCommittedVersion) {
   Store replica(true);
   const Id h = Id::hash("k");

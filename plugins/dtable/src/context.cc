@@ -160,30 +160,50 @@ void Context::send_async(const std::string& to, Message request, ReplyCallback d
                      });
 }
 
-std::vector<Result<Message>> Context::call_all(
-    std::vector<std::pair<std::string, Message>> requests) {
+void Context::call_all_async(std::vector<std::pair<std::string, Message>> requests, AllDone done) {
+  if (requests.empty()) return done({});
   struct Shared {
     std::mutex mu;
-    std::condition_variable cv;
-    std::vector<std::optional<Result<Message>>> results;
-    std::size_t left = 0;
+    std::vector<std::optional<Result<Message>>> results;  // GUARDED_BY(mu)
+    std::size_t left = 0;                                 // GUARDED_BY(mu)
+    AllDone done;
   };
   auto shared = std::make_shared<Shared>();
   shared->results.resize(requests.size());
   shared->left = requests.size();
+  shared->done = std::move(done);
   for (std::size_t i = 0; i < requests.size(); ++i) {
     send_async(requests[i].first, std::move(requests[i].second), [shared, i](Result<Message> r) {
-      std::lock_guard lock(shared->mu);
-      shared->results[i].emplace(std::move(r));
-      if (--shared->left == 0) shared->cv.notify_all();
+      {
+        std::lock_guard lock(shared->mu);
+        shared->results[i].emplace(std::move(r));
+        if (--shared->left != 0) return;
+      }
+      // The last answer: nobody else touches the results any more.
+      std::vector<Result<Message>> out;
+      out.reserve(shared->results.size());
+      for (auto& x : shared->results) out.push_back(std::move(*x));
+      shared->done(std::move(out));
     });
   }
-  std::unique_lock lock(shared->mu);
-  shared->cv.wait(lock, [&] { return shared->left == 0; });
-  std::vector<Result<Message>> out;
-  out.reserve(requests.size());
-  for (auto& r : shared->results) out.push_back(std::move(*r));
-  return out;
+}
+
+std::vector<Result<Message>> Context::call_all(
+    std::vector<std::pair<std::string, Message>> requests) {
+  struct Wait {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<std::vector<Result<Message>>> out;  // GUARDED_BY(mu)
+  };
+  auto wait = std::make_shared<Wait>();
+  call_all_async(std::move(requests), [wait](std::vector<Result<Message>> out) {
+    std::lock_guard lock(wait->mu);
+    wait->out.emplace(std::move(out));
+    wait->cv.notify_all();
+  });
+  std::unique_lock lock(wait->mu);
+  wait->cv.wait(lock, [&] { return wait->out.has_value(); });
+  return std::move(*wait->out);
 }
 
 Result<Message> Context::call(const std::string& to, const Message& request, Milliseconds limit) {

@@ -1,8 +1,11 @@
 #include "handlers.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <limits>
 #include <map>
+#include <mutex>
+#include <optional>
 
 #include "codec.h"
 #include "dendrite/dtable/messages.h"
@@ -113,24 +116,36 @@ std::string Handlers::type_name(MessageType type) const {
   }
 }
 
+void Handlers::handle_async(const Message& m, Respond respond) {
+  switch (m.type) {
+    case msg::kSetItem:
+      return set_item(m, std::move(respond));
+    case msg::kSetMultiItem:
+      return set_multi(m, std::move(respond));
+    case msg::kGetItem:
+      return get_item(m, std::move(respond));
+    case msg::kGetMultiItem:
+      return get_multi(m, std::move(respond));
+    default:
+      respond(handle(m));
+  }
+}
+
 Result<Message> Handlers::handle(const Message& m) {
   switch (m.type) {
     case msg::kStatus:
       return status(m);
     case msg::kGetItem:
-      return get_item(m);
+    case msg::kGetMultiItem:
     case msg::kSetItem:
-      return set_item(m, /*replica=*/false);
-    case msg::kSetReplica:
-      return set_item(m, /*replica=*/true);
     case msg::kSetMultiItem:
-      return set_multi(m);
+      return wait_for(m);
+    case msg::kSetReplica:
+      return set_replica(m);
     case msg::kClearReplica:
       return clear_replica(m);
     case msg::kSetReplicaInfo:
       return set_replica_info(m);
-    case msg::kGetMultiItem:
-      return get_multi(m);
     case msg::kLocalKeys:
       return local_keys(m);
     case msg::kDropItems:
@@ -153,75 +168,127 @@ Message Handlers::status(const Message& m) {
   return fail_response(kCodeNotFound, "no table for that vnode here");
 }
 
-Message Handlers::get_item(const Message& m) {
+void Handlers::get_item(const Message& m, Respond respond) {
   auto req = unpack<PBDTableGetItem>(m, m.type);
-  if (!req.ok()) return decode_error(m.type);
+  if (!req.ok()) return respond(decode_error(m.type));
   auto dest = from_pb(req->dest());
   VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
-  if (!v) return unknown_vnode(req->dest().id());
+  if (!v) return respond(unknown_vnode(req->dest().id()));
   auto hash = hash_from_pb(req->keyhash());
-  if (!hash.ok()) return item_error_reply(kCodeInvalidArgument, hash.status().message());
-  if (req->replica()) return item_reply(v->replica.get(*hash));
-  if (req->peek()) return item_reply(v->primary.get(*hash));
+  if (!hash.ok()) return respond(item_error_reply(kCodeInvalidArgument, hash.status().message()));
+  // A replica read also sees the primary table: after a failover the copy may
+  // have been promoted there already (readers of replicas want the key's newest
+  // copy held by that vnode, whichever table holds it).
+  if (req->replica())
+    return respond(item_reply(newer(v->replica.get(*hash), v->primary.get(*hash))));
+  if (req->peek()) return respond(item_reply(v->primary.get(*hash)));
   VnodeState* owner = ctx_->owner_for(*hash, v);
   if (!owner) {
     // Moved away but not yet confirmed by its new owner: still served here.
-    if (auto held = v->primary.get(*hash)) return item_reply(held);
-    return make_error(ctx_->wrong_owner_text(*hash, v->self));
+    if (auto held = v->primary.get(*hash)) return respond(item_reply(held));
+    return respond(make_error(ctx_->wrong_owner_text(*hash, v->self)));
   }
-  ReadOutcome r = primary_read(ctx_, *owner, {*hash}, req->consistency())[0];
-  if (r.code != kCodeOk) return item_error_reply(r.code, r.error);
-  return item_reply(r.item);
+  primary_read_async(
+      ctx_, *owner, {*hash}, req->consistency(),
+      [respond = std::move(respond)](std::vector<ReadOutcome> outcomes) {
+        const ReadOutcome& r = outcomes.at(0);
+        respond(r.code == kCodeOk ? item_reply(r.item) : item_error_reply(r.code, r.error));
+      });
 }
 
-Message Handlers::set_item(const Message& m, bool replica) {
+Result<Message> Handlers::wait_for(const Message& m) {
+  struct Wait {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Result<Message>> reply;
+  };
+  auto wait = std::make_shared<Wait>();
+  handle_async(m, [wait](Result<Message> reply) {
+    std::lock_guard lock(wait->mu);
+    if (!wait->reply) wait->reply.emplace(std::move(reply));
+    wait->cv.notify_all();
+  });
+  std::unique_lock lock(wait->mu);
+  wait->cv.wait(lock, [&] { return wait->reply.has_value(); });
+  return std::move(*wait->reply);
+}
+
+Message Handlers::set_replica(const Message& m) {
   auto req = unpack<PBDTableSetItem>(m, m.type);
   if (!req.ok()) return decode_error(m.type);
   auto dest = from_pb(req->dest());
   VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
   if (!v) return unknown_vnode(req->dest().id());
-  if (replica) {
-    PBDTableResponse r =
-        apply_replica(*ctx_, *v, req->item(), req->has_origin() ? &req->origin() : nullptr);
-    return pack(msg::kResponse, r);
-  }
-  auto item = item_from_pb(req->item());
-  if (!item.ok()) return fail_response(kCodeInvalidArgument, item.status().message());
-  if (req->demoting()) {
-    v->settle_for(ctx_->settings.settle);
-    adopt(ctx_, *v, {*item}, /*replicate=*/true);
-    return ok_response();
-  }
-  if (item->key.empty()) return fail_response(kCodeInvalidArgument, "a write needs the key");
-  ctx_->clock->observe(item->timestamp);
-  VnodeState* owner = ctx_->owner_for(item->hash, v);
-  if (!owner) return make_error(ctx_->wrong_owner_text(item->hash, v->self));
-  WriteOutcome o = primary_write(ctx_, *owner, {std::move(*item)}, req->minacks())[0];
-  PBDTableResponse r;
-  fill_response(&r, o);
+  PBDTableResponse r =
+      apply_replica(*ctx_, *v, req->item(), req->has_origin() ? &req->origin() : nullptr);
   return pack(msg::kResponse, r);
 }
 
-Message Handlers::set_multi(const Message& m) {
-  auto req = unpack<PBDTableSetMultiItem>(m, m.type);
-  if (!req.ok()) return decode_error(m.type);
+void Handlers::set_item(const Message& m, Respond respond) {
+  auto req = unpack<PBDTableSetItem>(m, m.type);
+  if (!req.ok()) return respond(decode_error(m.type));
   auto dest = from_pb(req->dest());
   VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
-  if (!v) return unknown_vnode(req->dest().id());
-  PBDTableResponse reply;
-  reply.set_ok(true);
+  if (!v) return respond(unknown_vnode(req->dest().id()));
+  auto item = item_from_pb(req->item());
+  if (!item.ok()) return respond(fail_response(kCodeInvalidArgument, item.status().message()));
+  if (req->demoting()) {
+    v->settle_for(ctx_->settings.settle);
+    adopt(ctx_, *v, {*item}, /*replicate=*/true);
+    return respond(ok_response());
+  }
+  if (item->key.empty())
+    return respond(fail_response(kCodeInvalidArgument, "a write needs the key"));
+  ctx_->clock->observe(item->timestamp);
+  VnodeState* owner = ctx_->owner_for(item->hash, v);
+  if (!owner) return respond(make_error(ctx_->wrong_owner_text(item->hash, v->self)));
+  primary_write_async(ctx_, *owner, {std::move(*item)}, req->minacks(),
+                      [respond = std::move(respond)](std::vector<WriteOutcome> outcomes) {
+                        PBDTableResponse r;
+                        fill_response(&r, outcomes.at(0));
+                        respond(pack(msg::kResponse, r));
+                      });
+}
+
+void Handlers::set_multi(const Message& m, Respond respond) {
+  auto req = unpack<PBDTableSetMultiItem>(m, m.type);
+  if (!req.ok()) return respond(decode_error(m.type));
+  auto dest = from_pb(req->dest());
+  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
+  if (!v) return respond(unknown_vnode(req->dest().id()));
   const int n = req->items_size();
   if (req->replica()) {
+    PBDTableResponse reply;
+    reply.set_ok(true);
     const auto* origin = req->has_origin() ? &req->origin() : nullptr;
     for (int i = 0; i < n; ++i) {
       PBDTableResponse r = apply_replica(*ctx_, *v, req->items(i), origin);
       if (!r.ok()) reply.set_ok(false);
       *reply.add_results() = std::move(r);
     }
-    return pack(msg::kResponse, reply);
+    return respond(pack(msg::kResponse, reply));
   }
-  std::vector<Item> items;
-  std::vector<PBDTableResponse> results(static_cast<std::size_t>(n));
+  // One result per item; writes at several local primaries fill theirs as
+  // they finish, and the last one answers.
+  struct Batch {
+    std::mutex mu;
+    std::vector<PBDTableResponse> results;  // GUARDED_BY(mu)
+    int waiting = 0;                        // GUARDED_BY(mu)
+    Respond respond;
+    void answer() {
+      PBDTableResponse reply;
+      reply.set_ok(true);
+      for (auto& r : results) {
+        if (!r.ok()) reply.set_ok(false);
+        *reply.add_results() = std::move(r);
+      }
+      respond(pack(msg::kResponse, reply));
+    }
+  };
+  auto batch = std::make_shared<Batch>();
+  batch->respond = std::move(respond);
+  batch->results.resize(static_cast<std::size_t>(n));
+  auto& results = batch->results;
   std::vector<std::optional<Item>> parsed(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
     auto item = item_from_pb(req->items(i));
@@ -240,39 +307,50 @@ Message Handlers::set_multi(const Message& m) {
     }
   }
   if (req->demoting()) {
+    std::vector<Item> items;
     for (auto& p : parsed) {
       if (p) items.push_back(*p);
     }
     v->settle_for(ctx_->settings.settle);
     adopt(ctx_, *v, items, /*replicate=*/true);
-  } else {
-    // Client writes, grouped by the local vnode that owns each key.
-    std::map<VnodeState*, std::vector<std::size_t>> groups;
-    for (std::size_t i = 0; i < parsed.size(); ++i) {
-      if (!parsed[i]) continue;
-      ctx_->clock->observe(parsed[i]->timestamp);
-      VnodeState* owner = ctx_->owner_for(parsed[i]->hash, v);
-      if (!owner) {
-        results[i].set_ok(false);
-        results[i].set_code(kCodeWrongOwner);
-        results[i].set_error(ctx_->wrong_owner_text(parsed[i]->hash, v->self));
-        if (auto hint = ctx_->owner_hint(parsed[i]->hash)) to_pb(*hint, results[i].mutable_owner());
-        continue;
-      }
-      groups[owner].push_back(i);
-    }
-    for (auto& [owner, idx] : groups) {
-      std::vector<Item> batch;
-      for (std::size_t i : idx) batch.push_back(std::move(*parsed[i]));
-      auto outcomes = primary_write(ctx_, *owner, std::move(batch), req->minacks());
-      for (std::size_t k = 0; k < idx.size(); ++k) fill_response(&results[idx[k]], outcomes[k]);
-    }
+    return batch->answer();
   }
-  for (auto& r : results) {
-    if (!r.ok()) reply.set_ok(false);
-    *reply.add_results() = std::move(r);
+  // Client writes, grouped by the local vnode that owns each key.
+  std::map<VnodeState*, std::vector<std::size_t>> groups;
+  for (std::size_t i = 0; i < parsed.size(); ++i) {
+    if (!parsed[i]) continue;
+    ctx_->clock->observe(parsed[i]->timestamp);
+    VnodeState* owner = ctx_->owner_for(parsed[i]->hash, v);
+    if (!owner) {
+      results[i].set_ok(false);
+      results[i].set_code(kCodeWrongOwner);
+      results[i].set_error(ctx_->wrong_owner_text(parsed[i]->hash, v->self));
+      if (auto hint = ctx_->owner_hint(parsed[i]->hash)) to_pb(*hint, results[i].mutable_owner());
+      continue;
+    }
+    groups[owner].push_back(i);
   }
-  return pack(msg::kResponse, reply);
+  if (groups.empty()) return batch->answer();
+  {
+    std::lock_guard lock(batch->mu);
+    batch->waiting = static_cast<int>(groups.size());
+  }
+  for (auto& [owner, idx] : groups) {
+    std::vector<Item> items;
+    for (std::size_t i : idx) items.push_back(std::move(*parsed[i]));
+    primary_write_async(ctx_, *owner, std::move(items), req->minacks(),
+                        [batch, idx = idx](std::vector<WriteOutcome> outcomes) {
+                          bool last;
+                          {
+                            std::lock_guard lock(batch->mu);
+                            for (std::size_t k = 0; k < idx.size(); ++k) {
+                              fill_response(&batch->results[idx[k]], outcomes[k]);
+                            }
+                            last = --batch->waiting == 0;
+                          }
+                          if (last) batch->answer();
+                        });
+  }
 }
 
 Message Handlers::clear_replica(const Message& m) {
@@ -305,14 +383,33 @@ Message Handlers::set_replica_info(const Message& m) {
   return ok_response();
 }
 
-Message Handlers::get_multi(const Message& m) {
+void Handlers::get_multi(const Message& m, Respond respond) {
   auto req = unpack<PBDTableGetMultiItem>(m, m.type);
-  if (!req.ok()) return decode_error(m.type);
+  if (!req.ok()) return respond(decode_error(m.type));
   auto dest = from_pb(req->dest());
   VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
-  if (!v) return unknown_vnode(req->dest().id());
+  if (!v) return respond(unknown_vnode(req->dest().id()));
+  // One item reply per hash; reads at several local primaries fill theirs as
+  // they finish, and the last one answers.
+  struct Batch {
+    std::mutex mu;
+    std::vector<Message> items;  // GUARDED_BY(mu)
+    int waiting = 0;             // GUARDED_BY(mu)
+    Vnode origin;
+    Respond respond;
+    void answer() {
+      PBDTableMultiItemResponse reply;
+      to_pb(origin, reply.mutable_origin());
+      for (const Message& item : items) reply.add_items()->ParseFromString(item.payload);
+      respond(pack(msg::kMultiItemResponse, reply));
+    }
+  };
+  auto batch = std::make_shared<Batch>();
+  batch->origin = v->self;
+  batch->respond = std::move(respond);
   const std::size_t n = static_cast<std::size_t>(req->keyhashes_size());
-  std::vector<Message> items(n);
+  batch->items.resize(n);
+  auto& items = batch->items;
   std::map<VnodeState*, std::vector<std::size_t>> groups;
   std::vector<Id> hashes(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -331,21 +428,30 @@ Message Handlers::get_multi(const Message& m) {
       items[i] = item_error_reply(kCodeWrongOwner, ctx_->wrong_owner_text(*hash, v->self));
     }
   }
+  if (groups.empty()) return batch->answer();
+  {
+    std::lock_guard lock(batch->mu);
+    batch->waiting = static_cast<int>(groups.size());
+  }
   for (auto& [owner, idx] : groups) {
     std::vector<Id> group;
     for (std::size_t i : idx) group.push_back(hashes[i]);
-    auto outcomes = primary_read(ctx_, *owner, group, req->consistency());
-    for (std::size_t k = 0; k < idx.size(); ++k) {
-      const ReadOutcome& o = outcomes[k];
-      items[idx[k]] = o.code == kCodeOk ? item_reply(o.item) : item_error_reply(o.code, o.error);
-    }
+    primary_read_async(ctx_, *owner, group, req->consistency(),
+                       [batch, idx = idx](std::vector<ReadOutcome> outcomes) {
+                         bool last;
+                         {
+                           std::lock_guard lock(batch->mu);
+                           for (std::size_t k = 0; k < idx.size(); ++k) {
+                             const ReadOutcome& o = outcomes[k];
+                             batch->items[idx[k]] = o.code == kCodeOk
+                                                        ? item_reply(o.item)
+                                                        : item_error_reply(o.code, o.error);
+                           }
+                           last = --batch->waiting == 0;
+                         }
+                         if (last) batch->answer();
+                       });
   }
-  PBDTableMultiItemResponse reply;
-  to_pb(v->self, reply.mutable_origin());
-  for (const Message& item : items) {
-    reply.add_items()->ParseFromString(item.payload);
-  }
-  return pack(msg::kMultiItemResponse, reply);
 }
 
 Message Handlers::local_keys(const Message& m) {

@@ -13,7 +13,7 @@ namespace dendrite::dtable {
 
 // The plugin's TransportHook. Thread-safe: handlers run concurrently on the
 // host's workers; each takes only table shard locks and never holds one across
-// a request to another node.
+// a request to another node. Client writes are answered asynchronously.
 class Handlers final : public TransportHook {
  public:
   explicit Handlers(std::shared_ptr<Context> ctx) : ctx_(std::move(ctx)) {}
@@ -21,15 +21,22 @@ class Handlers final : public TransportHook {
   std::vector<MessageType> message_types() const override;
   std::string type_name(MessageType type) const override;
   Result<Message> handle(const Message& request) override;
+  // Client reads and writes (GetItem, GetMultiItem, SetItem, SetMultiItem)
+  // answer when the other nodes they need have: no worker waits meanwhile.
+  // Every other type is answered at once by handle().
+  void handle_async(const Message& request, Respond respond) override;
 
  private:
+  // handle_async() waited for (writes sent through Host::request to ourselves).
+  Result<Message> wait_for(const Message& m);
   Message status(const Message& m);
-  Message get_item(const Message& m);
-  Message set_item(const Message& m, bool replica);
-  Message set_multi(const Message& m);
+  void get_item(const Message& m, Respond respond);
+  Message set_replica(const Message& m);
+  void set_item(const Message& m, Respond respond);
+  void set_multi(const Message& m, Respond respond);
   Message clear_replica(const Message& m);
   Message set_replica_info(const Message& m);
-  Message get_multi(const Message& m);
+  void get_multi(const Message& m, Respond respond);
   Message local_keys(const Message& m);
   Message drop_items(const Message& m);
   Message replica_digest(const Message& m);

@@ -1,6 +1,8 @@
 #include "primary.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 
 #include "codec.h"
 #include "dendrite/dtable/messages.h"
@@ -31,194 +33,287 @@ std::optional<std::string> check_level(int& n, int max) {
 
 }  // namespace
 
-std::vector<WriteOutcome> primary_write(const std::shared_ptr<Context>& ctx, VnodeState& v,
-                                        std::vector<Item> items, int min_acks) {
-  std::vector<WriteOutcome> out(items.size());
-  int n = min_acks;
-  if (auto e = check_level(n, ctx->max_consistency())) {
-    for (auto& o : out) o = WriteOutcome{kCodeInvalidArgument, *e, 0, 0};
-    return out;
+namespace {
+
+// One client write in progress at a primary: what is decided when the replica
+// answers are in.
+struct WriteOp {
+  std::shared_ptr<Context> ctx;
+  VnodeState* v = nullptr;
+  int n = 1;  // copies asked
+  std::vector<WriteOutcome> out;
+  std::vector<Item> live;          // stamped and stored pending
+  std::vector<std::size_t> index;  // live -> out
+  WriteDone done;
+
+  // Commits the items with enough copies, rolls back (here and on the
+  // replicas) the others, runs the write hooks and answers.
+  void finish(const std::vector<int>& acks, ReplicaWrite* write) {
+    const int need = n - 1;
+    std::vector<bool> failed(live.size(), false);
+    bool any_failed = false;
+    for (std::size_t k = 0; k < live.size(); ++k) {
+      WriteOutcome& o = out[index[k]];
+      const int got = k < acks.size() ? acks[k] : 0;
+      o.copies = 1 + got;
+      if (got >= need) {
+        v->primary.commit(live[k].hash, live[k].timestamp);
+        continue;
+      }
+      v->primary.rollback(live[k].hash, live[k].timestamp);
+      failed[k] = any_failed = true;
+      o.code = kCodeConsistencyNotMet;
+      o.error = std::string(kConsistencyNotMetText) + ": " + std::to_string(1 + got) + " of " +
+                std::to_string(n) + " copies written";
+    }
+    if (any_failed && write) write->abort(failed);
+    if (!ctx->hooks.empty()) {
+      for (std::size_t k = 0; k < live.size(); ++k) {
+        if (failed[k]) continue;
+        ctx->hooks.call(
+            WriteEvent{live[k].key, live[k].value, live[k].deleted, live[k].timestamp, v->self},
+            ctx->log);
+      }
+    }
+    done(std::move(out));
+  }
+};
+
+}  // namespace
+
+void primary_write_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
+                         std::vector<Item> items, int min_acks, WriteDone done) {
+  auto op = std::make_shared<WriteOp>();
+  op->ctx = ctx;
+  op->v = &v;
+  op->done = std::move(done);
+  op->out.resize(items.size());
+  op->n = min_acks;
+  if (auto e = check_level(op->n, ctx->max_consistency())) {
+    for (auto& o : op->out) o = WriteOutcome{kCodeInvalidArgument, *e, 0, 0};
+    return op->done(std::move(op->out));
   }
   const std::vector<Vnode> targets = ctx->host.remote_successors(v.self.id);
-  const int need = n - 1;
+  const int need = op->n - 1;
   if (need > static_cast<int>(targets.size())) {
-    const std::string e = std::string(kConsistencyNotMetText) + ": " + std::to_string(n) +
+    const std::string e = std::string(kConsistencyNotMetText) + ": " + std::to_string(op->n) +
                           " copies asked but only " + std::to_string(targets.size() + 1) +
                           " hosts hold this key's range";
-    for (auto& o : out) o = WriteOutcome{kCodeConsistencyNotMet, e, 0, 0};
-    return out;
+    for (auto& o : op->out) o = WriteOutcome{kCodeConsistencyNotMet, e, 0, 0};
+    return op->done(std::move(op->out));
   }
   // Stamp and store pending.
-  std::vector<Item> live;
-  std::vector<std::size_t> index;  // live -> out
   for (std::size_t i = 0; i < items.size(); ++i) {
     items[i].timestamp = ctx->clock->now();
     if (v.primary.put(items[i], /*committed=*/false) == PutResult::kOlder) {
-      out[i] = WriteOutcome{kCodeOlder, "a newer version is held", 0, 0};
+      op->out[i] = WriteOutcome{kCodeOlder, "a newer version is held", 0, 0};
       continue;
     }
-    out[i].timestamp = items[i].timestamp;
-    index.push_back(i);
-    live.push_back(items[i]);
+    op->out[i].timestamp = items[i].timestamp;
+    op->index.push_back(i);
+    op->live.push_back(std::move(items[i]));
   }
-  std::vector<int> acks(live.size(), 0);
-  std::shared_ptr<ReplicaWrite> write;
-  if (!targets.empty() && !live.empty()) {
-    write = ReplicaWrite::start(ctx, v.self, live, targets);
-    if (need > 0) {
-      auto deadline = std::chrono::steady_clock::now() + ctx->timeout() + Milliseconds(50);
-      acks = write->wait(need, deadline);
-    }
+  if (targets.empty() || op->live.empty()) {
+    return op->finish(std::vector<int>(op->live.size(), 0), nullptr);
   }
-  std::vector<bool> failed(live.size(), false);
-  bool any_failed = false;
-  for (std::size_t k = 0; k < live.size(); ++k) {
-    WriteOutcome& o = out[index[k]];
-    if (acks[k] >= need) {
-      v.primary.commit(live[k].hash, live[k].timestamp);
-      o.copies = 1 + acks[k];
-    } else {
-      v.primary.rollback(live[k].hash, live[k].timestamp);
-      failed[k] = any_failed = true;
-      o.code = kCodeConsistencyNotMet;
-      o.error = std::string(kConsistencyNotMetText) + ": " + std::to_string(1 + acks[k]) + " of " +
-                std::to_string(n) + " copies written";
-      o.copies = 1 + acks[k];
-    }
-  }
-  if (any_failed && write) write->abort(failed);
-  if (!ctx->hooks.empty()) {
-    for (std::size_t k = 0; k < live.size(); ++k) {
-      if (failed[k]) continue;
-      ctx->hooks.call(
-          WriteEvent{live[k].key, live[k].value, live[k].deleted, live[k].timestamp, v.self},
-          ctx->log);
-    }
-  }
-  return out;
+  auto write = ReplicaWrite::start(ctx, v.self, op->live, targets);
+  // The callback holds `write` only through the raw pointer: `write` lives while
+  // its replies are outstanding, and the deciding reply is one of them.
+  ReplicaWrite* raw = write.get();
+  write->when_settled(need, [op, raw](const std::vector<int>& acks) { op->finish(acks, raw); });
+}
+
+std::vector<WriteOutcome> primary_write(const std::shared_ptr<Context>& ctx, VnodeState& v,
+                                        std::vector<Item> items, int min_acks) {
+  struct Wait {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<std::vector<WriteOutcome>> out;
+  };
+  auto wait = std::make_shared<Wait>();
+  primary_write_async(ctx, v, std::move(items), min_acks, [wait](std::vector<WriteOutcome> out) {
+    std::lock_guard lock(wait->mu);
+    wait->out.emplace(std::move(out));
+    wait->cv.notify_all();
+  });
+  std::unique_lock lock(wait->mu);
+  wait->cv.wait(lock, [&] { return wait->out.has_value(); });
+  return std::move(*wait->out);
 }
 
 namespace {
 
-// Asks the previous holders of v's range (the successor's primary table and
-// v's replica vnodes' replica tables) for the hashes v lacks while it settles.
-// Found versions are adopted into v's primary table.
-void read_through(const std::shared_ptr<Context>& ctx, VnodeState& v, const std::vector<Id>& hashes,
-                  std::vector<std::optional<Item>>& found, const std::vector<std::size_t>& misses) {
-  std::vector<std::pair<std::string, Message>> requests;
-  std::vector<std::size_t> owner;  // request -> index into hashes
-  std::vector<Vnode> succs = ctx->host.successors(v.self.id);
-  VnodeState* local_succ = nullptr;
-  std::optional<Vnode> remote_succ;
-  if (!succs.empty() && succs[0].id != v.self.id) {
-    if (succs[0].host == ctx->host.address()) {
-      local_succ = ctx->local(succs[0].id);
-    } else {
-      remote_succ = succs[0];
+// One read in progress at a primary.
+struct ReadOp {
+  std::shared_ptr<Context> ctx;
+  VnodeState* v = nullptr;
+  std::vector<Id> hashes;
+  int n = 1;
+  std::vector<std::optional<Item>> local;  // what v holds (or learnt while settling)
+  ReadDone done;
+
+  // Step 1: while v settles, asks the previous holders of its range (the
+  // successor's primary table and v's replica vnodes' replica tables) for the
+  // hashes v lacks; found versions are adopted into v's primary table.
+  static void read_through(const std::shared_ptr<ReadOp>& op,
+                           const std::vector<std::size_t>& misses) {
+    const auto& ctx = op->ctx;
+    VnodeState& v = *op->v;
+    std::vector<std::pair<std::string, Message>> requests;
+    std::vector<std::size_t> owner;  // request -> index into hashes
+    std::vector<Vnode> succs = ctx->host.successors(v.self.id);
+    VnodeState* local_succ = nullptr;
+    std::optional<Vnode> remote_succ;
+    if (!succs.empty() && succs[0].id != v.self.id) {
+      if (succs[0].host == ctx->host.address()) {
+        local_succ = ctx->local(succs[0].id);
+      } else {
+        remote_succ = succs[0];
+      }
     }
-  }
-  const std::vector<Vnode> replicas = ctx->host.remote_successors(v.self.id);
-  for (std::size_t i : misses) {
-    if (local_succ) found[i] = newer(found[i], local_succ->primary.get(hashes[i]));
-    if (remote_succ) {
-      requests.emplace_back(remote_succ->host,
-                            get_item_request(*remote_succ, hashes[i], GetMode::kPeek, 1));
-      owner.push_back(i);
+    const std::vector<Vnode> replicas = ctx->host.remote_successors(v.self.id);
+    for (std::size_t i : misses) {
+      if (local_succ) op->local[i] = newer(op->local[i], local_succ->primary.get(op->hashes[i]));
+      if (remote_succ) {
+        requests.emplace_back(remote_succ->host,
+                              get_item_request(*remote_succ, op->hashes[i], GetMode::kPeek, 1));
+        owner.push_back(i);
+      }
+      for (const Vnode& r : replicas) {
+        if (remote_succ && r == *remote_succ) continue;
+        requests.emplace_back(r.host, get_item_request(r, op->hashes[i], GetMode::kReplica, 1));
+        owner.push_back(i);
+      }
     }
-    for (const Vnode& r : replicas) {
-      if (remote_succ && r == *remote_succ) continue;
-      requests.emplace_back(r.host, get_item_request(r, hashes[i], GetMode::kReplica, 1));
-      owner.push_back(i);
+    ctx->call_all_async(std::move(requests), [op, misses, owner = std::move(owner)](
+                                                 std::vector<Result<Message>> replies) {
+      for (std::size_t k = 0; k < replies.size(); ++k) {
+        auto item = item_from_reply(replies[k]);
+        if (item.ok()) op->local[owner[k]] = newer(op->local[owner[k]], *item);
+      }
+      for (std::size_t i : misses) {
+        if (op->local[i]) {
+          op->ctx->clock->observe(op->local[i]->timestamp);
+          op->v->primary.put(*op->local[i], /*committed=*/true);
+        }
+      }
+      read_copies(op);
+    });
+  }
+
+  // Step 2: with n > 1, reads n - 1 replicas as well; the newest wins and stale
+  // copies are repaired.
+  static void read_copies(const std::shared_ptr<ReadOp>& op) {
+    std::vector<ReadOutcome> out(op->hashes.size());
+    if (op->n == 1) {
+      for (std::size_t i = 0; i < out.size(); ++i) out[i].item = op->local[i];
+      return op->done(std::move(out));
     }
-  }
-  auto replies = ctx->call_all(std::move(requests));
-  for (std::size_t k = 0; k < replies.size(); ++k) {
-    auto item = item_from_reply(replies[k]);
-    if (item.ok()) found[owner[k]] = newer(found[owner[k]], *item);
-  }
-  for (std::size_t i : misses) {
-    if (found[i]) {
-      ctx->clock->observe(found[i]->timestamp);
-      v.primary.put(*found[i], /*committed=*/true);
+    const auto& ctx = op->ctx;
+    std::vector<Vnode> targets = ctx->host.remote_successors(op->v->self.id);
+    if (static_cast<int>(targets.size()) < op->n - 1) {
+      const std::string e = std::string(kConsistencyNotMetText) + ": " + std::to_string(op->n) +
+                            " copies asked but only " + std::to_string(targets.size() + 1) +
+                            " hosts hold this key's range";
+      for (auto& o : out) o = ReadOutcome{kCodeConsistencyNotMet, e, std::nullopt};
+      return op->done(std::move(out));
     }
+    std::vector<std::pair<std::string, Message>> requests;
+    for (const Id& hash : op->hashes) {
+      for (const Vnode& t : targets) {
+        requests.emplace_back(t.host, get_item_request(t, hash, GetMode::kReplica, 1));
+      }
+    }
+    ctx->call_all_async(std::move(requests),
+                        [op, targets = std::move(targets)](std::vector<Result<Message>> replies) {
+                          op->finish(targets, replies);
+                        });
   }
-}
+
+  void finish(const std::vector<Vnode>& targets, const std::vector<Result<Message>>& replies) {
+    std::vector<ReadOutcome> out(hashes.size());
+    for (std::size_t i = 0; i < hashes.size(); ++i) {
+      int answered = 0;
+      std::optional<Item> newest = local[i];
+      std::vector<std::optional<Item>> copies(targets.size());
+      std::vector<bool> answered_by(targets.size(), false);
+      for (std::size_t t = 0; t < targets.size(); ++t) {
+        auto item = item_from_reply(replies[i * targets.size() + t]);
+        if (!item.ok()) continue;
+        ++answered;
+        answered_by[t] = true;
+        copies[t] = *item;
+        newest = newer(newest, *item);
+      }
+      if (answered < n - 1) {
+        out[i] =
+            ReadOutcome{kCodeConsistencyNotMet,
+                        std::string(kConsistencyNotMetText) + ": " + std::to_string(1 + answered) +
+                            " of " + std::to_string(n) + " copies answered",
+                        std::nullopt};
+        continue;
+      }
+      out[i].item = newest;
+      if (!newest) continue;
+      // Read repair.
+      if (!local[i] || local[i]->timestamp < newest->timestamp) {
+        ctx->clock->observe(newest->timestamp);
+        v->primary.put(*newest, /*committed=*/true);
+      }
+      std::vector<Vnode> stale;
+      for (std::size_t t = 0; t < targets.size(); ++t) {
+        if (answered_by[t] && (!copies[t] || copies[t]->timestamp < newest->timestamp)) {
+          stale.push_back(targets[t]);
+        }
+      }
+      if (!stale.empty()) ReplicaWrite::start(ctx, v->self, {*newest}, stale);
+    }
+    done(std::move(out));
+  }
+};
 
 }  // namespace
 
-std::vector<ReadOutcome> primary_read(const std::shared_ptr<Context>& ctx, VnodeState& v,
-                                      const std::vector<Id>& hashes, int consistency) {
-  std::vector<ReadOutcome> out(hashes.size());
-  int n = consistency;
-  if (auto e = check_level(n, ctx->max_consistency())) {
-    for (auto& o : out) o = ReadOutcome{kCodeInvalidArgument, *e, std::nullopt};
-    return out;
+void primary_read_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
+                        const std::vector<Id>& hashes, int consistency, ReadDone done) {
+  auto op = std::make_shared<ReadOp>();
+  op->ctx = ctx;
+  op->v = &v;
+  op->hashes = hashes;
+  op->n = consistency;
+  op->done = std::move(done);
+  if (auto e = check_level(op->n, ctx->max_consistency())) {
+    std::vector<ReadOutcome> out(hashes.size(),
+                                 ReadOutcome{kCodeInvalidArgument, *e, std::nullopt});
+    return op->done(std::move(out));
   }
-  std::vector<std::optional<Item>> local(hashes.size());
+  op->local.resize(hashes.size());
   std::vector<std::size_t> misses;
   for (std::size_t i = 0; i < hashes.size(); ++i) {
     // The replica table counts while a promotion is under way.
-    local[i] = newer(v.primary.get(hashes[i]), v.replica.get(hashes[i]));
-    if (!local[i]) misses.push_back(i);
+    op->local[i] = newer(v.primary.get(hashes[i]), v.replica.get(hashes[i]));
+    if (!op->local[i]) misses.push_back(i);
   }
-  if (!misses.empty() && v.settling()) read_through(ctx, v, hashes, local, misses);
-  if (n == 1) {
-    for (std::size_t i = 0; i < hashes.size(); ++i) out[i].item = local[i];
-    return out;
-  }
-  // Read n - 1 replicas as well; the newest wins and stale copies are repaired.
-  const std::vector<Vnode> targets = ctx->host.remote_successors(v.self.id);
-  if (static_cast<int>(targets.size()) < n - 1) {
-    const std::string e = std::string(kConsistencyNotMetText) + ": " + std::to_string(n) +
-                          " copies asked but only " + std::to_string(targets.size() + 1) +
-                          " hosts hold this key's range";
-    for (auto& o : out) o = ReadOutcome{kCodeConsistencyNotMet, e, std::nullopt};
-    return out;
-  }
-  std::vector<std::pair<std::string, Message>> requests;
-  for (std::size_t i = 0; i < hashes.size(); ++i) {
-    for (const Vnode& t : targets) {
-      requests.emplace_back(t.host, get_item_request(t, hashes[i], GetMode::kReplica, 1));
-    }
-  }
-  auto replies = ctx->call_all(std::move(requests));
-  for (std::size_t i = 0; i < hashes.size(); ++i) {
-    int answered = 0;
-    std::optional<Item> newest = local[i];
-    std::vector<std::optional<Item>> copies(targets.size());
-    std::vector<bool> answered_by(targets.size(), false);
-    for (std::size_t t = 0; t < targets.size(); ++t) {
-      auto item = item_from_reply(replies[i * targets.size() + t]);
-      if (!item.ok()) continue;
-      ++answered;
-      answered_by[t] = true;
-      copies[t] = *item;
-      newest = newer(newest, *item);
-    }
-    if (answered < n - 1) {
-      out[i] =
-          ReadOutcome{kCodeConsistencyNotMet,
-                      std::string(kConsistencyNotMetText) + ": " + std::to_string(1 + answered) +
-                          " of " + std::to_string(n) + " copies answered",
-                      std::nullopt};
-      continue;
-    }
-    out[i].item = newest;
-    if (!newest) continue;
-    // Read repair.
-    if (!local[i] || local[i]->timestamp < newest->timestamp) {
-      ctx->clock->observe(newest->timestamp);
-      v.primary.put(*newest, /*committed=*/true);
-    }
-    std::vector<Vnode> stale;
-    for (std::size_t t = 0; t < targets.size(); ++t) {
-      if (answered_by[t] && (!copies[t] || copies[t]->timestamp < newest->timestamp)) {
-        stale.push_back(targets[t]);
-      }
-    }
-    if (!stale.empty()) ReplicaWrite::start(ctx, v.self, {*newest}, stale);
-  }
-  return out;
+  if (!misses.empty() && v.settling()) return ReadOp::read_through(op, misses);
+  ReadOp::read_copies(op);
+}
+
+std::vector<ReadOutcome> primary_read(const std::shared_ptr<Context>& ctx, VnodeState& v,
+                                      const std::vector<Id>& hashes, int consistency) {
+  struct Wait {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<std::vector<ReadOutcome>> out;
+  };
+  auto wait = std::make_shared<Wait>();
+  primary_read_async(ctx, v, hashes, consistency, [wait](std::vector<ReadOutcome> out) {
+    std::lock_guard lock(wait->mu);
+    wait->out.emplace(std::move(out));
+    wait->cv.notify_all();
+  });
+  std::unique_lock lock(wait->mu);
+  wait->cv.wait(lock, [&] { return wait->out.has_value(); });
+  return std::move(*wait->out);
 }
 
 void adopt(const std::shared_ptr<Context>& ctx, VnodeState& v, const std::vector<Item>& items,

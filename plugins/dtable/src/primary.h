@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,12 +23,23 @@ struct WriteOutcome {
   int copies = 0;  // copies written (primary included) when the reply went out
 };
 
+// Receives the outcomes of a write: one per item, in order.
+using WriteDone = std::function<void(std::vector<WriteOutcome>)>;
+
 // Writes client items (sets or tombstones) at local primary `v`: stamps them,
 // stores them pending, replicates them to v's replica vnodes in parallel and
 // commits each once `min_acks` copies hold it; the rest completes in the
 // background. An item that falls short is rolled back here and on every replica
-// that took it (kCodeConsistencyNotMet). One outcome per item, in order.
-// Blocks up to about the request timeout. Thread-safe.
+// that took it (kCodeConsistencyNotMet). Returns without waiting: `done` runs
+// exactly once, on this thread when no replica answer is needed, else on the
+// host thread that delivers the deciding answer (within about the request
+// timeout). Write hooks run just before `done`, on the same thread.
+// Thread-safe.
+void primary_write_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
+                         std::vector<Item> items, int min_acks, WriteDone done);
+
+// primary_write_async() that waits for the outcomes. Must not be called from a
+// host callback (it may wait up to about the request timeout).
 std::vector<WriteOutcome> primary_write(const std::shared_ptr<Context>& ctx, VnodeState& v,
                                         std::vector<Item> items, int min_acks);
 
@@ -39,8 +51,19 @@ struct ReadOutcome {
   std::optional<Item> item;
 };
 
+// Receives the outcomes of a read: one per hash, in order.
+using ReadDone = std::function<void(std::vector<ReadOutcome>)>;
+
 // Reads `hashes` at local primary `v`. With `consistency` n > 1 it also reads
-// n - 1 replicas, returns the newest and repairs stale copies. Thread-safe.
+// n - 1 replicas, returns the newest and repairs stale copies; while v settles
+// after a change of ownership, misses ask the previous holders. Returns without
+// waiting: `done` runs exactly once, on this thread when no other node must be
+// asked, else on the host thread that delivers the last answer. Thread-safe.
+void primary_read_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
+                        const std::vector<Id>& hashes, int consistency, ReadDone done);
+
+// primary_read_async() that waits for the outcomes. Must not be called from a
+// host callback.
 std::vector<ReadOutcome> primary_read(const std::shared_ptr<Context>& ctx, VnodeState& v,
                                       const std::vector<Id>& hashes, int consistency);
 

@@ -56,7 +56,7 @@ ReplicaWrite::ReplicaWrite(std::shared_ptr<Context> ctx, const Vnode& primary,
       items_(std::move(items)),
       targets_(std::move(targets)),
       acks_(items_.size(), 0),
-      ackers_(items_.size()) {}
+      answered_by_(targets_.size(), false) {}
 
 std::shared_ptr<ReplicaWrite> ReplicaWrite::start(std::shared_ptr<Context> ctx,
                                                   const Vnode& primary, std::vector<Item> items,
@@ -77,26 +77,35 @@ void ReplicaWrite::send(std::size_t target) {
 void ReplicaWrite::on_reply(std::size_t target, const Result<Message>& reply) {
   std::vector<bool> ok = acked_items(reply, items_.size());
   std::vector<std::size_t> late_drops;
+  Settled settled;
+  std::vector<int> acks;
   {
     std::lock_guard lock(mu_);
     for (std::size_t i = 0; i < ok.size(); ++i) {
-      if (!ok[i]) continue;
-      ++acks_[i];
-      ackers_[i].push_back(target);
+      if (ok[i]) ++acks_[i];
       if (!failed_.empty() && failed_[i]) late_drops.push_back(i);
     }
+    answered_by_[target] = true;
     ++answered_;
     cv_.notify_all();
+    if (settled_ && settled_locked(settle_need_)) {
+      settled = std::move(settled_);
+      settled_ = nullptr;
+      acks = acks_;
+    }
   }
   if (!late_drops.empty()) drop(target, late_drops);
+  if (settled) settled(acks);
+}
+
+bool ReplicaWrite::settled_locked(int need) const {
+  if (answered_ == targets_.size()) return true;
+  return std::all_of(acks_.begin(), acks_.end(), [need](int a) { return a >= need; });
 }
 
 std::vector<int> ReplicaWrite::wait(int need, std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(mu_);
-  cv_.wait_until(lock, deadline, [&] {
-    if (answered_ == targets_.size()) return true;
-    return std::all_of(acks_.begin(), acks_.end(), [need](int a) { return a >= need; });
-  });
+  cv_.wait_until(lock, deadline, [&] { return settled_locked(need); });
   return acks_;
 }
 
@@ -106,18 +115,36 @@ std::vector<int> ReplicaWrite::wait_all() {
   return acks_;
 }
 
+void ReplicaWrite::when_settled(int need, Settled fn) {
+  std::vector<int> acks;
+  {
+    std::lock_guard lock(mu_);
+    if (!settled_locked(need)) {
+      settle_need_ = need;
+      settled_ = std::move(fn);
+      return;
+    }
+    acks = acks_;
+  }
+  fn(acks);
+}
+
 void ReplicaWrite::abort(const std::vector<bool>& failed) {
-  std::vector<std::vector<std::size_t>> drops(targets_.size());
+  std::vector<std::size_t> items;
+  for (std::size_t i = 0; i < items_.size() && i < failed.size(); ++i) {
+    if (failed[i]) items.push_back(i);
+  }
+  std::vector<bool> answered;
   {
     std::lock_guard lock(mu_);
     failed_ = failed;
-    for (std::size_t i = 0; i < items_.size() && i < failed.size(); ++i) {
-      if (!failed[i]) continue;
-      for (std::size_t t : ackers_[i]) drops[t].push_back(i);
-    }
+    failed_.resize(items_.size(), false);
+    answered = answered_by_;
   }
+  if (items.empty()) return;
+  // Targets that answer later drop them in on_reply().
   for (std::size_t t = 0; t < targets_.size(); ++t) {
-    if (!drops[t].empty()) drop(t, drops[t]);
+    if (answered[t]) drop(t, items);
   }
 }
 

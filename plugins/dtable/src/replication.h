@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -31,8 +32,17 @@ class ReplicaWrite : public std::enable_shared_from_this<ReplicaWrite> {
   // Waits until every target answered (bounded by the request timeout).
   std::vector<int> wait_all();
 
+  // Runs `fn` once with the acknowledgements per item as soon as every item
+  // has at least `need` of them or every target answered (each request is
+  // bounded by the timeout, so that happens). Runs it at once when that is
+  // already so, else on the host thread that delivers the deciding reply.
+  // Call at most once.
+  using Settled = std::function<void(const std::vector<int>& acks)>;
+  void when_settled(int need, Settled fn);
+
   // Marks the writes of the items flagged in `failed` as failed: their copies
-  // are dropped from every target that acknowledged them, now or later.
+  // are dropped from every target once it answered, now or later (a target
+  // that timed out may still apply the write, so it gets the drop as well).
   void abort(const std::vector<bool>& failed);
 
  private:
@@ -40,6 +50,8 @@ class ReplicaWrite : public std::enable_shared_from_this<ReplicaWrite> {
                std::vector<Vnode> targets);
   void send(std::size_t target);
   void on_reply(std::size_t target, const Result<Message>& reply);
+  // True when every item has `need` acks or every target answered. REQUIRES: mu_.
+  bool settled_locked(int need) const;
   // DropItems of the given items' versions to `target`, fire and forget.
   void drop(std::size_t target, const std::vector<std::size_t>& items);
 
@@ -50,10 +62,12 @@ class ReplicaWrite : public std::enable_shared_from_this<ReplicaWrite> {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<int> acks_;                         // GUARDED_BY(mu_) per item
-  std::vector<std::vector<std::size_t>> ackers_;  // GUARDED_BY(mu_) per item: targets
-  std::size_t answered_ = 0;                      // GUARDED_BY(mu_)
-  std::vector<bool> failed_;                      // GUARDED_BY(mu_) empty until abort()
+  std::vector<int> acks_;          // GUARDED_BY(mu_) per item
+  std::vector<bool> answered_by_;  // GUARDED_BY(mu_) per target
+  std::size_t answered_ = 0;       // GUARDED_BY(mu_)
+  std::vector<bool> failed_;       // GUARDED_BY(mu_) empty until abort()
+  int settle_need_ = 0;            // GUARDED_BY(mu_)
+  Settled settled_;                // GUARDED_BY(mu_) until it runs
 };
 
 // Writes `items` (already committed on `primary`) to the primary's current

@@ -13,14 +13,37 @@
 namespace dendrite::dtable {
 namespace {
 
-constexpr int kAttempts = 4;
+constexpr int kMinAttempts = 4, kMaxAttempts = 20;
+
+// The attempts of one call: retried (with a fresh route) while the ring
+// repairs itself: at least kMinAttempts, then more while within a budget of
+// two timeouts (the ring notices a dead vnode within about one timeout and a
+// stabilise round), never more than kMaxAttempts.
+class Attempts {
+ public:
+  explicit Attempts(Milliseconds timeout)
+      : deadline_(std::chrono::steady_clock::now() + 2 * timeout) {}
+  // Waits before every attempt but the first; false when none is left.
+  bool next() {
+    if (n_ > 0) {
+      const Milliseconds pause(std::min(25 * n_ * n_, 250));
+      const bool late = std::chrono::steady_clock::now() + pause > deadline_;
+      if (n_ >= kMaxAttempts || (n_ >= kMinAttempts && late)) return false;
+      std::this_thread::sleep_for(pause);
+    }
+    ++n_;
+    return true;
+  }
+  // True from the second attempt on (the route must be looked up afresh).
+  bool retry() const { return n_ > 1; }
+
+ private:
+  const std::chrono::steady_clock::time_point deadline_;
+  int n_ = 0;
+};
 
 Status stopped() {
   return Status::Unavailable("dtable is stopped");
-}
-
-void backoff(int attempt) {
-  if (attempt > 0) std::this_thread::sleep_for(Milliseconds(25 * attempt * attempt));
 }
 
 // True for failures after which another attempt (with a fresh route) may work:
@@ -89,9 +112,8 @@ Status TableService::write(std::string_view key, std::string_view value, bool de
   // The primary waits up to one timeout for its replicas before it answers.
   const Milliseconds limit = timeout(options) + ctx_->timeout() + Milliseconds(100);
   Status last = Status::Unavailable("no attempt made");
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    backoff(attempt);
-    auto primary = route(hash, attempt > 0);
+  for (Attempts attempts(timeout(options)); attempts.next();) {
+    auto primary = route(hash, attempts.retry());
     if (!primary.ok()) {
       last = primary.status();
       continue;
@@ -159,9 +181,8 @@ Result<std::string> TableService::get(std::string_view key, const Options& optio
   if (Status s = check(key, options); !s.ok()) return s;
   const Id hash = Id::hash(key);
   Status last = Status::Unavailable("no attempt made");
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    backoff(attempt);
-    auto primary = route(hash, attempt > 0);
+  for (Attempts attempts(timeout(options)); attempts.next();) {
+    auto primary = route(hash, attempts.retry());
     if (!primary.ok()) {
       last = primary.status();
       continue;

@@ -67,6 +67,9 @@ PutResult Store::put(const Item& item, bool committed, const ReplicaMeta* meta) 
   if (auto c = newest_committed(e); c && item.timestamp < e.versions[*c].ts) {
     return PutResult::kOlder;
   }
+  if (std::find(e.aborted.begin(), e.aborted.end(), item.timestamp) != e.aborted.end()) {
+    return PutResult::kOlder;  // that write failed: it must not come back
+  }
   Version v{item.deleted ? std::string() : item.value, item.timestamp, item.deleted, committed};
   auto pos = std::upper_bound(e.versions.begin(), e.versions.end(), item.timestamp,
                               [](std::int64_t ts, const Version& x) { return ts < x.ts; });
@@ -101,13 +104,16 @@ CommitResult Store::commit(const Id& hash, std::int64_t ts) {
 bool Store::rollback(const Id& hash, std::int64_t ts) {
   Shard& s = shard(hash);
   std::lock_guard lock(s.mu);
-  auto it = s.entries.find(hash);
-  if (it == s.entries.end()) return false;
+  auto it = s.entries.try_emplace(hash).first;
   auto& vs = it->second.versions;
   auto v = std::find_if(vs.begin(), vs.end(), [&](const Version& x) { return x.ts == ts; });
+  auto& aborted = it->second.aborted;
+  if (std::find(aborted.begin(), aborted.end(), ts) == aborted.end()) {
+    if (aborted.size() == kMaxAborted) aborted.erase(aborted.begin());
+    aborted.push_back(ts);
+  }
   if (v == vs.end()) return false;
   vs.erase(v);
-  if (vs.empty()) s.entries.erase(it);
   return true;
 }
 
@@ -221,7 +227,11 @@ std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
       }
       const bool dead = c && *c + 1 == vs.size() && vs[*c].deleted && tombstone_grace_ns > 0 &&
                         vs[*c].ts < now_ns - tombstone_grace_ns;
-      if (dead || vs.empty()) {
+      auto& aborted = it->second.aborted;
+      if (tombstone_grace_ns > 0) {
+        std::erase_if(aborted, [&](std::int64_t ts) { return ts < now_ns - tombstone_grace_ns; });
+      }
+      if (dead || (vs.empty() && aborted.empty())) {
         it = s.entries.erase(it);
         ++erased;
       } else {
@@ -236,7 +246,7 @@ std::size_t Store::size() const {
   std::size_t n = 0;
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
-    n += s.entries.size();
+    for (const auto& [hash, e] : s.entries) n += e.versions.empty() ? 0 : 1;
   }
   return n;
 }

@@ -65,8 +65,10 @@ class Store {
   // Makes the pending version `ts` of `hash` visible (older versions are dropped).
   CommitResult commit(const Id& hash, std::int64_t ts);
 
-  // Removes version `ts` of `hash` (the previous one becomes visible again).
-  // False when there was no such version.
+  // Removes version `ts` of `hash` (the previous one becomes visible again) and
+  // remembers that version as aborted: a later put() of it (a replica write
+  // that arrives after its rollback, an orphan copy handed back) is refused as
+  // kOlder. The mark goes with collect(). False when there was no such version.
   bool rollback(const Id& hash, std::int64_t ts);
 
   // The newest committed version (tombstones included), if any.
@@ -99,12 +101,13 @@ class Store {
   // - with `tombstone_grace_ns` > 0: entries whose visible version is a
   //   tombstone older than that and that have no pending version are erased;
   // - a kept earlier version goes once the version after it is older than
-  //   `history_grace_ns`.
+  //   `history_grace_ns`;
+  // - with `tombstone_grace_ns` > 0, aborted marks older than that go.
   // Returns how many entries were erased.
   std::size_t collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
                       std::int64_t history_grace_ns);
 
-  // Entries (and entries with a visible version, i.e. not all pending).
+  // Entries holding at least one version (committed or pending).
   std::size_t size() const;
 
  private:
@@ -116,7 +119,8 @@ class Store {
   };
   struct Entry {
     std::string key;
-    std::vector<Version> versions;  // ascending timestamp
+    std::vector<Version> versions;      // ascending timestamp; empty: only aborted marks
+    std::vector<std::int64_t> aborted;  // rolled-back versions, at most kMaxAborted
     ReplicaMeta meta;
   };
   struct Shard {
@@ -124,6 +128,7 @@ class Store {
     std::unordered_map<Id, Entry> entries;  // GUARDED_BY(mu)
   };
   static constexpr std::size_t kShards = 32;
+  static constexpr std::size_t kMaxAborted = 8;
 
   Shard& shard(const Id& hash) const;
   static std::optional<std::size_t> newest_committed(const Entry& e);

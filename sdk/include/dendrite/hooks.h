@@ -2,6 +2,7 @@
 // message types) and DelegateHook (ring events).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +12,11 @@
 #include "dendrite/vnode.h"
 
 namespace dendrite {
+
+// Delivers the answer to one request given to TransportHook::handle_async(): a
+// reply message, or an error Status (sent to the caller as an Err reply). Call
+// it exactly once, from any thread; later calls are ignored.
+using Respond = std::function<void(Result<Message>)>;
 
 // Handles the message types a plugin claims.
 class TransportHook {
@@ -32,6 +38,17 @@ class TransportHook {
   // exception (which is a bug: the host logs it). Called only between start() and
   // stop().
   virtual Result<Message> handle(const Message& request) = 0;
+
+  // The asynchronous form, which the transport uses for requests from the
+  // network: the hook answers by calling `respond` once, possibly later and from
+  // another thread (e.g. from the ReplyCallback of Host::request_async), so a
+  // request that waits for other nodes holds no worker thread meanwhile. Called
+  // from worker threads like handle(); must not block for long. The host waits
+  // for every outstanding answer before the plugin's stop(), so `respond` must
+  // be called within a bounded time (use request deadlines). The default answers
+  // with handle(). Requests sent to this host's own address through
+  // Host::request() still go to handle().
+  virtual void handle_async(const Message& request, Respond respond) { respond(handle(request)); }
 };
 
 // The kinds of ring event, as in the original.

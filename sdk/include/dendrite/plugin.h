@@ -29,7 +29,7 @@ namespace dendrite {
 // The SDK ABI version. Bumped whenever a header of sdk/include/dendrite/ changes
 // a class layout, a virtual table or a function signature. The host refuses a
 // plugin built against another version.
-inline constexpr std::uint32_t kSdkAbiVersion = 1;
+inline constexpr std::uint32_t kSdkAbiVersion = 2;  // 2: Host::leaving, TransportHook::handle_async
 
 // What the host hands a plugin at init(). The references stay valid until the
 // plugin's stop() returns.

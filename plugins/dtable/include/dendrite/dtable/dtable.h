@@ -53,8 +53,10 @@ struct WriteEvent {
   Vnode vnode;                 // the local vnode that owns the key
 };
 
-// Called after each such write, on the thread that served it, with no lock of
-// dtable held. Must be thread-safe and quick (it delays the write's reply), and
+// Called after each such write, on the host thread that completed it (a
+// transport worker, or the transport's I/O thread when the write waited for
+// replica answers), with no lock of dtable held, just before the write's reply.
+// Must be thread-safe and quick (it delays that reply and the I/O thread), and
 // must not call remove_write_hook() or write through the Table itself (hand
 // such work to another thread).
 using WriteHook = std::function<void(const WriteEvent&)>;
