@@ -55,9 +55,11 @@ for row in csv.DictReader(sys.stdin):
 done
 
 # --- Dendrite ---
-node() {  # node PORT [JOIN]: starts dendrited with dtable
+echo '{"plugins": [{"name": "dtable"}]}' >"$work/dtable-only.json"
+node() {  # node PORT [JOIN]: starts dendrited with dtable (no metrics: one port per node)
   local port="$1" join="${2:-}"
-  local args=(--listen "127.0.0.1:$port" --vnodes 3 --replicas 2 --log-level warn)
+  local args=(--config "$work/dtable-only.json" --listen "127.0.0.1:$port" --vnodes 3
+              --replicas 2 --log-level warn)
   [ -n "$join" ] && args+=(--join "127.0.0.1:$join")
   "$build/bin/dendrited" "${args[@]}" 2>>"$work/dendrited.log" &
   pids+=($!)

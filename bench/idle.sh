@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Idle cost of one node: starts `dendrited` with 3 vnodes on a free loopback
-# port, waits SECONDS (default 60), then prints its CPU use over that time and
+# Idle cost of one node: starts `dendrited` with 3 vnodes (dtable and metrics)
+# on free loopback ports, waits SECONDS (default 60), then prints its CPU use over that time and
 # its resident memory. Usage: bench/idle.sh [BUILD_DIR] [SECONDS]
 set -euo pipefail
 build=${1:-build}
@@ -8,9 +8,15 @@ seconds=${2:-60}
 bin="$build/bin/dendrited"
 [ -x "$bin" ] || { echo "idle.sh: $bin not built" >&2; exit 2; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$bin" --listen "127.0.0.1:$port" --vnodes 3 --log-level warn &
+# The default config's metrics port (9464) may be taken: give it a free one.
+http=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+config=$(mktemp)
+cat >"$config" <<JSON
+{"plugins": [{"name": "dtable"}, {"name": "metrics", "config": {"listen": "127.0.0.1:$http"}}]}
+JSON
+"$bin" --config "$config" --listen "127.0.0.1:$port" --vnodes 3 --log-level warn &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -f "$config"' EXIT
 sleep 2  # start-up is not idle time
 hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }

@@ -284,9 +284,10 @@ Status take_plugins(const ObjectReader& r, Config& c) {
 }  // namespace
 
 Config default_config() {
-  // The embedded default of DESIGN.md; metrics joins once that plugin exists.
+  // The embedded default of DESIGN.md.
   Config c;
   c.plugins.push_back(PluginSpec{"dtable", std::nullopt, "{}"});
+  c.plugins.push_back(PluginSpec{"metrics", std::nullopt, R"({"listen":"127.0.0.1:9464"})"});
   return c;
 }
 

@@ -14,6 +14,12 @@ std::vector<Vnode> HostServices::successors(const Id& vnode) const {
   return ring_.state(*index).successors;
 }
 
+std::vector<Vnode> HostServices::fingers(const Id& vnode) const {
+  auto index = ring_.index_of(vnode);
+  if (!index) return {};
+  return ring_.state(*index).fingers;
+}
+
 std::vector<Vnode> HostServices::remote_successors(const Id& vnode) const {
   auto index = ring_.index_of(vnode);
   if (!index) return {};

@@ -14,9 +14,14 @@ namespace dendrite::host {
 // Thread-safe (every method). The ring, network and registry must outlive it.
 class HostServices final : public Host {
  public:
-  HostServices(Ring& ring, Network& net, ServiceRegistry& services, int replicas,
-               Milliseconds timeout)
-      : ring_(ring), net_(net), services_(services), replicas_(replicas), timeout_(timeout) {}
+  HostServices(Ring& ring, Network& net, ServiceRegistry& services, MetricsRegistry& metrics,
+               int replicas, Milliseconds timeout)
+      : ring_(ring),
+        net_(net),
+        services_(services),
+        metrics_(metrics),
+        replicas_(replicas),
+        timeout_(timeout) {}
 
   std::string address() const override { return net_.address(); }
   int replicas() const override { return replicas_; }
@@ -27,6 +32,7 @@ class HostServices final : public Host {
   std::vector<Vnode> local_vnodes() const override { return ring_.local_vnodes(); }
   std::optional<Vnode> predecessor(const Id& vnode) const override;
   std::vector<Vnode> successors(const Id& vnode) const override;
+  std::vector<Vnode> fingers(const Id& vnode) const override;
   std::vector<Vnode> remote_successors(const Id& vnode) const override;
   Result<std::vector<Vnode>> lookup(std::size_t n, const Id& key) override {
     return ring_.lookup(n, key);
@@ -45,11 +51,13 @@ class HostServices final : public Host {
   Result<std::shared_ptr<void>> find_service(std::string_view name) const override {
     return services_.find(name);
   }
+  MetricsRegistry& metrics() override { return metrics_; }
 
  private:
   Ring& ring_;
   Network& net_;
   ServiceRegistry& services_;
+  MetricsRegistry& metrics_;
   const int replicas_;
   const Milliseconds timeout_;
   std::atomic<bool> leaving_{false};

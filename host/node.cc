@@ -8,8 +8,10 @@
 #include "host/host_services.h"
 #include "host/logging.h"
 #include "host/plugin_loader.h"
+#include "host/process_metrics.h"
 #include "host/service_registry.h"
 #include "host/stabilizer.h"
+#include "host/transport_stats.h"
 
 namespace dendrite::host {
 namespace {
@@ -79,6 +81,7 @@ struct Node::Impl {
     if (loader) loader->unload();
     services.clear();
     // Objects made from plugin code are gone; now the rest, in reverse order.
+    process_gauges.reset();
     loader.reset();
     host.reset();
     stabilizer.reset();
@@ -89,6 +92,8 @@ struct Node::Impl {
     transport.reset();
   }
 
+  // First: everything below writes to it, and plugins hold references into it.
+  MetricsRegistry metrics;
   Config config;
   std::string executable_dir;
   Dispatcher dispatcher;
@@ -99,6 +104,7 @@ struct Node::Impl {
   std::unique_ptr<HostServices> host;
   std::unique_ptr<PluginLoader> loader;
   std::unique_ptr<Stabilizer> stabilizer;
+  CollectorHandle process_gauges;
   // Guards `ring` (re)assignment and plugin_names against status requests
   // answered on transport threads.
   mutable std::mutex state_mu;
@@ -128,6 +134,7 @@ Status Node::start() {
   tc.listen = n.config.listen;
   tc.advertise = n.config.advertise;
   tc.workers = n.config.workers;
+  tc.metrics = &n.metrics;
   n.transport = std::make_unique<ZmqTransport>(tc, n.dispatcher);
   if (Status s = n.transport->start(); !s.ok()) return n.fail(StartFailure::kBind, s);
   n.address = n.transport->address();
@@ -138,13 +145,19 @@ Status Node::start() {
   rc.num_successors = n.config.num_successors;
   rc.replicas = n.config.replicas;
   rc.timeout = n.config.timeout;
+  rc.metrics = &n.metrics;
   {
     std::lock_guard lock(n.state_mu);
     n.ring =
         std::make_unique<Ring>(rc, *n.transport, [&n](const RingEvent& e) { n.events.push(e); });
   }
-  n.host = std::make_unique<HostServices>(*n.ring, *n.transport, n.services, n.config.replicas,
-                                          n.config.timeout);
+  n.host = std::make_unique<HostServices>(*n.ring, *n.transport, n.services, n.metrics,
+                                          n.config.replicas, n.config.timeout);
+  n.metrics
+      .gauge("dendrite_node_info", "Always 1; labels name this node's address and version.",
+             {{"address", n.address}, {"version", DENDRITE_VERSION}})
+      .set(1);
+  n.process_gauges = register_process_metrics(n.metrics);
 
   n.loader = std::make_unique<PluginLoader>(resolve_plugin_dir(n.config, n.executable_dir), *n.host,
                                             make_plugin_logger);
@@ -154,6 +167,13 @@ Status Node::start() {
   {
     std::lock_guard lock(n.state_mu);
     n.plugin_names = n.loader->names();
+  }
+  // Requests of plugin types are counted under the names their owners give.
+  for (int t = msg::kLastHostType + 1; t < 256; ++t) {
+    const auto type = static_cast<MessageType>(t);
+    if (n.loader->hook_for(type) != nullptr) {
+      n.transport->stats().name_type(type, n.loader->type_name(type));
+    }
   }
 
   n.dispatcher.attach_ring(n.ring.get());
@@ -208,6 +228,9 @@ const Config& Node::config() const {
 }
 dendrite::Host& Node::host_services() {
   return *impl_->host;
+}
+MetricsRegistry& Node::metrics() {
+  return impl_->metrics;
 }
 nlohmann::json Node::status_json() const {
   return impl_->status_json();

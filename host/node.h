@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "dendrite/metrics.h"
 #include "dendrite/status.h"
 #include "host/config.h"
 #include "host/ring.h"
@@ -44,6 +45,8 @@ class Node {
   const Config& config() const;
   // The host services handed to plugins (tests use them to reach plugin services).
   dendrite::Host& host_services();
+  // The node's statistics registry (Host::metrics()); lives as long as the Node.
+  MetricsRegistry& metrics();
   // The status document served to `dendrite-cli status` (message kHostStatus):
   // {"address": "H:P", "vnodes": [{"id": hex40, "host": "H:P",
   //   "predecessor": {"id","host"} | null, "successors": [{"id","host"}...]}...],

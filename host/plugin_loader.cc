@@ -58,6 +58,7 @@ class PluginHost final : public Host {
     return host_.predecessor(vnode);
   }
   std::vector<Vnode> successors(const Id& vnode) const override { return host_.successors(vnode); }
+  std::vector<Vnode> fingers(const Id& vnode) const override { return host_.fingers(vnode); }
   std::vector<Vnode> remote_successors(const Id& vnode) const override {
     return host_.remote_successors(vnode);
   }
@@ -85,6 +86,7 @@ class PluginHost final : public Host {
   Result<std::shared_ptr<void>> find_service(std::string_view name) const override {
     return host_.find_service(name);
   }
+  MetricsRegistry& metrics() override { return host_.metrics(); }
 
  private:
   Host& host_;
@@ -136,6 +138,7 @@ struct PluginLoader::Impl {
   std::vector<std::unique_ptr<Loaded>> plugins;
   std::array<TransportHook*, 256> hooks;
   std::array<int, 256> owners;  // index into `plugins`, or -1
+  std::array<std::string, 256> type_names;
   std::vector<DelegateHook*> delegates;
 };
 
@@ -219,6 +222,16 @@ Status PluginLoader::Impl::load_one(const PluginSpec& spec) {
     init = Status::Internal(describe_current_exception());
   }
   if (!init.ok()) return error(init.code(), p, "init failed: " + init.message());
+  std::string version;
+  try {
+    version = p.plugin->version();
+  } catch (...) {
+    return error(StatusCode::kInternal, p, "version(): " + describe_current_exception());
+  }
+  host.metrics()
+      .gauge("dendrite_plugin_info", "Always 1; one series per loaded plugin.",
+             {{"name", p.name}, {"version", version}})
+      .set(1);
   return read_hooks(p);
 }
 
@@ -257,6 +270,11 @@ Status PluginLoader::Impl::check_claims() {
       }
       owners[type] = static_cast<int>(i);
       hooks[type] = p.transport;
+      try {
+        type_names[type] = p.transport->type_name(type);
+      } catch (...) {
+        return error(StatusCode::kInternal, p, "type_name(): " + describe_current_exception());
+      }
     }
   }
   return Status::Ok();
@@ -280,6 +298,7 @@ void PluginLoader::Impl::unload_all() {
   stop_all();
   hooks.fill(nullptr);
   owners.fill(-1);
+  for (auto& name : type_names) name.clear();
   delegates.clear();
   // Services may be objects of plugin code: drop them while it is loaded.
   if (services) services->clear();
@@ -358,6 +377,10 @@ void PluginLoader::unload() {
 
 TransportHook* PluginLoader::hook_for(MessageType type) const {
   return impl_->hooks[type];
+}
+
+std::string PluginLoader::type_name(MessageType type) const {
+  return impl_->type_names[type];
 }
 
 std::string PluginLoader::owner_of(MessageType type) const {

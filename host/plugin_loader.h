@@ -42,7 +42,8 @@ class PluginLoader {
   ~PluginLoader();  // stops (if started) and unloads
 
   // Loads every plugin in order: open with rtld_now, check the ABI version,
-  // create, init with its config; then checks message-type claims across all of
+  // create, init with its config (then the gauge dendrite_plugin_info{name,
+  // version} = 1 goes into host.metrics()); then checks message-type claims across all of
   // them. On failure nothing stays loaded and the Status message is one line:
   //   plugin '<name>' (<file>): <cause>
   // Causes: "file not found (looked in <dir or path>)", "cannot load: <dlerror>",
@@ -64,6 +65,9 @@ class PluginLoader {
 
   // The hook claiming `type`, or nullptr.
   TransportHook* hook_for(MessageType type) const;
+  // The name the owner gives `type` (TransportHook::type_name, read at load),
+  // or "" when no plugin claims it.
+  std::string type_name(MessageType type) const;
   // The plugin name owning `type` ("" if none).
   std::string owner_of(MessageType type) const;
   const std::vector<DelegateHook*>& delegates() const;

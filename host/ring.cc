@@ -5,7 +5,9 @@
 #include "host/ring.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <limits>
 #include <unordered_map>
@@ -80,9 +82,45 @@ struct VnodeSlot {
   std::atomic<bool> stabilizing{false};  // a round is running
 };
 
+// The ring's counters and histograms (gauges come from a collector).
+struct RingStats {
+  explicit RingStats(MetricsRegistry& r)
+      : stabilize_rounds(r.counter("dendrite_ring_stabilize_rounds_total",
+                                   "Stabilisation rounds run, over every local vnode.")),
+        stabilize_duration(r.histogram("dendrite_ring_stabilize_duration_seconds",
+                                       "Duration of one stabilisation round of one vnode.",
+                                       Histogram::latency_bounds())),
+        lookups(r.counter("dendrite_ring_lookups_total",
+                          "Lookups of a key's successors started by this host.")),
+        lookup_failures(r.counter("dendrite_ring_lookup_failures_total",
+                                  "Lookups that found no answering path.")),
+        lookup_hops(r.histogram("dendrite_ring_lookup_hops",
+                                "Forwards followed by a successful lookup.",
+                                Histogram::count_bounds())) {
+    for (RingEventType t : {RingEventType::kPredecessorJoined, RingEventType::kPredecessorLeft,
+                            RingEventType::kReplicasChanged}) {
+      events[static_cast<std::size_t>(t)] =
+          &r.counter("dendrite_ring_events_total", "Ring events raised by local vnodes, by type.",
+                     {{"type", std::string(ring_event_name(t))}});
+    }
+  }
+
+  Counter& stabilize_rounds;
+  Histogram& stabilize_duration;
+  Counter& lookups;
+  Counter& lookup_failures;
+  Histogram& lookup_hops;
+  std::array<Counter*, 3> events{};
+};
+
 struct Ring::Impl {
   Impl(RingConfig c, Network& n, RingEventSink s)
-      : cfg(std::move(c)), net(n), sink(std::move(s)), log(get_logger("ring")) {
+      : cfg(std::move(c)),
+        net(n),
+        sink(std::move(s)),
+        log(get_logger("ring")),
+        own_metrics(cfg.metrics ? nullptr : std::make_unique<MetricsRegistry>()),
+        stats(cfg.metrics ? *cfg.metrics : *own_metrics) {
     if (cfg.vnodes < 1) cfg.vnodes = 1;
     if (cfg.num_successors < 1) cfg.num_successors = 1;
     if (cfg.replicas < 0) cfg.replicas = 0;
@@ -96,6 +134,33 @@ struct Ring::Impl {
     for (std::size_t i = 0; i < slots.size(); ++i) by_id.push_back(i);
     std::sort(by_id.begin(), by_id.end(),
               [&](std::size_t a, std::size_t b) { return slots[a]->self.id < slots[b]->self.id; });
+    MetricsRegistry& registry = cfg.metrics ? *cfg.metrics : *own_metrics;
+    gauges = registry.add_collector([this](MetricWriter& w) { collect(w); });
+  }
+
+  // The state gauges, read at snapshot time.
+  void collect(MetricWriter& w) const {
+    w.gauge("dendrite_ring_vnodes", "Local vnodes of this host.", {},
+            static_cast<double>(slots.size()));
+    w.gauge("dendrite_ring_successors_wanted", "Configured successor list length (r).", {},
+            static_cast<double>(r()));
+    for (const auto& slot : slots) {
+      std::size_t succs, fingers;
+      bool pred;
+      {
+        std::lock_guard<std::mutex> lock(slot->mu);
+        succs = slot->succs.size();
+        fingers = slot->fingers.size();
+        pred = slot->pred.has_value();
+      }
+      const Labels labels{{"vnode", slot->self.id.hex()}};
+      w.gauge("dendrite_ring_successors", "Entries in a local vnode's successor list.", labels,
+              static_cast<double>(succs));
+      w.gauge("dendrite_ring_predecessor_known",
+              "1 when a local vnode knows its predecessor, else 0.", labels, pred ? 1 : 0);
+      w.gauge("dendrite_ring_fingers", "Distinct finger-table entries of a local vnode.", labels,
+              static_cast<double>(fingers));
+    }
   }
 
   std::size_t r() const { return static_cast<std::size_t>(cfg.num_successors); }
@@ -107,6 +172,7 @@ struct Ring::Impl {
   bool is_local(const Id& id) const { return by_index.count(id) != 0; }
 
   void emit(std::vector<RingEvent>& events) {
+    for (const RingEvent& e : events) stats.events[static_cast<std::size_t>(e.type)]->inc();
     if (sink) {
       for (const RingEvent& e : events) sink(e);
     }
@@ -384,12 +450,14 @@ struct Ring::Impl {
           continue;
         }
         if (list->size() > n) list->resize(n);
+        stats.lookup_hops.observe(static_cast<double>(path.size() - 1));
         return std::move(list.value());
       }
       if (failures >= kMaxFailures) break;
     }
     StatusCode code =
         last.code() == StatusCode::kTimeout ? StatusCode::kTimeout : StatusCode::kUnavailable;
+    stats.lookup_failures.inc();
     return Status(code, "lookup of " + key.short_hex() + " failed: " + last.message());
   }
 
@@ -408,6 +476,7 @@ struct Ring::Impl {
 
   Result<std::vector<Vnode>> lookup(std::size_t n, const Id& key) {
     if (n == 0) return std::vector<Vnode>{};
+    stats.lookups.inc();
     if (VnodeSlot* v = find(key)) {
       // The key is a local vnode's id: that vnode owns it.
       std::vector<Vnode> out{v->self};
@@ -587,7 +656,10 @@ struct Ring::Impl {
   std::unordered_map<Id, std::size_t> by_index;   // id -> slot index
   std::atomic<bool> leaving{false};
   std::mutex requester_mu;
-  std::function<void(std::size_t)> requester;  // GUARDED_BY(requester_mu)
+  std::function<void(std::size_t)> requester;          // GUARDED_BY(requester_mu)
+  const std::unique_ptr<MetricsRegistry> own_metrics;  // when the config names none
+  RingStats stats;
+  CollectorHandle gauges;  // last: unregistered before the slots go
 };
 
 Ring::Ring(RingConfig config, Network& net, RingEventSink sink)
@@ -743,12 +815,15 @@ void Ring::stabilize(std::size_t index) {
   if (index >= m.slots.size() || m.leaving.load()) return;
   VnodeSlot& v = *m.slots[index];
   if (v.stabilizing.exchange(true)) return;  // a round of this vnode is running
+  const auto started = std::chrono::steady_clock::now();
   std::vector<RingEvent> events;
   m.stabilize_successors(v, events);
   m.emit(events);
   m.fix_fingers(v);
   m.check_predecessor(v, events);
   m.emit(events);
+  m.stats.stabilize_rounds.inc();
+  m.stats.stabilize_duration.observe(std::chrono::steady_clock::now() - started);
   v.stabilizing.store(false);
 }
 

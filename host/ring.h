@@ -16,6 +16,7 @@
 
 #include "dendrite/hooks.h"
 #include "dendrite/message.h"
+#include "dendrite/metrics.h"
 #include "dendrite/status.h"
 #include "dendrite/vnode.h"
 #include "host/network.h"
@@ -29,6 +30,9 @@ struct RingConfig {
   int replicas = 2;            // remote successors reported in ReplicasChanged
   Milliseconds timeout{5000};  // per request
   std::uint64_t seed = 0;      // randomness (finger refresh order); 0 = random
+  // Where the ring's statistics go (must outlive the ring); nullptr = a
+  // registry of the ring's own.
+  MetricsRegistry* metrics = nullptr;
 };
 
 // Receives ring events. Called from the thread that ran the ring operation

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "dendrite/metrics.h"
 #include "dendrite/status.h"
 #include "host/network.h"
 
@@ -23,7 +24,12 @@ struct TransportConfig {
   std::string advertise;                  // empty = the bound address
   WorkerPoolConfig workers;
   std::size_t max_frame_bytes = 64u << 20;  // larger frames get an Err reply
+  // Where the transport's statistics go (it must outlive the transport);
+  // nullptr = a registry of the transport's own.
+  MetricsRegistry* metrics = nullptr;
 };
+
+class TransportStats;
 
 // Thread-safe after start().
 class ZmqTransport final : public Network {
@@ -50,6 +56,8 @@ class ZmqTransport final : public Network {
   // Current worker count and how many are busy (for tests and metrics).
   std::size_t worker_count() const;
   std::size_t busy_workers() const;
+  // The transport's statistics (the node names plugin message types there).
+  TransportStats& stats();
 
  private:
   struct Impl;

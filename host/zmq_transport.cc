@@ -34,6 +34,7 @@
 
 #include "host/logging.h"
 #include "host/transport.h"
+#include "host/transport_stats.h"
 #include "host/worker_pool.h"
 
 namespace dendrite::host {
@@ -182,6 +183,8 @@ struct ZmqTransport::Impl {
     Clock::time_point deadline;
     Milliseconds timeout;
     Peer* peer;
+    MessageType type;
+    Clock::time_point sent;
   };
 
   // A request served on the worker pool.
@@ -193,7 +196,9 @@ struct ZmqTransport::Impl {
       // The handler may answer later, from another thread.
       auto env = std::make_shared<Envelope>(std::move(env_));
       Impl* impl = impl_;
-      impl_->handle_async_safely(std::move(request_), [impl, env](Message reply) {
+      const MessageType type = request_.type;
+      impl_->handle_async_safely(std::move(request_), [impl, env, type](Message reply) {
+        if (reply.type == msg::kErr) impl->stats.of(type).errors->inc();
         impl->post_reply(Outbound{std::move(*env), frame_of(reply)});
       });
     }
@@ -225,7 +230,23 @@ struct ZmqTransport::Impl {
   };
 
   Impl(TransportConfig c, RequestHandler& h)
-      : config(std::move(c)), handler(h), log(get_logger("transport")), pool(config.workers) {}
+      : config(std::move(c)),
+        handler(h),
+        log(get_logger("transport")),
+        own_metrics(config.metrics ? nullptr : std::make_unique<MetricsRegistry>()),
+        stats(config.metrics ? *config.metrics : *own_metrics),
+        pool(config.workers) {
+    MetricsRegistry& registry = config.metrics ? *config.metrics : *own_metrics;
+    pool_gauges = registry.add_collector([this](MetricWriter& w) {
+      w.gauge("dendrite_transport_workers", "Live threads of the transport's worker pool.", {},
+              static_cast<double>(pool.worker_count()));
+      w.gauge("dendrite_transport_workers_busy",
+              "Worker threads running a request handler (or about to).", {},
+              static_cast<double>(pool.busy_workers()));
+      w.gauge("dendrite_transport_workers_queued", "Requests waiting for a worker thread.", {},
+              static_cast<double>(pool.queued()));
+    });
+  }
 
   ~Impl() {
     stop();
@@ -548,8 +569,11 @@ struct ZmqTransport::Impl {
     }
     const auto type = static_cast<MessageType>(static_cast<const char*>(payload.data())[0]);
     Message request{type, std::string(view(payload).substr(1))};
+    const TransportStats::PerType& counted = stats.of(type);
+    counted.received->inc();
     if (handler.is_inline(type)) {
       Message reply = handle_safely(request);
+      if (reply.type == msg::kErr) counted.errors->inc();
       env.send(router, frame_of(reply));
     } else {
       pool.submit(std::make_unique<ServerTask>(this, std::move(env), std::move(request)));
@@ -557,13 +581,13 @@ struct ZmqTransport::Impl {
   }
 
   void reject(Envelope& env, const std::string& why) {
-    ++malformed;
+    stats.malformed().inc();
     log->debug("malformed request: {}", why);
     env.send(router, frame_of(make_error("malformed request: " + why)));
   }
 
   void reject_silently(const char* why) {
-    ++malformed;
+    stats.malformed().inc();
     log->debug("dropped request: {}", why);
   }
 
@@ -613,8 +637,11 @@ struct ZmqTransport::Impl {
     peer->socket.send(delimiter, more);
     peer->socket.send(payload, zmq::send_flags::dontwait);
     ++peer->pending;
-    peer->last_used = Clock::now();
-    pending.emplace(id, Pending{std::move(call.done), call.deadline, call.timeout, peer});
+    const Clock::time_point now = Clock::now();
+    peer->last_used = now;
+    stats.of(call.request.type).sent->inc();
+    pending.emplace(id, Pending{std::move(call.done), call.deadline, call.timeout, peer,
+                                call.request.type, now});
     deadlines.emplace_back(call.deadline, id);
     std::push_heap(deadlines.begin(), deadlines.end(), later);
   }
@@ -652,9 +679,11 @@ struct ZmqTransport::Impl {
         continue;
       }
       ReplyCallback done = std::move(it->second.done);
+      const Clock::time_point now = Clock::now();
+      stats.of(it->second.type).latency->observe(now - it->second.sent);
       pending.erase(it);
       --peer.pending;
-      peer.last_used = Clock::now();
+      peer.last_used = now;
       auto reply = Message::from_frame(view(frames[2]));
       if (!reply.ok()) {
         invoke(done, Status::Unavailable("malformed reply from " + peer.host + ": empty frame"),
@@ -675,6 +704,7 @@ struct ZmqTransport::Impl {
       Pending p = std::move(it->second);
       pending.erase(it);
       --p.peer->pending;
+      stats.of(p.type).timeouts->inc();
       invoke(p.done,
              Status::Timeout("request to " + p.peer->host + " timed out after " +
                              std::to_string(p.timeout.count()) + " ms"),
@@ -732,13 +762,14 @@ struct ZmqTransport::Impl {
   const TransportConfig config;
   RequestHandler& handler;
   const std::shared_ptr<spdlog::logger> log;
+  const std::unique_ptr<MetricsRegistry> own_metrics;  // when the config names none
+  TransportStats stats;
   std::string address;  // written by start() before the I/O thread exists
   zmq::context_t ctx;
   WorkerPool pool;
   std::mutex stop_mu;  // serialises the joining part of stop()
   std::thread io;
   int wake_fd = -1;
-  std::atomic<std::uint64_t> malformed{0};
 
   // Shared with other threads; guarded by mu.
   std::mutex mu;
@@ -759,6 +790,9 @@ struct ZmqTransport::Impl {
   std::vector<zmq_pollitem_t> items;
   std::vector<Peer*> item_peers;  // item_peers[i] polls at items[i + 2]
   bool items_dirty = true;
+
+  // Last: unregistered first, while the pool it reads still exists.
+  CollectorHandle pool_gauges;
 };
 
 #if defined(__SANITIZE_THREAD__)
@@ -814,6 +848,10 @@ std::size_t ZmqTransport::worker_count() const {
 
 std::size_t ZmqTransport::busy_workers() const {
   return impl_->pool.busy_workers();
+}
+
+TransportStats& ZmqTransport::stats() {
+  return impl_->stats;
 }
 
 }  // namespace dendrite::host

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian/Ubuntu packages Dendrite builds with, and only those that
+# Installs the Debian/Ubuntu packages Dendrite builds and tests with (prometheus:
+# promtool and the server for the metrics tests), and only those that
 # are missing: when everything is present it changes nothing and needs no root.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ packages=(
   libboost-dev libboost-filesystem-dev
   nlohmann-json3-dev libspdlog-dev libcli11-dev libssl-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  prometheus
 )
 
 missing=()

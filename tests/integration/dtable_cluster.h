@@ -57,14 +57,18 @@ class DtableCluster {
     for (auto& t : tables_) t.reset();  // consumers drop the service before the node stops
   }
 
-  // Starts a node (joining the first live one) and takes its service.
-  std::size_t add(const std::string& settings = dtable_test_settings()) {
+  // Starts a node (joining the first live one) and takes its service. `extra`
+  // plugins load after dtable.
+  std::size_t add(const std::string& settings = dtable_test_settings(),
+                  const std::vector<host::PluginSpec>& extra = {}) {
     std::vector<std::string> seeds;
     for (std::size_t i : cluster_.live()) {
       seeds.push_back(cluster_.node(i).address());
       break;
     }
-    const std::size_t i = cluster_.add(dtable_node_config(seeds, settings));
+    host::Config config = dtable_node_config(seeds, settings);
+    config.plugins.insert(config.plugins.end(), extra.begin(), extra.end());
+    const std::size_t i = cluster_.add(std::move(config));
     auto found = cluster_.node(i).host_services().get_service<dtable::Table>(dtable::kServiceName);
     EXPECT_TRUE(found.ok()) << found.status().to_string();
     tables_.resize(i + 1);

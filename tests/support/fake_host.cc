@@ -152,6 +152,17 @@ std::vector<Vnode> FakeHost::remote_successors(const Id& vnode) const {
   return out;
 }
 
+std::vector<Vnode> FakeHost::fingers(const Id& vnode) const {
+  std::lock_guard lock(mu_);
+  auto it = fingers_.find(vnode);
+  return it == fingers_.end() ? std::vector<Vnode>{} : it->second;
+}
+
+void FakeHost::set_fingers(const Id& vnode, std::vector<Vnode> fingers) {
+  std::lock_guard lock(mu_);
+  fingers_[vnode] = std::move(fingers);
+}
+
 Result<std::vector<Vnode>> FakeHost::lookup(std::size_t n, const Id& key) {
   {
     std::lock_guard lock(mu_);

@@ -82,6 +82,9 @@ class FakeHost final : public Host {
   // The next num_successors vnodes after `vnode` (itself in a one-vnode ring).
   std::vector<Vnode> successors(const Id& vnode) const override;
   std::vector<Vnode> remote_successors(const Id& vnode) const override;
+  // What set_fingers() gave for `vnode` (default: none).
+  std::vector<Vnode> fingers(const Id& vnode) const override;
+  void set_fingers(const Id& vnode, std::vector<Vnode> fingers);
   // The first min(n, ring size) vnodes from the owner of `key`, from the ring.
   Result<std::vector<Vnode>> lookup(std::size_t n, const Id& key) override;
   using Host::request;
@@ -92,6 +95,8 @@ class FakeHost final : public Host {
                      ReplyCallback done) override;
   Status publish_service(std::string name, std::shared_ptr<void> service) override;
   Result<std::shared_ptr<void>> find_service(std::string_view name) const override;
+  // A registry of the fake's own.
+  MetricsRegistry& metrics() override { return metrics_; }
 
  private:
   Result<Message> answer(const std::string& host, const Message& request);
@@ -109,6 +114,7 @@ class FakeHost final : public Host {
   std::map<MessageType, Result<Message>> replies_;  // guarded by mu_
   Responder responder_;                             // guarded by mu_
   std::vector<Request> requests_;                   // guarded by mu_
+  std::map<Id, std::vector<Vnode>> fingers_;        // guarded by mu_
 
   std::deque<std::function<void()>> callbacks_;  // guarded by mu_
   bool stopping_ = false;                        // guarded by mu_
@@ -116,6 +122,7 @@ class FakeHost final : public Host {
   std::thread callback_thread_;  // started on the first request_async()
 
   host::ServiceRegistry services_;
+  MetricsRegistry metrics_;
   std::atomic<bool> leaving_{false};
 };
 

@@ -40,10 +40,14 @@ TEST(ConfigTest, DefaultsMatchDesign) {
   EXPECT_EQ(c.workers.idle, Milliseconds(10000));
   EXPECT_EQ(c.log_level, LogLevel::kInfo);
   EXPECT_FALSE(c.plugin_dir.has_value());
-  // The embedded default loads dtable from the default plugin directory.
-  ASSERT_EQ(c.plugins.size(), 1u);
+  // The embedded default loads dtable and metrics (on 127.0.0.1:9464) from the
+  // default plugin directory.
+  ASSERT_EQ(c.plugins.size(), 2u);
   EXPECT_EQ(c.plugins[0].name, "dtable");
   EXPECT_FALSE(c.plugins[0].path.has_value());
+  EXPECT_EQ(c.plugins[1].name, "metrics");
+  EXPECT_FALSE(c.plugins[1].path.has_value());
+  EXPECT_EQ(json::parse(c.plugins[1].config_json), json::parse(R"({"listen": "127.0.0.1:9464"})"));
   EXPECT_TRUE(validate(c).ok());
 }
 
@@ -189,7 +193,8 @@ TEST(ConfigTest, ToJsonIsTheFileFormatAndRoundTrips) {
     "vnodes": 3, "num_successors": 8, "replicas": 2,
     "stabilize": {"min_ms": 1000, "max_ms": 3000}, "timeout_ms": 5000,
     "workers": {"min": 10, "max": 1024, "idle_ms": 10000},
-    "log": {"level": "info"}, "plugin_dir": null, "plugins": [{"name": "dtable"}]
+    "log": {"level": "info"}, "plugin_dir": null,
+    "plugins": [{"name": "dtable"}, {"name": "metrics", "config": {"listen": "127.0.0.1:9464"}}]
   })"));
 
   const json custom = json::parse(R"({

@@ -101,6 +101,7 @@ Context::Context(Host& h, Logger& l, Settings s, std::shared_ptr<HybridClock> c)
       log(l),
       settings(s),
       clock(std::move(c)),
+      stats(h.metrics()),
       timeout_(h.default_timeout()),
       replicas_(h.replicas()) {
   for (const Vnode& v : host.local_vnodes()) vnodes_.push_back(std::make_unique<VnodeState>(v));

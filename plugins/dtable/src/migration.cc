@@ -144,6 +144,7 @@ void Maintenance::promote(VnodeState& v, const std::optional<Vnode>& left) {
     ctx_->log.info("promoting " + std::to_string(items.size()) + " keys to " + v.self.to_string() +
                    (left ? " after " + left->to_string() + " left" : std::string()));
   }
+  ctx_->stats.promoted_keys.inc(items.size());
   adopt(ctx_, v, items, /*replicate=*/true);
 }
 
@@ -263,6 +264,7 @@ std::vector<Item> Maintenance::deliver(const Vnode& owner, const std::vector<Ite
       taken.push_back(items[i]);
     }
   }
+  ctx_->stats.migrated_keys.inc(taken.size());
   return taken;
 }
 

@@ -32,6 +32,8 @@ class DTablePlugin final : public Plugin, public DelegateHook {
     // Misses read through to the previous holders while this node's ranges
     // settle (it may just have joined).
     for (const auto& v : ctx_->vnodes()) v->settle_for(ctx_->settings.settle);
+    gauges_ =
+        ctx_->host.metrics().add_collector([ctx = ctx_](MetricWriter& w) { collect(*ctx, w); });
     maintenance_->start();
     {
       std::lock_guard lock(mu_);
@@ -46,6 +48,7 @@ class DTablePlugin final : public Plugin, public DelegateHook {
       if (!running_) return;
       running_ = false;
     }
+    gauges_.reset();
     maintenance_->stop();
     // Hand the keys over only when the host leaves the ring gracefully; a
     // stop without leaving behaves like a crash, as the ring sees it.
@@ -57,6 +60,7 @@ class DTablePlugin final : public Plugin, public DelegateHook {
     }
   }
 
+  std::string version() const override { return DENDRITE_VERSION; }
   TransportHook* transport_hook() override { return handlers_.get(); }
   DelegateHook* delegate_hook() override { return this; }
 
@@ -75,6 +79,24 @@ class DTablePlugin final : public Plugin, public DelegateHook {
   std::unique_ptr<Handlers> handlers_;
   std::unique_ptr<Maintenance> maintenance_;
   std::shared_ptr<TableService> service_;
+  CollectorHandle gauges_;  // between start() and stop()
+
+  // Items and bytes per local vnode and table.
+  static void collect(const Context& ctx, MetricWriter& w) {
+    for (const auto& v : ctx.vnodes()) {
+      for (bool primary : {true, false}) {
+        const Store::Usage u = (primary ? v->primary : v->replica).usage();
+        const Labels labels{{"vnode", v->self.id.hex()},
+                            {"table", primary ? "primary" : "replica"}};
+        w.gauge("dendrite_dtable_items",
+                "Keys with a visible value (not deleted), by local vnode and table.", labels,
+                static_cast<double>(u.items));
+        w.gauge("dendrite_dtable_bytes",
+                "Bytes of the keys and values counted by dendrite_dtable_items.", labels,
+                static_cast<double>(u.bytes));
+      }
+    }
+  }
 };
 
 }  // namespace

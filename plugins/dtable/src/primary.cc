@@ -61,6 +61,7 @@ struct WriteOp {
         continue;
       }
       v->primary.rollback(live[k].hash, live[k].timestamp);
+      ctx->stats.write_consistency_failures.inc();
       failed[k] = any_failed = true;
       o.code = kCodeConsistencyNotMet;
       o.error = std::string(kConsistencyNotMetText) + ": " + std::to_string(1 + got) + " of " +
@@ -93,9 +94,11 @@ void primary_write_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
     for (auto& o : op->out) o = WriteOutcome{kCodeInvalidArgument, *e, 0, 0};
     return op->done(std::move(op->out));
   }
+  for (const Item& item : items) ctx->stats.writes(item.deleted, op->n).inc();
   const std::vector<Vnode> targets = ctx->host.remote_successors(v.self.id);
   const int need = op->n - 1;
   if (need > static_cast<int>(targets.size())) {
+    ctx->stats.write_consistency_failures.inc(items.size());
     const std::string e = std::string(kConsistencyNotMetText) + ": " + std::to_string(op->n) +
                           " copies asked but only " + std::to_string(targets.size() + 1) +
                           " hosts hold this key's range";
@@ -215,6 +218,7 @@ struct ReadOp {
       const std::string e = std::string(kConsistencyNotMetText) + ": " + std::to_string(op->n) +
                             " copies asked but only " + std::to_string(targets.size() + 1) +
                             " hosts hold this key's range";
+      ctx->stats.read_consistency_failures.inc(out.size());
       for (auto& o : out) o = ReadOutcome{kCodeConsistencyNotMet, e, std::nullopt};
       return op->done(std::move(out));
     }
@@ -246,6 +250,7 @@ struct ReadOp {
         newest = newer(newest, *item);
       }
       if (answered < n - 1) {
+        ctx->stats.read_consistency_failures.inc();
         out[i] =
             ReadOutcome{kCodeConsistencyNotMet,
                         std::string(kConsistencyNotMetText) + ": " + std::to_string(1 + answered) +
@@ -257,6 +262,7 @@ struct ReadOp {
       if (!newest) continue;
       // Read repair.
       if (!local[i] || local[i]->timestamp < newest->timestamp) {
+        ctx->stats.read_repairs.inc();
         ctx->clock->observe(newest->timestamp);
         v->primary.put(*newest, /*committed=*/true);
       }
@@ -266,7 +272,10 @@ struct ReadOp {
           stale.push_back(targets[t]);
         }
       }
-      if (!stale.empty()) ReplicaWrite::start(ctx, v->self, {*newest}, stale);
+      if (!stale.empty()) {
+        ctx->stats.read_repairs.inc(stale.size());
+        ReplicaWrite::start(ctx, v->self, {*newest}, stale);
+      }
     }
     done(std::move(out));
   }
@@ -287,6 +296,7 @@ void primary_read_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
                                  ReadOutcome{kCodeInvalidArgument, *e, std::nullopt});
     return op->done(std::move(out));
   }
+  ctx->stats.reads(op->n).inc(hashes.size());
   op->local.resize(hashes.size());
   std::vector<std::size_t> misses;
   for (std::size_t i = 0; i < hashes.size(); ++i) {

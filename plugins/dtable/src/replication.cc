@@ -70,8 +70,11 @@ std::shared_ptr<ReplicaWrite> ReplicaWrite::start(std::shared_ptr<Context> ctx,
 void ReplicaWrite::send(std::size_t target) {
   Message req = replica_request(primary_, targets_[target], static_cast<int>(target), items_);
   auto self = shared_from_this();
-  ctx_->send_async(targets_[target].host, std::move(req),
-                   [self, target](Result<Message> reply) { self->on_reply(target, reply); });
+  ctx_->stats.replication_in_flight.inc();
+  ctx_->send_async(targets_[target].host, std::move(req), [self, target](Result<Message> reply) {
+    self->ctx_->stats.replication_in_flight.dec();
+    self->on_reply(target, reply);
+  });
 }
 
 void ReplicaWrite::on_reply(std::size_t target, const Result<Message>& reply) {

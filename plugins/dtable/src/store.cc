@@ -242,6 +242,20 @@ std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
   return erased;
 }
 
+Store::Usage Store::usage() const {
+  Usage u;
+  for (Shard& s : shards_) {
+    std::lock_guard lock(s.mu);
+    for (const auto& [hash, e] : s.entries) {
+      auto c = newest_committed(e);
+      if (!c || e.versions[*c].deleted) continue;
+      ++u.items;
+      u.bytes += e.key.size() + e.versions[*c].value.size();
+    }
+  }
+  return u;
+}
+
 std::size_t Store::size() const {
   std::size_t n = 0;
   for (Shard& s : shards_) {

@@ -110,6 +110,15 @@ class Store {
   // Entries holding at least one version (committed or pending).
   std::size_t size() const;
 
+  // Keys whose visible version is a value (not a tombstone), and the bytes of
+  // those keys and values. Walks every entry (one shard lock at a time): for
+  // statistics, not for the request path.
+  struct Usage {
+    std::size_t items = 0;
+    std::size_t bytes = 0;
+  };
+  Usage usage() const;
+
  private:
   struct Version {
     std::string value;

@@ -6,6 +6,7 @@
 #include "dendrite/id.h"
 #include "dendrite/logger.h"
 #include "dendrite/message.h"
+#include "dendrite/metrics.h"
 #include "dendrite/plugin.h"
 #include "dendrite/status.h"
 #include "dendrite/vnode.h"

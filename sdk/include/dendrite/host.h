@@ -10,6 +10,7 @@
 
 #include "dendrite/id.h"
 #include "dendrite/message.h"
+#include "dendrite/metrics.h"
 #include "dendrite/status.h"
 #include "dendrite/vnode.h"
 
@@ -50,6 +51,10 @@ class Host {
   // The successor list of local vnode `vnode` (empty for an unknown id).
   virtual std::vector<Vnode> successors(const Id& vnode) const = 0;
 
+  // The distinct finger-table entries of local vnode `vnode`, in finger order
+  // (empty for an unknown id, and until its first stabilisation round).
+  virtual std::vector<Vnode> fingers(const Id& vnode) const = 0;
+
   // The first `replicas()` successors of local vnode `vnode` that live on distinct
   // hosts other than this one, in ring order (fewer when the ring is smaller).
   virtual std::vector<Vnode> remote_successors(const Id& vnode) const = 0;
@@ -82,6 +87,11 @@ class Host {
   // The service published under `name`, or NotFound. The caller must know its type
   // (see get_service<T>) and must drop its reference in its stop().
   virtual Result<std::shared_ptr<void>> find_service(std::string_view name) const = 0;
+
+  // This node's statistics registry (see metrics.h), shared by the host and
+  // every plugin of the node. Valid from init() until the plugin is destroyed;
+  // what a plugin registers stays exported after it stops. Thread-safe.
+  virtual MetricsRegistry& metrics() = 0;
 
   // Typed find_service: T must be the exact interface type published under `name`.
   template <typename T>

@@ -29,7 +29,9 @@ namespace dendrite {
 // The SDK ABI version. Bumped whenever a header of sdk/include/dendrite/ changes
 // a class layout, a virtual table or a function signature. The host refuses a
 // plugin built against another version.
-inline constexpr std::uint32_t kSdkAbiVersion = 2;  // 2: Host::leaving, TransportHook::handle_async
+// 2: Host::leaving, TransportHook::handle_async; Host::metrics and the
+//    statistics registry (metrics.h), Host::fingers, Plugin::version.
+inline constexpr std::uint32_t kSdkAbiVersion = 2;
 
 // What the host hands a plugin at init(). The references stay valid until the
 // plugin's stop() returns.
@@ -48,6 +50,10 @@ class Plugin {
   virtual Status init(const std::string& config_json, PluginContext& context) = 0;
   virtual Status start() = 0;
   virtual void stop() = 0;
+
+  // The plugin's version, for the `dendrite_plugin_info` series and logs. Read
+  // once after init().
+  virtual std::string version() const { return "unknown"; }
 
   // The plugin's hooks, or nullptr. Each pointer stays valid until destruction.
   virtual TransportHook* transport_hook() { return nullptr; }

@@ -1,0 +1,182 @@
+// A real Prometheus server (Debian package `prometheus`) scrapes the metrics
+// plugins of two in-process nodes every second; its HTTP API must report both
+// targets up and a dendrite_ series with the expected value. The server binds
+// 127.0.0.1 only, keeps its data in a temporary directory and is killed at the end.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include "dendrite/metrics/http.h"
+#include "integration/dtable_cluster.h"
+#include "support/promtool.h"
+
+extern char** environ;
+
+namespace dendrite::testing {
+namespace {
+
+using nlohmann::json;
+
+// A free TCP port on 127.0.0.1 (bound and released; the window is short).
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// One child process; killed (TERM, then KILL) when destroyed.
+class Child {
+ public:
+  Child(const std::vector<std::string>& argv, const std::string& log) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~Child() { stop(); }
+  bool started() const { return pid_ > 0; }
+  bool running() {
+    if (pid_ <= 0) return false;
+    int status;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
+  void stop() {
+    if (!running()) return;
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 200; ++i) {  // 10 s
+      if (!running()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(MetricsPrometheusTest, PrometheusScrapesTwoNodes) {
+  DENDRITE_REQUIRE_TOOL(prometheus, "prometheus");
+  DtableCluster cluster;
+  const host::PluginSpec metrics{"metrics", std::nullopt, R"({"listen": "127.0.0.1:0"})"};
+  cluster.add(dtable_test_settings(), {metrics});
+  cluster.add(dtable_test_settings(), {metrics});
+  ASSERT_EQ(cluster.wait_converged(), "");
+  std::vector<std::string> targets;
+  for (std::size_t i : {0u, 1u}) {
+    auto ep =
+        cluster.node(i).host_services().get_service<metrics::HttpEndpoint>(metrics::kServiceName);
+    ASSERT_TRUE(ep.ok());
+    targets.push_back((*ep)->address());
+  }
+  constexpr int kSets = 17;
+  for (int i = 0; i < kSets; ++i) {
+    ASSERT_TRUE(cluster.table(i % 2).query().set("p" + std::to_string(i), "v").ok());
+  }
+
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("dendrite-prometheus-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "data");
+  {
+    std::ofstream cfg(dir / "prometheus.yml");
+    cfg << "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+        << "scrape_configs:\n  - job_name: dendrite\n    static_configs:\n"
+        << "      - targets: ['" << targets[0] << "', '" << targets[1] << "']\n";
+  }
+  const int port = free_port();
+  ASSERT_GT(port, 0);
+  const std::string log = (dir / "prometheus.log").string();
+  Child server({prometheus, "--config.file=" + (dir / "prometheus.yml").string(),
+                "--web.listen-address=127.0.0.1:" + std::to_string(port),
+                "--storage.tsdb.path=" + (dir / "data").string(), "--log.level=warn"},
+               log);
+  ASSERT_TRUE(server.started());
+
+  httplib::Client api("127.0.0.1", port);
+  api.set_connection_timeout(2);
+  api.set_read_timeout(5);
+  auto query = [&](const std::string& q) -> json {
+    auto res = api.Get("/api/v1/query", httplib::Params{{"query", q}}, httplib::Headers{});
+    if (!res || res->status != 200) return json();
+    json doc = json::parse(res->body, nullptr, false);
+    return doc.is_object() && doc["status"] == "success" ? doc["data"]["result"] : json();
+  };
+
+  // Both targets up.
+  bool up = wait_until(
+      [&] {
+        if (!server.running()) return true;  // reported below
+        auto res = api.Get("/api/v1/targets");
+        if (!res || res->status != 200) return false;
+        json doc = json::parse(res->body, nullptr, false);
+        if (!doc.is_object()) return false;
+        int healthy = 0;
+        for (const json& t : doc["data"]["activeTargets"]) healthy += t["health"] == "up";
+        return healthy == 2;
+      },
+      std::chrono::seconds(60));
+  ASSERT_TRUE(server.running()) << read_file(log);
+  ASSERT_TRUE(up) << read_file(log);
+  json up_series = query("up{job=\"dendrite\"}");
+  ASSERT_EQ(up_series.size(), 2u) << up_series;
+  for (const json& s : up_series) EXPECT_EQ(s["value"][1], "1") << s;
+
+  // A dendrite_ series with the expected value: 3 vnodes per node, and the
+  // writes done above summed over both nodes.
+  json vnodes;
+  ASSERT_TRUE(wait_until([&] { return (vnodes = query("dendrite_ring_vnodes")).size() == 2; },
+                         std::chrono::seconds(30)))
+      << vnodes;
+  for (const json& s : vnodes) EXPECT_EQ(s["value"][1], "3") << s;
+  json writes;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        writes = query("sum(dendrite_dtable_writes_total{op=\"set\"})");
+        return writes.size() == 1 && writes[0]["value"][1] == std::to_string(kSets);
+      },
+      std::chrono::seconds(30)))
+      << writes;
+
+  server.stop();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace dendrite::testing
