@@ -85,7 +85,17 @@ kill -TERM "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1
 
 a=$(free_port); b=$(free_port); e=$(free_port)
 node "$a"; node "$b" "$a"; node "$e" "$a"
-sleep 8  # let the ring and replica sets settle (default stabilize 1-3 s)
+# Wait (bounded: 60 s) until every node walks the same ring of 9 vnodes, then
+# a little longer for the replica sets to follow.
+settled=false
+for _ in $(seq 60); do
+  rings=$(for p in "$a" "$b" "$e"; do "$build/bin/dendrite-cli" --node "127.0.0.1:$p" ring 2>/dev/null | md5sum; done | sort -u | wc -l || true)
+  count=$("$build/bin/dendrite-cli" --node "127.0.0.1:$a" ring 2>/dev/null | grep -c '"id"' || true)
+  if [ "$rings" = 1 ] && [ "$count" = 9 ]; then settled=true; break; fi
+  sleep 1
+done
+$settled || { echo "dtable_vs_redis: the 3-node ring did not settle within 60 s" >&2; exit 1; }
+sleep 3
 for c in 1 50; do
   bench "dendrite-3" "$a" "$c" set 1 "SET"
   bench "dendrite-3" "$a" "$c" set 2 "SET c2"

@@ -182,6 +182,13 @@ TEST(DtableServiceTest, ConcurrentClientsOnEveryNodeKeepTheTableConsistent) {
   ASSERT_EQ(c.wait_converged(), "");
   constexpr int kThreads = 16, kKeys = 40;
   std::atomic<int> errors{0};
+  std::mutex mu;
+  std::string first_error;  // guarded by mu
+  auto failed = [&](const std::string& what, const Status& s) {
+    ++errors;
+    std::lock_guard lock(mu);
+    if (first_error.empty()) first_error = what + ": " + s.to_string();
+  };
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -190,17 +197,25 @@ TEST(DtableServiceTest, ConcurrentClientsOnEveryNodeKeepTheTableConsistent) {
         for (int k = 0; k < kKeys; ++k) {
           const std::string key = "t" + std::to_string(t) + "-" + std::to_string(k);
           // Shared keys too: every thread writes "shared-k" (last write wins).
-          if (!table.query().consistency(2).set(key, std::to_string(round)).ok()) ++errors;
-          if (!table.query().set("shared-" + std::to_string(k), key).ok()) ++errors;
-          if (k % 5 == 0 && round == 2 && !table.query().consistency(2).del(key).ok()) ++errors;
+          if (Status s = table.query().consistency(2).set(key, std::to_string(round)); !s.ok()) {
+            failed("set " + key, s);
+          }
+          if (Status s = table.query().set("shared-" + std::to_string(k), key); !s.ok()) {
+            failed("set shared", s);
+          }
+          if (k % 5 == 0 && round == 2) {
+            if (Status s = table.query().consistency(2).del(key); !s.ok()) failed("del " + key, s);
+          }
           auto v = table.query().get(key);
-          if (!(k % 5 == 0 && round == 2) && (!v.ok() || *v != std::to_string(round))) ++errors;
+          if (!(k % 5 == 0 && round == 2) && (!v.ok() || *v != std::to_string(round))) {
+            failed("get " + key + (v.ok() ? " = " + *v : ""), v.status());
+          }
         }
       }
     });
   }
   for (auto& th : threads) th.join();
-  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(errors.load(), 0) << first_error;
   for (std::size_t i : c.live()) {
     for (int t = 0; t < kThreads; ++t) {
       for (int k = 0; k < kKeys; ++k) {

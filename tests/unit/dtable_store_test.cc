@@ -116,6 +116,30 @@ TEST(DtableStoreTest, RollbackBeforeTheWriteArrivesStillRefusesIt) {
   EXPECT_EQ(replica.put(item("k", "again", 20), true), PutResult::kApplied);
 }
 
+TEST(DtableStoreTest, WritesStampedUnderTheKeyLockAreNeverRefused) {
+  // Concurrent client writes of one key at its primary: each is stamped under
+  // the key's lock, so none is refused as older than one stamped after it.
+  Store primary(false);
+  HybridClock clock;
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        Item w = item("k", std::to_string(t), 0);
+        if (primary.put_stamped(w, [&] { return clock.now(); }) == PutResult::kOlder) {
+          ++refused;
+          continue;
+        }
+        primary.commit(w.hash, w.timestamp);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(refused.load(), 0);
+  EXPECT_TRUE(primary.get(Id::hash("k")));
+}
+
 TEST(DtableStoreTest, ReplicaRollbackRestoresThePreviousCommittedVersion) {
   Store replica(true);
   const Id h = Id::hash("k");

@@ -131,14 +131,25 @@ VnodeState* Context::owner_for(const Id& hash, VnodeState* asked) const {
 }
 
 std::optional<Vnode> Context::owner_hint(const Id& hash) const {
+  // Of every (vnode, successor) gap that holds `hash` in the local successor
+  // lists, the one that starts closest before it: the most precise knowledge.
+  std::optional<Vnode> best;
+  std::optional<Id> best_gap;
   for (const auto& v : vnodes_) {
     Id prev = v->self.id;
     for (const Vnode& s : host.successors(v->self.id)) {
-      if (between(prev, s.id, hash, true)) return s;
+      if (between(prev, s.id, hash, true)) {
+        const Id gap = distance(prev, hash);
+        if (!best_gap || gap < *best_gap) {
+          best = s;
+          best_gap = gap;
+        }
+        break;
+      }
       prev = s.id;
     }
   }
-  return std::nullopt;
+  return best;
 }
 
 std::string Context::wrong_owner_text(const Id& hash, const Vnode& asked) const {

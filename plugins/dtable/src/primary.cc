@@ -107,8 +107,7 @@ void primary_write_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
   }
   // Stamp and store pending.
   for (std::size_t i = 0; i < items.size(); ++i) {
-    items[i].timestamp = ctx->clock->now();
-    if (v.primary.put(items[i], /*committed=*/false) == PutResult::kOlder) {
+    if (v.primary.put_stamped(items[i], [&] { return ctx->clock->now(); }) == PutResult::kOlder) {
       op->out[i] = WriteOutcome{kCodeOlder, "a newer version is held", 0, 0};
       continue;
     }

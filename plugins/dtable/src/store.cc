@@ -49,9 +49,20 @@ void Store::prune(Entry& e) const {
   while (e.versions.size() > kMaxVersions) e.versions.erase(e.versions.begin());
 }
 
+PutResult Store::put_stamped(Item& item, const std::function<std::int64_t()>& stamp) {
+  Shard& s = shard(item.hash);
+  std::lock_guard lock(s.mu);
+  item.timestamp = stamp();
+  return put_locked(s, item, /*committed=*/false, nullptr);
+}
+
 PutResult Store::put(const Item& item, bool committed, const ReplicaMeta* meta) {
   Shard& s = shard(item.hash);
   std::lock_guard lock(s.mu);
+  return put_locked(s, item, committed, meta);
+}
+
+PutResult Store::put_locked(Shard& s, const Item& item, bool committed, const ReplicaMeta* meta) {
   Entry& e = s.entries[item.hash];
   if (e.key.empty()) e.key = item.key;
   auto same = std::find_if(e.versions.begin(), e.versions.end(),

@@ -62,6 +62,14 @@ class Store {
   // `meta` (master, depth, refresh time) on kApplied and kDuplicate.
   PutResult put(const Item& item, bool committed, const ReplicaMeta* meta = nullptr);
 
+  // Stamps `item` with `stamp()` and stores it as a pending version, both under
+  // the key's lock, so writes of one key stamped here are stored in timestamp
+  // order and a write is never refused for a concurrent one stamped after it.
+  // Refused (kOlder) only when a newer committed version came from elsewhere.
+  // `item.timestamp` is set on return. `stamp` must be quick and must not call
+  // into the table.
+  PutResult put_stamped(Item& item, const std::function<std::int64_t()>& stamp);
+
   // Makes the pending version `ts` of `hash` visible (older versions are dropped).
   CommitResult commit(const Id& hash, std::int64_t ts);
 
@@ -140,6 +148,8 @@ class Store {
   static constexpr std::size_t kMaxAborted = 8;
 
   Shard& shard(const Id& hash) const;
+  // put() with the shard lock held. REQUIRES: s.mu.
+  PutResult put_locked(Shard& s, const Item& item, bool committed, const ReplicaMeta* meta);
   static std::optional<std::size_t> newest_committed(const Entry& e);
   static Item to_item(const Id& hash, const Entry& e, const Version& v);
   // Drops what the newest committed version made useless. REQUIRES: shard lock.
