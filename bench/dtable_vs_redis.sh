@@ -18,22 +18,9 @@ if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/nu
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools >/dev/null
 fi
 
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {  # bounded: 10 s
-  for _ in $(seq 100); do
-    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "dtable_vs_redis: nothing listens on port $1" >&2; exit 1
-}
+script=dtable_vs_redis
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 
 results="$work/results.csv"
 echo "system,test,c,rps,p50,p99" > "$results"

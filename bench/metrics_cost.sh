@@ -16,22 +16,9 @@ for prog in dendrited dendrite-bench; do
 done
 command -v curl >/dev/null || { echo "metrics_cost: curl is required" >&2; exit 2; }
 
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {  # bounded: 10 s
-  for _ in $(seq 100); do
-    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "metrics_cost: nothing listens on port $1" >&2; exit 1
-}
+script=metrics_cost
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 node() {  # node NAME PORT PLUGINS_JSON
   cat >"$work/$1.json" <<JSON
 {"listen": "127.0.0.1:$2", "vnodes": 3, "log": {"level": "warn"}, "plugins": $3}

@@ -4,6 +4,7 @@
 #include <exception>
 #include <thread>
 
+#include "await.h"
 #include "dendrite/dtable/messages.h"
 
 namespace dendrite::dtable {
@@ -202,20 +203,8 @@ void Context::call_all_async(std::vector<std::pair<std::string, Message>> reques
 
 std::vector<Result<Message>> Context::call_all(
     std::vector<std::pair<std::string, Message>> requests) {
-  struct Wait {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::optional<std::vector<Result<Message>>> out;  // GUARDED_BY(mu)
-  };
-  auto wait = std::make_shared<Wait>();
-  call_all_async(std::move(requests), [wait](std::vector<Result<Message>> out) {
-    std::lock_guard lock(wait->mu);
-    wait->out.emplace(std::move(out));
-    wait->cv.notify_all();
-  });
-  std::unique_lock lock(wait->mu);
-  wait->cv.wait(lock, [&] { return wait->out.has_value(); });
-  return std::move(*wait->out);
+  return await<std::vector<Result<Message>>>(
+      [&](AllDone done) { call_all_async(std::move(requests), std::move(done)); });
 }
 
 Result<Message> Context::call(const std::string& to, const Message& request, Milliseconds limit) {

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 
+#include "await.h"
 #include "codec.h"
 #include "dendrite/dtable/messages.h"
 #include "primary.h"
@@ -197,20 +198,7 @@ void Handlers::get_item(const Message& m, Respond respond) {
 }
 
 Result<Message> Handlers::wait_for(const Message& m) {
-  struct Wait {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::optional<Result<Message>> reply;
-  };
-  auto wait = std::make_shared<Wait>();
-  handle_async(m, [wait](Result<Message> reply) {
-    std::lock_guard lock(wait->mu);
-    if (!wait->reply) wait->reply.emplace(std::move(reply));
-    wait->cv.notify_all();
-  });
-  std::unique_lock lock(wait->mu);
-  wait->cv.wait(lock, [&] { return wait->reply.has_value(); });
-  return std::move(*wait->reply);
+  return await<Result<Message>>([&](Respond respond) { handle_async(m, std::move(respond)); });
 }
 
 Message Handlers::set_replica(const Message& m) {

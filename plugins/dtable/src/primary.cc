@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "await.h"
 #include "codec.h"
 #include "dendrite/dtable/messages.h"
 #include "replication.h"
@@ -127,20 +128,9 @@ void primary_write_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
 
 std::vector<WriteOutcome> primary_write(const std::shared_ptr<Context>& ctx, VnodeState& v,
                                         std::vector<Item> items, int min_acks) {
-  struct Wait {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::optional<std::vector<WriteOutcome>> out;
-  };
-  auto wait = std::make_shared<Wait>();
-  primary_write_async(ctx, v, std::move(items), min_acks, [wait](std::vector<WriteOutcome> out) {
-    std::lock_guard lock(wait->mu);
-    wait->out.emplace(std::move(out));
-    wait->cv.notify_all();
+  return await<std::vector<WriteOutcome>>([&](WriteDone done) {
+    primary_write_async(ctx, v, std::move(items), min_acks, std::move(done));
   });
-  std::unique_lock lock(wait->mu);
-  wait->cv.wait(lock, [&] { return wait->out.has_value(); });
-  return std::move(*wait->out);
 }
 
 namespace {
@@ -309,20 +299,8 @@ void primary_read_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
 
 std::vector<ReadOutcome> primary_read(const std::shared_ptr<Context>& ctx, VnodeState& v,
                                       const std::vector<Id>& hashes, int consistency) {
-  struct Wait {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::optional<std::vector<ReadOutcome>> out;
-  };
-  auto wait = std::make_shared<Wait>();
-  primary_read_async(ctx, v, hashes, consistency, [wait](std::vector<ReadOutcome> out) {
-    std::lock_guard lock(wait->mu);
-    wait->out.emplace(std::move(out));
-    wait->cv.notify_all();
-  });
-  std::unique_lock lock(wait->mu);
-  wait->cv.wait(lock, [&] { return wait->out.has_value(); });
-  return std::move(*wait->out);
+  return await<std::vector<ReadOutcome>>(
+      [&](ReadDone done) { primary_read_async(ctx, v, hashes, consistency, std::move(done)); });
 }
 
 void adopt(const std::shared_ptr<Context>& ctx, VnodeState& v, const std::vector<Item>& items,
