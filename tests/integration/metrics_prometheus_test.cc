@@ -154,8 +154,12 @@ TEST(MetricsPrometheusTest, PrometheusScrapesTwoNodes) {
       std::chrono::seconds(60));
   ASSERT_TRUE(server.running()) << read_file(log);
   ASSERT_TRUE(up) << read_file(log);
-  json up_series = query("up{job=\"dendrite\"}");
-  ASSERT_EQ(up_series.size(), 2u) << up_series;
+  // The targets page turns healthy a moment before the scrape's samples can be
+  // queried: wait (bounded) for both `up` series too.
+  json up_series;
+  ASSERT_TRUE(wait_until([&] { return (up_series = query("up{job=\"dendrite\"}")).size() == 2; },
+                         std::chrono::seconds(30)))
+      << up_series;
   for (const json& s : up_series) EXPECT_EQ(s["value"][1], "1") << s;
 
   // A dendrite_ series with the expected value: 3 vnodes per node, and the
