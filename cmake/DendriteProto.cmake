@@ -1,8 +1,17 @@
 # dendrite_generate_proto(OUT_SRCS OUT_HDRS PROTO_DIR proto files...)
 # Runs protoc on the given .proto files (relative to PROTO_DIR); generated code
 # lands in ${CMAKE_BINARY_DIR}/gen. Imports are resolved against PROTO_DIR and
-# the host's proto/ directory (so a plugin may `import "chord.proto";`).
+# the SDK's proto directory (global property DENDRITE_PROTO_IMPORT_DIR: proto/
+# in the source tree, include/dendrite/proto when installed), so a plugin may
+# `import "chord.proto";` and use the messages compiled into libdendrite_sdk.so
+# without generating them again. Used by the main build and by the installed
+# DendriteSDK package alike.
 function(dendrite_generate_proto out_srcs out_hdrs proto_dir)
+  get_property(import_dir GLOBAL PROPERTY DENDRITE_PROTO_IMPORT_DIR)
+  if(NOT import_dir)
+    message(FATAL_ERROR "dendrite_generate_proto: DENDRITE_PROTO_IMPORT_DIR is not set "
+                        "(include DendriteProto.cmake through find_package(DendriteSDK))")
+  endif()
   set(gen_dir ${CMAKE_BINARY_DIR}/gen)
   file(MAKE_DIRECTORY ${gen_dir})
   set(srcs)
@@ -19,7 +28,7 @@ function(dendrite_generate_proto out_srcs out_hdrs proto_dir)
       OUTPUT ${cc} ${h}
       COMMAND protobuf::protoc
               --proto_path=${proto_dir}
-              --proto_path=${PROJECT_SOURCE_DIR}/proto
+              --proto_path=${import_dir}
               --cpp_out=${gen_dir}
               ${proto_dir}/${proto}
       DEPENDS ${proto_dir}/${proto} protobuf::protoc

@@ -2,12 +2,17 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
+#include <optional>
 #include <set>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include <boost/dll/shared_library.hpp>
 
@@ -20,6 +25,51 @@ namespace {
 
 constexpr const char* kCreateSymbol = "dendrite_plugin_create";
 constexpr const char* kAbiSymbol = "dendrite_plugin_abi_version";
+constexpr const char* kDescriptorSymbol = "dendrite_plugin_descriptor";
+
+// "1.2.0" as numbers, or nullopt unless dotted decimal numbers.
+std::optional<std::vector<unsigned long>> parse_version(std::string_view text) {
+  std::vector<unsigned long> parts;
+  if (text.empty()) return std::nullopt;
+  for (;;) {
+    std::size_t dot = text.find('.');
+    std::string_view part = text.substr(0, dot);
+    unsigned long value = 0;
+    auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
+    if (part.empty() || ec != std::errc() || end != part.data() + part.size()) return std::nullopt;
+    parts.push_back(value);
+    if (dot == std::string_view::npos) return parts;
+    text.remove_prefix(dot + 1);
+  }
+}
+
+// a < b, missing trailing parts counting as 0 ("1.0" == "1").
+bool version_less(std::vector<unsigned long> a, std::vector<unsigned long> b) {
+  std::size_t n = std::max(a.size(), b.size());
+  a.resize(n, 0);
+  b.resize(n, 0);
+  return a < b;
+}
+
+// One entry of PluginDescriptor::requirements: "name" or "name>=version".
+struct Requirement {
+  std::string text;
+  std::string name;
+  std::optional<std::vector<unsigned long>> min_version;
+};
+
+std::optional<Requirement> parse_requirement(std::string_view text) {
+  Requirement r{std::string(text), {}, std::nullopt};
+  std::size_t op = text.find(">=");
+  std::string_view name = text.substr(0, op);
+  if (name.empty() || name.find_first_of(" <>=") != std::string_view::npos) return std::nullopt;
+  r.name = std::string(name);
+  if (op != std::string_view::npos) {
+    r.min_version = parse_version(text.substr(op + 2));
+    if (!r.min_version) return std::nullopt;
+  }
+  return r;
+}
 
 // What an exception caught from plugin code says. The exception object (whose
 // code may live in the plugin) is gone when the caller's catch block ends.
@@ -99,6 +149,10 @@ class PluginHost final : public Host {
 struct Loaded {
   std::string name;
   std::string file;
+  std::string config_json;
+  // The plugin's descriptor (in its library), or nullptr when it has none.
+  const PluginDescriptor* descriptor = nullptr;
+  std::vector<Requirement> requirements;                // parsed from the descriptor
   std::shared_ptr<boost::dll::shared_library> library;  // also held by pinned services
   std::unique_ptr<PluginHost> host;
   std::shared_ptr<Logger> logger;
@@ -123,7 +177,10 @@ struct PluginLoader::Impl {
     return Status(code, "plugin '" + p.name + "' (" + p.file + "): " + cause);
   }
 
-  Status load_one(const PluginSpec& spec);
+  Status open_one(const PluginSpec& spec);
+  Status read_descriptor(Loaded& p);
+  Status order_by_requirements();
+  Status init_one(Loaded& p);
   Status read_hooks(Loaded& p);
   Status check_claims();
   void stop_all();
@@ -142,10 +199,11 @@ struct PluginLoader::Impl {
   std::vector<DelegateHook*> delegates;
 };
 
-Status PluginLoader::Impl::load_one(const PluginSpec& spec) {
+Status PluginLoader::Impl::open_one(const PluginSpec& spec) {
   auto owned = std::make_unique<Loaded>();
   Loaded& p = *owned;
   p.name = spec.name;
+  p.config_json = spec.config_json;
   std::string looked_in;
   if (spec.path) {
     p.file = *spec.path;
@@ -194,10 +252,8 @@ Status PluginLoader::Impl::load_one(const PluginSpec& spec) {
     }
   }
   std::uint32_t abi = 0;
-  PluginFactorySignature* factory = nullptr;
   try {
     abi = p.library->get_alias<const std::uint32_t>(kAbiSymbol);
-    factory = &p.library->get_alias<PluginFactorySignature>(kCreateSymbol);
   } catch (const std::exception& e) {
     return error(StatusCode::kInvalidArgument, p,
                  std::string("not a Dendrite plugin (") + e.what() + ")");
@@ -207,7 +263,129 @@ Status PluginLoader::Impl::load_one(const PluginSpec& spec) {
                  "ABI version mismatch: plugin has " + std::to_string(abi) + ", host has " +
                      std::to_string(kSdkAbiVersion));
   }
+  return read_descriptor(p);
+}
 
+Status PluginLoader::Impl::read_descriptor(Loaded& p) {
+  if (!p.library->has(kDescriptorSymbol)) return Status::Ok();
+  try {
+    p.descriptor = &p.library->get_alias<const PluginDescriptor>(kDescriptorSymbol);
+  } catch (const std::exception& e) {
+    return error(StatusCode::kInvalidArgument, p,
+                 std::string("malformed descriptor (") + e.what() + ")");
+  }
+  const PluginDescriptor& d = *p.descriptor;
+  auto malformed = [&](const std::string& what) {
+    return error(StatusCode::kInvalidArgument, p, "malformed descriptor: " + what);
+  };
+  if (d.name == nullptr || *d.name == '\0') return malformed("empty name");
+  if (d.version == nullptr || !parse_version(d.version)) {
+    return malformed(std::string("version '") + (d.version ? d.version : "") +
+                     "' is not dotted numbers");
+  }
+  if (d.message_type_count > 0 && d.message_types == nullptr) return malformed("no message types");
+  if (d.requirement_count > 0 && d.requirements == nullptr) return malformed("no requirements");
+  for (std::size_t i = 0; i < d.requirement_count; ++i) {
+    const char* text = d.requirements[i];
+    std::optional<Requirement> r = text ? parse_requirement(text) : std::nullopt;
+    if (!r) {
+      return error(StatusCode::kInvalidArgument, p,
+                   std::string("malformed requirement '") + (text ? text : "") +
+                       "' (expected 'name' or 'name>=version')");
+    }
+    p.requirements.push_back(std::move(*r));
+  }
+  return Status::Ok();
+}
+
+Status PluginLoader::Impl::order_by_requirements() {
+  const std::size_t n = plugins.size();
+  // What a requirement names: the descriptor's name, else the config entry's.
+  auto identity = [&](std::size_t i) -> std::string {
+    const Loaded& p = *plugins[i];
+    return p.descriptor ? p.descriptor->name : p.name;
+  };
+  std::vector<std::vector<std::size_t>> needs(n);  // needs[i]: plugins i requires
+  for (std::size_t i = 0; i < n; ++i) {
+    Loaded& p = *plugins[i];
+    for (const Requirement& r : p.requirements) {
+      bool found = false;
+      for (std::size_t j = 0; j < n; ++j) {
+        if (identity(j) != r.name) continue;
+        found = true;
+        if (r.min_version) {
+          const PluginDescriptor* d = plugins[j]->descriptor;
+          if (d == nullptr) {
+            return error(StatusCode::kFailedPrecondition, p,
+                         "requires '" + r.text + "', but '" + r.name + "' declares no version");
+          }
+          if (version_less(*parse_version(d->version), *r.min_version)) {
+            return error(
+                StatusCode::kFailedPrecondition, p,
+                "requires '" + r.text + "', but '" + r.name + "' has version " + d->version);
+          }
+        }
+        needs[i].push_back(j);
+      }
+      if (!found) {
+        return error(StatusCode::kFailedPrecondition, p,
+                     "requires '" + r.text + "', which is not in the plugin list");
+      }
+    }
+  }
+  // Stable topological order: repeatedly take the first plugin (in config
+  // order) whose requirements are all placed.
+  std::vector<std::size_t> order;
+  std::vector<bool> placed(n, false);
+  while (order.size() < n) {
+    std::size_t next = n;
+    for (std::size_t i = 0; i < n && next == n; ++i) {
+      if (placed[i]) continue;
+      if (std::all_of(needs[i].begin(), needs[i].end(), [&](std::size_t j) { return placed[j]; })) {
+        next = i;
+      }
+    }
+    if (next == n) {
+      // A cycle: walk unplaced requirements from the first unplaced plugin
+      // until one repeats; report the loop from its earliest member in config order.
+      std::vector<std::size_t> path;
+      std::size_t at = 0;
+      while (placed[at]) ++at;
+      while (std::find(path.begin(), path.end(), at) == path.end()) {
+        path.push_back(at);
+        for (std::size_t j : needs[at]) {
+          if (!placed[j]) {
+            at = j;
+            break;
+          }
+        }
+      }
+      std::vector<std::size_t> loop(std::find(path.begin(), path.end(), at), path.end());
+      std::rotate(loop.begin(), std::min_element(loop.begin(), loop.end()), loop.end());
+      std::string text;
+      for (std::size_t i : loop) text += plugins[i]->name + " -> ";
+      text += plugins[loop.front()]->name;
+      return error(StatusCode::kFailedPrecondition, *plugins[loop.front()],
+                   "requirement cycle: " + text);
+    }
+    placed[next] = true;
+    order.push_back(next);
+  }
+  std::vector<std::unique_ptr<Loaded>> sorted;
+  sorted.reserve(n);
+  for (std::size_t i : order) sorted.push_back(std::move(plugins[i]));
+  plugins = std::move(sorted);
+  return Status::Ok();
+}
+
+Status PluginLoader::Impl::init_one(Loaded& p) {
+  PluginFactorySignature* factory = nullptr;
+  try {
+    factory = &p.library->get_alias<PluginFactorySignature>(kCreateSymbol);
+  } catch (const std::exception& e) {
+    return error(StatusCode::kInvalidArgument, p,
+                 std::string("not a Dendrite plugin (") + e.what() + ")");
+  }
   p.plugin.reset(factory());
   if (!p.plugin) return error(StatusCode::kInternal, p, "factory failed");
 
@@ -217,7 +395,7 @@ Status PluginLoader::Impl::load_one(const PluginSpec& spec) {
   p.context = std::make_unique<PluginContext>(PluginContext{p.name, *p.host, *p.logger});
   Status init;
   try {
-    init = p.plugin->init(spec.config_json, *p.context);
+    init = p.plugin->init(p.config_json, *p.context);
   } catch (...) {
     init = Status::Internal(describe_current_exception());
   }
@@ -228,6 +406,7 @@ Status PluginLoader::Impl::load_one(const PluginSpec& spec) {
   } catch (...) {
     return error(StatusCode::kInternal, p, "version(): " + describe_current_exception());
   }
+  if (version == "unknown" && p.descriptor) version = p.descriptor->version;
   host.metrics()
       .gauge("dendrite_plugin_info", "Always 1; one series per loaded plugin.",
              {{"name", p.name}, {"version", version}})
@@ -249,12 +428,34 @@ Status PluginLoader::Impl::check_claims() {
   for (std::size_t i = 0; i < plugins.size(); ++i) {
     Loaded& p = *plugins[i];
     if (p.delegate) delegates.push_back(p.delegate);
-    if (!p.transport) continue;
+    if (!p.transport) {
+      if (p.descriptor && p.descriptor->message_type_count > 0) {
+        return error(StatusCode::kInvalidArgument, p,
+                     "the descriptor declares message types but there is no transport hook");
+      }
+      continue;
+    }
     std::vector<MessageType> types;
     try {
       types = p.transport->message_types();
     } catch (...) {
       return error(StatusCode::kInternal, p, "message_types(): " + describe_current_exception());
+    }
+    if (p.descriptor) {
+      std::set<MessageType> declared(
+          p.descriptor->message_types,
+          p.descriptor->message_types + p.descriptor->message_type_count);
+      std::set<MessageType> claimed(types.begin(), types.end());
+      if (declared != claimed) {
+        auto list = [](const std::set<MessageType>& set) {
+          std::string out;
+          for (MessageType t : set) out += (out.empty() ? "" : ", ") + message_type_hex(t);
+          return out.empty() ? std::string("none") : out;
+        };
+        return error(StatusCode::kInvalidArgument, p,
+                     "message_types() returns " + list(claimed) + " but the descriptor declares " +
+                         list(declared));
+      }
     }
     for (MessageType type : types) {
       if (type <= msg::kLastHostType) {
@@ -333,7 +534,17 @@ PluginLoader::~PluginLoader() {
 Status PluginLoader::load(const std::vector<PluginSpec>& specs) {
   if (!impl_->plugins.empty()) return Status::FailedPrecondition("plugins are already loaded");
   for (const PluginSpec& spec : specs) {
-    if (Status s = impl_->load_one(spec); !s.ok()) {
+    if (Status s = impl_->open_one(spec); !s.ok()) {
+      impl_->unload_all();
+      return s;
+    }
+  }
+  if (Status s = impl_->order_by_requirements(); !s.ok()) {
+    impl_->unload_all();
+    return s;
+  }
+  for (const auto& p : impl_->plugins) {
+    if (Status s = impl_->init_one(*p); !s.ok()) {
       impl_->unload_all();
       return s;
     }

@@ -15,6 +15,7 @@
 #include "dendrite/logger.h"
 #include "dendrite/message.h"
 #include "dendrite/status.h"
+#include "host/service_registry.h"
 
 namespace dendrite::host {
 
@@ -29,8 +30,6 @@ struct PluginSpec {
 // loader.
 using LoggerFactory = std::function<std::shared_ptr<Logger>(const std::string& name)>;
 
-class ServiceRegistry;
-
 class PluginLoader {
  public:
   // `host` is handed to every plugin. `services`, if given, is the registry
@@ -41,20 +40,30 @@ class PluginLoader {
                ServiceRegistry* services = nullptr);
   ~PluginLoader();  // stops (if started) and unloads
 
-  // Loads every plugin in order: open with rtld_now, check the ABI version,
-  // create, init with its config (then the gauge dendrite_plugin_info{name,
-  // version} = 1 goes into host.metrics()); then checks message-type claims across all of
-  // them. On failure nothing stays loaded and the Status message is one line:
+  // Loads the plugins: opens every library in config order (rtld_now), checks
+  // its ABI version and reads its PluginDescriptor if it exports one; orders
+  // them by their requirements (each after the plugins it requires, otherwise
+  // in config order: this is the load, start and names() order); then in that
+  // order creates and inits each (then the gauge dendrite_plugin_info{name,
+  // version} = 1 goes into host.metrics()); then checks message-type claims
+  // across all of them. On failure nothing stays loaded and the Status message
+  // is one line:
   //   plugin '<name>' (<file>): <cause>
   // Causes: "file not found (looked in <dir or path>)", "cannot load: <dlerror>",
   // "not a Dendrite plugin (missing symbol <sym>)", "ABI version mismatch:
-  // plugin has <p>, host has <h>", "factory failed", "init failed: <msg>",
-  // "claims message type 0x05 reserved for the host", "message type 0x2a is
-  // claimed by both '<a>' and '<b>'" (reported against <b>). An exception from
-  // plugin code is caught and reported the same way.
+  // plugin has <p>, host has <h>", "malformed descriptor: <what>", "malformed
+  // requirement '<r>' (expected 'name' or 'name>=version')", "requires '<r>',
+  // which is not in the plugin list", "requires '<r>', but '<n>' has version
+  // <v>" (or "declares no version"), "requirement cycle: a -> b -> a"
+  // (reported against the cycle's first plugin in config order), "factory
+  // failed", "init failed: <msg>", "message_types() returns <list> but the
+  // descriptor declares <list>", "claims message type 0x05 reserved for the
+  // host", "message type 0x2a is claimed by both '<a>' and '<b>'" (reported
+  // against <b>). An exception from plugin code is caught and reported the
+  // same way.
   Status load(const std::vector<PluginSpec>& specs);
 
-  // Starts the plugins in load order; on failure stops the started ones and
+  // Starts the plugins in load (requirement) order; on failure stops the started ones and
   // returns "plugin '<name>' (<file>): start failed: <msg>".
   Status start();
   // Stops the plugins in reverse order. Idempotent.

@@ -360,6 +360,69 @@ TEST_F(PluginLoaderTest, FailedLoadUnloadsTheEarlierPluginsAndAllowsARetry) {
   EXPECT_TRUE(call(test_plugins::kEchoRequest, "again").ok());
 }
 
+// --- Descriptors and requirements ---
+
+TEST_F(PluginLoaderTest, RequirementsOrderInitStartAndStop) {
+  // Listed first, needs_base still comes after base; echo keeps its place.
+  ASSERT_TRUE(loader_.load({spec("needs_base"), spec("echo"), spec("base")}).ok());
+  EXPECT_THAT(loader_.names(), ElementsAre("echo", "base", "needs_base"));
+  ASSERT_TRUE(loader_.start().ok());
+  loader_.stop();
+  EXPECT_THAT(log(), ElementsAre("echo: echo prefix is 'echo: '", "base: init base",
+                                 "needs_base: init needs_base", "base: start base",
+                                 "needs_base: start needs_base", "needs_base: stop needs_base",
+                                 "base: stop base"));
+}
+
+TEST_F(PluginLoaderTest, WithoutRequirementsTheConfigOrderStays) {
+  ASSERT_TRUE(loader_.load({spec("lifecycle"), spec("base"), spec("echo")}).ok());
+  EXPECT_THAT(loader_.names(), ElementsAre("lifecycle", "base", "echo"));
+}
+
+TEST_F(PluginLoaderTest, RequirementMatchesTheDescriptorNameNotTheEntryName) {
+  // The library of `base` loaded under another entry name still satisfies "base>=1.1".
+  ASSERT_TRUE(loader_.load({spec("needs_base"), spec_as("my_base", "base")}).ok());
+  EXPECT_THAT(loader_.names(), ElementsAre("my_base", "needs_base"));
+}
+
+TEST_F(PluginLoaderTest, MissingRequirement) {
+  EXPECT_EQ(load_error({spec("echo"), spec("needs_missing")}),
+            "plugin 'needs_missing' (" + file_of("needs_missing") +
+                "): requires 'nowhere', which is not in the plugin list");
+  EXPECT_TRUE(log().empty());  // refused before any plugin was created
+}
+
+TEST_F(PluginLoaderTest, RequirementVersionMismatch) {
+  EXPECT_EQ(load_error({spec("base"), spec("needs_newer_base")}),
+            "plugin 'needs_newer_base' (" + file_of("needs_newer_base") +
+                "): requires 'base>=2.0', but 'base' has version 1.2.0");
+}
+
+TEST_F(PluginLoaderTest, VersionRequirementOnAPluginWithoutDescriptor) {
+  EXPECT_EQ(load_error({spec_as("base", "echo"), spec("needs_base")}),
+            "plugin 'needs_base' (" + file_of("needs_base") +
+                "): requires 'base>=1.1', but 'base' declares no version");
+}
+
+TEST_F(PluginLoaderTest, RequirementCycle) {
+  EXPECT_EQ(load_error({spec("echo"), spec("cycle_b"), spec("cycle_c"), spec("cycle_a")}),
+            "plugin 'cycle_b' (" + file_of("cycle_b") +
+                "): requirement cycle: cycle_b -> cycle_c -> cycle_a -> cycle_b");
+  EXPECT_TRUE(log().empty());
+}
+
+TEST_F(PluginLoaderTest, MalformedRequirement) {
+  EXPECT_EQ(load_error({spec("base"), spec("bad_requirement")}),
+            "plugin 'bad_requirement' (" + file_of("bad_requirement") +
+                "): malformed requirement 'base>>1' (expected 'name' or 'name>=version')");
+}
+
+TEST_F(PluginLoaderTest, DescriptorTypesMustMatchTheHook) {
+  EXPECT_EQ(load_error({spec("types_without_hook")}),
+            "plugin 'types_without_hook' (" + file_of("types_without_hook") +
+                "): the descriptor declares message types but there is no transport hook");
+}
+
 // --- ServiceRegistry ---
 
 TEST(ServiceRegistryTest, PublishFindClear) {

@@ -6,6 +6,7 @@
 #include "context.h"
 #include "dendrite/dendrite.h"
 #include "dendrite/dtable/dtable.h"
+#include "dendrite/dtable/messages.h"
 #include "handlers.h"
 #include "migration.h"
 #include "service.h"
@@ -99,7 +100,21 @@ class DTablePlugin final : public Plugin, public DelegateHook {
   }
 };
 
+// The descriptor: exactly what Handlers::message_types() claims (the loader
+// checks), no requirements.
+constexpr MessageType kClaimedTypes[] = {
+    dtable::msg::kStatus,       dtable::msg::kResponse,
+    dtable::msg::kItem,         dtable::msg::kMultiItemResponse,
+    dtable::msg::kGetItem,      dtable::msg::kSetItem,
+    dtable::msg::kSetMultiItem, dtable::msg::kClearReplica,
+    dtable::msg::kSetReplica,   dtable::msg::kSetReplicaInfo,
+    dtable::msg::kGetMultiItem, dtable::msg::kLocalKeys,
+    dtable::msg::kDropItems,    dtable::msg::kReplicaDigest,
+    dtable::msg::kPromoteKey};
+
 }  // namespace
 }  // namespace dendrite::dtable
 
-DENDRITE_PLUGIN(dendrite::dtable::DTablePlugin)
+DENDRITE_PLUGIN_DESCRIBED(dendrite::dtable::DTablePlugin,
+                          dendrite::PluginDescriptor{.name = "dtable", .version = DENDRITE_VERSION}
+                              .with_types(dendrite::dtable::kClaimedTypes))

@@ -261,7 +261,13 @@ class MetricsPlugin final : public Plugin, public TransportHook {
   std::atomic<std::size_t> errors_logged_{0};
 };
 
+// The descriptor: the one type message_types() claims; no requirements (it
+// works with or without dtable).
+constexpr MessageType kClaimedTypes[] = {kVnodeKeys};
+
 }  // namespace
 }  // namespace dendrite::metrics
 
-DENDRITE_PLUGIN(dendrite::metrics::MetricsPlugin)
+DENDRITE_PLUGIN_DESCRIBED(dendrite::metrics::MetricsPlugin,
+                          dendrite::PluginDescriptor{.name = "metrics", .version = DENDRITE_VERSION}
+                              .with_types(dendrite::metrics::kClaimedTypes))

@@ -12,6 +12,7 @@
 // - destroy: the destructor; runs before the library is released.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -22,6 +23,7 @@
 #include "dendrite/hooks.h"
 #include "dendrite/host.h"
 #include "dendrite/logger.h"
+#include "dendrite/message.h"
 #include "dendrite/status.h"
 
 namespace dendrite {
@@ -30,7 +32,12 @@ namespace dendrite {
 // a class layout, a virtual table or a function signature. The host refuses a
 // plugin built against another version.
 // 2: Host::leaving, TransportHook::handle_async; Host::metrics and the
-//    statistics registry (metrics.h), Host::fingers, Plugin::version.
+//    statistics registry (metrics.h), Host::fingers, Plugin::version; the
+//    optional PluginDescriptor (alias `dendrite_plugin_descriptor`).
+// Promise: within one ABI version a plugin built against any SDK release loads
+// into any host of that version. Adding a virtual function, a member or a field
+// of PluginDescriptor, or changing a signature, bumps it; adding a non-virtual
+// inline helper or a new header does not.
 inline constexpr std::uint32_t kSdkAbiVersion = 2;
 
 // What the host hands a plugin at init(). The references stay valid until the
@@ -64,6 +71,49 @@ class Plugin {
 // new plugin owned by the caller, or nullptr on failure. Never throws.
 using PluginFactorySignature = Plugin*() noexcept;
 
+// What a plugin says about itself before the host creates it (alias
+// `dendrite_plugin_descriptor`, exported by DENDRITE_PLUGIN_DESCRIBED). A plain
+// constant: the host reads it right after the ABI check, without running plugin
+// code, to order the plugins by their requirements and to check claims early.
+// Every pointer must point to static storage (string literals, namespace-scope
+// constexpr arrays). Build one with designated initializers and the helpers:
+//   constexpr MessageType kTypes[] = {0x70, 0x71};
+//   constexpr const char* kNeeds[] = {"dtable>=0.1"};
+//   DENDRITE_PLUGIN_DESCRIBED(MyPlugin, PluginDescriptor{.name = "tally", .version = "1.0.0"}
+//                                           .with_types(kTypes).with_requires(kNeeds))
+struct PluginDescriptor {
+  // The plugin's own name (what other plugins' requirements name); non-empty.
+  // It may differ from the name of its config entry.
+  const char* name = "";
+  // Its version, dotted decimal numbers ("1.4.0"); compared by requirements.
+  const char* version = "";
+  // The message types the plugin claims: exactly what its
+  // TransportHook::message_types() returns (checked at load).
+  const MessageType* message_types = nullptr;
+  std::size_t message_type_count = 0;
+  // Plugins that must be loaded, initialised and started before this one and
+  // stopped after it: "name" or "name>=version" (e.g. "dtable>=0.1").
+  const char* const* requirements = nullptr;
+  std::size_t requirement_count = 0;
+
+  // This descriptor claiming `types`.
+  template <std::size_t N>
+  constexpr PluginDescriptor with_types(const MessageType (&types)[N]) const {
+    PluginDescriptor d = *this;
+    d.message_types = types;
+    d.message_type_count = N;
+    return d;
+  }
+  // This descriptor requiring `requirements` (see `requirements`).
+  template <std::size_t N>
+  constexpr PluginDescriptor with_requires(const char* const (&requirements)[N]) const {
+    PluginDescriptor d = *this;
+    d.requirements = requirements;
+    d.requirement_count = N;
+    return d;
+  }
+};
+
 }  // namespace dendrite
 
 // Exports the factory of plugin class `ClassName` (default-constructible, derived
@@ -83,3 +133,13 @@ using PluginFactorySignature = Plugin*() noexcept;
   }                                                                              \
   BOOST_DLL_ALIAS(dendrite_plugin_export::create_plugin, dendrite_plugin_create) \
   BOOST_DLL_ALIAS(dendrite_plugin_export::abi_version, dendrite_plugin_abi_version)
+
+// DENDRITE_PLUGIN plus a PluginDescriptor (any constant expression of that type)
+// as the alias `dendrite_plugin_descriptor`. Use instead of DENDRITE_PLUGIN, once
+// per library, at namespace scope.
+#define DENDRITE_PLUGIN_DESCRIBED(ClassName, ...)                         \
+  DENDRITE_PLUGIN(ClassName)                                              \
+  namespace dendrite_plugin_export {                                      \
+  static constexpr ::dendrite::PluginDescriptor descriptor = __VA_ARGS__; \
+  }                                                                       \
+  BOOST_DLL_ALIAS(dendrite_plugin_export::descriptor, dendrite_plugin_descriptor)

@@ -1,8 +1,8 @@
-#include "host/service_registry.h"
+#include "dendrite/service_registry.h"
 
 #include <utility>
 
-namespace dendrite::host {
+namespace dendrite {
 
 ServiceRegistry::~ServiceRegistry() {
   clear();
@@ -43,4 +43,4 @@ std::vector<std::string> ServiceRegistry::names() const {
   return out;
 }
 
-}  // namespace dendrite::host
+}  // namespace dendrite

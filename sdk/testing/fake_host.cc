@@ -1,4 +1,4 @@
-#include "support/fake_host.h"
+#include "dendrite/testing/fake_host.h"
 
 #include <algorithm>
 #include <utility>
