@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Long fault-injection runs (docs/faults.md): every scenario of dendrite-faults,
+# seeded and repeatable, for as long as asked. Builds dendrited, the dtable
+# plugin and dendrite-faults into build/ first (BUILD_DIR overrides, JOBS=N sets
+# build parallelism, default 2). Extra arguments go to dendrite-faults.
+#   ./scripts/faults-long.sh [--seed N] [--duration SECONDS] [--nodes N] [--rounds N]
+# Defaults: seed = the time, 300 s per scenario, 5 nodes, 1 round. Round k runs
+# with seed + 100*k. Exits 1 when any round lost or mangled an acknowledged write.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${BUILD_DIR:-$root/build}"
+jobs="${JOBS:-2}"
+seed="$(date +%s)"
+duration=300
+nodes=5
+rounds=1
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seed) seed="$2"; shift 2 ;;
+    --duration) duration="$2"; shift 2 ;;
+    --nodes) nodes="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    *) extra+=("$1"); shift ;;
+  esac
+done
+
+export CCACHE_BASEDIR="$root"
+cmake -S "$root" -B "$build" >/dev/null || exit 1
+cmake --build "$build" -j "$jobs" --target dendrite-faults dendrited dtable || exit 1
+
+failed=0
+for ((k = 0; k < rounds; k++)); do
+  s=$((seed + 100 * k))
+  echo "==== round $((k + 1))/$rounds: seed $s, $duration s per scenario, $nodes nodes"
+  "$build/bin/dendrite-faults" --seed "$s" --duration "$duration" --nodes "$nodes" \
+    --scenario all "${extra[@]}" || failed=1
+done
+exit "$failed"

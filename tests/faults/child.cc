@@ -1,0 +1,95 @@
+#include "faults/child.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+#include <utility>
+
+namespace dendrite::faults {
+namespace {
+
+int decode_wait_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+Child::Child(const std::vector<std::string>& argv, const std::string& out_path,
+             const std::string& err_path) {
+  // Prepared before fork(): after it the child makes async-signal-safe calls only.
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+    const int out = ::open(out_path.c_str(), flags, 0644);
+    const int err = ::open(err_path.c_str(), flags, 0644);
+    if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
+    sigset_t none;  // the harness may have signals blocked (ZeroMQ threads)
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // A harness started in the background has SIGINT ignored; dendrited must not.
+    for (int sig : {SIGINT, SIGTERM, SIGQUIT}) ::signal(sig, SIG_DFL);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+}
+
+Child::Child(Child&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)), exit_code_(other.exit_code_) {}
+
+Child::~Child() {
+  if (running()) {
+    ::kill(pid_, SIGKILL);  // also ends a stopped child
+    int status;
+    ::waitpid(pid_, &status, 0);
+  }
+}
+
+bool Child::running() {
+  if (pid_ <= 0 || exit_code_) return false;
+  int status;
+  if (::waitpid(pid_, &status, WNOHANG) == pid_) exit_code_ = decode_wait_status(status);
+  return !exit_code_;
+}
+
+void Child::signal(int sig) {
+  if (running()) ::kill(pid_, sig);
+}
+
+std::optional<int> Child::wait_for(std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return exit_code_;
+}
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  if (fd >= 0) ::close(fd);
+  return port;
+}
+
+}  // namespace dendrite::faults

@@ -1,0 +1,226 @@
+#include "faults/cluster.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "dendrite/client/ring_view.h"
+#include "dendrite/id.h"
+
+namespace dendrite::faults {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+std::string read_tail(const std::string& path, std::size_t bytes) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  return s.size() > bytes ? s.substr(s.size() - bytes) : s;
+}
+
+}  // namespace
+
+Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {}
+
+Cluster::~Cluster() {
+  nodes_.clear();  // each Child SIGKILLs and reaps its process
+}
+
+bool Cluster::launch(int i, const std::vector<std::string>& join, std::chrono::milliseconds limit) {
+  Node& node = nodes_[i];
+  json doc = {{"listen", node.address},
+              {"join", join},
+              {"vnodes", options_.vnodes},
+              {"num_successors", options_.num_successors},
+              {"replicas", options_.replicas},
+              {"stabilize", {{"min_ms", 50}, {"max_ms", 150}}},
+              {"timeout_ms", options_.timeout.count()},
+              {"workers", {{"min", 2}, {"max", 16}, {"idle_ms", 2000}}},
+              {"log", {{"level", "info"}}},
+              {"plugins", json::array({{{"name", "dtable"}}})}};
+  const std::string base = options_.dir + "/" + node.name;
+  std::ofstream(base + ".json") << doc.dump(2);
+  node.child = std::make_unique<Child>(
+      std::vector<std::string>{options_.dendrited, "--config", base + ".json"}, base + ".out",
+      base + ".err");
+  node.stopped = false;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!node.child->running()) return false;
+    if (client::fetch_status(node.address, 500ms).ok()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+bool Cluster::start(std::string* error) {
+  nodes_.clear();
+  for (int i = 0; i < options_.nodes; ++i) {
+    const int port = free_port();
+    if (port == 0) {
+      *error = "no free port on 127.0.0.1";
+      return false;
+    }
+    nodes_.push_back(Node{"n" + std::to_string(i), "127.0.0.1:" + std::to_string(port), nullptr});
+  }
+  for (int i = 0; i < size(); ++i) {
+    std::vector<std::string> join;
+    if (i > 0) join.push_back(nodes_[0].address);
+    if (!launch(i, join, 30s)) {
+      *error = "node " + nodes_[i].name + " (" + nodes_[i].address + ") did not come up";
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Cluster::up(int i) {
+  return nodes_[i].child && nodes_[i].child->running() && !nodes_[i].stopped;
+}
+
+std::vector<std::string> Cluster::up_addresses() {
+  std::vector<std::string> out;
+  for (int i = 0; i < size(); ++i) {
+    if (up(i)) out.push_back(nodes_[i].address);
+  }
+  return out;
+}
+
+void Cluster::kill9(int i) {
+  if (!nodes_[i].child) return;
+  nodes_[i].child->signal(SIGKILL);
+  nodes_[i].child->wait_for(10s);
+  nodes_[i].stopped = false;
+}
+
+void Cluster::pause(int i) {
+  if (!nodes_[i].child) return;
+  nodes_[i].child->signal(SIGSTOP);
+  nodes_[i].stopped = true;
+}
+
+void Cluster::resume(int i) {
+  if (!nodes_[i].child) return;
+  nodes_[i].child->signal(SIGCONT);
+  nodes_[i].stopped = false;
+}
+
+std::optional<int> Cluster::leave(int i, std::chrono::milliseconds limit) {
+  if (!nodes_[i].child) return std::nullopt;
+  if (nodes_[i].stopped) resume(i);
+  nodes_[i].child->signal(SIGTERM);
+  auto code = nodes_[i].child->wait_for(limit);
+  if (!code) kill9(i);
+  return code;
+}
+
+bool Cluster::restart(int i, std::chrono::milliseconds limit) {
+  if (nodes_[i].child && nodes_[i].child->running()) return true;
+  std::vector<std::string> join;
+  for (int j = 0; j < size(); ++j) {
+    if (j != i && up(j)) join.push_back(nodes_[j].address);
+  }
+  return launch(i, join, limit);
+}
+
+std::vector<Vnode> Cluster::expected_ring() {
+  std::vector<Vnode> ring;
+  for (const std::string& h : up_addresses()) {
+    for (int k = 0; k < options_.vnodes; ++k) {
+      ring.push_back(Vnode{Id::for_vnode(h, static_cast<std::uint16_t>(k)), h});
+    }
+  }
+  std::sort(ring.begin(), ring.end(), [](const Vnode& x, const Vnode& y) { return x.id < y.id; });
+  return ring;
+}
+
+bool Cluster::ring_correct(std::string* detail) {
+  const std::vector<Vnode> ring = expected_ring();
+  const std::size_t n = ring.size();
+  if (n == 0) {
+    *detail = "no node is up";
+    return false;
+  }
+  const std::size_t want = std::min<std::size_t>(options_.num_successors, n - 1);
+  for (const std::string& h : up_addresses()) {
+    auto doc = client::fetch_status(h, 1000ms);
+    if (!doc.ok()) {
+      *detail = h + ": status: " + doc.status().to_string();
+      return false;
+    }
+    auto vnodes = client::parse_vnodes(*doc);
+    if (!vnodes.ok() || vnodes->size() != static_cast<std::size_t>(options_.vnodes)) {
+      *detail = h + ": malformed status";
+      return false;
+    }
+    for (std::size_t k = 0; k < vnodes->size(); ++k) {
+      const Vnode& self = (*vnodes)[k].self;
+      const auto pos =
+          static_cast<std::size_t>(std::find(ring.begin(), ring.end(), self) - ring.begin());
+      if (pos == n) {
+        *detail = h + ": unexpected vnode " + self.to_string();
+        return false;
+      }
+      const auto& succ = (*vnodes)[k].successors;
+      if (succ.size() != want) {
+        *detail = self.to_string() + ": " + std::to_string(succ.size()) + " successors, want " +
+                  std::to_string(want);
+        return false;
+      }
+      for (std::size_t j = 0; j < want; ++j) {
+        if (succ[j] != ring[(pos + 1 + j) % n]) {
+          *detail = self.to_string() + ": successor " + std::to_string(j) + " is " +
+                    succ[j].to_string() + ", want " + ring[(pos + 1 + j) % n].to_string();
+          return false;
+        }
+      }
+      const json& pred = (*doc)["vnodes"][k]["predecessor"];
+      if (!pred.is_object() || pred.value("id", "") != ring[(pos + n - 1) % n].id.hex()) {
+        *detail = self.to_string() + ": wrong predecessor";
+        return false;
+      }
+    }
+  }
+  for (const std::string& h : up_addresses()) {
+    auto walk = client::walk_ring(h, 1000ms, 10 * n + 10);
+    if (!walk.ok()) {
+      *detail = h + ": ring walk: " + walk.status().to_string();
+      return false;
+    }
+    if (*walk != ring) {
+      *detail = h + ": ring walk differs (" + std::to_string(walk->size()) + " vnodes, want " +
+                std::to_string(n) + ")";
+      return false;
+    }
+  }
+  detail->clear();
+  return true;
+}
+
+bool Cluster::wait_settled(std::chrono::milliseconds limit, std::string* detail) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ring_correct(detail)) return true;
+    std::this_thread::sleep_for(200ms);
+  }
+  return ring_correct(detail);
+}
+
+std::string Cluster::logs_tail(std::size_t bytes_per_node) {
+  std::string out;
+  for (const Node& node : nodes_) {
+    out += "---- " + node.name + " (" + node.address + ") stderr tail\n" +
+           read_tail(options_.dir + "/" + node.name + ".err", bytes_per_node);
+  }
+  return out;
+}
+
+}  // namespace dendrite::faults

@@ -1,0 +1,84 @@
+// A ring of dendrited processes with the dtable plugin on 127.0.0.1, each on
+// an ephemeral port it keeps across restarts (so a restarted node rejoins with
+// the same vnode ids). The process-level faults the nemeses inject.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dendrite/vnode.h"
+#include "faults/child.h"
+
+namespace dendrite::faults {
+
+// How the nodes are configured (written into each node's JSON config).
+struct ClusterOptions {
+  std::string dendrited;  // path of the dendrited program
+  std::string dir;        // configs and logs (<name>.json/.out/.err)
+  int nodes = 5;
+  int vnodes = 3;
+  int replicas = 2;
+  int num_successors = 8;
+  std::chrono::milliseconds timeout{1000};  // the nodes' timeout_ms
+};
+
+// Owns every dendrited it starts; the destructor SIGKILLs whatever still runs
+// (stopped nodes included). Not thread-safe: use it from the main thread (the
+// children die with the thread that started them).
+class Cluster {
+ public:
+  explicit Cluster(ClusterOptions options);
+  ~Cluster();
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  // Starts every node (the first creates the ring, the others join it) and
+  // waits until they answer. False (with `error` set) on failure.
+  bool start(std::string* error);
+
+  int size() const { return static_cast<int>(nodes_.size()); }
+  const std::string& address(int i) const { return nodes_[i].address; }
+  // Running and not stopped.
+  bool up(int i);
+  // The addresses of the nodes that are up.
+  std::vector<std::string> up_addresses();
+
+  // kill -9: the node loses everything it held in memory.
+  void kill9(int i);
+  // SIGSTOP / SIGCONT: the node freezes, its peers time out on it.
+  void pause(int i);
+  void resume(int i);
+  // SIGTERM: a graceful leave (dtable hands its keys over); waits up to
+  // `limit` for the exit. Its exit code, or nullopt when it had to be killed.
+  std::optional<int> leave(int i, std::chrono::milliseconds limit);
+  // Starts node `i` again (after kill9 or leave), joining through the nodes
+  // that are up; waits up to `limit` for it to answer.
+  bool restart(int i, std::chrono::milliseconds limit);
+
+  // The ring the up nodes should form: all their vnodes, sorted by id.
+  std::vector<Vnode> expected_ring();
+  // True when every up node reports the true predecessor and full, true
+  // successor lists for each of its vnodes, and a successor walk from every up
+  // node gives expected_ring(). `detail` says what differs when false.
+  bool ring_correct(std::string* detail);
+  // Polls ring_correct() until true or `limit` passes.
+  bool wait_settled(std::chrono::milliseconds limit, std::string* detail);
+  // The nodes' stderr logs, for a failure report.
+  std::string logs_tail(std::size_t bytes_per_node);
+
+ private:
+  struct Node {
+    std::string name;
+    std::string address;
+    std::unique_ptr<Child> child;
+    bool stopped = false;
+  };
+  bool launch(int i, const std::vector<std::string>& join, std::chrono::milliseconds limit);
+
+  ClusterOptions options_;
+  std::vector<Node> nodes_;
+};
+
+}  // namespace dendrite::faults

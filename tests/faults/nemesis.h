@@ -1,0 +1,57 @@
+// Nemeses: seeded, repeatable schedules of process-level faults and the code
+// that applies them to a Cluster.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "faults/checker.h"
+#include "faults/cluster.h"
+
+namespace dendrite::faults {
+
+// One fault kind.
+enum class FaultKind {
+  kKill,   // kill -9, hold, restart with rejoin
+  kPause,  // SIGSTOP for longer than the timeout, then SIGCONT
+  kLeave,  // SIGTERM (graceful leave), hold, restart with rejoin
+};
+
+// "kill", "pause", "leave".
+std::string fault_name(FaultKind kind);
+
+// One step of a schedule: wait `gap`, inject `kind` on node `node`, keep it
+// for `hold`, heal, then wait (bounded) for the ring to settle.
+struct FaultStep {
+  FaultKind kind;
+  int node = 0;
+  std::chrono::milliseconds gap{0};
+  std::chrono::milliseconds hold{0};
+};
+
+// The steps for `scenario` ("kill", "pause", "leave" or "mixed") filling about
+// `duration` (the settle waits come on top), for a cluster of `nodes` nodes
+// whose timeout is `timeout`. The same arguments always give the same steps.
+// Empty when the scenario is unknown.
+std::vector<FaultStep> make_schedule(const std::string& scenario, std::uint64_t seed,
+                                     std::chrono::milliseconds duration, int nodes,
+                                     std::chrono::milliseconds timeout);
+
+// What applying a schedule did.
+struct NemesisReport {
+  int faults = 0;
+  int settle_timeouts = 0;                // heals after which the ring did not settle in time
+  std::chrono::milliseconds max_heal{0};  // longest heal -> correct ring
+  std::vector<std::string> events;        // one line per action, with its time
+  CrashLog crashes;
+};
+
+// Applies `steps` to `cluster` on the calling thread (the main thread: it
+// starts the restarted nodes). Every wait is bounded; each heal waits at most
+// `settle_limit` for a correct ring.
+NemesisReport run_schedule(Cluster& cluster, const std::vector<FaultStep>& steps,
+                           std::chrono::milliseconds settle_limit);
+
+}  // namespace dendrite::faults
