@@ -31,7 +31,7 @@ std::string read_tail(const std::string& path, std::size_t bytes) {
 Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {}
 
 Cluster::~Cluster() {
-  nodes_.clear();  // each Child SIGKILLs and reaps its process
+  nodes_.clear();  // each ChildProcess SIGKILLs and reaps its process
 }
 
 bool Cluster::launch(int i, const std::vector<std::string>& join, std::chrono::milliseconds limit) {
@@ -48,9 +48,9 @@ bool Cluster::launch(int i, const std::vector<std::string>& join, std::chrono::m
               {"plugins", json::array({{{"name", "dtable"}}})}};
   const std::string base = options_.dir + "/" + node.name;
   std::ofstream(base + ".json") << doc.dump(2);
-  node.child = std::make_unique<Child>(
+  node.child = std::make_unique<proc::ChildProcess>(
       std::vector<std::string>{options_.dendrited, "--config", base + ".json"}, base + ".out",
-      base + ".err");
+      base + ".err", proc::Output::kAppend);
   node.stopped = false;
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -64,7 +64,7 @@ bool Cluster::launch(int i, const std::vector<std::string>& join, std::chrono::m
 bool Cluster::start(std::string* error) {
   nodes_.clear();
   for (int i = 0; i < options_.nodes; ++i) {
-    const int port = free_port();
+    const int port = proc::free_port();
     if (port == 0) {
       *error = "no free port on 127.0.0.1";
       return false;

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "common/child_process.h"
 #include "dendrite/vnode.h"
-#include "faults/child.h"
 
 namespace dendrite::faults {
 
@@ -72,7 +72,7 @@ class Cluster {
   struct Node {
     std::string name;
     std::string address;
-    std::unique_ptr<Child> child;
+    std::unique_ptr<proc::ChildProcess> child;
     bool stopped = false;
   };
   bool launch(int i, const std::vector<std::string>& join, std::chrono::milliseconds limit);

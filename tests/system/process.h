@@ -9,34 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "common/child_process.h"
+
 namespace dendrite::systest {
 
-// A started child process. Move-only; the destructor SIGKILLs and reaps it if
-// it is still running. The child also gets SIGKILL if the test process dies.
-class Process {
- public:
-  // Starts argv[0] (a path) with `argv`, stdout to `out_path` and stderr to
-  // `err_path` (created or truncated). Fails the calling test on error.
-  Process(const std::vector<std::string>& argv, const std::string& out_path,
-          const std::string& err_path);
-  ~Process();
-  Process(Process&& other) noexcept;
-  Process& operator=(Process&&) = delete;
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-
-  pid_t pid() const { return pid_; }
-  // True until the child has been reaped.
-  bool running();
-  void signal(int sig);
-  // Waits up to `limit` for the child to end. Its exit code, 128 + signal
-  // number when a signal ended it, or nullopt when it still runs.
-  std::optional<int> wait_for(std::chrono::milliseconds limit);
-
- private:
-  pid_t pid_ = -1;
-  std::optional<int> exit_code_;
-};
+// A started child process (output files truncated); see common/child_process.h.
+using Process = proc::ChildProcess;
 
 // What a finished program printed and returned.
 struct RunResult {

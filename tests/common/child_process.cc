@@ -1,4 +1,4 @@
-#include "faults/child.h"
+#include "common/child_process.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -11,7 +11,7 @@
 #include <thread>
 #include <utility>
 
-namespace dendrite::faults {
+namespace dendrite::proc {
 namespace {
 
 int decode_wait_status(int status) {
@@ -22,8 +22,8 @@ int decode_wait_status(int status) {
 
 }  // namespace
 
-Child::Child(const std::vector<std::string>& argv, const std::string& out_path,
-             const std::string& err_path) {
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& out_path,
+                           const std::string& err_path, Output output) {
   // Prepared before fork(): after it the child makes async-signal-safe calls only.
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -33,24 +33,25 @@ Child::Child(const std::vector<std::string>& argv, const std::string& out_path,
   if (pid_ == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);
-    const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+    const int flags =
+        O_WRONLY | O_CREAT | O_CLOEXEC | (output == Output::kAppend ? O_APPEND : O_TRUNC);
     const int out = ::open(out_path.c_str(), flags, 0644);
     const int err = ::open(err_path.c_str(), flags, 0644);
     if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
-    sigset_t none;  // the harness may have signals blocked (ZeroMQ threads)
+    sigset_t none;  // the parent may have signals blocked (ZeroMQ threads)
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    // A harness started in the background has SIGINT ignored; dendrited must not.
+    // A parent started in the background has SIGINT ignored; the child must not.
     for (int sig : {SIGINT, SIGTERM, SIGQUIT}) ::signal(sig, SIG_DFL);
     ::execv(args[0], args.data());
     ::_exit(127);
   }
 }
 
-Child::Child(Child&& other) noexcept
+ChildProcess::ChildProcess(ChildProcess&& other) noexcept
     : pid_(std::exchange(other.pid_, -1)), exit_code_(other.exit_code_) {}
 
-Child::~Child() {
+ChildProcess::~ChildProcess() {
   if (running()) {
     ::kill(pid_, SIGKILL);  // also ends a stopped child
     int status;
@@ -58,18 +59,18 @@ Child::~Child() {
   }
 }
 
-bool Child::running() {
+bool ChildProcess::running() {
   if (pid_ <= 0 || exit_code_) return false;
   int status;
   if (::waitpid(pid_, &status, WNOHANG) == pid_) exit_code_ = decode_wait_status(status);
   return !exit_code_;
 }
 
-void Child::signal(int sig) {
+void ChildProcess::signal(int sig) {
   if (running()) ::kill(pid_, sig);
 }
 
-std::optional<int> Child::wait_for(std::chrono::milliseconds limit) {
+std::optional<int> ChildProcess::wait_for(std::chrono::milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (running() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -92,4 +93,4 @@ int free_port() {
   return port;
 }
 
-}  // namespace dendrite::faults
+}  // namespace dendrite::proc
