@@ -368,7 +368,11 @@ TEST_F(DtableClientTest, BurstOfReplicatedWritesKeepsEveryOutcomeTrue) {
   auto found = DtableClient::connect(c_.node(0).address(), o);
   ASSERT_TRUE(found.ok()) << found.status().to_string();
   auto client = std::move(found).value();
+#if defined(__SANITIZE_THREAD__)
+  constexpr int kWrites = 1000;  // TSan slows every node about tenfold
+#else
   constexpr int kWrites = 3000;
+#endif
   std::mutex mu;
   std::vector<Status> outcome(kWrites);  // guarded by mu
   Completions done;
@@ -382,8 +386,9 @@ TEST_F(DtableClientTest, BurstOfReplicatedWritesKeepsEveryOutcomeTrue) {
     });
   }
   ASSERT_TRUE(done.wait_for(kWrites));
-  auto check = [&](int* acked, int* refused) {
-    *acked = *refused = 0;
+  // A client-side timeout leaves the outcome unknown: either is allowed.
+  auto check = [&](int* acked, int* refused, int* unknown) {
+    *acked = *refused = *unknown = 0;
     for (int k = 0; k < kWrites; ++k) {
       Status s;
       {
@@ -399,18 +404,20 @@ TEST_F(DtableClientTest, BurstOfReplicatedWritesKeepsEveryOutcomeTrue) {
         ++*refused;
         EXPECT_EQ(r.status().code(), StatusCode::kNotFound)
             << key_of(k) << " failed with \"" << s.message() << "\" yet reads";
+      } else if (s.code() == StatusCode::kTimeout) {
+        ++*unknown;
       } else {
         ADD_FAILURE() << key_of(k) << ": " << s.to_string();
       }
     }
   };
-  int acked = 0, refused = 0;
-  check(&acked, &refused);
-  EXPECT_EQ(acked + refused, kWrites);
+  int acked = 0, refused = 0, unknown = 0;
+  check(&acked, &refused, &unknown);
+  EXPECT_EQ(acked + refused + unknown, kWrites);
   // No worker waits for replicas any more: the burst is served, not refused.
   EXPECT_GT(acked, kWrites / 2);
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  check(&acked, &refused);
+  check(&acked, &refused, &unknown);
 }
 
 TEST_F(DtableClientTest, DestroyingTheClientCompletesWhatIsInFlight) {

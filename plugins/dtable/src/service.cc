@@ -17,17 +17,20 @@ constexpr int kMinAttempts = 4, kMaxAttempts = 20;
 
 // The attempts of one call: retried (with a fresh route) while the ring
 // repairs itself: at least kMinAttempts, then more while within a budget of
-// two timeouts (the ring notices a dead vnode within about one timeout and a
-// stabilise round), never more than kMaxAttempts.
+// two timeouts counted from the first failure (the ring notices a dead vnode
+// within about one timeout and a stabilise round; the first attempt may itself
+// have spent that long waiting on the dead node), never more than
+// kMaxAttempts.
 class Attempts {
  public:
-  explicit Attempts(Milliseconds timeout)
-      : deadline_(std::chrono::steady_clock::now() + 2 * timeout) {}
+  explicit Attempts(Milliseconds timeout) : budget_(2 * timeout) {}
   // Waits before every attempt but the first; false when none is left.
   bool next() {
     if (n_ > 0) {
+      const auto now = std::chrono::steady_clock::now();
+      if (n_ == 1) deadline_ = now + budget_;
       const Milliseconds pause(std::min(25 * n_ * n_, 250));
-      const bool late = std::chrono::steady_clock::now() + pause > deadline_;
+      const bool late = now + pause > deadline_;
       if (n_ >= kMaxAttempts || (n_ >= kMinAttempts && late)) return false;
       std::this_thread::sleep_for(pause);
     }
@@ -38,7 +41,8 @@ class Attempts {
   bool retry() const { return n_ > 1; }
 
  private:
-  const std::chrono::steady_clock::time_point deadline_;
+  const Milliseconds budget_;
+  std::chrono::steady_clock::time_point deadline_;
   int n_ = 0;
 };
 
