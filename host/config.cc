@@ -28,6 +28,9 @@ constexpr IntRange kReplicas{0, 64};
 constexpr IntRange kIntervalMs{1, 3'600'000};
 constexpr IntRange kTimeoutMs{1, 600'000};
 constexpr IntRange kWorkers{1, 4096};
+constexpr IntRange kFrameBytes{1024, std::int64_t{1} << 30};
+constexpr IntRange kPending{1, 10'000'000};
+constexpr IntRange kPendingBytes{1 << 16, std::int64_t{1} << 40};
 
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
 
@@ -214,6 +217,22 @@ Status take_workers(const ObjectReader& top, Config& c) {
   return Status::Ok();
 }
 
+Status take_limits(const ObjectReader& top, Config& c) {
+  const json* obj;
+  if (Status s = take_object(top, "limits", obj); !s.ok() || obj == nullptr) return s;
+  ObjectReader r(*obj, "limits.", {"max_frame_bytes", "max_pending", "max_pending_bytes"});
+  if (Status s = r.keys(); !s.ok()) return s;
+  Config::Limits& l = c.limits;
+  if (Status s = r.take_int64("max_frame_bytes", kFrameBytes, l.max_frame_bytes); !s.ok()) {
+    return s;
+  }
+  if (Status s = r.take_int64("max_pending", kPending, l.max_pending); !s.ok()) return s;
+  if (Status s = r.take_int64("max_pending_bytes", kPendingBytes, l.max_pending_bytes); !s.ok()) {
+    return s;
+  }
+  return Status::Ok();
+}
+
 Status take_log(const ObjectReader& top, Config& c) {
   const json* obj;
   if (Status s = take_object(top, "log", obj); !s.ok() || obj == nullptr) return s;
@@ -295,7 +314,7 @@ Result<Config> apply_json(Config c, const nlohmann::json& doc) {
   if (!doc.is_object()) return config_error("the document must be a JSON object");
   ObjectReader r(doc, "",
                  {"listen", "advertise", "join", "vnodes", "num_successors", "replicas",
-                  "stabilize", "timeout_ms", "workers", "log", "plugin_dir", "plugins"});
+                  "stabilize", "timeout_ms", "workers", "limits", "log", "plugin_dir", "plugins"});
   if (Status s = r.keys(); !s.ok()) return s;
   if (Status s = take_address(r, "listen", 0, false, c.listen); !s.ok()) return s;
   if (Status s = take_address(r, "advertise", 1, true, c.advertise); !s.ok()) return s;
@@ -306,6 +325,7 @@ Result<Config> apply_json(Config c, const nlohmann::json& doc) {
   if (Status s = take_stabilize(r, c); !s.ok()) return s;
   if (Status s = r.take_ms("timeout_ms", kTimeoutMs, c.timeout); !s.ok()) return s;
   if (Status s = take_workers(r, c); !s.ok()) return s;
+  if (Status s = take_limits(r, c); !s.ok()) return s;
   if (Status s = take_log(r, c); !s.ok()) return s;
   if (Status s = take_plugin_dir(r, c); !s.ok()) return s;
   if (Status s = take_plugins(r, c); !s.ok()) return s;
@@ -365,6 +385,15 @@ Status validate(const Config& c) {
     return config_error("'workers.min' (" + std::to_string(c.workers.min) +
                         ") must not exceed 'workers.max' (" + std::to_string(c.workers.max) + ")");
   }
+  const Config::Limits& l = c.limits;
+  if (Status s = check_range("limits.max_frame_bytes", l.max_frame_bytes, kFrameBytes); !s.ok()) {
+    return s;
+  }
+  if (Status s = check_range("limits.max_pending", l.max_pending, kPending); !s.ok()) return s;
+  if (Status s = check_range("limits.max_pending_bytes", l.max_pending_bytes, kPendingBytes);
+      !s.ok()) {
+    return s;
+  }
   if (c.plugin_dir && c.plugin_dir->empty()) {
     return field_error("plugin_dir", "must be a non-empty string or null");
   }
@@ -405,6 +434,10 @@ nlohmann::json to_json(const Config& c) {
       {"timeout_ms", c.timeout.count()},
       {"workers",
        {{"min", c.workers.min}, {"max", c.workers.max}, {"idle_ms", c.workers.idle.count()}}},
+      {"limits",
+       {{"max_frame_bytes", c.limits.max_frame_bytes},
+        {"max_pending", c.limits.max_pending},
+        {"max_pending_bytes", c.limits.max_pending_bytes}}},
       {"log", {{"level", log_level_name(c.log_level)}}},
       {"plugin_dir", c.plugin_dir ? json(*c.plugin_dir) : json(nullptr)},
       {"plugins", std::move(plugins)},

@@ -2,6 +2,7 @@
 // (DESIGN.md "Config"). Errors name the field and the problem in one line.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,12 @@ struct Config {
   Milliseconds stabilize_max{3000};
   Milliseconds timeout{5000};
   WorkerPoolConfig workers;
+  // Limits on what a peer can make this node hold (see TransportConfig).
+  struct Limits {
+    std::int64_t max_frame_bytes = 64 << 20;
+    std::int64_t max_pending = 10000;
+    std::int64_t max_pending_bytes = 256 << 20;
+  } limits;
   LogLevel log_level = LogLevel::kInfo;
   std::optional<std::string> plugin_dir;  // null = ../lib/dendrite/plugins beside the executable
   std::vector<PluginSpec> plugins;

@@ -92,7 +92,13 @@ void Dispatcher::handle_async(Message request, std::function<void(Message)> done
     return done(make_error("unknown message type " + message_type_hex(request.type)));
   }
   // Counted until answered, so disable_plugins() waits for late answers too.
+  // A plugin that drops every copy of its Respond unanswered gets an Err sent
+  // for it (the caller does not wait for nothing, the count comes back).
   struct Pending {
+    Pending(std::atomic<int>& c, std::function<void(Message)> d) : calls(c), done(std::move(d)) {}
+    ~Pending() { answer(make_error("plugin dropped the request without answering")); }
+    Pending(const Pending&) = delete;
+    Pending& operator=(const Pending&) = delete;
     std::atomic<int>& calls;
     std::function<void(Message)> done;
     std::atomic<bool> answered{false};

@@ -134,6 +134,9 @@ Status Node::start() {
   tc.listen = n.config.listen;
   tc.advertise = n.config.advertise;
   tc.workers = n.config.workers;
+  tc.max_frame_bytes = static_cast<std::size_t>(n.config.limits.max_frame_bytes);
+  tc.max_pending = static_cast<std::size_t>(n.config.limits.max_pending);
+  tc.max_pending_bytes = static_cast<std::size_t>(n.config.limits.max_pending_bytes);
   tc.metrics = &n.metrics;
   n.transport = std::make_unique<ZmqTransport>(tc, n.dispatcher);
   if (Status s = n.transport->start(); !s.ok()) return n.fail(StartFailure::kBind, s);

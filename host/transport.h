@@ -24,6 +24,13 @@ struct TransportConfig {
   std::string advertise;                  // empty = the bound address
   WorkerPoolConfig workers;
   std::size_t max_frame_bytes = 64u << 20;  // larger frames get an Err reply
+  // Requests taken in and not yet answered (queued for a worker, running, or
+  // answered later by an async handler), by count and by payload bytes. A
+  // request beyond either gets an Err "busy" reply at once, so a flood cannot
+  // grow the node's memory without bound. Inline types are answered on the I/O
+  // thread and need no room.
+  std::size_t max_pending = 10000;
+  std::size_t max_pending_bytes = 256u << 20;
   // Where the transport's statistics go (it must outlive the transport);
   // nullptr = a registry of the transport's own.
   MetricsRegistry* metrics = nullptr;

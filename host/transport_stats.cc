@@ -30,7 +30,10 @@ TransportStats::TransportStats(MetricsRegistry& registry)
     : registry_(registry),
       malformed_(&registry.counter("dendrite_transport_malformed_frames_total",
                                    "Incoming frames dropped or answered with Err because they do "
-                                   "not parse (bad envelope, empty or oversized frame).")) {
+                                   "not parse (bad envelope, empty or oversized frame).")),
+      busy_(&registry.counter("dendrite_transport_busy_total",
+                              "Requests refused with a busy Err reply because the node already "
+                              "held its limit of pending requests or bytes.")) {
   std::lock_guard lock(mu_);
   const PerType* unknown = make_locked("unknown");
   for (int t = 0; t < 256; ++t) {

@@ -42,6 +42,8 @@ class TransportStats {
   void name_type(MessageType type, const std::string& name);
   // Frames dropped or refused because they do not parse.
   Counter& malformed() { return *malformed_; }
+  // Requests refused with a "busy" Err because too many were pending.
+  Counter& busy() { return *busy_; }
 
   // The host's name for one of its request types ("find_successors"), or "".
   static std::string host_type_name(MessageType type);
@@ -52,6 +54,7 @@ class TransportStats {
 
   MetricsRegistry& registry_;
   Counter* malformed_;
+  Counter* busy_;
   std::mutex mu_;
   std::deque<PerType> per_type_;                   // GUARDED_BY(mu_); stable addresses
   std::map<std::string, const PerType*> by_name_;  // GUARDED_BY(mu_)

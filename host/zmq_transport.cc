@@ -188,25 +188,33 @@ struct ZmqTransport::Impl {
   };
 
   // A request served on the worker pool.
+  // It holds its share of the pending limits until it is answered or cancelled.
   class ServerTask final : public WorkerPool::Task {
    public:
     ServerTask(Impl* impl, Envelope&& env, Message&& request)
-        : impl_(impl), env_(std::move(env)), request_(std::move(request)) {}
+        : impl_(impl),
+          env_(std::move(env)),
+          request_(std::move(request)),
+          bytes_(request_.payload.size()) {}
     void run() override {
       // The handler may answer later, from another thread.
       auto env = std::make_shared<Envelope>(std::move(env_));
       Impl* impl = impl_;
       const MessageType type = request_.type;
-      impl_->handle_async_safely(std::move(request_), [impl, env, type](Message reply) {
+      const std::size_t bytes = bytes_;
+      impl_->handle_async_safely(std::move(request_), [impl, env, type, bytes](Message reply) {
+        impl->release(bytes);
         if (reply.type == msg::kErr) impl->stats.of(type).errors->inc();
         impl->post_reply(Outbound{std::move(*env), frame_of(reply)});
       });
     }
+    void cancel() override { impl_->release(bytes_); }
 
    private:
     Impl* impl_;
     Envelope env_;
     Message request_;
+    std::size_t bytes_;
   };
 
   // A call_async() to our own address, run on the worker pool.
@@ -245,6 +253,11 @@ struct ZmqTransport::Impl {
               static_cast<double>(pool.busy_workers()));
       w.gauge("dendrite_transport_workers_queued", "Requests waiting for a worker thread.", {},
               static_cast<double>(pool.queued()));
+      w.gauge("dendrite_transport_pending_requests",
+              "Requests taken in and not yet answered (queued, running or answered later).", {},
+              static_cast<double>(pending_count.load(std::memory_order_relaxed)));
+      w.gauge("dendrite_transport_pending_bytes", "Payload bytes of the pending requests.", {},
+              static_cast<double>(pending_bytes.load(std::memory_order_relaxed)));
     });
   }
 
@@ -268,12 +281,34 @@ struct ZmqTransport::Impl {
     }
   }
 
-  // handler.handle_async() with exceptions caught; `done` runs at most once.
+  // The answer of one request: `done` runs at most once, and if every copy of
+  // the handler's Respond is dropped unanswered, it runs then with an Err (so
+  // the caller is not left waiting and the request's pending share is freed).
+  class Answer {
+   public:
+    explicit Answer(std::function<void(Message)> done) : done_(std::move(done)) {}
+    ~Answer() {
+      if (!answered_.exchange(true))
+        done_(
+            make_error("internal error: the handler dropped the "
+                       "request without answering"));
+    }
+    Answer(const Answer&) = delete;
+    Answer& operator=(const Answer&) = delete;
+    void operator()(Message reply) {
+      if (!answered_.exchange(true)) done_(std::move(reply));
+    }
+
+   private:
+    std::atomic<bool> answered_{false};
+    std::function<void(Message)> done_;
+  };
+
+  // handler.handle_async() with exceptions caught; `done` runs exactly once
+  // (see Answer).
   void handle_async_safely(Message request, std::function<void(Message)> done) {
-    auto answered = std::make_shared<std::atomic<bool>>(false);
-    auto once = [answered, done = std::move(done)](Message reply) {
-      if (!answered->exchange(true)) done(std::move(reply));
-    };
+    auto answer = std::make_shared<Answer>(std::move(done));
+    auto once = [answer](Message reply) { (*answer)(std::move(reply)); };
     const MessageType type = request.type;
     try {
       handler.handle_async(std::move(request), once);
@@ -575,9 +610,38 @@ struct ZmqTransport::Impl {
       Message reply = handle_safely(request);
       if (reply.type == msg::kErr) counted.errors->inc();
       env.send(router, frame_of(reply));
+    } else if (std::string why = admit(request.payload.size()); !why.empty()) {
+      stats.busy().inc();
+      counted.errors->inc();
+      env.send(router, frame_of(make_error(why)));
     } else {
       pool.submit(std::make_unique<ServerTask>(this, std::move(env), std::move(request)));
     }
+  }
+
+  // Takes room for a request of `bytes` within the pending limits; "" when
+  // there was room, else the "busy" text of the Err reply. I/O thread only
+  // (the only thread that takes room; any thread releases it).
+  std::string admit(std::size_t bytes) {
+    const std::size_t count = pending_count.load(std::memory_order_relaxed);
+    const std::size_t held = pending_bytes.load(std::memory_order_relaxed);
+    if (count >= config.max_pending) {
+      return "busy: " + std::to_string(count) + " requests pending (limit " +
+             std::to_string(config.max_pending) + "); retry later";
+    }
+    if (held + bytes > config.max_pending_bytes && count > 0) {
+      return "busy: " + std::to_string(held) + " bytes of requests pending (limit " +
+             std::to_string(config.max_pending_bytes) + "); retry later";
+    }
+    pending_count.fetch_add(1, std::memory_order_relaxed);
+    pending_bytes.fetch_add(bytes, std::memory_order_relaxed);
+    return "";
+  }
+
+  // Gives back what admit() took for a request of `bytes`. Any thread.
+  void release(std::size_t bytes) {
+    pending_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+    pending_count.fetch_sub(1, std::memory_order_relaxed);
   }
 
   void reject(Envelope& env, const std::string& why) {
@@ -767,6 +831,9 @@ struct ZmqTransport::Impl {
   std::string address;  // written by start() before the I/O thread exists
   zmq::context_t ctx;
   WorkerPool pool;
+  // Requests admitted and not yet answered, and their payload bytes.
+  std::atomic<std::size_t> pending_count{0};
+  std::atomic<std::size_t> pending_bytes{0};
   std::mutex stop_mu;  // serialises the joining part of stop()
   std::thread io;
   int wake_fd = -1;

@@ -75,6 +75,12 @@ Answer from_err(const Status& err) {
     return a;
   }
   a.status = err;
+  if (starts_with(text, "busy")) {
+    // The node is shedding load: try again after the backoff.
+    a.status = Status::Unavailable(text);
+    a.next = Next::kRetry;
+    return a;
+  }
   // A node without dtable, a request it cannot decode, or a plugin failure will
   // not change on a retry; anything else (unknown vnode, ring not ready) may.
   if (starts_with(text, "unknown message type") || starts_with(text, "dtable: cannot decode") ||

@@ -150,6 +150,40 @@ TEST(DtableServiceTest, UsageErrorsAreStatusValues) {
   EXPECT_EQ(*empty, "");
 }
 
+TEST(DtableServiceTest, KeysAndValuesOverTheLimitsAreRefused) {
+  DtableCluster c;
+  c.add(R"({"max_key_bytes": 16, "max_value_bytes": 1024, "batch_bytes": 4096})");
+  c.add(R"({"max_key_bytes": 16, "max_value_bytes": 1024, "batch_bytes": 4096})");
+  ASSERT_EQ(c.wait_converged(), "");
+  auto& table = c.table(0);
+  Status long_key = table.query().set(std::string(17, 'k'), "v");
+  EXPECT_EQ(long_key.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(long_key.message(), "key of 17 bytes exceeds the limit of 16 (max_key_bytes)");
+  Status big = table.query().set("big", std::string(1025, 'v'));
+  EXPECT_EQ(big.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(big.message(), "value of 1025 bytes exceeds the limit of 1024 (max_value_bytes)");
+  EXPECT_EQ(table.query().get("big").status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(table.query().set(std::string(16, 'k'), std::string(1024, 'v')).ok());
+
+  // In a batch only the oversized items fail; the rest, cut into batches of at
+  // most 4 KiB, are written.
+  std::vector<KeyValue> items;
+  for (int i = 0; i < 40; ++i) items.push_back({"m" + std::to_string(i), std::string(1000, 'x')});
+  items[7].value.assign(2000, 'y');
+  auto results = table.query().consistency(2).set_multi(items);
+  ASSERT_EQ(results.size(), items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i == 7) {
+      EXPECT_EQ(results[i].code(), StatusCode::kInvalidArgument) << results[i].to_string();
+    } else {
+      EXPECT_TRUE(results[i].ok()) << i << ": " << results[i].to_string();
+      auto got = c.table(1).query().consistency(2).get(items[i].key);
+      ASSERT_TRUE(got.ok()) << got.status().to_string();
+      EXPECT_EQ(*got, items[i].value);
+    }
+  }
+}
+
 TEST(DtableServiceTest, WriteHooksSeeCommittedWrites) {
   DtableCluster c;
   c.add();

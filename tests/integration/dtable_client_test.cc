@@ -198,6 +198,18 @@ TEST_F(DtableClientTest, BadInputIsInvalidArgument) {
             StatusCode::kInvalidArgument);
 }
 
+TEST_F(DtableClientTest, OversizedValueIsRefusedByTheNode) {
+  // The node's limit (16 MiB by default) is the node's to say.
+  auto client = connect(c_.node(0).address());
+  ASSERT_NE(client, nullptr);
+  Status s = client->set("huge", std::string((16u << 20) + 1, 'v'));
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.to_string();
+  EXPECT_NE(s.message().find("exceeds the limit of 16777216 (max_value_bytes)"),
+            std::string::npos)
+      << s.message();
+  EXPECT_EQ(client->get("huge").status().code(), StatusCode::kNotFound);
+}
+
 TEST_F(DtableClientTest, UnreachableNodeTimesOut) {
   DtableClientOptions o;
   o.timeout = Milliseconds(300);

@@ -540,6 +540,93 @@ TEST(Transport, HandlerExceptionBecomesErrReply) {
   EXPECT_TRUE(a.call(b.address(), echo_request("still here"), 10s).ok());
 }
 
+TEST(Transport, RefusesWithBusyBeyondThePendingLimits) {
+  TestHandler ha, hb;
+  TransportConfig small = test_config(1, 16);
+  small.max_pending = 4;
+  small.max_pending_bytes = 64 * 1024;
+  ZmqTransport a(test_config(), ha), b(small, hb);
+  ASSERT_TRUE(a.start().ok());
+  ASSERT_TRUE(b.start().ok());
+
+  // Four requests held by their handlers fill the count.
+  Replies held;
+  for (int i = 0; i < 4; ++i) {
+    a.call_async(b.address(), echo_request("held", kBlock), 20s, held.add(i));
+  }
+  ASSERT_TRUE(eventually([&] { return hb.blocked() == 4; }));
+  auto refused = a.call(b.address(), echo_request("one more"), 10s);
+  ASSERT_TRUE(refused.ok()) << refused.status().to_string();
+  const Status busy = error_of(*refused);
+  EXPECT_EQ(busy.message(), "busy: 4 requests pending (limit 4); retry later");
+  // Inline requests need no room.
+  PBProtoPing ping;
+  ping.set_version(1);
+  auto pong = a.call(b.address(), pack(msg::kPing, ping), 10s);
+  ASSERT_TRUE(pong.ok());
+  EXPECT_EQ(pong->type, msg::kPing);
+
+  // Once answered, the room is back.
+  hb.open_gate();
+  ASSERT_TRUE(eventually([&] { return held.count() == 4; }));
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(held.by_index.at(i).ok());
+  auto again = a.call(b.address(), echo_request("again"), 10s);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->payload, "again");
+}
+
+TEST(Transport, RefusesWithBusyBeyondThePendingBytes) {
+  TestHandler ha, hb;
+  TransportConfig small = test_config(1, 16);
+  small.max_pending_bytes = 64 * 1024;
+  ZmqTransport a(test_config(), ha), b(small, hb);
+  ASSERT_TRUE(a.start().ok());
+  ASSERT_TRUE(b.start().ok());
+  Replies held;
+  a.call_async(b.address(), echo_request(std::string(40 * 1024, 'x'), kBlock), 20s, held.add(0));
+  ASSERT_TRUE(eventually([&] { return hb.blocked() == 1; }));
+  auto refused = a.call(b.address(), echo_request(std::string(40 * 1024, 'y')), 10s);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_NE(error_of(*refused).message().find("bytes of requests pending (limit 65536)"),
+            std::string::npos)
+      << error_of(*refused).message();
+  // A small one still fits beside the held 40 KiB.
+  auto small_one = a.call(b.address(), echo_request("small"), 10s);
+  ASSERT_TRUE(small_one.ok());
+  EXPECT_EQ(small_one->payload, "small");
+  hb.open_gate();
+  ASSERT_TRUE(eventually([&] { return held.count() == 1; }));
+  // Alone, a request larger than the byte limit is still taken (the frame limit
+  // bounds it), so no size of request is refused forever.
+  auto large = a.call(b.address(), echo_request(std::string(100 * 1024, 'z')), 10s);
+  ASSERT_TRUE(large.ok());
+  EXPECT_EQ(large->payload.size(), 100u * 1024);
+}
+
+// Drops every request's answer callback unanswered (a handler bug).
+class DroppingHandler final : public RequestHandler {
+ public:
+  bool is_inline(MessageType) const override { return false; }
+  Message handle(const Message& request) override { return request; }
+  void handle_async(Message, std::function<void(Message)>) override {}
+};
+
+TEST(Transport, AnswerDroppedByTheHandlerBecomesErrAndFreesItsRoom) {
+  TestHandler ha;
+  DroppingHandler hb;
+  TransportConfig small = test_config(1, 4);
+  small.max_pending = 2;
+  ZmqTransport a(test_config(), ha), b(small, hb);
+  ASSERT_TRUE(a.start().ok());
+  ASSERT_TRUE(b.start().ok());
+  for (int i = 0; i < 5; ++i) {  // more than the limit: each one's room came back
+    auto r = a.call(b.address(), echo_request("lost"), 10s);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(error_of(*r).message(),
+              "internal error: the handler dropped the request without answering");
+  }
+}
+
 TEST(Transport, CallbacksMayNotBlockButMayStop) {
   TestHandler ha, hb;
   ZmqTransport b(test_config(), hb);

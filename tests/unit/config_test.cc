@@ -38,6 +38,9 @@ TEST(ConfigTest, DefaultsMatchDesign) {
   EXPECT_EQ(c.workers.min, 10);
   EXPECT_EQ(c.workers.max, 1024);
   EXPECT_EQ(c.workers.idle, Milliseconds(10000));
+  EXPECT_EQ(c.limits.max_frame_bytes, 64 << 20);
+  EXPECT_EQ(c.limits.max_pending, 10000);
+  EXPECT_EQ(c.limits.max_pending_bytes, 256 << 20);
   EXPECT_EQ(c.log_level, LogLevel::kInfo);
   EXPECT_FALSE(c.plugin_dir.has_value());
   // The embedded default loads dtable and metrics (on 127.0.0.1:9464) from the
@@ -186,6 +189,19 @@ TEST(ConfigTest, ValidateChecksCrossFieldRules) {
   EXPECT_EQ(validate(c).message(), "config: 'plugins[1].name': plugin 'a' is listed twice");
 }
 
+TEST(ConfigTest, Limits) {
+  auto r = apply_json(default_config(), json::parse(R"({"limits": {"max_pending": 64}})"));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->limits.max_pending, 64);
+  EXPECT_EQ(r->limits.max_frame_bytes, 64 << 20);  // the rest keeps its default
+  EXPECT_EQ(error_for(R"({"limits": {"max_pending": 0}})"),
+            "config: 'limits.max_pending' must be an integer from 1 to 10000000");
+  EXPECT_EQ(error_for(R"({"limits": {"max_frame_bytes": 10}})"),
+            "config: 'limits.max_frame_bytes' must be an integer from 1024 to 1073741824");
+  EXPECT_EQ(error_for(R"({"limits": {"max_pendng": 5}})"),
+            "config: unknown key 'limits.max_pendng' (did you mean 'limits.max_pending'?)");
+}
+
 TEST(ConfigTest, ToJsonIsTheFileFormatAndRoundTrips) {
   const json d = to_json(default_config());
   EXPECT_EQ(d, json::parse(R"({
@@ -193,6 +209,7 @@ TEST(ConfigTest, ToJsonIsTheFileFormatAndRoundTrips) {
     "vnodes": 3, "num_successors": 8, "replicas": 2,
     "stabilize": {"min_ms": 1000, "max_ms": 3000}, "timeout_ms": 5000,
     "workers": {"min": 10, "max": 1024, "idle_ms": 10000},
+    "limits": {"max_frame_bytes": 67108864, "max_pending": 10000, "max_pending_bytes": 268435456},
     "log": {"level": "info"}, "plugin_dir": null,
     "plugins": [{"name": "dtable"}, {"name": "metrics", "config": {"listen": "127.0.0.1:9464"}}]
   })"));
@@ -202,6 +219,7 @@ TEST(ConfigTest, ToJsonIsTheFileFormatAndRoundTrips) {
     "vnodes": 5, "num_successors": 12, "replicas": 1,
     "stabilize": {"min_ms": 50, "max_ms": 150}, "timeout_ms": 700,
     "workers": {"min": 2, "max": 8, "idle_ms": 500},
+    "limits": {"max_frame_bytes": 1048576, "max_pending": 50, "max_pending_bytes": 8388608},
     "log": {"level": "warn"}, "plugin_dir": "/opt/p",
     "plugins": [{"name": "a"}, {"name": "b", "path": "/x/libb.so", "config": {"k": "v"}}]
   })");

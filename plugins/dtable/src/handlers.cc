@@ -225,8 +225,8 @@ void Handlers::set_item(const Message& m, Respond respond) {
     adopt(ctx_, *v, {*item}, /*replicate=*/true);
     return respond(ok_response());
   }
-  if (item->key.empty())
-    return respond(fail_response(kCodeInvalidArgument, "a write needs the key"));
+  if (std::string why = write_problem(item->key, item->value.size(), ctx_->settings); !why.empty())
+    return respond(fail_response(kCodeInvalidArgument, why));
   ctx_->clock->observe(item->timestamp);
   VnodeState* owner = ctx_->owner_for(item->hash, v);
   if (!owner) return respond(make_error(ctx_->wrong_owner_text(item->hash, v->self)));
@@ -285,10 +285,13 @@ void Handlers::set_multi(const Message& m, Respond respond) {
       r.set_ok(false);
       r.set_code(kCodeInvalidArgument);
       r.set_error(item.status().message());
-    } else if (!req->demoting() && item->key.empty()) {
+    } else if (std::string why = req->demoting()
+                                     ? std::string()
+                                     : write_problem(item->key, item->value.size(), ctx_->settings);
+               !why.empty()) {
       r.set_ok(false);
       r.set_code(kCodeInvalidArgument);
-      r.set_error("a write needs the key");
+      r.set_error(why);
     } else {
       r.set_ok(true);
       parsed[static_cast<std::size_t>(i)] = std::move(*item);

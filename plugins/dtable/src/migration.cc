@@ -4,6 +4,7 @@
 #include <chrono>
 #include <unordered_set>
 
+#include "batches.h"
 #include "codec.h"
 #include "dendrite/dtable/messages.h"
 #include "primary.h"
@@ -240,10 +241,12 @@ std::vector<Id> Maintenance::deliver_to_owners(VnodeState& v, Store& source,
 
 std::vector<Item> Maintenance::deliver(const Vnode& owner, const std::vector<Item>& items) {
   std::vector<Item> taken;
-  const std::size_t batch = ctx_->settings.batch_items;
   int failures = 0;  // consecutive: after two the owner is taken for gone
-  for (std::size_t from = 0; from < items.size() && failures < 2; from += batch) {
-    const std::size_t to = std::min(items.size(), from + batch);
+  const auto ranges =
+      batch_ranges(items.size(), ctx_->settings.batch_items, ctx_->settings.batch_bytes,
+                   [&](std::size_t i) { return items[i].key.size() + items[i].value.size(); });
+  for (const auto& [from, to] : ranges) {
+    if (failures >= 2) break;
     PBDTableSetMultiItem req;
     to_pb(owner, req.mutable_dest());
     req.set_demoting(true);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "batches.h"
 #include "codec.h"
 #include "dendrite/dtable/messages.h"
 
@@ -170,11 +171,7 @@ bool replicate_and_wait(const std::shared_ptr<Context>& ctx, const Vnode& primar
   std::vector<Vnode> targets = ctx->host.remote_successors(primary.id);
   if (targets.empty()) return true;
   bool all = true;
-  const std::size_t batch = ctx->settings.batch_items;
-  for (std::size_t from = 0; from < items.size(); from += batch) {
-    std::vector<Item> part(
-        items.begin() + static_cast<std::ptrdiff_t>(from),
-        items.begin() + static_cast<std::ptrdiff_t>(std::min(items.size(), from + batch)));
+  for (std::vector<Item>& part : item_batches(ctx->settings, items)) {
     auto w = ReplicaWrite::start(ctx, primary, std::move(part), targets);
     for (int acks : w->wait_all()) {
       if (acks < static_cast<int>(targets.size())) all = false;
@@ -207,11 +204,7 @@ bool sync_replica(const std::shared_ptr<Context>& ctx, VnodeState& v, const Vnod
       if (!h) continue;
       if (auto item = v.primary.get(*h)) items.push_back(std::move(*item));
     }
-    const std::size_t per = ctx->settings.batch_items;
-    for (std::size_t i = 0; i < items.size(); i += per) {
-      std::vector<Item> part(
-          items.begin() + static_cast<std::ptrdiff_t>(i),
-          items.begin() + static_cast<std::ptrdiff_t>(std::min(items.size(), i + per)));
+    for (std::vector<Item>& part : item_batches(ctx->settings, items)) {
       auto w = ReplicaWrite::start(ctx, v.self, std::move(part), {target});
       for (int acks : w->wait_all()) {
         if (acks < 1) ok = false;

@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "batches.h"
 #include "codec.h"
 #include "dendrite/dtable/messages.h"
 #include "wire.h"
@@ -76,6 +77,15 @@ Status TableService::check(std::string_view key, const Options& options) const {
   return Status::Ok();
 }
 
+Status TableService::check_write(std::string_view key, std::size_t value_bytes,
+                                 const Options& options) const {
+  if (Status s = check(key, options); !s.ok()) return s;
+  if (std::string why = write_problem(key, value_bytes, ctx_->settings); !why.empty()) {
+    return Status::InvalidArgument(why);
+  }
+  return Status::Ok();
+}
+
 Result<Vnode> TableService::route(const Id& hash, bool fresh) const {
   if (!fresh) {
     for (const auto& v : ctx_->vnodes()) {
@@ -101,7 +111,7 @@ Status TableService::write(std::string_view key, std::string_view value, bool de
                            const Options& options) {
   GateGuard guard(ctx_->gate);
   if (!guard.entered()) return stopped();
-  if (Status s = check(key, options); !s.ok()) return s;
+  if (Status s = check_write(key, value.size(), options); !s.ok()) return s;
   const Id hash = Id::hash(key);
   PBDTableSetItem req;
   auto* item = req.mutable_item();
@@ -228,7 +238,7 @@ std::vector<Status> TableService::set_multi(const std::vector<KeyValue>& items,
   std::map<std::pair<std::string, Id>, std::pair<Vnode, std::vector<std::size_t>>> groups;
   std::vector<std::size_t> single;
   for (std::size_t i = 0; i < items.size(); ++i) {
-    out[i] = check(items[i].key, options);
+    out[i] = check_write(items[i].key, items[i].value.size(), options);
     if (!out[i].ok()) continue;
     auto primary = route(Id::hash(items[i].key), false);
     if (!primary.ok()) {
@@ -242,8 +252,10 @@ std::vector<Status> TableService::set_multi(const std::vector<KeyValue>& items,
   const Milliseconds limit = timeout(options) + ctx_->timeout() + Milliseconds(100);
   for (auto& [where, group] : groups) {
     const auto& [primary, idx] = group;
-    for (std::size_t from = 0; from < idx.size(); from += ctx_->settings.batch_items) {
-      const std::size_t to = std::min(idx.size(), from + ctx_->settings.batch_items);
+    const auto ranges = batch_ranges(
+        idx.size(), ctx_->settings.batch_items, ctx_->settings.batch_bytes,
+        [&](std::size_t k) { return items[idx[k]].key.size() + items[idx[k]].value.size(); });
+    for (const auto& [from, to] : ranges) {
       PBDTableSetMultiItem req;
       to_pb(primary, req.mutable_dest());
       req.set_minacks(options.consistency);

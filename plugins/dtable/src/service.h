@@ -36,6 +36,8 @@ class TableService final : public Table {
   // lookup when `fresh`).
   Result<Vnode> route(const Id& hash, bool fresh) const;
   Status check(std::string_view key, const Options& options) const;
+  // check() plus the key and value size limits of a write.
+  Status check_write(std::string_view key, std::size_t value_bytes, const Options& options) const;
   Milliseconds timeout(const Options& options) const;
   Status write(std::string_view key, std::string_view value, bool deleted, const Options& options);
   // Reads the replicas of `primary` for `hash`: newest wins, `need` answers.

@@ -45,10 +45,19 @@ Result<Settings> parse_settings(const std::string& json_text) {
     } else if (key == "batch_items") {
       st = read_int(value, key, 1, 100000, v);
       s.batch_items = static_cast<std::size_t>(v);
+    } else if (key == "batch_bytes") {
+      st = read_int(value, key, 1 << 10, std::int64_t{1} << 30, v);
+      s.batch_bytes = static_cast<std::size_t>(v);
+    } else if (key == "max_key_bytes") {
+      st = read_int(value, key, 1, 1 << 20, v);
+      s.max_key_bytes = static_cast<std::size_t>(v);
+    } else if (key == "max_value_bytes") {
+      st = read_int(value, key, 0, std::int64_t{1} << 30, v);
+      s.max_value_bytes = static_cast<std::size_t>(v);
     } else {
-      return Status::InvalidArgument(
-          "dtable config: unknown key '" + key +
-          "' (valid: check_interval_ms, tombstone_grace_ms, settle_ms, batch_items)");
+      return Status::InvalidArgument("dtable config: unknown key '" + key +
+                                     "' (valid: check_interval_ms, tombstone_grace_ms, settle_ms, "
+                                     "batch_items, batch_bytes, max_key_bytes, max_value_bytes)");
     }
     if (!st.ok()) return st;
   }
@@ -57,6 +66,19 @@ Result<Settings> parse_settings(const std::string& json_text) {
                                          std::to_string(4 * s.check_interval.count()) + ")");
   }
   return s;
+}
+
+std::string write_problem(std::string_view key, std::size_t value_bytes, const Settings& s) {
+  if (key.empty()) return "a write needs the key";
+  if (key.size() > s.max_key_bytes) {
+    return "key of " + std::to_string(key.size()) + " bytes exceeds the limit of " +
+           std::to_string(s.max_key_bytes) + " (max_key_bytes)";
+  }
+  if (value_bytes > s.max_value_bytes) {
+    return "value of " + std::to_string(value_bytes) + " bytes exceeds the limit of " +
+           std::to_string(s.max_value_bytes) + " (max_value_bytes)";
+  }
+  return "";
 }
 
 }  // namespace dendrite::dtable

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "dendrite/host.h"
 #include "dendrite/status.h"
@@ -21,7 +22,20 @@ struct Settings {
   Milliseconds settle{30000};
   // Items per replication / migration batch.
   std::size_t batch_items = 512;
+  // Payload bytes per batch (keys and values); a batch holds at least one
+  // item, so a single larger item travels alone.
+  std::size_t batch_bytes = 4u << 20;
+  // Largest key and value a client may write (larger writes are refused with
+  // "invalid argument" naming the limit). Values must fit the host's
+  // limits.max_frame_bytes with their key.
+  std::size_t max_key_bytes = 8u << 10;
+  std::size_t max_value_bytes = 16u << 20;
 };
+
+// Why a client's write of `key` with a value of `value_bytes` is refused, or
+// "" when it is fine (non-empty key within max_key_bytes, value within
+// max_value_bytes).
+std::string write_problem(std::string_view key, std::size_t value_bytes, const Settings& s);
 
 // Parses the plugin's JSON config over the defaults. Unknown keys and bad
 // values fail with InvalidArgument naming the key.

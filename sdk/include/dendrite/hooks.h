@@ -15,7 +15,9 @@ namespace dendrite {
 
 // Delivers the answer to one request given to TransportHook::handle_async(): a
 // reply message, or an error Status (sent to the caller as an Err reply). Call
-// it exactly once, from any thread; later calls are ignored.
+// it exactly once, from any thread; later calls are ignored. Destroying every
+// copy uncalled answers the caller with an Err ("plugin dropped the request
+// without answering"): a bug, but one that frees the caller and the host.
 using Respond = std::function<void(Result<Message>)>;
 
 // Handles the message types a plugin claims.

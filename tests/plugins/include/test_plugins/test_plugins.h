@@ -20,4 +20,10 @@ inline constexpr const char* kEchoThrow = "throw";
 inline constexpr MessageType kCounterRequest = 0x42;
 inline constexpr MessageType kCounterReply = 0x43;
 
+// The `slow` plugin answers kSlowRequest with kSlowReply (the request's size as
+// text) `delay_ms` after it arrived, holding no thread meanwhile: a stand-in
+// for handlers that wait on other nodes (flood and overload tests).
+inline constexpr MessageType kSlowRequest = 0x44;
+inline constexpr MessageType kSlowReply = 0x45;
+
 }  // namespace dendrite::test_plugins
