@@ -1,32 +1,44 @@
 // dendrite-bench: a load generator for dtable through the client library,
 // modelled on redis-benchmark so the two can be compared like with like.
-//   dendrite-bench [--node H:P] [-n N] [-c C] [-P P] [-t set,get,del] [-d BYTES]
-//                  [-r KEYSPACE] [--consistency N] [--csv] [-q]
-// C x P requests are kept in flight through one client (one connection per
-// node, requests multiplexed), each routed to its key's primary.
+//   dendrite-bench [--node H:P] [-n N] [-c C] [-P P] [-t set,get,del,mset,mget]
+//                  [-d BYTES] [-r KEYSPACE] [--sequential] [--multi-keys K]
+//                  [--consistency N] [--timeout MS] [--csv] [-q]
+// As in redis-benchmark, each of the C clients sends P requests at once, waits
+// for all P answers, then sends the next P; a request's latency runs from the
+// moment its group was sent to its answer. All clients share one DtableClient
+// (one connection per node, requests multiplexed, each routed to its key's
+// primary). Keys are "key:" + 12 digits (16 bytes), as redis-benchmark makes
+// them with -r; without -r every request uses the key "key:__rand_int__".
+// mset/mget send K keys per request (default 10, as redis-benchmark's MSET) and
+// count one request per K keys.
+// Exit: 0 ok · 1 other request errors · 2 usage or bad input · 3 unreachable or
+// timed out · 4 consistency not met (DESIGN.md). A test whose requests time
+// out or find nothing to talk to stops at once.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <mutex>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 
 #include "dendrite/client/dtable_client.h"
+#include "report.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using dendrite::Status;
+using dendrite::StatusCode;
 
 // Nonzero while this thread is inside a client call: a completion callback that
-// runs then ran synchronously and must not start the next operation itself.
+// runs then ran synchronously and must not start the next group itself.
 thread_local int t_call_depth = 0;
 
 struct Options {
@@ -36,163 +48,216 @@ struct Options {
   int pipeline = 1;
   std::string tests = "set,get";
   int value_size = 3;
-  long keyspace = 0;  // 0 = one fixed key per test, as redis-benchmark without -r
+  long keyspace = 0;  // 0 = one fixed key, as redis-benchmark without -r
+  bool sequential = false;
+  int multi_keys = 10;
   int consistency = 1;
   int timeout_ms = 5000;
   bool csv = false;
   bool quiet = false;
 };
 
-struct Report {
-  std::string test;
-  double rps = 0;
-  double avg_ms = 0, min_ms = 0, p50_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0;
+// The exit code of a failed request (DESIGN.md "Programs").
+int exit_code_of(StatusCode code) {
+  switch (code) {
+    case StatusCode::kInvalidArgument:
+      return 2;
+    case StatusCode::kTimeout:
+    case StatusCode::kUnavailable:
+      return 3;
+    case StatusCode::kConsistencyNotMet:
+      return 4;
+    default:
+      return 1;
+  }
+}
+
+struct Outcome {
+  dendrite::bench::Report report;
   long errors = 0;
-  std::string first_error;
+  Status first_error;
 };
 
-// Runs `total` operations of one kind with `in_flight` outstanding at a time.
+// One test: `o.requests` requests of one kind from `o.clients` clients with
+// `o.pipeline` requests each in flight.
 class Run {
  public:
-  Run(dendrite::client::DtableClient& client, const Options& o, std::string test)
+  Run(dendrite::client::DtableClient& client, const Options& o, std::string test, std::string name)
       : client_(client),
         o_(o),
         test_(std::move(test)),
-        value_(o.value_size, 'x'),
-        latencies_us_(o.requests),
-        rng_(12345) {}
+        keys_per_request_(test_ == "mset" || test_ == "mget" ? o.multi_keys : 1),
+        value_(static_cast<std::size_t>(o.value_size), 'x'),
+        name_(std::move(name)),
+        latencies_us_(static_cast<std::size_t>(o.requests)),
+        rng_(12345),
+        progress_(name_, o.requests, !o.csv) {}
 
-  Report go() {
-    const long in_flight = std::min<long>(o_.requests, long{o_.clients} * o_.pipeline);
+  Outcome go() {
     start_ = Clock::now();
-    for (long i = 0; i < in_flight; ++i) issue();
-    {
-      std::unique_lock lock(mu_);
-      while (completed_ < o_.requests) {
-        done_cv_.wait(lock, [&] { return completed_ == o_.requests || deferred_ > 0; });
-        // Operations whose callback ran on the issuing thread (an immediate
-        // failure) are restarted here, so the stack never grows without bound.
-        while (deferred_ > 0) {
-          --deferred_;
-          lock.unlock();
-          issue();
-          lock.lock();
-        }
+    for (int c = 0; c < o_.clients; ++c) send_group(false);
+    std::unique_lock lock(mu_);
+    while (!finished()) {
+      done_cv_.wait(lock, [&] { return finished() || !deferred_.empty(); });
+      // Groups whose last callback ran on the issuing thread (an immediate
+      // failure) are continued here, so the stack never grows without bound.
+      while (!deferred_.empty()) {
+        deferred_.pop_front();
+        lock.unlock();
+        send_group(true);
+        lock.lock();
       }
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
-    if (progress_shown_) std::fprintf(stderr, "\r%60s\r", "");
-    return summarize(seconds);
+    progress_.clear();
+    latencies_us_.resize(static_cast<std::size_t>(completed_));
+    return Outcome{dendrite::bench::summarize(name_, std::move(latencies_us_), seconds), errors_,
+                   first_error_};
   }
 
  private:
-  std::string next_key() {
-    std::lock_guard lock(mu_);
-    if (o_.keyspace <= 0) return "key:__rand_int__";
+  // REQUIRES: mu_ held. Every request sent has been answered and no more will
+  // be sent: go() may return (and this object go away).
+  bool finished() const {
+    return continuing_ == 0 && completed_ == issued_ && (issued_ == o_.requests || stopped_);
+  }
+
+  // Sends the next group of up to o_.pipeline requests of one client, if any
+  // are left; `continuing`: a finished group's continuation (counted in
+  // continuing_ so that go() waits for it).
+  void send_group(bool continuing) {
+    long first, count;
+    {
+      std::lock_guard lock(mu_);
+      if (continuing) --continuing_;
+      if (stopped_ || issued_ >= o_.requests) {
+        // Notified under the lock: go() cannot return before it is released.
+        if (finished()) done_cv_.notify_all();
+        return;
+      }
+      first = issued_;
+      count = std::min<long>(o_.pipeline, o_.requests - issued_);
+      issued_ += count;
+    }
+    auto group = std::make_shared<std::atomic<long>>(count);
+    const auto sent = Clock::now();
+    for (long i = first; i < first + count; ++i) send(i, sent, group);
+  }
+
+  std::string key_at(long number) const {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "key:%012ld",
-                  static_cast<long>(rng_() % static_cast<unsigned long>(o_.keyspace)));
+    std::snprintf(buf, sizeof buf, "key:%012ld", number);
     return buf;
   }
 
-  // Starts one more operation if any are left; called again from its callback.
-  void issue() {
-    long index = issued_.fetch_add(1);
-    if (index >= o_.requests) return;
-    auto began = Clock::now();
-    auto finish = [this, index, began](const dendrite::Status& s) {
-      latencies_us_[index] =
-          std::chrono::duration<double, std::micro>(Clock::now() - began).count();
-      bool last = false;
+  // The keys of request `index`.
+  std::vector<std::string> keys_of(long index) {
+    std::vector<std::string> keys;
+    keys.reserve(static_cast<std::size_t>(keys_per_request_));
+    for (int j = 0; j < keys_per_request_; ++j) {
+      if (o_.keyspace <= 0) {
+        keys.emplace_back("key:__rand_int__");
+      } else if (o_.sequential) {
+        keys.push_back(key_at((index * keys_per_request_ + j) % o_.keyspace));
+      } else {
+        std::lock_guard lock(mu_);
+        keys.push_back(key_at(static_cast<long>(rng_() % static_cast<unsigned long>(o_.keyspace))));
+      }
+    }
+    return keys;
+  }
+
+  void send(long index, Clock::time_point sent, std::shared_ptr<std::atomic<long>> group) {
+    auto finish = [this, index, sent, group](const Status& s) {
+      latencies_us_[static_cast<std::size_t>(index)] =
+          std::chrono::duration<double, std::micro>(Clock::now() - sent).count();
+      const bool group_done = group->fetch_sub(1) == 1;
+      bool continue_here = false;
       {
         std::lock_guard lock(mu_);
         // A get of a key never written is "not found": a valid answer.
-        if (!s.ok() && s.code() != dendrite::StatusCode::kNotFound) {
-          if (errors_++ == 0) first_error_ = s.to_string();
+        if (!s.ok() && s.code() != StatusCode::kNotFound) {
+          if (errors_++ == 0) first_error_ = s;
+          // Nothing answers: stop rather than wait out every request.
+          if (exit_code_of(s.code()) == 3) stopped_ = true;
         }
-        last = ++completed_ == o_.requests;
-        maybe_progress();
-      }
-      if (last) {
-        done_cv_.notify_all();
-      } else if (t_call_depth > 0) {
-        {
-          std::lock_guard lock(mu_);
-          ++deferred_;
+        ++completed_;
+        progress_.update(completed_);
+        if (group_done && !stopped_ && issued_ < o_.requests) {
+          ++continuing_;
+          if (t_call_depth > 0) {
+            deferred_.push_back(index);
+            done_cv_.notify_all();
+          } else {
+            continue_here = true;
+          }
+        } else if (finished()) {
+          // Under the lock: go() cannot return before it is released.
+          done_cv_.notify_all();
         }
-        done_cv_.notify_all();
-      } else {
-        issue();
       }
+      if (continue_here) send_group(true);
     };
-    std::string key = next_key();
+    std::vector<std::string> keys = keys_of(index);
     struct Depth {
       Depth() { ++t_call_depth; }
       ~Depth() { --t_call_depth; }
     } in_call;
     if (test_ == "set") {
-      client_.set_async(std::move(key), value_, o_.consistency, finish);
+      client_.set_async(std::move(keys[0]), value_, o_.consistency, finish);
     } else if (test_ == "get") {
-      client_.get_async(std::move(key), o_.consistency,
+      client_.get_async(std::move(keys[0]), o_.consistency,
                         [finish](dendrite::Result<std::string> r) { finish(r.status()); });
+    } else if (test_ == "del") {
+      client_.del_async(std::move(keys[0]), o_.consistency, finish);
+    } else if (test_ == "mset") {
+      std::vector<dendrite::client::KeyValue> items;
+      items.reserve(keys.size());
+      for (auto& k : keys) items.push_back({std::move(k), value_});
+      client_.set_multi_async(std::move(items), o_.consistency,
+                              [finish](std::vector<Status> all) { finish(first_failure(all)); });
     } else {
-      client_.del_async(std::move(key), o_.consistency, finish);
+      client_.get_multi_async(std::move(keys), o_.consistency,
+                              [finish](std::vector<dendrite::Result<std::string>> all) {
+                                Status worst;
+                                for (const auto& r : all) {
+                                  if (!r.ok() && r.status().code() != StatusCode::kNotFound) {
+                                    worst = r.status();
+                                    break;
+                                  }
+                                }
+                                finish(worst);
+                              });
     }
   }
 
-  // REQUIRES: mu_ held. A live progress line on a terminal, at most 4 a second.
-  void maybe_progress() {
-    if (o_.quiet || o_.csv || !isatty_) return;
-    auto now = Clock::now();
-    if (now - last_progress_ < std::chrono::milliseconds(250)) return;
-    last_progress_ = now;
-    double s = std::chrono::duration<double>(now - start_).count();
-    std::fprintf(stderr, "\r%s: rps=%.0f (%ld of %ld)", test_.c_str(), completed_ / s, completed_,
-                 o_.requests);
-    progress_shown_ = true;
-  }
-
-  Report summarize(double seconds) {
-    std::vector<double> v = latencies_us_;
-    std::sort(v.begin(), v.end());
-    auto pct = [&](double p) {
-      std::size_t i = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1));
-      return v[i] / 1000.0;
-    };
-    double sum = 0;
-    for (double x : v) sum += x;
-    Report r;
-    r.test = test_;
-    r.rps = static_cast<double>(o_.requests) / seconds;
-    r.avg_ms = sum / static_cast<double>(v.size()) / 1000.0;
-    r.min_ms = v.front() / 1000.0;
-    r.p50_ms = pct(50);
-    r.p95_ms = pct(95);
-    r.p99_ms = pct(99);
-    r.max_ms = v.back() / 1000.0;
-    r.errors = errors_;
-    r.first_error = first_error_;
-    return r;
+  static Status first_failure(const std::vector<Status>& all) {
+    for (const auto& s : all) {
+      if (!s.ok()) return s;
+    }
+    return Status();
   }
 
   dendrite::client::DtableClient& client_;
   const Options& o_;
   const std::string test_;
+  const int keys_per_request_;
   const std::string value_;
-  std::vector<double> latencies_us_;  // one slot per operation, written once
-  std::atomic<long> issued_{0};
+  const std::string name_;
+  std::vector<double> latencies_us_;  // one slot per request, written once
   Clock::time_point start_;
 
   std::mutex mu_;
   std::condition_variable done_cv_;
-  long completed_ = 0;       // GUARDED_BY(mu_)
-  long errors_ = 0;          // GUARDED_BY(mu_)
-  long deferred_ = 0;        // GUARDED_BY(mu_): operations to start from go()
-  std::string first_error_;  // GUARDED_BY(mu_)
-  std::mt19937_64 rng_;      // GUARDED_BY(mu_)
-  Clock::time_point last_progress_{};
-  bool progress_shown_ = false;
-  const bool isatty_ = ::isatty(2) != 0;
+  long issued_ = 0;                     // GUARDED_BY(mu_)
+  long completed_ = 0;                  // GUARDED_BY(mu_)
+  long continuing_ = 0;                 // GUARDED_BY(mu_): groups about to be continued
+  bool stopped_ = false;                // GUARDED_BY(mu_): send no more
+  long errors_ = 0;                     // GUARDED_BY(mu_)
+  Status first_error_;                  // GUARDED_BY(mu_)
+  std::deque<long> deferred_;           // GUARDED_BY(mu_): groups to continue from go()
+  std::mt19937_64 rng_;                 // GUARDED_BY(mu_)
+  dendrite::bench::Progress progress_;  // GUARDED_BY(mu_)
 };
 
 std::vector<std::string> split(const std::string& s) {
@@ -204,74 +269,112 @@ std::vector<std::string> split(const std::string& s) {
   return out;
 }
 
+// The test's name as redis-benchmark prints it.
+std::string name_of(const std::string& test, int multi_keys) {
+  std::string upper = test;
+  for (auto& ch : upper) ch = static_cast<char>(ch - 'a' + 'A');
+  if (test == "mset" || test == "mget") upper += " (" + std::to_string(multi_keys) + " keys)";
+  return upper;
+}
+
+int usage_error(const std::string& what) {
+  std::fprintf(stderr, "dendrite-bench: %s\n", what.c_str());
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o;
-  CLI::App app{"dendrite-bench: dtable load generator (like redis-benchmark)"};
+  CLI::App app{
+      "dendrite-bench: dtable load generator (like redis-benchmark)\n"
+      "exit: 0 ok, 1 request errors, 2 usage, 3 unreachable or timed out, 4 consistency not met"};
   app.add_option("--node", o.node, "a node of the ring, H:P")->capture_default_str();
-  app.add_option("-n", o.requests, "total requests per test")->check(CLI::PositiveNumber);
-  app.add_option("-c", o.clients, "concurrent clients")->check(CLI::PositiveNumber);
-  app.add_option("-P", o.pipeline, "requests in flight per client")->check(CLI::PositiveNumber);
-  app.add_option("-t", o.tests, "tests: comma-separated of set,get,del");
-  app.add_option("-d", o.value_size, "value size in bytes")->check(CLI::NonNegativeNumber);
-  app.add_option("-r", o.keyspace, "random keys in [0, r) instead of one key");
-  app.add_option("--consistency", o.consistency, "copies acknowledged/read")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--timeout", o.timeout_ms, "request timeout in ms")->check(CLI::PositiveNumber);
-  app.add_flag("--csv", o.csv, "CSV output with redis-benchmark's columns");
+  app.add_option("-n", o.requests, "total requests per test")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("-c", o.clients, "parallel clients")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("-P", o.pipeline, "requests each client sends at once (pipelining)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("-t", o.tests, "tests, comma-separated: set,get,del,mset,mget")
+      ->capture_default_str();
+  app.add_option("-d", o.value_size, "value size in bytes")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("-r", o.keyspace, "keys key:000000000000 .. key:<r-1> (12 digits) instead of one")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--sequential", o.sequential,
+               "with -r: request i uses key i mod r (mset/mget: keys iK .. iK+K-1) instead of "
+               "random keys; -n r -r r writes every key once");
+  app.add_option("--multi-keys", o.multi_keys, "keys per mset/mget request")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--consistency", o.consistency, "copies written/read")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--timeout", o.timeout_ms, "per-request timeout in ms (also bounds connecting)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_flag("--csv", o.csv, "CSV output, redis-benchmark's columns");
   app.add_flag("-q", o.quiet, "one summary line per test");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "dendrite-bench: %s\n", e.what());
-    return 2;
+    return usage_error(e.what());
   }
-  std::vector<std::string> tests = split(o.tests);
+  const std::vector<std::string> tests = split(o.tests);
+  if (tests.empty()) return usage_error("-t: no test given (tests: set, get, del, mset, mget)");
   for (const auto& t : tests) {
-    if (t != "set" && t != "get" && t != "del") {
-      std::fprintf(stderr, "dendrite-bench: unknown test '%s' (tests: set, get, del)\n", t.c_str());
-      return 2;
+    if (t != "set" && t != "get" && t != "del" && t != "mset" && t != "mget") {
+      return usage_error("-t: unknown test '" + t + "' (tests: set, get, del, mset, mget)");
     }
   }
+  if (o.sequential && o.keyspace <= 0) return usage_error("--sequential needs -r");
+
   dendrite::client::DtableClientOptions copts;
   copts.timeout = std::chrono::milliseconds(o.timeout_ms);
   auto client = dendrite::client::DtableClient::connect(o.node, copts);
   if (!client.ok()) {
     std::fprintf(stderr, "dendrite-bench: cannot reach %s: %s\n", o.node.c_str(),
                  client.status().to_string().c_str());
-    return 3;
+    const int code = exit_code_of(client.status().code());
+    return code == 1 ? 3 : code;
   }
-  if (o.csv) {
-    std::printf(
-        "\"test\",\"rps\",\"avg_latency_ms\",\"min_latency_ms\",\"p50_latency_ms\","
-        "\"p95_latency_ms\",\"p99_latency_ms\",\"max_latency_ms\"\n");
+  if (o.consistency > (*client)->max_consistency()) {
+    return usage_error("--consistency " + std::to_string(o.consistency) +
+                       " is out of range: the maximum is " +
+                       std::to_string((*client)->max_consistency()) + " (replicas + 1)");
   }
+
+  if (o.csv) dendrite::bench::print_csv_header();
+  char setup[160];
+  std::snprintf(setup, sizeof setup,
+                "%d parallel clients, %d requests in flight each, %d bytes payload, "
+                "consistency %d",
+                o.clients, o.pipeline, o.value_size, o.consistency);
   int exit_code = 0;
   for (const auto& t : tests) {
-    Report r = Run(**client, o, t).go();
-    std::string name = t == "set" ? "SET" : t == "get" ? "GET" : "DEL";
+    const std::string name = name_of(t, o.multi_keys);
+    Outcome r = Run(**client, o, t, name).go();
     if (o.csv) {
-      std::printf("\"%s\",\"%.2f\",\"%.3f\",\"%.3f\",\"%.3f\",\"%.3f\",\"%.3f\",\"%.3f\"\n",
-                  name.c_str(), r.rps, r.avg_ms, r.min_ms, r.p50_ms, r.p95_ms, r.p99_ms, r.max_ms);
+      dendrite::bench::print_csv_row(r.report);
     } else if (o.quiet) {
-      std::printf("%s: %.2f requests per second, p50=%.3f msec\n", name.c_str(), r.rps, r.p50_ms);
+      dendrite::bench::print_quiet_line(r.report);
     } else {
-      std::printf(
-          "====== %s ======\n  %ld requests completed in %.2f seconds\n  %d clients x %d in "
-          "flight, %d bytes payload, consistency %d\n  throughput: %.2f requests per second\n"
-          "  latency (msec): avg %.3f min %.3f p50 %.3f p95 %.3f p99 %.3f max %.3f\n",
-          name.c_str(), o.requests, static_cast<double>(o.requests) / r.rps, o.clients, o.pipeline,
-          o.value_size, o.consistency, r.rps, r.avg_ms, r.min_ms, r.p50_ms, r.p95_ms, r.p99_ms,
-          r.max_ms);
+      dendrite::bench::print_full(r.report, setup);
     }
     std::fflush(stdout);
     if (r.errors > 0) {
       std::fprintf(stderr, "dendrite-bench: %s: %ld of %ld requests failed (first: %s)\n",
-                   name.c_str(), r.errors, o.requests, r.first_error.c_str());
-      exit_code = 1;
+                   name.c_str(), r.errors, r.report.requests, r.first_error.to_string().c_str());
+      exit_code = exit_code_of(r.first_error.code());
+      break;
     }
   }
+  if (o.quiet && !o.csv) std::printf("\n");
   return exit_code;
 }

@@ -28,6 +28,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "bare_echo.h"
 #include "dendrite/message.h"
 #include "host/logging.h"
 #include "host/transport.h"
@@ -38,6 +39,7 @@ using Clock = std::chrono::steady_clock;
 using dendrite::Message;
 using dendrite::MessageType;
 using dendrite::Result;
+using dendrite::bench::bare_echo;
 using namespace std::chrono_literals;
 
 constexpr MessageType kInlineEcho = 0x50;  // answered on the server's I/O thread
@@ -51,20 +53,6 @@ class EchoHandler final : public dendrite::host::RequestHandler {
 };
 
 // ---- server (child process) --------------------------------------------
-
-// Echoes on a bare socket until `stop`: REP (one at a time) or ROUTER (any number).
-void bare_echo(zmq::socket_t& s, const std::atomic<bool>& stop) {
-  while (!stop.load()) {
-    zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, 50ms);
-    if (!(item.revents & ZMQ_POLLIN)) continue;
-    for (int i = 0; i < 64; ++i) {
-      std::vector<zmq::message_t> frames;
-      if (!zmq::recv_multipart(s, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
-      zmq::send_multipart(s, frames);
-    }
-  }
-}
 
 int serve(int control_fd, int report_fd) {
   EchoHandler handler;
