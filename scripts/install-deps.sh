@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages Dendrite builds and tests with (prometheus:
-# promtool and the server for the metrics tests), and only those that
+# promtool and the server for the metrics tests; iproute2 and faketime: the
+# partition and clock scenarios of dendrite-faults), and only those that
 # are missing: when everything is present it changes nothing and needs no root.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libcli11-dev libssl-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   prometheus
+  iproute2 faketime
 )
 
 missing=()

@@ -17,8 +17,14 @@ std::string describe(const std::optional<std::string>& v) {
 
 }  // namespace
 
+bool unprotected(const WriteOp& op, const FailureLog& failures) {
+  return std::any_of(
+      failures.windows.begin(), failures.windows.end(),
+      [&](const FailureLog::Window& w) { return w.to >= op.start && w.hosts >= op.consistency; });
+}
+
 CheckResult check(const std::vector<KeyHistory>& histories, const std::vector<FinalRead>& finals,
-                  const CrashLog& crashes) {
+                  const FailureLog& failures) {
   CheckResult r;
   for (std::size_t i = 0; i < histories.size(); ++i) {
     const KeyHistory& h = histories[i];
@@ -57,10 +63,7 @@ CheckResult check(const std::vector<KeyHistory>& histories, const std::vector<Fi
     const WriteOp& latest = h.ops[from];
     const bool older = std::any_of(h.ops.begin(), h.ops.begin() + static_cast<long>(from),
                                    [&](const WriteOp& op) { return outcome(op) == fin.value; });
-    const bool protected_write =
-        latest.consistency >= 2 ||
-        std::none_of(crashes.kills.begin(), crashes.kills.end(),
-                     [&](Clock::time_point t) { return t >= latest.done; });
+    const bool protected_write = !unprotected(latest, failures);
     std::string kind;
     if (!older && fin.value.has_value()) {
       ++r.wrong;  // a value this key's writer never wrote
@@ -87,6 +90,35 @@ CheckResult check(const std::vector<KeyHistory>& histories, const std::vector<Fi
     }
   }
   return r;
+}
+
+void check_copies(const std::vector<KeyHistory>& histories, const std::vector<FinalRead>& finals,
+                  const std::vector<CopiesRead>& copies, const FailureLog& failures,
+                  CheckResult* result) {
+  for (std::size_t i = 0; i < histories.size() && i < copies.size(); ++i) {
+    if (!finals[i].error.ok()) continue;
+    const CopiesRead& c = copies[i];
+    if (c.good >= c.expected) continue;
+    ++result->copies_bad;
+    const KeyHistory& h = histories[i];
+    const WriteOp* latest = nullptr;
+    for (const WriteOp& op : h.ops) {
+      if (op.acked) latest = &op;
+    }
+    std::string kind = "copies missing";
+    if (latest != nullptr && !unprotected(*latest, failures) &&
+        c.good < std::min(latest->consistency, c.expected)) {
+      ++result->copies_short;
+      kind = "COPIES SHORT";
+    }
+    if (result->examples.size() < 10) {
+      result->examples.push_back(
+          h.key + ": " + kind + ": " + std::to_string(c.good) + " of " +
+          std::to_string(c.expected) + " copies hold " + describe(finals[i].value) +
+          (latest ? ", latest acked at consistency " + std::to_string(latest->consistency) : "") +
+          "; " + c.detail);
+    }
+  }
 }
 
 }  // namespace dendrite::faults

@@ -7,11 +7,11 @@
 namespace dendrite::faults {
 namespace {
 
-WriteOp set(std::uint64_t seq, int c, bool acked, Clock::time_point done = Clock::now()) {
-  return WriteOp{seq, false, "k/" + std::to_string(seq), c, acked, done};
+WriteOp set(std::uint64_t seq, int c, bool acked, Clock::time_point at = Clock::now()) {
+  return WriteOp{seq, false, "k/" + std::to_string(seq), c, acked, at, at};
 }
-WriteOp del(std::uint64_t seq, int c, bool acked, Clock::time_point done = Clock::now()) {
-  return WriteOp{seq, true, "", c, acked, done};
+WriteOp del(std::uint64_t seq, int c, bool acked, Clock::time_point at = Clock::now()) {
+  return WriteOp{seq, true, "", c, acked, at, at};
 }
 FinalRead value(const std::string& v) {
   return FinalRead{v, Status::Ok()};
@@ -20,8 +20,12 @@ FinalRead absent() {
   return FinalRead{std::nullopt, Status::Ok()};
 }
 
-CheckResult one(std::vector<WriteOp> ops, FinalRead fin, CrashLog crashes = {}) {
-  return check({KeyHistory{"k", std::move(ops)}}, {std::move(fin)}, crashes);
+CheckResult one(std::vector<WriteOp> ops, FinalRead fin, FailureLog failures = {}) {
+  return check({KeyHistory{"k", std::move(ops)}}, {std::move(fin)}, failures);
+}
+
+FailureLog window(Clock::time_point from, Clock::time_point to, int hosts) {
+  return FailureLog{{FailureLog::Window{from, to, hosts}}};
 }
 
 TEST(FaultsChecker, LatestAckedOrLaterUnackedIsAllowed) {
@@ -41,13 +45,37 @@ TEST(FaultsChecker, FindsLostStaleWrong) {
   EXPECT_EQ(one({set(1, 2, false), set(2, 2, true)}, value("k/1")).stale, 1u);
 }
 
-TEST(FaultsChecker, ConsistencyOneBeforeAKillIsUnprotected) {
+TEST(FaultsChecker, FewerThanCFailedHostsProtectAWrite) {
+  using std::chrono::seconds;
   const auto t = Clock::now();
-  CrashLog kill_after{{t + std::chrono::seconds(1)}};
-  CrashLog kill_before{{t - std::chrono::seconds(1)}};
+  const FailureLog kill_after = window(t + seconds(1), t + seconds(3), 1);
+  const FailureLog kill_before = window(t - seconds(3), t - seconds(1), 1);
+  const FailureLog during = window(t - seconds(1), t + seconds(1), 1);
+  const FailureLog two_cut = window(t + seconds(1), t + seconds(3), 2);
   EXPECT_EQ(one({set(1, 1, true, t)}, absent(), kill_after).unprotected, 1u);
+  EXPECT_EQ(one({set(1, 1, true, t)}, absent(), during).unprotected, 1u);
   EXPECT_EQ(one({set(1, 1, true, t)}, absent(), kill_before).lost, 1u);
   EXPECT_EQ(one({set(1, 2, true, t)}, absent(), kill_after).lost, 1u);
+  EXPECT_EQ(one({set(1, 2, true, t)}, absent(), two_cut).unprotected, 1u);
+  EXPECT_EQ(one({set(1, 3, true, t)}, absent(), two_cut).lost, 1u);
+}
+
+TEST(FaultsChecker, CopiesShortOnlyBelowThePromise) {
+  const auto t = Clock::now();
+  const std::vector<KeyHistory> h{KeyHistory{"k", {set(1, 2, true, t)}}};
+  const std::vector<FinalRead> fin{value("k/1")};
+  auto run = [&](int good, const FailureLog& failures) {
+    CheckResult r = check(h, fin, failures);
+    check_copies(h, fin, {CopiesRead{3, good, ""}}, failures, &r);
+    return r;
+  };
+  EXPECT_EQ(run(3, {}).copies_bad, 0u);
+  EXPECT_EQ(run(2, {}).copies_bad, 1u);
+  EXPECT_EQ(run(2, {}).copies_short, 0u);
+  EXPECT_EQ(run(1, {}).copies_short, 1u);
+  const auto cut = window(t, t + std::chrono::seconds(1), 2);
+  EXPECT_EQ(run(1, cut).copies_short, 0u);
+  EXPECT_EQ(run(1, cut).copies_bad, 1u);
 }
 
 TEST(FaultsChecker, FailedReadIsUnreadable) {

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -32,25 +33,38 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {}
 
 Cluster::~Cluster() {
   nodes_.clear();  // each ChildProcess SIGKILLs and reaps its process
+  net_.stop();     // then the namespaces and links go
 }
 
 bool Cluster::launch(int i, const std::vector<std::string>& join, std::chrono::milliseconds limit) {
   Node& node = nodes_[i];
-  json doc = {{"listen", node.address},
-              {"join", join},
-              {"vnodes", options_.vnodes},
-              {"num_successors", options_.num_successors},
-              {"replicas", options_.replicas},
-              {"stabilize", {{"min_ms", 50}, {"max_ms", 150}}},
-              {"timeout_ms", options_.timeout.count()},
-              {"workers", {{"min", 2}, {"max", 16}, {"idle_ms", 2000}}},
-              {"log", {{"level", "info"}}},
-              {"plugins", json::array({{{"name", "dtable"}}})}};
+  json doc = {
+      {"listen", node.address},
+      {"join", join},
+      {"vnodes", options_.vnodes},
+      {"num_successors", options_.num_successors},
+      {"replicas", options_.replicas},
+      {"stabilize", {{"min_ms", 50}, {"max_ms", 150}}},
+      {"timeout_ms", options_.timeout.count()},
+      {"workers", {{"min", 2}, {"max", 16}, {"idle_ms", 2000}}},
+      {"log", {{"level", "info"}}},
+      {"plugins", json::array({{{"name", "dtable"},
+                                {"config",
+                                 {{"check_interval_ms", options_.check_interval_ms},
+                                  {"tombstone_grace_ms", options_.tombstone_grace_ms}}}}})}};
   const std::string base = options_.dir + "/" + node.name;
   std::ofstream(base + ".json") << doc.dump(2);
-  node.child = std::make_unique<proc::ChildProcess>(
-      std::vector<std::string>{options_.dendrited, "--config", base + ".json"}, base + ".out",
-      base + ".err", proc::Output::kAppend);
+  std::vector<std::string> argv;
+  if (options_.netns) argv = net_.exec_prefix(i);
+  if (!options_.faketime_lib.empty()) {
+    if (!std::filesystem::exists(base + ".faketime")) std::ofstream(base + ".faketime") << "+0\n";
+    argv.insert(argv.end(), {"/usr/bin/env", "LD_PRELOAD=" + options_.faketime_lib,
+                             "FAKETIME_TIMESTAMP_FILE=" + base + ".faketime",
+                             "FAKETIME_DONT_FAKE_MONOTONIC=1", "FAKETIME_NO_CACHE=1"});
+  }
+  argv.insert(argv.end(), {options_.dendrited, "--config", base + ".json"});
+  node.child = std::make_unique<proc::ChildProcess>(argv, base + ".out", base + ".err",
+                                                    proc::Output::kAppend);
   node.stopped = false;
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -63,7 +77,12 @@ bool Cluster::launch(int i, const std::vector<std::string>& join, std::chrono::m
 
 bool Cluster::start(std::string* error) {
   nodes_.clear();
+  if (options_.netns && !net_.start(options_.nodes, error)) return false;
   for (int i = 0; i < options_.nodes; ++i) {
+    if (options_.netns) {
+      nodes_.push_back(Node{"n" + std::to_string(i), net_.node_ip(i) + ":7100", nullptr});
+      continue;
+    }
     const int port = proc::free_port();
     if (port == 0) {
       *error = "no free port on 127.0.0.1";
@@ -120,6 +139,29 @@ std::optional<int> Cluster::leave(int i, std::chrono::milliseconds limit) {
   auto code = nodes_[i].child->wait_for(limit);
   if (!code) kill9(i);
   return code;
+}
+
+bool Cluster::partition(const std::vector<int>& group) {
+  return options_.netns && net_.partition(group);
+}
+
+bool Cluster::heal_partition() {
+  return options_.netns && net_.heal();
+}
+
+bool Cluster::jump_clock(int i, std::chrono::seconds offset) {
+  if (options_.faketime_lib.empty()) return false;
+  const std::string path = options_.dir + "/" + nodes_[i].name + ".faketime";
+  {
+    // Written aside and renamed: the node re-reads the file at every clock
+    // reading and must never see it half written.
+    std::ofstream out(path + ".new");
+    out << (offset.count() >= 0 ? "+" : "") << offset.count() << "\n";
+    if (!out) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(path + ".new", path, ec);
+  return !ec;
 }
 
 bool Cluster::restart(int i, std::chrono::milliseconds limit) {

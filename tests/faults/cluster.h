@@ -1,6 +1,8 @@
-// A ring of dendrited processes with the dtable plugin on 127.0.0.1, each on
-// an ephemeral port it keeps across restarts (so a restarted node rejoins with
-// the same vnode ids). The process-level faults the nemeses inject.
+// A ring of dendrited processes with the dtable plugin, on 127.0.0.1 (each on
+// an ephemeral port it keeps across restarts, so a restarted node rejoins with
+// the same vnode ids) or each in its own network namespace (NetLab, fixed
+// port). The faults the nemeses inject: process signals, partitions (netns
+// only) and wall-clock jumps (nodes under libfaketime).
 #pragma once
 
 #include <chrono>
@@ -10,6 +12,7 @@
 
 #include "common/child_process.h"
 #include "dendrite/vnode.h"
+#include "faults/netlab.h"
 
 namespace dendrite::faults {
 
@@ -22,6 +25,15 @@ struct ClusterOptions {
   int replicas = 2;
   int num_successors = 8;
   std::chrono::milliseconds timeout{1000};  // the nodes' timeout_ms
+  int check_interval_ms = 1000;             // dtable's self-check (re-replication)
+  int tombstone_grace_ms = 60000;           // dtable's tombstone lifetime
+  // Run each node in its own network namespace (partitions possible). Needs
+  // NetLab::available().
+  bool netns = false;
+  // libfaketime's library: when set every node runs with it preloaded and its
+  // own offset file (<dir>/<name>.faketime), so jump_clock() works. Only the
+  // wall clock is faked (FAKETIME_DONT_FAKE_MONOTONIC=1).
+  std::string faketime_lib;
 };
 
 // Owns every dendrited it starts; the destructor SIGKILLs whatever still runs
@@ -34,8 +46,9 @@ class Cluster {
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
 
-  // Starts every node (the first creates the ring, the others join it) and
-  // waits until they answer. False (with `error` set) on failure.
+  // Makes the namespaces (netns), starts every node (the first creates the
+  // ring, the others join it) and waits until they answer. False (with `error`
+  // set) on failure.
   bool start(std::string* error);
 
   int size() const { return static_cast<int>(nodes_.size()); }
@@ -53,6 +66,14 @@ class Cluster {
   // SIGTERM: a graceful leave (dtable hands its keys over); waits up to
   // `limit` for the exit. Its exit code, or nullopt when it had to be killed.
   std::optional<int> leave(int i, std::chrono::milliseconds limit);
+  // Cuts the nodes of `group` off from the others (the harness still reaches
+  // them all); heal_partition() undoes it. False when not netns or `ip` failed.
+  bool partition(const std::vector<int>& group);
+  bool heal_partition();
+  // Sets node i's wall clock to real time + `offset` (libfaketime; takes
+  // effect at the node's next clock reading). False without faketime_lib.
+  bool jump_clock(int i, std::chrono::seconds offset);
+
   // Starts node `i` again (after kill9 or leave), joining through the nodes
   // that are up; waits up to `limit` for it to answer.
   bool restart(int i, std::chrono::milliseconds limit);
@@ -78,6 +99,7 @@ class Cluster {
   bool launch(int i, const std::vector<std::string>& join, std::chrono::milliseconds limit);
 
   ClusterOptions options_;
+  NetLab net_;  // before nodes_: the processes die before their namespaces go
   std::vector<Node> nodes_;
 };
 

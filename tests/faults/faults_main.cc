@@ -1,13 +1,16 @@
-// dendrite-faults: runs dendrited processes on 127.0.0.1 under a workload of
-// writers and readers, injects seeded process-level faults (kill -9 +
-// restart, SIGSTOP/SIGCONT, graceful leave + rejoin), heals, and checks that
-// nothing acknowledged was lost. Prints one table row per scenario. Exit 0 when
-// no acknowledged write was lost or wrong and every ring was correct, 1 when
-// something was, 2 for bad flags. Guide: docs/faults.md.
+// dendrite-faults: runs dendrited processes (on 127.0.0.1, or each in its own
+// network namespace) under a workload of writers and readers, injects seeded
+// faults (kill -9 + restart, SIGSTOP/SIGCONT, graceful leave + rejoin, network
+// partitions, wall-clock jumps), heals, and checks that nothing acknowledged
+// was lost, through the client and at every copy. Prints one table row per
+// scenario. Exit 0 when every scenario passed or was skipped (partition without
+// namespaces, clock without libfaketime), 1 when one failed, 2 for bad flags.
+// Guide: docs/faults.md.
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -22,7 +25,9 @@
 #include "dendrite/client/dtable_client.h"
 #include "faults/checker.h"
 #include "faults/cluster.h"
+#include "faults/copies.h"
 #include "faults/nemesis.h"
+#include "faults/netlab.h"
 #include "faults/workload.h"
 
 namespace dendrite::faults {
@@ -33,9 +38,16 @@ using std::chrono::milliseconds;
 
 constexpr const char* kUsage =
     "usage: dendrite-faults [--seed N] [--duration SECONDS] [--nodes N]\n"
-    "                       [--scenario kill|pause|leave|mixed|all|LIST,...]\n"
-    "                       [--writers N]"
-    " [--keys N] [--bin-dir DIR] [--keep]\n";
+    "                       [--scenario kill|pause|leave|partition|clock|mixed|all|LIST,...]\n"
+    "                       [--net loopback|netns] [--faketime-lib PATH]\n"
+    "                       [--writers N] [--keys N] [--bin-dir DIR] [--keep]\n";
+
+// Where Debian's libfaketime package puts the library.
+constexpr const char* kFaketimeCandidates[] = {
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/faketime/libfaketime.so.1",
+};
 
 struct Flags {
   std::uint64_t seed = 1;
@@ -46,6 +58,15 @@ struct Flags {
   int keys = 40;
   std::string bin_dir = DENDRITE_BIN_DIR;
   bool keep = false;
+  bool netns = false;        // --net netns: every scenario in namespaces
+  std::string faketime_lib;  // --faketime-lib, else the first candidate found
+};
+
+// What this machine allows, found once.
+struct Env {
+  bool netns = false;
+  std::string netns_why;  // why not
+  std::string faketime;   // the library, "" when none
 };
 
 // One row of the table.
@@ -58,13 +79,17 @@ struct Row {
   std::string ring_detail;
   double heal_s = 0;      // longest heal -> correct ring during the run
   double converge_s = 0;  // workload stop -> ring correct and every key as allowed
+  double copies_s = 0;    // workload stop -> every copy as the final read (or the bound)
   std::string dir;
   bool setup_failed = false;
   std::string error;
+  std::string skipped;             // why the scenario could not run here (not a failure)
+  std::vector<std::string> notes;  // printed with the events
 
   bool passed() const {
-    return !setup_failed && ring_ok && check.lost == 0 && check.wrong == 0 &&
-           check.unreadable == 0 && wrong_reads == 0;
+    return !skipped.empty() ||
+           (!setup_failed && ring_ok && check.lost == 0 && check.wrong == 0 && check.stale == 0 &&
+            check.unreadable == 0 && check.copies_short == 0 && wrong_reads == 0);
   }
 };
 
@@ -94,9 +119,26 @@ std::vector<FinalRead> read_all(client::DtableClient& client,
   return out;
 }
 
-Row run_scenario(const Flags& flags, const std::string& scenario, std::uint64_t seed) {
+Row run_scenario(const Flags& flags, const Env& env, const std::string& scenario,
+                 std::uint64_t seed) {
   Row row;
   row.scenario = scenario;
+  const bool wants_netns = flags.netns || scenario == "partition" || scenario == "mixed";
+  if (scenario == "partition" && !env.netns) {
+    row.skipped = "network namespaces unavailable (" + env.netns_why + ")";
+    return row;
+  }
+  if (scenario == "clock" && env.faketime.empty()) {
+    row.skipped = "libfaketime not found (install the faketime package or pass --faketime-lib)";
+    return row;
+  }
+  if (flags.netns && !env.netns) {
+    row.skipped = "--net netns: network namespaces unavailable (" + env.netns_why + ")";
+    return row;
+  }
+  NemesisCaps caps;
+  caps.partition = env.netns && wants_netns;
+  caps.clock = !env.faketime.empty();
   const char* tmp = std::getenv("TMPDIR");
   std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/dendrite-faults-XXXXXX";
   if (::mkdtemp(templ.data()) == nullptr) {
@@ -109,6 +151,8 @@ Row run_scenario(const Flags& flags, const std::string& scenario, std::uint64_t 
   copts.dendrited = flags.bin_dir + "/dendrited";
   copts.dir = row.dir;
   copts.nodes = flags.nodes;
+  copts.netns = caps.partition;
+  if (scenario == "clock" || scenario == "mixed") copts.faketime_lib = env.faketime;
   Cluster cluster(copts);
   std::string detail;
   if (!cluster.start(&detail) || !cluster.wait_settled(90s, &detail)) {
@@ -130,7 +174,7 @@ Row run_scenario(const Flags& flags, const std::string& scenario, std::uint64_t 
   wopts.keys_per_writer = flags.keys;
   wopts.seed = seed;
   const auto steps = make_schedule(scenario, seed, std::chrono::seconds(flags.duration_s),
-                                   flags.nodes, copts.timeout);
+                                   flags.nodes, copts.timeout, caps);
   NemesisReport nemesis;
   {
     Workload workload(**client, wopts);
@@ -146,14 +190,38 @@ Row run_scenario(const Flags& flags, const std::string& scenario, std::uint64_t 
     auto reader = client::DtableClient::connect(cluster.address(0), opts);
     const auto deadline = Clock::now() + 30s;
     CheckResult result;
+    std::vector<FinalRead> finals;
     do {
       if (!reader.ok()) break;
       (*reader)->refresh();
-      result =
-          check(workload.histories(), read_all(**reader, workload.histories()), nemesis.crashes);
+      finals = read_all(**reader, workload.histories());
+      result = check(workload.histories(), finals, nemesis.failures);
       if (result.ok == result.keys) break;
       std::this_thread::sleep_for(500ms);
     } while (Clock::now() < deadline);
+    // Every copy: the self-check (every check_interval_ms) re-replicates what
+    // is missing, so wait (bounded) until every holder has the final state.
+    const auto copies_deadline = Clock::now() + 20s;
+    std::vector<CopiesRead> copies;
+    for (;;) {
+      copies = read_copies(cluster.expected_ring(), copts.replicas, workload.histories(), finals,
+                           copts.timeout);
+      const bool all_good = std::all_of(copies.begin(), copies.end(),
+                                        [](const CopiesRead& c) { return c.good >= c.expected; });
+      if (all_good || Clock::now() >= copies_deadline) break;
+      std::this_thread::sleep_for(1s);
+    }
+    row.copies_s = std::chrono::duration<double>(Clock::now() - stopped).count();
+    check_copies(workload.histories(), finals, copies, nemesis.failures, &result);
+    // How far the newest stored timestamp runs ahead of real time: after a
+    // forward clock jump the hybrid clocks stay ahead (they never go back).
+    std::int64_t newest = 0;
+    for (const CopiesRead& c : copies) newest = std::max(newest, c.newest_ts);
+    const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+    row.notes.push_back("newest stored timestamp: " + std::to_string((newest - now_ns) / 1000000) +
+                        " ms from the harness's wall clock");
     if (!reader.ok()) {
       row.setup_failed = true;
       row.error = "checker client: " + reader.status().to_string();
@@ -171,6 +239,7 @@ Row run_scenario(const Flags& flags, const std::string& scenario, std::uint64_t 
     for (const std::string& e : nemesis.events) std::cerr << "  " << scenario << " " << e << "\n";
     for (const std::string& e : row.check.examples)
       std::cerr << "  " << scenario << " " << e << "\n";
+    for (const std::string& n : row.notes) std::cerr << "  " << scenario << " " << n << "\n";
     if (!row.ring_ok) std::cerr << "  " << scenario << " ring: " << row.ring_detail << "\n";
     std::cerr << "  " << scenario << " logs kept in " << row.dir << "\n";
   }
@@ -178,20 +247,26 @@ Row run_scenario(const Flags& flags, const std::string& scenario, std::uint64_t 
 }
 
 void print_row(const Row& r, std::uint64_t seed) {
-  if (r.setup_failed) {
-    std::printf("%-7s %8llu  SETUP FAILED: %s\n", r.scenario.c_str(),
-                static_cast<unsigned long long>(seed), r.error.c_str());
+  if (!r.skipped.empty()) {
+    std::printf("%-9s %8llu  SKIPPED: %s\n", r.scenario.c_str(),
+                static_cast<unsigned long long>(seed), r.skipped.c_str());
+    std::fflush(stdout);
     return;
   }
-  std::printf("%-7s %8llu %6d %8llu %5llu %5llu %5llu %6llu %6llu %5s %7.1f %9.1f  %s\n",
-              r.scenario.c_str(), static_cast<unsigned long long>(seed), r.faults,
-              static_cast<unsigned long long>(r.check.acked),
-              static_cast<unsigned long long>(r.check.lost),
-              static_cast<unsigned long long>(r.check.wrong),
-              static_cast<unsigned long long>(r.check.stale),
-              static_cast<unsigned long long>(r.check.unprotected),
-              static_cast<unsigned long long>(r.wrong_reads), r.ring_ok ? "ok" : "BAD", r.heal_s,
-              r.converge_s, r.passed() ? "PASS" : "FAIL");
+  if (r.setup_failed) {
+    std::printf("%-9s %8llu  SETUP FAILED: %s\n", r.scenario.c_str(),
+                static_cast<unsigned long long>(seed), r.error.c_str());
+    std::fflush(stdout);
+    return;
+  }
+  auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+  std::printf(
+      "%-9s %8llu %6d %8llu %5llu %5llu %5llu %6llu %6llu %10llu %12llu %5s %7.1f %10.1f %8.1f  "
+      "%s\n",
+      r.scenario.c_str(), u(seed), r.faults, u(r.check.acked), u(r.check.lost), u(r.check.wrong),
+      u(r.check.stale), u(r.check.unprotected), u(r.wrong_reads), u(r.check.copies_bad),
+      u(r.check.copies_short), r.ring_ok ? "ok" : "BAD", r.heal_s, r.converge_s, r.copies_s,
+      r.passed() ? "PASS" : "FAIL");
   std::fflush(stdout);
 }
 
@@ -223,6 +298,11 @@ int run(int argc, char** argv) {
       flags.scenario = argv[++i];
     } else if (a == "--bin-dir") {
       flags.bin_dir = argv[++i];
+    } else if (a == "--net" &&
+               (std::string(argv[i + 1]) == "netns" || std::string(argv[i + 1]) == "loopback")) {
+      flags.netns = std::string(argv[++i]) == "netns";
+    } else if (a == "--faketime-lib") {
+      flags.faketime_lib = argv[++i];
     } else {
       std::cerr << "dendrite-faults: " << a << " " << argv[i + 1] << ": bad flag or value\n"
                 << kUsage;
@@ -231,7 +311,7 @@ int run(int argc, char** argv) {
   }
   std::vector<std::string> scenarios;
   if (flags.scenario == "all") {
-    scenarios = {"kill", "pause", "leave", "mixed"};
+    scenarios = {"kill", "pause", "leave", "partition", "clock", "mixed"};
   } else {
     std::size_t from = 0;
     for (std::size_t comma; (comma = flags.scenario.find(',', from)) != std::string::npos;
@@ -243,19 +323,37 @@ int run(int argc, char** argv) {
   for (const std::string& s : scenarios) {
     if (make_schedule(s, 1, 1s, 2, 1s).empty()) {
       std::cerr << "dendrite-faults: --scenario " << s
-                << ": unknown (want kill, pause, leave, mixed or all)\n";
+                << ": unknown (want kill, pause, leave, partition, clock, mixed or all)\n";
       return 2;
+    }
+  }
+  Env env;
+  env.netns = NetLab::available(&env.netns_why);
+  if (env.netns) NetLab::remove_stale();  // what a killed harness left behind
+  if (!flags.faketime_lib.empty()) {
+    if (!std::filesystem::exists(flags.faketime_lib)) {
+      std::cerr << "dendrite-faults: --faketime-lib " << flags.faketime_lib << ": no such file\n";
+      return 2;
+    }
+    env.faketime = flags.faketime_lib;
+  } else {
+    for (const char* path : kFaketimeCandidates) {
+      if (std::filesystem::exists(path)) {
+        env.faketime = path;
+        break;
+      }
     }
   }
   std::printf("dendrite-faults: seed %llu, %d s per scenario, %d nodes, %d writers x %d keys\n",
               static_cast<unsigned long long>(flags.seed), flags.duration_s, flags.nodes,
               flags.writers, flags.keys);
-  std::printf("%-7s %8s %6s %8s %5s %5s %5s %6s %6s %5s %7s %9s\n", "scenario", "seed", "faults",
-              "acked", "lost", "wrong", "stale", "unprot", "badrd", "ring", "heal_s", "converge_s");
+  std::printf("%-9s %8s %6s %8s %5s %5s %5s %6s %6s %10s %12s %5s %7s %10s %8s\n", "scenario",
+              "seed", "faults", "acked", "lost", "wrong", "stale", "unprot", "badrd", "copies_bad",
+              "copies_short", "ring", "heal_s", "converge_s", "copies_s");
   bool all_passed = true;
   for (std::size_t k = 0; k < scenarios.size(); ++k) {
     const std::uint64_t seed = flags.seed + k;  // each scenario its own schedule
-    Row row = run_scenario(flags, scenarios[k], seed);
+    Row row = run_scenario(flags, env, scenarios[k], seed);
     print_row(row, seed);
     all_passed = all_passed && row.passed();
     if (row.passed() && !flags.keep && !row.dir.empty()) {

@@ -1,6 +1,7 @@
 #include "faults/nemesis.h"
 
 #include <algorithm>
+#include <iterator>
 #include <random>
 #include <thread>
 
@@ -20,17 +21,28 @@ std::string fault_name(FaultKind kind) {
       return "pause";
     case FaultKind::kLeave:
       return "leave";
+    case FaultKind::kPartition:
+      return "partition";
+    case FaultKind::kClock:
+      return "clock";
   }
   return "?";
 }
 
 std::vector<FaultStep> make_schedule(const std::string& scenario, std::uint64_t seed,
-                                     milliseconds duration, int nodes, milliseconds timeout) {
+                                     milliseconds duration, int nodes, milliseconds timeout,
+                                     NemesisCaps caps) {
   std::vector<FaultKind> kinds;
   if (scenario == "kill") kinds = {FaultKind::kKill};
   if (scenario == "pause") kinds = {FaultKind::kPause};
   if (scenario == "leave") kinds = {FaultKind::kLeave};
-  if (scenario == "mixed") kinds = {FaultKind::kKill, FaultKind::kPause, FaultKind::kLeave};
+  if (scenario == "partition") kinds = {FaultKind::kPartition};
+  if (scenario == "clock") kinds = {FaultKind::kClock};
+  if (scenario == "mixed") {
+    kinds = {FaultKind::kKill, FaultKind::kPause, FaultKind::kLeave};
+    if (caps.partition) kinds.push_back(FaultKind::kPartition);
+    if (caps.clock) kinds.push_back(FaultKind::kClock);
+  }
   if (kinds.empty() || nodes < 2) return {};
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int> pick_node(0, nodes - 1);
@@ -46,6 +58,23 @@ std::vector<FaultStep> make_schedule(const std::string& scenario, std::uint64_t 
     s.node = pick_node(rng);
     s.gap = milliseconds(pick_gap(rng));
     s.hold = milliseconds(pick_hold(rng));
+    if (s.kind == FaultKind::kPartition) {
+      // A minority: 1 .. (nodes - 1) / 2 nodes, node first.
+      std::uniform_int_distribution<int> pick_size(1, std::max(1, (nodes - 1) / 2));
+      s.group = {s.node};
+      for (int size = pick_size(rng); static_cast<int>(s.group.size()) < size;) {
+        const int n = pick_node(rng);
+        if (std::find(s.group.begin(), s.group.end(), n) == s.group.end()) s.group.push_back(n);
+      }
+    }
+    if (s.kind == FaultKind::kClock) {
+      // 30 s .. 1 h, forward or back.
+      static constexpr long kJumps[] = {30, 120, 600, 3600};
+      std::uniform_int_distribution<std::size_t> pick_jump(0, std::size(kJumps) - 1);
+      std::bernoulli_distribution back(0.5);
+      const long j = kJumps[pick_jump(rng)];
+      s.clock_jump = std::chrono::seconds(back(rng) ? -j : j);
+    }
     planned += s.gap + s.hold;
     steps.push_back(s);
   } while (planned < duration);
@@ -65,13 +94,15 @@ NemesisReport run_schedule(Cluster& cluster, const std::vector<FaultStep>& steps
     const std::string who = "n" + std::to_string(s.node) + " (" + cluster.address(s.node) + ")";
     ++report.faults;
     switch (s.kind) {
-      case FaultKind::kKill:
+      case FaultKind::kKill: {
         log("kill -9 " + who);
-        report.crashes.kills.push_back(Clock::now());
+        const auto from = Clock::now();
         cluster.kill9(s.node);
         std::this_thread::sleep_for(s.hold);
         log(cluster.restart(s.node, 30s) ? "restarted " + who : "restart FAILED " + who);
+        report.failures.windows.push_back({from, Clock::now(), 1});
         break;
+      }
       case FaultKind::kPause:
         log("SIGSTOP " + who);
         cluster.pause(s.node);
@@ -84,9 +115,32 @@ NemesisReport run_schedule(Cluster& cluster, const std::vector<FaultStep>& steps
         auto code = cluster.leave(s.node, 30s);
         log(code ? "left with exit " + std::to_string(*code) + " " + who
                  : "did not leave in 30 s, killed " + who);
-        if (!code) report.crashes.kills.push_back(Clock::now());
+        const auto from = Clock::now();
         std::this_thread::sleep_for(s.hold);
         log(cluster.restart(s.node, 30s) ? "restarted " + who : "restart FAILED " + who);
+        if (!code) report.failures.windows.push_back({from, Clock::now(), 1});
+        break;
+      }
+      case FaultKind::kPartition: {
+        std::string names;
+        for (int n : s.group) names += (names.empty() ? "n" : ",n") + std::to_string(n);
+        const auto from = Clock::now();
+        const bool cut = cluster.partition(s.group);
+        log((cut ? "partition: cut off " : "partition FAILED: ") + names);
+        std::this_thread::sleep_for(s.hold);
+        log(cluster.heal_partition() ? "healed partition " + names
+                                     : "heal of partition FAILED " + names);
+        report.failures.windows.push_back({from, Clock::now(), static_cast<int>(s.group.size())});
+        break;
+      }
+      case FaultKind::kClock: {
+        const std::string jump = std::to_string(s.clock_jump.count()) + " s";
+        log((cluster.jump_clock(s.node, s.clock_jump) ? "clock " : "clock jump FAILED ") + jump +
+            " on " + who);
+        std::this_thread::sleep_for(s.hold);
+        log((cluster.jump_clock(s.node, std::chrono::seconds(0)) ? "clock back to real time on "
+                                                                 : "clock reset FAILED on ") +
+            who);
         break;
       }
     }

@@ -1,5 +1,5 @@
-// Nemeses: seeded, repeatable schedules of process-level faults and the code
-// that applies them to a Cluster.
+// Nemeses: seeded, repeatable schedules of faults (process signals, network
+// partitions, wall-clock jumps) and the code that applies them to a Cluster.
 #pragma once
 
 #include <chrono>
@@ -14,12 +14,14 @@ namespace dendrite::faults {
 
 // One fault kind.
 enum class FaultKind {
-  kKill,   // kill -9, hold, restart with rejoin
-  kPause,  // SIGSTOP for longer than the timeout, then SIGCONT
-  kLeave,  // SIGTERM (graceful leave), hold, restart with rejoin
+  kKill,       // kill -9, hold, restart with rejoin
+  kPause,      // SIGSTOP for longer than the timeout, then SIGCONT
+  kLeave,      // SIGTERM (graceful leave), hold, restart with rejoin
+  kPartition,  // cut a minority of nodes off from the rest (netns), hold, heal
+  kClock,      // jump one node's wall clock (libfaketime), hold, jump it back
 };
 
-// "kill", "pause", "leave".
+// "kill", "pause", "leave", "partition", "clock".
 std::string fault_name(FaultKind kind);
 
 // One step of a schedule: wait `gap`, inject `kind` on node `node`, keep it
@@ -29,15 +31,24 @@ struct FaultStep {
   int node = 0;
   std::chrono::milliseconds gap{0};
   std::chrono::milliseconds hold{0};
+  std::vector<int> group;              // kPartition: the nodes cut off (node included)
+  std::chrono::seconds clock_jump{0};  // kClock: the offset from real time while held
 };
 
-// The steps for `scenario` ("kill", "pause", "leave" or "mixed") filling about
-// `duration` (the settle waits come on top), for a cluster of `nodes` nodes
-// whose timeout is `timeout`. The same arguments always give the same steps.
-// Empty when the scenario is unknown.
+// What the environment allows (`mixed` draws from these too).
+struct NemesisCaps {
+  bool partition = false;  // network namespaces
+  bool clock = false;      // libfaketime
+};
+
+// The steps for `scenario` ("kill", "pause", "leave", "partition", "clock" or
+// "mixed": kill, pause, leave, and partition / clock when `caps` has them)
+// filling about `duration` (the settle waits come on top), for a cluster of
+// `nodes` nodes whose timeout is `timeout`. The same arguments always give the
+// same steps. Empty when the scenario is unknown.
 std::vector<FaultStep> make_schedule(const std::string& scenario, std::uint64_t seed,
                                      std::chrono::milliseconds duration, int nodes,
-                                     std::chrono::milliseconds timeout);
+                                     std::chrono::milliseconds timeout, NemesisCaps caps = {});
 
 // What applying a schedule did.
 struct NemesisReport {
@@ -45,7 +56,7 @@ struct NemesisReport {
   int settle_timeouts = 0;                // heals after which the ring did not settle in time
   std::chrono::milliseconds max_heal{0};  // longest heal -> correct ring
   std::vector<std::string> events;        // one line per action, with its time
-  CrashLog crashes;
+  FailureLog failures;                    // kills (until restart) and partitions
 };
 
 // Applies `steps` to `cluster` on the calling thread (the main thread: it

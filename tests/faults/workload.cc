@@ -50,6 +50,7 @@ void Workload::writer(int w) {
     op.deleted = !h.ops.empty() && pick_del(rng);
     Status s;
     ++counts_.attempted;
+    op.start = Clock::now();
     if (op.deleted) {
       s = client_.del(h.key, op.consistency);
     } else {

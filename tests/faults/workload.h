@@ -24,8 +24,9 @@ struct WriteOp {
   bool deleted = false;   // a del (else a set of `value`)
   std::string value;
   int consistency = 1;
-  bool acked = false;      // the client returned ok
-  Clock::time_point done;  // when the call returned
+  bool acked = false;       // the client returned ok
+  Clock::time_point done;   // when the call returned
+  Clock::time_point start;  // when the call was made
 };
 
 // Every write of one key, in the order its (single) writer issued them.
