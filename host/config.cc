@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <limits>
 #include <set>
+#include <sstream>
 #include <string_view>
 
 namespace dendrite::host {
@@ -332,21 +333,28 @@ Result<Config> apply_json(Config c, const nlohmann::json& doc) {
   return c;
 }
 
-Result<Config> load_config_file(Config base, const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return config_error("cannot read '" + path + "'");
+Result<Config> parse_config(Config base, std::string_view text, const std::string& source) {
   json doc;
   try {
-    doc = json::parse(in, /*cb=*/nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+    doc = json::parse(text, /*cb=*/nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
   } catch (const json::exception& e) {
     // e.what() is "[json.exception.parse_error.101] parse error at line L, column C: ...".
     std::string what = e.what();
     if (auto pos = what.find("] "); what.rfind("[json.exception", 0) == 0 && pos != what.npos) {
       what = what.substr(pos + 2);
     }
-    return config_error("'" + path + "' is not valid JSON: " + what);
+    return config_error("'" + source + "' is not valid JSON: " + what);
   }
   return apply_json(std::move(base), doc);
+}
+
+Result<Config> load_config_file(Config base, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return config_error("cannot read '" + path + "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return config_error("cannot read '" + path + "'");
+  return parse_config(std::move(base), text.str(), path);
 }
 
 Status validate(const Config& c) {

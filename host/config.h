@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -51,7 +52,11 @@ Config default_config();
 // values fail with "config: '<path>' <problem>".
 Result<Config> apply_json(Config base, const nlohmann::json& doc);
 
-// Reads and applies the JSON file at `path` over `base`.
+// Parses JSON text (comments allowed) and applies it over `base`. Errors as
+// apply_json(), or "config: '<source>' is not valid JSON: <where and why>".
+Result<Config> parse_config(Config base, std::string_view text, const std::string& source);
+
+// Reads and applies the JSON file at `path` over `base` (parse_config).
 Result<Config> load_config_file(Config base, const std::string& path);
 
 // Checks cross-field rules (ranges, min <= max, "ip:port" forms).

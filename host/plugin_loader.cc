@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
@@ -18,6 +17,7 @@
 
 #include "dendrite/plugin.h"
 #include "host/logging.h"
+#include "host/plugin_descriptor.h"
 #include "host/service_registry.h"
 
 namespace dendrite::host {
@@ -26,50 +26,6 @@ namespace {
 constexpr const char* kCreateSymbol = "dendrite_plugin_create";
 constexpr const char* kAbiSymbol = "dendrite_plugin_abi_version";
 constexpr const char* kDescriptorSymbol = "dendrite_plugin_descriptor";
-
-// "1.2.0" as numbers, or nullopt unless dotted decimal numbers.
-std::optional<std::vector<unsigned long>> parse_version(std::string_view text) {
-  std::vector<unsigned long> parts;
-  if (text.empty()) return std::nullopt;
-  for (;;) {
-    std::size_t dot = text.find('.');
-    std::string_view part = text.substr(0, dot);
-    unsigned long value = 0;
-    auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
-    if (part.empty() || ec != std::errc() || end != part.data() + part.size()) return std::nullopt;
-    parts.push_back(value);
-    if (dot == std::string_view::npos) return parts;
-    text.remove_prefix(dot + 1);
-  }
-}
-
-// a < b, missing trailing parts counting as 0 ("1.0" == "1").
-bool version_less(std::vector<unsigned long> a, std::vector<unsigned long> b) {
-  std::size_t n = std::max(a.size(), b.size());
-  a.resize(n, 0);
-  b.resize(n, 0);
-  return a < b;
-}
-
-// One entry of PluginDescriptor::requirements: "name" or "name>=version".
-struct Requirement {
-  std::string text;
-  std::string name;
-  std::optional<std::vector<unsigned long>> min_version;
-};
-
-std::optional<Requirement> parse_requirement(std::string_view text) {
-  Requirement r{std::string(text), {}, std::nullopt};
-  std::size_t op = text.find(">=");
-  std::string_view name = text.substr(0, op);
-  if (name.empty() || name.find_first_of(" <>=") != std::string_view::npos) return std::nullopt;
-  r.name = std::string(name);
-  if (op != std::string_view::npos) {
-    r.min_version = parse_version(text.substr(op + 2));
-    if (!r.min_version) return std::nullopt;
-  }
-  return r;
-}
 
 // What an exception caught from plugin code says. The exception object (whose
 // code may live in the plugin) is gone when the caller's catch block ends.
@@ -274,27 +230,11 @@ Status PluginLoader::Impl::read_descriptor(Loaded& p) {
     return error(StatusCode::kInvalidArgument, p,
                  std::string("malformed descriptor (") + e.what() + ")");
   }
-  const PluginDescriptor& d = *p.descriptor;
-  auto malformed = [&](const std::string& what) {
-    return error(StatusCode::kInvalidArgument, p, "malformed descriptor: " + what);
-  };
-  if (d.name == nullptr || *d.name == '\0') return malformed("empty name");
-  if (d.version == nullptr || !parse_version(d.version)) {
-    return malformed(std::string("version '") + (d.version ? d.version : "") +
-                     "' is not dotted numbers");
+  auto requirements = check_descriptor(*p.descriptor);
+  if (!requirements.ok()) {
+    return error(StatusCode::kInvalidArgument, p, requirements.status().message());
   }
-  if (d.message_type_count > 0 && d.message_types == nullptr) return malformed("no message types");
-  if (d.requirement_count > 0 && d.requirements == nullptr) return malformed("no requirements");
-  for (std::size_t i = 0; i < d.requirement_count; ++i) {
-    const char* text = d.requirements[i];
-    std::optional<Requirement> r = text ? parse_requirement(text) : std::nullopt;
-    if (!r) {
-      return error(StatusCode::kInvalidArgument, p,
-                   std::string("malformed requirement '") + (text ? text : "") +
-                       "' (expected 'name' or 'name>=version')");
-    }
-    p.requirements.push_back(std::move(*r));
-  }
+  p.requirements = std::move(requirements).value();
   return Status::Ok();
 }
 

@@ -32,6 +32,7 @@
 
 #include <zmq.hpp>
 
+#include "host/frame_codec.h"
 #include "host/logging.h"
 #include "host/transport.h"
 #include "host/transport_stats.h"
@@ -42,16 +43,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Envelope frames kept per request; a request with more is dropped as hostile
-// (REQ clients send 1 after the ROUTER's identity, our DEALERs 2).
-constexpr std::size_t kMaxEnvelopeFrames = 6;
 // Messages read from one socket per poll round, so no socket starves others.
 constexpr int kBatch = 256;
 // A DEALER with nothing pending and unused this long is closed.
 constexpr auto kPeerIdle = std::chrono::seconds(60);
 // The poll loop wakes at least this often (idle peers, stale deadlines).
 constexpr auto kHousekeeping = std::chrono::milliseconds(1000);
-constexpr std::size_t kIdBytes = 8;
 
 // The I/O thread of the transport running on this thread, if any.
 thread_local const void* t_io_owner = nullptr;
@@ -70,7 +67,7 @@ class Envelope {
     return *this;
   }
 
-  bool full() const { return n_ == kMaxEnvelopeFrames; }
+  // At most kMaxEnvelopeFrames (RequestFramer hands out no more).
   void push(zmq::message_t&& m) { frames_[n_++] = std::move(m); }
   void clear() {
     for (std::size_t i = 0; i < n_; ++i) frames_[i].rebuild();
@@ -564,22 +561,20 @@ struct ZmqTransport::Impl {
   // Reads the rest of the multipart message starting with `first` and answers it.
   void serve_one(zmq::message_t&& first) {
     Envelope env;
-    bool delimiter = false, overflow = false;
-    std::size_t payload_frames = 0, index = 0;
+    RequestFramer framer;
     zmq::message_t payload;
     auto take = [&](zmq::message_t&& f) {
-      if (!delimiter) {
-        if (index > 0 && f.size() == 0) {
-          delimiter = true;
-        } else if (env.full()) {
-          overflow = true;
-        } else {
+      switch (framer.take(f.size())) {
+        case RequestFramer::Role::kEnvelope:
           env.push(std::move(f));
-        }
-      } else if (++payload_frames == 1) {
-        payload = std::move(f);
+          break;
+        case RequestFramer::Role::kPayload:
+          payload = std::move(f);
+          break;
+        case RequestFramer::Role::kDelimiter:
+        case RequestFramer::Role::kIgnored:
+          break;
       }
-      ++index;
     };
     bool more = first.more();
     take(std::move(first));
@@ -590,18 +585,9 @@ struct ZmqTransport::Impl {
       take(std::move(f));
     }
 
-    if (overflow) return reject_silently("more than 6 envelope frames");
-    if (!delimiter) return reject_silently("no empty delimiter frame");
-    if (payload_frames == 0) return reject(env, "missing payload frame");
-    if (payload_frames > 1) {
-      return reject(env, std::to_string(payload_frames - 1) + " unexpected frames after payload");
-    }
-    if (payload.size() == 0) return reject(env, "empty frame");
-    if (payload.size() > config.max_frame_bytes) {
-      return reject(env, "frame of " + std::to_string(payload.size()) +
-                             " bytes exceeds the limit of " +
-                             std::to_string(config.max_frame_bytes));
-    }
+    const RequestFramer::Outcome outcome = framer.finish(payload.size(), config.max_frame_bytes);
+    if (outcome.verdict == RequestFramer::Verdict::kDrop) return reject_silently(outcome.why);
+    if (outcome.verdict == RequestFramer::Verdict::kReject) return reject(env, outcome.why);
     const auto type = static_cast<MessageType>(static_cast<const char*>(payload.data())[0]);
     Message request{type, std::string(view(payload).substr(1))};
     const TransportStats::PerType& counted = stats.of(type);
@@ -650,7 +636,7 @@ struct ZmqTransport::Impl {
     env.send(router, frame_of(make_error("malformed request: " + why)));
   }
 
-  void reject_silently(const char* why) {
+  void reject_silently(const std::string& why) {
     stats.malformed().inc();
     log->debug("dropped request: {}", why);
   }
@@ -687,10 +673,8 @@ struct ZmqTransport::Impl {
     Peer* peer = peer_for(call.host, error);
     if (peer == nullptr) return invoke(call.done, Status::Unavailable(std::move(error)), log);
     const std::uint64_t id = next_id++;
-    zmq::message_t id_frame(kIdBytes);
-    auto* p = static_cast<unsigned char*>(id_frame.data());
-    for (std::size_t i = 0; i < kIdBytes; ++i)
-      p[i] = static_cast<unsigned char>(id >> (56 - 8 * i));
+    zmq::message_t id_frame(kCorrelationIdBytes);
+    put_correlation_id(id, static_cast<unsigned char*>(id_frame.data()));
     zmq::message_t delimiter;
     zmq::message_t payload = frame_of(call.request);
     constexpr auto more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
@@ -730,16 +714,15 @@ struct ZmqTransport::Impl {
         if (n < 3) frames[n] = std::move(f);
         ++n;
       }
-      if (n != 3 || frames[0].size() != kIdBytes || frames[1].size() != 0) {
+      std::optional<ReceivedReply> reply =
+          decode_reply(n, view(frames[0]), view(frames[1]), view(frames[2]), peer.host);
+      if (!reply) {
         log->debug("dropped malformed reply from {} ({} frames)", peer.host, n);
         continue;
       }
-      std::uint64_t id = 0;
-      const auto* p = static_cast<const unsigned char*>(frames[0].data());
-      for (std::size_t k = 0; k < kIdBytes; ++k) id = (id << 8) | p[k];
-      auto it = pending.find(id);
+      auto it = pending.find(reply->id);
       if (it == pending.end()) {
-        log->debug("dropped reply from {} to unknown request {}", peer.host, id);
+        log->debug("dropped reply from {} to unknown request {}", peer.host, reply->id);
         continue;
       }
       ReplyCallback done = std::move(it->second.done);
@@ -748,13 +731,7 @@ struct ZmqTransport::Impl {
       pending.erase(it);
       --peer.pending;
       peer.last_used = now;
-      auto reply = Message::from_frame(view(frames[2]));
-      if (!reply.ok()) {
-        invoke(done, Status::Unavailable("malformed reply from " + peer.host + ": empty frame"),
-               log);
-      } else {
-        invoke(done, std::move(reply), log);
-      }
+      invoke(done, std::move(reply->message), log);
     }
   }
 

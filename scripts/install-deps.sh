@@ -3,6 +3,7 @@
 # promtool and the server for the metrics tests; iproute2 and faketime: the
 # partition and clock scenarios of dendrite-faults), and only those that
 # are missing: when everything is present it changes nothing and needs no root.
+#   install-deps.sh [--fuzz]   --fuzz adds clang and its libFuzzer runtime
 set -euo pipefail
 
 packages=(
@@ -15,6 +16,12 @@ packages=(
   prometheus
   iproute2 faketime
 )
+for arg in "$@"; do
+  case "$arg" in
+    --fuzz) packages+=(clang libclang-rt-dev) ;;
+    *) echo "install-deps: unknown argument '$arg' (expected --fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

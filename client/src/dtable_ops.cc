@@ -332,7 +332,8 @@ class SetMultiOp : public std::enable_shared_from_this<SetMultiOp>, MultiBase {
       batch.reserve(idx.size());
       for (std::size_t i : idx) batch.push_back(&items_[i]);
       core_.send(to.host, set_multi_request(to, batch, consistency_),
-                 [self, to, idx = std::move(idx)](Result<Message> reply) {
+                 // `to = to`: clang before 16 cannot capture a structured binding.
+                 [self, to = to, idx = std::move(idx)](Result<Message> reply) {
                    self->on_batch(to, idx, read_set_multi_reply(reply, idx.size()));
                  });
     }
@@ -452,7 +453,8 @@ class GetMultiOp : public std::enable_shared_from_this<GetMultiOp>, MultiBase {
       hashes.reserve(idx.size());
       for (std::size_t i : idx) hashes.push_back(hashes_[i]);
       core_.send(to.host, get_multi_request(to, hashes, consistency_),
-                 [self, to, idx = std::move(idx)](Result<Message> reply) {
+                 // `to = to`: clang before 16 cannot capture a structured binding.
+                 [self, to = to, idx = std::move(idx)](Result<Message> reply) {
                    self->on_batch(to, idx, read_get_multi_reply(reply, idx.size()));
                  });
     }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <limits>
 #include <set>
 #include <thread>
 #include <vector>
@@ -51,6 +52,17 @@ TEST(DtableClockTest, ObservedTimestampsPushTheClockAhead) {
   EXPECT_GT(clock.now(), 10'000);
   clock.observe(50);  // older: no effect
   EXPECT_GT(clock.now(), 10'001);
+}
+
+// Found by fuzz_dtable (docs/fuzzing.md): a replica write stamped INT64_MAX
+// made the next local write overflow last + 1.
+TEST(DtableClockTest, StopsAtTheLargestTimestampInsteadOfOverflowing) {
+  HybridClock clock([] { return std::int64_t{100}; });
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  clock.observe(kMax);
+  EXPECT_EQ(clock.now(), kMax);
+  EXPECT_EQ(clock.now(), kMax);
+  EXPECT_EQ(clock.peek(), kMax);
 }
 
 TEST(DtableClockTest, ConcurrentCallersGetDistinctTimestamps) {

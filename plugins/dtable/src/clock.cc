@@ -1,6 +1,7 @@
 #include "clock.h"
 
 #include <chrono>
+#include <limits>
 
 namespace dendrite::dtable {
 
@@ -14,7 +15,10 @@ std::int64_t HybridClock::now() {
   const std::int64_t wall = wall_();
   std::int64_t last = last_.load(std::memory_order_relaxed);
   for (;;) {
-    const std::int64_t next = wall > last ? wall : last + 1;
+    // At the largest timestamp (a peer may send it) the clock stops there:
+    // last + 1 would overflow.
+    const std::int64_t next =
+        wall > last ? wall : (last == std::numeric_limits<std::int64_t>::max() ? last : last + 1);
     if (last_.compare_exchange_weak(last, next, std::memory_order_relaxed)) return next;
   }
 }

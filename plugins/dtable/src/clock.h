@@ -16,13 +16,16 @@ std::int64_t system_wall_ns();
 
 // Hands out strictly increasing timestamps: now() = max(wall, last + 1), and
 // observe() advances `last` to a newer timestamp seen on the wire, so a write
-// stamped here always wins over every version this node has seen.
+// stamped here always wins over every version this node has seen. The one
+// exception: once pushed to INT64_MAX (only a peer's timestamp can do that),
+// now() keeps returning INT64_MAX instead of overflowing.
 // Thread-safe (lock-free); the wall function must be thread-safe too.
 class HybridClock {
  public:
   explicit HybridClock(WallClock wall = system_wall_ns) : wall_(std::move(wall)) {}
 
-  // A new timestamp, greater than every one returned or observed before.
+  // A new timestamp, greater than every one returned or observed before
+  // (equal at INT64_MAX).
   std::int64_t now();
   // Advances the clock to at least `seen` (a timestamp from another node).
   void observe(std::int64_t seen);
