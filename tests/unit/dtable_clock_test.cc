@@ -57,12 +57,23 @@ TEST(DtableClockTest, ObservedTimestampsPushTheClockAhead) {
 // Found by fuzz_dtable (docs/fuzzing.md): a replica write stamped INT64_MAX
 // made the next local write overflow last + 1.
 TEST(DtableClockTest, StopsAtTheLargestTimestampInsteadOfOverflowing) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  HybridClock clock([] { return kMax; });
+  EXPECT_EQ(clock.now(), kMax);
+  EXPECT_EQ(clock.now(), kMax);
+  clock.observe(kMax);
+  EXPECT_EQ(clock.peek(), kMax);
+}
+
+TEST(DtableClockTest, APeerMovesTheClockAtMostADayAhead) {
   HybridClock clock([] { return std::int64_t{100}; });
   constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
-  clock.observe(kMax);
-  EXPECT_EQ(clock.now(), kMax);
-  EXPECT_EQ(clock.now(), kMax);
-  EXPECT_EQ(clock.peek(), kMax);
+  clock.observe(kMax);  // one replica write stamped at the end of time
+  EXPECT_EQ(clock.peek(), 100 + HybridClock::kMaxAheadNs);
+  EXPECT_EQ(clock.now(), 100 + HybridClock::kMaxAheadNs + 1);
+  EXPECT_EQ(clock.now(), 100 + HybridClock::kMaxAheadNs + 2);  // still strictly increasing
+  clock.observe(5000);                                         // within the bound: as before
+  EXPECT_EQ(clock.now(), 100 + HybridClock::kMaxAheadNs + 3);
 }
 
 TEST(DtableClockTest, ConcurrentCallersGetDistinctTimestamps) {

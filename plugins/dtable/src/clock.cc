@@ -1,5 +1,6 @@
 #include "clock.h"
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 
@@ -24,6 +25,13 @@ std::int64_t HybridClock::now() {
 }
 
 void HybridClock::observe(std::int64_t seen) {
+  // A peer's timestamp moves us at most kMaxAheadNs past our wall clock, so a
+  // broken or hostile peer cannot push the clock to its end.
+  const std::int64_t wall = wall_();
+  const std::int64_t bound = wall > std::numeric_limits<std::int64_t>::max() - kMaxAheadNs
+                                 ? std::numeric_limits<std::int64_t>::max()
+                                 : wall + kMaxAheadNs;
+  seen = std::min(seen, bound);
   std::int64_t last = last_.load(std::memory_order_relaxed);
   while (seen > last && !last_.compare_exchange_weak(last, seen, std::memory_order_relaxed)) {
   }

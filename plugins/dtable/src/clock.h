@@ -16,9 +16,12 @@ std::int64_t system_wall_ns();
 
 // Hands out strictly increasing timestamps: now() = max(wall, last + 1), and
 // observe() advances `last` to a newer timestamp seen on the wire, so a write
-// stamped here always wins over every version this node has seen. The one
-// exception: once pushed to INT64_MAX (only a peer's timestamp can do that),
-// now() keeps returning INT64_MAX instead of overflowing.
+// stamped here wins over every version this node has seen — unless that
+// version was stamped more than kMaxAheadNs (24 h) ahead of this node's wall
+// clock: observe() moves the clock at most that far, so a broken or hostile
+// peer cannot push it to the end of its range (such a version keeps winning
+// last-write-wins for its key until the wall clock passes it). now() never
+// overflows: at INT64_MAX it stays there.
 // Thread-safe (lock-free); the wall function must be thread-safe too.
 class HybridClock {
  public:
@@ -27,7 +30,11 @@ class HybridClock {
   // A new timestamp, greater than every one returned or observed before
   // (equal at INT64_MAX).
   std::int64_t now();
-  // Advances the clock to at least `seen` (a timestamp from another node).
+  // How far past the wall clock observe() may move the clock.
+  static constexpr std::int64_t kMaxAheadNs = std::int64_t{24} * 3600 * 1'000'000'000;
+
+  // Advances the clock to at least min(`seen`, wall + kMaxAheadNs) (`seen`: a
+  // timestamp from another node).
   void observe(std::int64_t seen);
   // max(wall, last) without advancing: the current time for ages and leases.
   std::int64_t peek() const;
