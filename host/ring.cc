@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <limits>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -29,6 +30,7 @@ constexpr std::string_view kNotReady = "not ready";
 
 constexpr int kMaxHops = 256;     // per lookup path
 constexpr int kMaxFailures = 32;  // dead or refusing hops per lookup
+constexpr int kJoinRounds = 3;    // rounds over the seeds before a join fails
 constexpr int kFingerBits = Id::kBits;
 
 using IdSet = std::unordered_set<Id>;
@@ -690,24 +692,33 @@ Status Ring::join(const std::vector<std::string>& seeds) {
   std::vector<Vnode> remote;
   std::string tried;
   Status last = Status::Unavailable("no seed given");
-  for (const std::string& seed : seeds) {
-    tried += (tried.empty() ? "" : ", ") + seed;
-    if (seed == m.cfg.address) {
-      last = Status::InvalidArgument(seed + " is this host");
-      continue;
+  // Every seed in turn; when none answered (a seed still starting, a busy
+  // machine), up to kJoinRounds rounds with a short pause between them.
+  bool retry = true;
+  for (int round = 0; round < kJoinRounds && remote.empty() && retry; ++round) {
+    if (round > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200 * round));
+    retry = false;
+    for (const std::string& seed : seeds) {
+      if (round == 0) tried += (tried.empty() ? "" : ", ") + seed;
+      if (seed == m.cfg.address) {
+        last = Status::InvalidArgument(seed + " is this host");
+        continue;
+      }
+      auto r = m.net.call(seed, make_list_vnodes(), m.cfg.timeout);
+      if (!r.ok()) {
+        last = r.status();
+        retry =
+            retry || last.code() == StatusCode::kTimeout || last.code() == StatusCode::kUnavailable;
+        continue;
+      }
+      auto list = parse_vnode_list(r.value());
+      if (!list.ok() || list->empty()) {
+        last = list.ok() ? Status::Unavailable(seed + " has no vnodes") : list.status();
+        continue;
+      }
+      remote = std::move(list.value());
+      break;
     }
-    auto r = m.net.call(seed, make_list_vnodes(), m.cfg.timeout);
-    if (!r.ok()) {
-      last = r.status();
-      continue;
-    }
-    auto list = parse_vnode_list(r.value());
-    if (!list.ok() || list->empty()) {
-      last = list.ok() ? Status::Unavailable(seed + " has no vnodes") : list.status();
-      continue;
-    }
-    remote = std::move(list.value());
-    break;
   }
   if (remote.empty()) {
     return Status::Unavailable("cannot join the ring: no seed answered (tried " + tried +

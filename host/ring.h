@@ -61,9 +61,10 @@ class Ring {
   // Makes this host's vnodes a ring of their own. Call once, before anything else.
   void create();
 
-  // Joins the ring through the first of `seeds` ("ip:port") that answers:
-  // ListVnodes there, then FindSuccessors(own id) for each local vnode, which
-  // seeds its successor list (alive-checked); predecessors start unset. Then one
+  // Joins the ring through the first of `seeds` ("ip:port") that answers
+  // (all are tried in turn, in up to three rounds 0.2 s and 0.4 s apart while
+  // they time out or are unavailable): ListVnodes there, then FindSuccessors(own id) for each local
+  // vnode, which seeds its successor list (alive-checked); predecessors start unset. Then one
   // stabilisation round per vnode. Errors: Unavailable naming every seed tried.
   Status join(const std::vector<std::string>& seeds);
 
