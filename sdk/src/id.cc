@@ -1,11 +1,38 @@
 #include "dendrite/id.h"
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include <cstring>
 
 namespace dendrite {
 namespace {
+
+// SHA-1 through a digest fetched once and a context kept per thread: the
+// one-shot SHA1() fetches the algorithm and allocates a context on every call,
+// which costs several times the hash of a short key.
+class Sha1 {
+ public:
+  Sha1() : md_(EVP_MD_fetch(nullptr, "SHA1", nullptr)), ctx_(EVP_MD_CTX_new()) {}
+  ~Sha1() {
+    EVP_MD_CTX_free(ctx_);
+    EVP_MD_free(md_);
+  }
+  Sha1(const Sha1&) = delete;
+  Sha1& operator=(const Sha1&) = delete;
+
+  // False when the digest could not be set up (the caller falls back to SHA1()).
+  bool digest(std::string_view data, unsigned char* out) {
+    unsigned int len = 0;
+    return md_ && ctx_ && EVP_DigestInit_ex(ctx_, md_, nullptr) == 1 &&
+           EVP_DigestUpdate(ctx_, data.data(), data.size()) == 1 &&
+           EVP_DigestFinal_ex(ctx_, out, &len) == 1 && len == Id::kBytes;
+  }
+
+ private:
+  EVP_MD* md_;
+  EVP_MD_CTX* ctx_;
+};
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -18,7 +45,10 @@ int hex_value(char c) {
 
 Id Id::hash(std::string_view data) {
   Bytes out;
-  SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data());
+  thread_local Sha1 sha1;
+  if (!sha1.digest(data, out.data())) {
+    SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data());
+  }
   return Id(out);
 }
 

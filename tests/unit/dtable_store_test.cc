@@ -269,6 +269,70 @@ TEST(DtableStoreTest, SelectAndStampsSeeCommittedVersionsOnly) {
   EXPECT_EQ(t.stamps().size(), 2u);
 }
 
+// Usage is kept up to date by every change instead of walked: it must agree
+// with what a walk would count.
+TEST(DtableStoreTest, UsageFollowsEveryChange) {
+  Store t(true);
+  auto expect = [&](std::size_t items, std::size_t bytes) {
+    const Store::Usage u = t.usage();
+    EXPECT_EQ(u.items, items);
+    EXPECT_EQ(u.bytes, bytes);
+  };
+  expect(0, 0);
+  t.put(item("k1", "abc", 10), true);  // 2 + 3
+  expect(1, 5);
+  t.put(item("k1", "abcdef", 20), false);  // pending: invisible
+  expect(1, 5);
+  t.commit(Id::hash("k1"), 20);  // 2 + 6
+  expect(1, 8);
+  t.rollback(Id::hash("k1"), 20);  // the previous version is back
+  expect(1, 5);
+  t.put(tombstone("k1", 30), true);  // deleted: not counted
+  expect(0, 0);
+  t.put(item("k2", "xy", 10), true);
+  EXPECT_TRUE(t.erase_if_not_newer(Id::hash("k2"), 10));
+  expect(0, 0);
+  Vnode master{Id::hash("m"), "127.0.0.1:1"};
+  ReplicaMeta meta{master, 0, 1};
+  t.put(item("k3", "v", 10), true, &meta);
+  expect(1, 3);
+  EXPECT_TRUE(t.erase_replica(Id::hash("k3"), master.id));
+  expect(0, 0);
+  t.collect(1000, 1, 1);  // the tombstone of k1 goes
+  expect(0, 0);
+  EXPECT_EQ(t.size(), 0u);
+}
+
+// The batch forms used by hand-overs: adopt keeps last write wins and aborted
+// marks and reports what won; erase_if_not_newer keeps newer versions.
+TEST(DtableStoreTest, BatchAdoptAndEraseFollowTheSingleForms) {
+  Store t(false);
+  t.put(item("newer", "held", 50), true);
+  t.put(item("aborted", "x", 5), false);
+  t.rollback(Id::hash("aborted"), 5);
+  std::vector<Item> batch;
+  for (int k = 0; k < 100; ++k) batch.push_back(item(numbered_key(k), "v", 10));
+  batch.push_back(item("newer", "old", 40));
+  batch.push_back(item("aborted", "x", 5));
+  t.adopt(batch);
+  ASSERT_EQ(batch.size(), 101u);  // the aborted version is not there
+  EXPECT_EQ(batch.back().key, "newer");
+  EXPECT_EQ(batch.back().value, "held");  // the newer version held won
+  EXPECT_EQ(batch.back().timestamp, 50);
+  EXPECT_FALSE(t.get(Id::hash("aborted")));
+  EXPECT_EQ(t.usage().items, 101u);
+
+  t.put(item(numbered_key(7), "later", 20), true);  // arrived meanwhile
+  std::vector<Item> sent(batch.begin(), batch.begin() + 100);
+  std::vector<Id> erased;
+  t.erase_if_not_newer(sent, &erased);
+  EXPECT_EQ(erased.size(), 99u);
+  auto kept = t.get(Id::hash(numbered_key(7)));
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->value, "later");
+  EXPECT_EQ(t.usage().items, 2u);
+}
+
 TEST(DtableStoreTest, ClockSteppingBackStillWinsOverEarlierWrites) {
   std::atomic<std::int64_t> wall{5'000'000};
   HybridClock clock([&] { return wall.load(); });

@@ -36,5 +36,7 @@ std::vector<std::pair<std::size_t, std::size_t>> batch_ranges(std::size_t n, std
 // batch_bytes (a key and value count as their bytes).
 std::vector<std::vector<Item>> item_batches(const Settings& settings,
                                             const std::vector<Item>& items);
+// The same, moving the items.
+std::vector<std::vector<Item>> item_batches(const Settings& settings, std::vector<Item>&& items);
 
 }  // namespace dendrite::dtable

@@ -34,9 +34,14 @@ Result<Id> hash_from_pb(const std::string& raw) {
   return *id;
 }
 
-Result<Item> item_from_pb(const PBDTableItem& pb) {
+namespace {
+
+// item_from_pb() with the key and value given by `take_key(item)` and
+// `take_value(item)`.
+template <typename TakeKey, typename TakeValue>
+Result<Item> make_item(const PBDTableItem& pb, TakeKey take_key, TakeValue take_value) {
   Item item;
-  item.key = pb.key();
+  take_key(item);
   if (pb.has_keyhash()) {
     auto h = hash_from_pb(pb.keyhash());
     if (!h.ok()) return h.status();
@@ -51,8 +56,21 @@ Result<Item> item_from_pb(const PBDTableItem& pb) {
   }
   item.timestamp = pb.timestamp();
   item.deleted = pb.deleted() || !pb.has_val();
-  if (!item.deleted) item.value = pb.val();
+  if (!item.deleted) take_value(item);
   return item;
+}
+
+}  // namespace
+
+Result<Item> item_from_pb(const PBDTableItem& pb) {
+  return make_item(
+      pb, [&](Item& item) { item.key = pb.key(); }, [&](Item& item) { item.value = pb.val(); });
+}
+
+Result<Item> item_from_pb(PBDTableItem&& pb) {
+  return make_item(
+      pb, [&](Item& item) { item.key = std::move(*pb.mutable_key()); },
+      [&](Item& item) { item.value = std::move(*pb.mutable_val()); });
 }
 
 Message ok_response() {

@@ -28,6 +28,8 @@ void to_pb(const Item& item, PBDTableItem* out, bool with_value = true);
 // As in the original, an item without `val` is a delete. Errors: no key and no
 // keyHash, a bad keyHash, or a key that does not hash to keyHash.
 Result<Item> item_from_pb(const PBDTableItem& pb);
+// The same, taking the key and value out of `pb` (no copies).
+Result<Item> item_from_pb(PBDTableItem&& pb);
 
 // A key hash from the wire (exactly 20 bytes).
 Result<Id> hash_from_pb(const std::string& raw);

@@ -1,5 +1,6 @@
 #include "context.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <exception>
 #include <thread>
@@ -153,6 +154,24 @@ std::optional<Vnode> Context::owner_hint(const Id& hash) const {
   return best;
 }
 
+void Context::request_hand_over(const Id& v) {
+  std::lock_guard lock(hand_over_mu_);
+  if (hand_over_receiver_) hand_over_receiver_(v);
+}
+
+void Context::set_hand_over_receiver(std::function<void(const Id&)> receiver) {
+  std::lock_guard lock(hand_over_mu_);
+  hand_over_receiver_ = std::move(receiver);
+}
+
+bool Context::any_outside(const VnodeState& v, const std::vector<Item>& items) const {
+  auto pred = host.predecessor(v.self.id);
+  if (!pred || pred->id == v.self.id) return false;
+  return std::any_of(items.begin(), items.end(), [&](const Item& item) {
+    return !between(pred->id, v.self.id, item.hash, /*right_inclusive=*/true);
+  });
+}
+
 std::string Context::wrong_owner_text(const Id& hash, const Vnode& asked) const {
   std::string text =
       std::string(kWrongOwnerText) + ": " + hash.hex() + " is not owned by " + asked.id.hex();
@@ -160,13 +179,14 @@ std::string Context::wrong_owner_text(const Id& hash, const Vnode& asked) const 
   return text;
 }
 
-void Context::send_async(const std::string& to, Message request, ReplyCallback done) {
+void Context::send_async(const std::string& to, Message request, ReplyCallback done,
+                         Milliseconds limit) {
   if (!gate.enter()) {
     done(Status::Unavailable("dtable is stopping"));
     return;
   }
   auto self = shared_from_this();
-  host.request_async(to, std::move(request), timeout(),
+  host.request_async(to, std::move(request), limit.count() > 0 ? limit : timeout(),
                      [self, done = std::move(done)](Result<Message> reply) {
                        done(std::move(reply));
                        self->gate.leave();

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -98,6 +99,15 @@ class Context : public std::enable_shared_from_this<Context> {
   // The Err text of a request about `hash` sent to `asked`, which does not own it.
   std::string wrong_owner_text(const Id& hash, const Vnode& asked) const;
 
+  // Asks the maintenance worker to hand v's items that are not v's to their
+  // owners soon (a hand-over that reached v before the ring's routes knew of
+  // v's own newer predecessor). Does nothing while no receiver is set.
+  void request_hand_over(const Id& v);
+  // Sets (or, with nullptr, clears) who receives request_hand_over().
+  void set_hand_over_receiver(std::function<void(const Id&)> receiver);
+  // True when some of `items` lie outside v's range by its known predecessor.
+  bool any_outside(const VnodeState& v, const std::vector<Item>& items) const;
+
   // The host's request timeout.
   Milliseconds timeout() const { return timeout_; }
   // The configured number of replicas, and the maximum consistency level.
@@ -106,7 +116,9 @@ class Context : public std::enable_shared_from_this<Context> {
 
   // host.request_async through the gate: when the gate is closed, `done` gets
   // Unavailable at once. `done` runs on a host thread and must not block.
-  void send_async(const std::string& to, Message request, ReplyCallback done);
+  // `limit` bounds the wait for the reply (default: the host's timeout).
+  void send_async(const std::string& to, Message request, ReplyCallback done,
+                  Milliseconds limit = Milliseconds(0));
   // Sends every request in parallel and waits for all replies (each bounded by
   // the timeout). Results in request order.
   std::vector<Result<Message>> call_all(std::vector<std::pair<std::string, Message>> requests);
@@ -123,6 +135,8 @@ class Context : public std::enable_shared_from_this<Context> {
  private:
   const Milliseconds timeout_;
   const int replicas_;
+  std::mutex hand_over_mu_;
+  std::function<void(const Id&)> hand_over_receiver_;  // GUARDED_BY(hand_over_mu_)
   std::vector<std::unique_ptr<VnodeState>> vnodes_;
 };
 

@@ -39,10 +39,10 @@ ReplicaMeta replica_meta(const Context& ctx, const PBDTableItem& pb,
 }
 
 // Writes one replica copy into v's replica table.
-PBDTableResponse apply_replica(Context& ctx, VnodeState& v, const PBDTableItem& pb,
+PBDTableResponse apply_replica(Context& ctx, VnodeState& v, PBDTableItem& pb,
                                const dendrite::PBProtoVnode* origin) {
   PBDTableResponse r;
-  auto item = item_from_pb(pb);
+  auto item = item_from_pb(std::move(pb));  // takes only the key and value
   if (!item.ok()) {
     r.set_ok(false);
     r.set_code(kCodeInvalidArgument);
@@ -208,7 +208,7 @@ Message Handlers::set_replica(const Message& m) {
   VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
   if (!v) return unknown_vnode(req->dest().id());
   PBDTableResponse r =
-      apply_replica(*ctx_, *v, req->item(), req->has_origin() ? &req->origin() : nullptr);
+      apply_replica(*ctx_, *v, *req->mutable_item(), req->has_origin() ? &req->origin() : nullptr);
   return pack(msg::kResponse, r);
 }
 
@@ -223,6 +223,7 @@ void Handlers::set_item(const Message& m, Respond respond) {
   if (req->demoting()) {
     v->settle_for(ctx_->settings.settle);
     adopt(ctx_, *v, {*item}, /*replicate=*/true);
+    if (ctx_->any_outside(*v, {*item})) ctx_->request_hand_over(v->self.id);
     return respond(ok_response());
   }
   if (std::string why = write_problem(item->key, item->value.size(), ctx_->settings); !why.empty())
@@ -250,7 +251,7 @@ void Handlers::set_multi(const Message& m, Respond respond) {
     reply.set_ok(true);
     const auto* origin = req->has_origin() ? &req->origin() : nullptr;
     for (int i = 0; i < n; ++i) {
-      PBDTableResponse r = apply_replica(*ctx_, *v, req->items(i), origin);
+      PBDTableResponse r = apply_replica(*ctx_, *v, *req->mutable_items(i), origin);
       if (!r.ok()) reply.set_ok(false);
       *reply.add_results() = std::move(r);
     }
@@ -279,7 +280,7 @@ void Handlers::set_multi(const Message& m, Respond respond) {
   auto& results = batch->results;
   std::vector<std::optional<Item>> parsed(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
-    auto item = item_from_pb(req->items(i));
+    auto item = item_from_pb(std::move(*req->mutable_items(i)));
     auto& r = results[static_cast<std::size_t>(i)];
     if (!item.ok()) {
       r.set_ok(false);
@@ -298,13 +299,22 @@ void Handlers::set_multi(const Message& m, Respond respond) {
     }
   }
   if (req->demoting()) {
+    // A hand-over: stored at once, answered once v's replicas hold the items
+    // too (the old owner erases its copies on our answer). No worker waits.
     std::vector<Item> items;
+    items.reserve(parsed.size());
     for (auto& p : parsed) {
-      if (p) items.push_back(*p);
+      if (p) items.push_back(std::move(*p));
     }
     v->settle_for(ctx_->settings.settle);
-    adopt(ctx_, *v, items, /*replicate=*/true);
-    return batch->answer();
+    // Keys that are not v's either (v's own predecessor is newer than the
+    // sender's routes) go on to their owner: v hands them over soon.
+    const bool pass_on = ctx_->any_outside(*v, items);
+    adopt_async(ctx_, *v, std::move(items), [batch, pass_on, ctx = ctx_, id = v->self.id](bool) {
+      batch->answer();
+      if (pass_on) ctx->request_hand_over(id);
+    });
+    return;
   }
   // Client writes, grouped by the local vnode that owns each key.
   std::map<VnodeState*, std::vector<std::size_t>> groups;

@@ -16,8 +16,15 @@ struct Item {
   std::string value;
   std::int64_t timestamp = 0;  // hybrid-clock ns, assigned by the primary
   bool deleted = false;
+  // Not data: which change of its entry a Store::select_hashes() copy saw
+  // (0: unknown). A hand-over erases an item only if its entry did not change
+  // since (a copy handed back meanwhile must stay).
+  std::uint64_t seen = 0;
 
-  friend bool operator==(const Item&, const Item&) = default;
+  friend bool operator==(const Item& a, const Item& b) {
+    return a.key == b.key && a.hash == b.hash && a.value == b.value && a.timestamp == b.timestamp &&
+           a.deleted == b.deleted;
+  }
 };
 
 }  // namespace dendrite::dtable

@@ -1,7 +1,11 @@
 #include "migration.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <unordered_set>
 
 #include "batches.h"
@@ -34,6 +38,14 @@ bool contains(const std::vector<Vnode>& list, const Vnode& v) {
   return std::find(list.begin(), list.end(), v) != list.end();
 }
 
+bool contains_id(const std::vector<Id>& list, const Id& id) {
+  return std::find(list.begin(), list.end(), id) != list.end();
+}
+
+// Hand-over batches in flight per stream, and streams per owner at most.
+constexpr std::size_t kHandOverWindow = 8;
+constexpr std::size_t kStreams = 4;
+
 }  // namespace
 
 Maintenance::Maintenance(std::shared_ptr<Context> ctx) : ctx_(std::move(ctx)) {}
@@ -47,9 +59,16 @@ void Maintenance::start() {
     replica_sets_[v->self.id] = ctx_->host.remote_successors(v->self.id);
   }
   thread_ = std::thread([this] { run(); });
+  // Hand-overs that reached a local vnode but belong further on.
+  ctx_->set_hand_over_receiver([this](const Id& id) {
+    if (VnodeState* v = ctx_->local(id)) {
+      post(RingEvent{RingEventType::kPredecessorJoined, v->self, std::nullopt, std::nullopt, {}});
+    }
+  });
 }
 
 void Maintenance::stop() {
+  ctx_->set_hand_over_receiver(nullptr);
   {
     std::lock_guard lock(mu_);
     stop_ = true;
@@ -77,18 +96,45 @@ void Maintenance::run() {
   auto next_check = SteadyClock::now() + ctx_->settings.check_interval;
   for (;;) {
     std::optional<RingEvent> event;
+    std::vector<Id> joined;  // vnodes whose predecessor joined: hand-overs
     {
       std::unique_lock lock(mu_);
-      cv_.wait_until(lock, next_check, [this] { return stop_ || !queue_.empty(); });
+      TimePoint wake = next_check;
+      for (const auto& [id, r] : retries_) wake = std::min(wake, r.due);
+      cv_.wait_until(lock, wake, [this] { return stop_ || !queue_.empty(); });
       if (stop_) return;
-      if (!queue_.empty()) {
-        event = std::move(queue_.front());
-        queue_.pop_front();
+      // Changes of ownership first: a replica sync (ReplicasChanged) can take
+      // long, and the keys a newcomer owns should not wait for it.
+      auto it = std::find_if(queue_.begin(), queue_.end(), [](const RingEvent& e) {
+        return e.type != RingEventType::kReplicasChanged;
+      });
+      if (it == queue_.end()) it = queue_.begin();
+      if (it != queue_.end() && it->type == RingEventType::kPredecessorJoined) {
+        // Every hand-over queued before the next failure, at once (one per
+        // vnode: a hand-over reads the current predecessor).
+        while (it != queue_.end() && it->type != RingEventType::kPredecessorLeft) {
+          if (it->type == RingEventType::kPredecessorJoined) {
+            if (!contains_id(joined, it->target.id)) joined.push_back(it->target.id);
+            it = queue_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      } else if (it != queue_.end()) {
+        event = std::move(*it);
+        queue_.erase(it);
       }
     }
-    if (event) {
+    // Retries that are due go along with the hand-overs of this round.
+    const auto now = SteadyClock::now();
+    for (const auto& [id, r] : retries_) {
+      if (r.due <= now && !contains_id(joined, id)) joined.push_back(id);
+    }
+    if (!joined.empty()) {
+      hand_over_all(joined);
+    } else if (event) {
       handle(*event);
-    } else {
+    } else if (now >= next_check) {
       self_check();
       next_check = SteadyClock::now() + ctx_->settings.check_interval;
     }
@@ -103,12 +149,55 @@ void Maintenance::handle(const RingEvent& event) {
       promote(*v, event.old_predecessor);
       break;
     case RingEventType::kPredecessorJoined:
-      hand_over(*v);
+      hand_over_all({v->self.id});
       break;
     case RingEventType::kReplicasChanged:
       replicas_changed(*v, event.remote_successors);
       break;
   }
+}
+
+void Maintenance::hand_over_all(const std::vector<Id>& targets) {
+  std::vector<VnodeState*> vs;
+  for (const Id& id : targets) {
+    if (VnodeState* v = ctx_->local(id)) {
+      vs.push_back(v);
+    } else {
+      retries_.erase(id);
+    }
+  }
+  if (vs.empty()) return;
+  // Each vnode's hand-over on its own thread (they share nothing but the
+  // thread-safe context); this thread takes the first.
+  std::vector<char> done(vs.size(), 0);
+  std::vector<std::thread> helpers;
+  for (std::size_t i = 1; i < vs.size(); ++i) {
+    helpers.emplace_back([this, &vs, &done, i] { done[i] = hand_over(*vs[i]) ? 1 : 0; });
+  }
+  done[0] = hand_over(*vs[0]) ? 1 : 0;
+  for (auto& t : helpers) t.join();
+  for (std::size_t i = 0; i < vs.size(); ++i) schedule_retry(vs[i]->self.id, done[i] != 0);
+}
+
+void Maintenance::schedule_retry(const Id& v, bool done) {
+  // 100 ms, doubling up to 2 s, at most kMaxAttempts times (about 20 s in
+  // all); after that the self-check tries again.
+  constexpr int kMaxAttempts = 14;
+  if (done || stopping()) {
+    retries_.erase(v);
+    return;
+  }
+  auto [it, fresh] = retries_.try_emplace(v);
+  Retry& r = it->second;
+  if (!fresh) ++r.attempt;
+  if (r.attempt >= kMaxAttempts) {
+    ctx_->log.debug("hand-over of " + v.hex() + " still incomplete; the self-check retries it");
+    retries_.erase(it);
+    return;
+  }
+  const Milliseconds pause =
+      std::min<Milliseconds>(Milliseconds(100L << std::min(r.attempt, 5)), Milliseconds(2000));
+  r.due = SteadyClock::now() + pause;
 }
 
 void Maintenance::promote(VnodeState& v, const std::optional<Vnode>& left) {
@@ -181,94 +270,248 @@ std::vector<Item> Maintenance::pull(const Vnode& from, const std::optional<Vnode
   return out;
 }
 
-void Maintenance::hand_over(VnodeState& v) {
+bool Maintenance::hand_over(VnodeState& v) {
   // A few passes: writes accepted while the first pass ran follow in the next.
   for (int pass = 0; pass < 5 && !stopping(); ++pass) {
     auto pred = ctx_->host.predecessor(v.self.id);
-    if (!pred || pred->id == v.self.id) return;
+    if (!pred || pred->id == v.self.id) return true;
     const Id from = pred->id, to = v.self.id;
-    std::vector<Item> items = v.primary.select(
-        [&](const Item& item, const ReplicaMeta&) { return !between(from, to, item.hash, true); });
-    if (items.empty()) return;
+    const auto t0 = SteadyClock::now();
+    const std::uint64_t changes = v.primary.changes();
+    std::vector<Item> items =
+        v.primary.select_hashes([&](const Id& hash) { return !between(from, to, hash, true); });
+    if (items.empty()) return true;
     const std::size_t total = items.size();
-    std::vector<Id> moved = deliver_to_owners(v, v.primary, std::move(items));
+    const auto t1 = SteadyClock::now();
+    bool complete = true;
+    std::vector<Id> moved = deliver_to_owners(v, v.primary, std::move(items), &complete);
     if (!moved.empty()) {
+      auto ms = [](SteadyClock::duration d) {
+        return std::to_string(std::chrono::duration_cast<Milliseconds>(d).count());
+      };
       ctx_->log.info("handed " + std::to_string(moved.size()) + " of " + std::to_string(total) +
-                     " keys from " + v.self.to_string() + " to their new owners");
+                     " keys from " + v.self.to_string() + " to their new owners in " +
+                     ms(SteadyClock::now() - t0) + " ms (scan " + ms(t1 - t0) + " ms)");
       // Our replicas of them are no longer needed (guarded by master = v).
       for (const Vnode& r : ctx_->host.remote_successors(v.self.id)) {
         drop_replicas(ctx_, v.self, r, moved);
       }
     }
-    if (moved.size() < total) return;  // an owner did not answer: the self-check retries
+    if (!complete) return false;  // retried soon
+    // Nothing stored or committed since the scan: another would find nothing.
+    if (v.primary.changes() == changes) return true;
   }
+  return true;
 }
 
 std::vector<Id> Maintenance::deliver_to_owners(VnodeState& v, Store& source,
-                                               std::vector<Item> items) {
+                                               std::vector<Item> items, bool* complete) {
+  auto incomplete = [&] {
+    if (complete) *complete = false;
+  };
   // In ring order after v: one lookup covers every key up to the owner found.
-  std::sort(items.begin(), items.end(), [&](const Item& a, const Item& b) {
-    return distance(v.self.id, a.hash) < distance(v.self.id, b.hash);
-  });
+  // (Sorted by hash, then rotated to start after v: cheaper than comparing
+  // distances.)
+  std::sort(items.begin(), items.end(),
+            [](const Item& a, const Item& b) { return a.hash < b.hash; });
+  auto from_v = std::partition_point(items.begin(), items.end(),
+                                     [&](const Item& a) { return a.hash < v.self.id; });
+  std::rotate(items.begin(), from_v, items.end());
+  // The local vnodes' own ranges (by their predecessors) need no route: a
+  // key in one of them goes there directly (a newcomer's vnodes pass on what
+  // the old owner's routes sent to the wrong one of them).
+  struct LocalRange {
+    Id from, to;
+    VnodeState* v;
+  };
+  std::vector<LocalRange> local_ranges;
+  for (const auto& lv : ctx_->vnodes()) {
+    auto p = ctx_->host.predecessor(lv->self.id);
+    if (lv.get() != &v && p && p->id != lv->self.id) {
+      local_ranges.push_back({p->id, lv->self.id, lv.get()});
+    }
+  }
+  auto local_owner = [&](const Id& hash) -> VnodeState* {
+    // Of the ranges that hold it (one may be stale, too wide), the vnode
+    // closest after the hash.
+    VnodeState* best = nullptr;
+    Id best_gap;
+    for (const LocalRange& r : local_ranges) {
+      if (!between(r.from, r.to, hash, true)) continue;
+      const Id gap = distance(hash, r.to);
+      if (!best || gap < best_gap) {
+        best = r.v;
+        best_gap = gap;
+      }
+    }
+    return best;
+  };
   std::vector<Id> moved;
   std::size_t i = 0;
   while (i < items.size() && !stopping()) {
+    if (VnodeState* mine = local_owner(items[i].hash)) {
+      std::size_t j = i + 1;
+      while (j < items.size() && local_owner(items[j].hash) == mine) ++j;
+      std::vector<Item> group(
+          std::make_move_iterator(items.begin() + static_cast<std::ptrdiff_t>(i)),
+          std::make_move_iterator(items.begin() + static_cast<std::ptrdiff_t>(j)));
+      i = j;
+      adopt(ctx_, *mine, group, /*replicate=*/true);
+      source.erase_if_not_newer(group, &moved);
+      // Not `mine`'s either when its predecessor is not yet the nearest.
+      if (ctx_->any_outside(*mine, group)) ctx_->request_hand_over(mine->self.id);
+      continue;
+    }
     auto found = ctx_->host.lookup(1, items[i].hash);
-    if (!found.ok() || found->empty()) break;
+    if (!found.ok() || found->empty()) {
+      incomplete();
+      break;
+    }
     const Vnode owner = found->front();
     const Id first = items[i].hash;
     std::size_t j = i;
     while (j < items.size() && distance(first, items[j].hash) <= distance(first, owner.id)) ++j;
-    std::vector<Item> group(items.begin() + static_cast<std::ptrdiff_t>(i),
-                            items.begin() + static_cast<std::ptrdiff_t>(j));
+    std::vector<Item> group(
+        std::make_move_iterator(items.begin() + static_cast<std::ptrdiff_t>(i)),
+        std::make_move_iterator(items.begin() + static_cast<std::ptrdiff_t>(j)));
     i = j;
-    if (owner.id == v.self.id && &source == &v.primary) continue;  // the ring says we own them
-    std::vector<Item> taken;
+    if (owner.id == v.self.id && &source == &v.primary) {
+      // The routes still lead here although v's predecessor says otherwise:
+      // the ring has not caught up with the join yet (the predecessor learns
+      // of its new successor at its next stabilisation). Try again soon.
+      ctx_->log.debug("hand-over from " + v.self.to_string() + ": " + std::to_string(j - i) +
+                      " keys still routed here; trying again soon");
+      incomplete();
+      continue;
+    }
     if (owner.host == ctx_->host.address()) {
       VnodeState* local = ctx_->local(owner.id);
-      if (!local) continue;
+      if (!local) {
+        incomplete();
+        continue;
+      }
       adopt(ctx_, *local, group, /*replicate=*/true);
-      taken = std::move(group);
+      source.erase_if_not_newer(group, &moved);
+      if (ctx_->any_outside(*local, group)) ctx_->request_hand_over(local->self.id);
     } else {
-      taken = deliver(owner, group);
-    }
-    for (const Item& item : taken) {
-      if (source.erase_if_not_newer(item.hash, item.timestamp)) moved.push_back(item.hash);
+      const std::size_t asked = group.size();
+      // A large group travels as several streams at once (building batches
+      // and erasing what was taken is this side's work, one thread each).
+      // Erased batch by batch as the owner confirms, while later ones travel.
+      const std::size_t min_stream = 8 * std::max<std::size_t>(ctx_->settings.batch_items, 1);
+      const std::size_t streams = std::clamp<std::size_t>(asked / min_stream, 1, kStreams);
+      std::mutex moved_mu;
+      std::atomic<std::size_t> took{0};
+      auto stream = [&](std::vector<Item> part) {
+        took += deliver(owner, std::move(part), [&](std::vector<Item>& taken) {
+          std::vector<Id> erased;
+          source.erase_if_not_newer(taken, &erased);
+          std::lock_guard lock(moved_mu);
+          moved.insert(moved.end(), erased.begin(), erased.end());
+        });
+      };
+      std::vector<std::thread> helpers;
+      const std::size_t per = (asked + streams - 1) / streams;
+      for (std::size_t k = 1; k < streams; ++k) {
+        const auto b = group.begin() + static_cast<std::ptrdiff_t>(std::min(asked, k * per));
+        const auto e = group.begin() + static_cast<std::ptrdiff_t>(std::min(asked, (k + 1) * per));
+        helpers.emplace_back(
+            stream, std::vector<Item>(std::make_move_iterator(b), std::make_move_iterator(e)));
+      }
+      group.resize(std::min(asked, per));
+      stream(std::move(group));
+      for (auto& t : helpers) t.join();
+      if (took.load() < asked) incomplete();
     }
   }
+  if (i < items.size()) incomplete();
   return moved;
 }
 
-std::vector<Item> Maintenance::deliver(const Vnode& owner, const std::vector<Item>& items) {
-  std::vector<Item> taken;
-  int failures = 0;  // consecutive: after two the owner is taken for gone
+std::size_t Maintenance::deliver(const Vnode& owner, std::vector<Item> items,
+                                 const std::function<void(std::vector<Item>&)>& taken) {
+  // Batches go out through send_async, up to kHandOverWindow in flight; the
+  // owner answers each once its replicas hold the items. This thread builds
+  // the batches and passes on what was taken; replies only record outcomes.
+  struct Flight {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t in_flight = 0;  // GUARDED_BY(mu)
+    int failures = 0;           // GUARDED_BY(mu) batches that failed
+    // Answered batches: [from, to) and, per item, whether the owner took it.
+    std::deque<std::pair<std::size_t, std::vector<char>>> answered;  // GUARDED_BY(mu)
+  };
+  auto flight = std::make_shared<Flight>();
   const auto ranges =
       batch_ranges(items.size(), ctx_->settings.batch_items, ctx_->settings.batch_bytes,
                    [&](std::size_t i) { return items[i].key.size() + items[i].value.size(); });
+  const Milliseconds limit = 3 * ctx_->timeout() + Milliseconds(100);
+  std::size_t count = 0;
+  std::vector<Item> part;
+  // Hands the answered batches to `taken`; with `all`, waits for every batch
+  // in flight, else for a free slot in the window.
+  auto drain = [&](bool all) {
+    for (;;) {
+      std::deque<std::pair<std::size_t, std::vector<char>>> ready;
+      bool more;
+      {
+        std::unique_lock lock(flight->mu);
+        flight->cv.wait(lock, [&] {
+          return !flight->answered.empty() ||
+                 (all ? flight->in_flight == 0 : flight->in_flight < kHandOverWindow);
+        });
+        ready.swap(flight->answered);
+        more = all ? flight->in_flight > 0 : flight->in_flight >= kHandOverWindow;
+      }
+      for (auto& [from, took] : ready) {
+        part.clear();
+        for (std::size_t k = 0; k < took.size(); ++k) {
+          if (took[k]) part.push_back(std::move(items[from + k]));
+        }
+        count += part.size();
+        if (!part.empty()) taken(part);
+      }
+      if (!more) return;
+    }
+  };
   for (const auto& [from, to] : ranges) {
-    if (failures >= 2) break;
+    drain(false);
+    {
+      std::lock_guard lock(flight->mu);
+      // After two failed batches the owner is taken for gone.
+      if (flight->failures >= 2) break;
+      ++flight->in_flight;
+    }
     PBDTableSetMultiItem req;
     to_pb(owner, req.mutable_dest());
     req.set_demoting(true);
+    req.mutable_items()->Reserve(static_cast<int>(to - from));
     for (std::size_t i = from; i < to; ++i) to_pb(items[i], req.add_items());
-    // The new owner replicates each batch before it answers.
-    auto reply = ctx_->call(owner.host, pack(msg::kSetMultiItem, req),
-                            3 * ctx_->timeout() + Milliseconds(100));
-    Result<PBDTableResponse> r = Status::Unavailable("no answer");
-    if (reply.ok() && error_of(*reply).ok()) r = unpack<PBDTableResponse>(*reply, msg::kResponse);
-    if (!r.ok()) {
-      ++failures;
-      continue;
-    }
-    failures = 0;
-    for (std::size_t i = from; i < to; ++i) {
-      const int k = static_cast<int>(i - from);
-      if (k < r->results_size() && !r->results(k).ok()) continue;
-      taken.push_back(items[i]);
-    }
+    ctx_->send_async(
+        owner.host, pack(msg::kSetMultiItem, req),
+        [flight, from = from, n = to - from](Result<Message> reply) {
+          Result<PBDTableResponse> r = Status::Unavailable("no answer");
+          if (reply.ok() && error_of(*reply).ok()) {
+            r = unpack<PBDTableResponse>(*reply, msg::kResponse);
+          }
+          std::vector<char> took(n, 0);
+          if (r.ok()) {
+            for (std::size_t k = 0; k < n; ++k) {
+              const int x = static_cast<int>(k);
+              took[k] = x < r->results_size() && !r->results(x).ok() ? 0 : 1;
+            }
+          }
+          std::lock_guard lock(flight->mu);
+          if (!r.ok()) ++flight->failures;
+          flight->answered.emplace_back(from, std::move(took));
+          --flight->in_flight;
+          flight->cv.notify_all();
+        },
+        limit);
   }
-  ctx_->stats.migrated_keys.inc(taken.size());
-  return taken;
+  drain(true);
+  ctx_->stats.migrated_keys.inc(count);
+  return count;
 }
 
 void Maintenance::replicas_changed(VnodeState& v, const std::vector<Vnode>& now) {
@@ -299,7 +542,7 @@ void Maintenance::self_check() {
 void Maintenance::check(VnodeState& v) {
   auto pred = ctx_->host.predecessor(v.self.id);
   if (pred) {
-    hand_over(v);
+    if (!hand_over(v)) schedule_retry(v.self.id, false);
     // Replica copies of keys that are ours now (e.g. after several failures).
     if (pred->id != v.self.id) {
       const Id from = pred->id, to = v.self.id;
@@ -349,10 +592,10 @@ void Maintenance::leave() {
     std::vector<Item> items =
         v->primary.select([](const Item&, const ReplicaMeta&) { return true; });
     if (items.empty()) continue;
-    auto taken = deliver(*heir, items);
-    ctx_->log.info("leaving: handed " + std::to_string(taken.size()) + " of " +
-                   std::to_string(items.size()) + " keys of " + v->self.to_string() + " to " +
-                   heir->to_string());
+    const std::size_t total = items.size();
+    const std::size_t taken = deliver(*heir, std::move(items), [](std::vector<Item>&) {});
+    ctx_->log.info("leaving: handed " + std::to_string(taken) + " of " + std::to_string(total) +
+                   " keys of " + v->self.to_string() + " to " + heir->to_string());
   }
 }
 

@@ -5,8 +5,10 @@
 // thread owned here.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,22 +41,43 @@ class Maintenance {
   void leave();
 
  private:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  // A hand-over that did not finish (stale route, owner not ready or not
+  // answering), tried again after a growing pause.
+  struct Retry {
+    TimePoint due;
+    int attempt = 0;
+  };
+
   void run();
   bool stopping() const;
   void handle(const RingEvent& event);
+  // Runs hand_over() for each of `targets` (local vnode ids), in parallel, and
+  // schedules a retry of those that did not finish.
+  void hand_over_all(const std::vector<Id>& targets);
+  // Schedules (or drops, when `done`) the retry of v's hand-over.
+  void schedule_retry(const Id& v, bool done);
   // Promotes to v's primary table what the vnode that left (`left`) owned:
   // v's own replica copies and the copies on v's replica vnodes.
   void promote(VnodeState& v, const std::optional<Vnode>& left);
-  // Moves v's primary items that v no longer owns to their owners.
-  void hand_over(VnodeState& v);
+  // Moves v's primary items that v no longer owns to their owners. False when
+  // some could not be moved (an owner did not take them, or the ring's routes
+  // do not know v's new predecessor yet): try again soon.
+  bool hand_over(VnodeState& v);
   void replicas_changed(VnodeState& v, const std::vector<Vnode>& now);
   void self_check();
   void check(VnodeState& v);
   // Sends `items` (from `source` of v) to their owners found by lookups;
-  // delivered items are erased from `source`. Returns their hashes.
-  std::vector<Id> deliver_to_owners(VnodeState& v, Store& source, std::vector<Item> items);
-  // Hands `items` to `owner` in batches (demoting). Returns the items it took.
-  std::vector<Item> deliver(const Vnode& owner, const std::vector<Item>& items);
+  // delivered items are erased from `source`. Returns their hashes. Sets
+  // `*complete` to false when some were not delivered.
+  std::vector<Id> deliver_to_owners(VnodeState& v, Store& source, std::vector<Item> items,
+                                    bool* complete = nullptr);
+  // Hands `items` to `owner` in batches (demoting), several in flight at once.
+  // Calls `taken` on this thread with the items of each batch the owner took,
+  // as the answers come in (while later batches are in flight). Returns how
+  // many it took.
+  std::size_t deliver(const Vnode& owner, std::vector<Item> items,
+                      const std::function<void(std::vector<Item>&)>& taken);
   // Pages through replica vnode `from`'s replica table (LocalKeys).
   std::vector<Item> pull(const Vnode& from, const std::optional<Vnode>& master,
                          const std::optional<std::pair<Id, Id>>& range);
@@ -67,6 +90,8 @@ class Maintenance {
   std::thread thread_;
   // The replica set each local vnode last replicated to (worker thread only).
   std::unordered_map<Id, std::vector<Vnode>> replica_sets_;
+  // Hand-overs to try again, by local vnode id (worker thread only).
+  std::unordered_map<Id, Retry> retries_;
 };
 
 }  // namespace dendrite::dtable

@@ -1,5 +1,6 @@
 #include "primary.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -303,18 +304,34 @@ std::vector<ReadOutcome> primary_read(const std::shared_ptr<Context>& ctx, Vnode
       [&](ReadDone done) { primary_read_async(ctx, v, hashes, consistency, std::move(done)); });
 }
 
+namespace {
+
+// Takes `items` into v's primary table (last write wins) and drops v's replica
+// copies they supersede. Returns what won in the primary table: each handed
+// item, or the newer version held.
+std::vector<Item> take(const std::shared_ptr<Context>& ctx, VnodeState& v,
+                       std::vector<Item> items) {
+  std::int64_t newest = 0;
+  for (const Item& item : items) newest = std::max(newest, item.timestamp);
+  ctx->clock->observe(newest);
+  v.primary.adopt(items);
+  v.replica.erase_if_not_newer(items);
+  return items;
+}
+
+}  // namespace
+
 void adopt(const std::shared_ptr<Context>& ctx, VnodeState& v, const std::vector<Item>& items,
            bool replicate) {
-  std::vector<Item> current;
-  current.reserve(items.size());
-  for (const Item& item : items) {
-    ctx->clock->observe(item.timestamp);
-    v.primary.put(item, /*committed=*/true);
-    v.replica.erase_if_not_newer(item.hash, item.timestamp);
-    // Replicate what won here (the handed-over item, or a newer one held).
-    if (auto held = v.primary.get(item.hash)) current.push_back(std::move(*held));
-  }
+  std::vector<Item> current = take(ctx, v, items);
   if (replicate) replicate_and_wait(ctx, v.self, current);
+}
+
+void adopt_async(const std::shared_ptr<Context>& ctx, VnodeState& v, std::vector<Item> items,
+                 std::function<void(bool)> done) {
+  std::vector<Item> current = take(ctx, v, std::move(items));
+  replicate_async(ctx, v.self, std::move(current), ctx->host.remote_successors(v.self.id),
+                  std::move(done));
 }
 
 }  // namespace dendrite::dtable

@@ -74,6 +74,14 @@ std::vector<ReadOutcome> primary_read(const std::shared_ptr<Context>& ctx, Vnode
 void adopt(const std::shared_ptr<Context>& ctx, VnodeState& v, const std::vector<Item>& items,
            bool replicate);
 
+// adopt() with replication that does not wait: `done` runs once v's replicas
+// answered every batch (true when all acknowledged everything), at once when
+// there is nothing to replicate, else on the host thread that delivers the
+// last answer. The items are in v's primary table before it returns. `done`
+// must not block. Thread-safe.
+void adopt_async(const std::shared_ptr<Context>& ctx, VnodeState& v, std::vector<Item> items,
+                 std::function<void(bool)> done);
+
 // The newer of two optional versions.
 std::optional<Item> newer(std::optional<Item> a, std::optional<Item> b);
 

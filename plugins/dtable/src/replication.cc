@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "await.h"
 #include "batches.h"
 #include "codec.h"
 #include "dendrite/dtable/messages.h"
@@ -165,19 +166,89 @@ void ReplicaWrite::drop(std::size_t target, const std::vector<std::size_t>& item
   ctx_->send_async(targets_[target].host, pack(msg::kDropItems, req), [](Result<Message>) {});
 }
 
+namespace {
+
+// A replicate_async() under way: its batches, a bounded number in flight.
+struct Replication : std::enable_shared_from_this<Replication> {
+  static constexpr std::size_t kWindow = 8;  // batches in flight at once
+
+  std::shared_ptr<Context> ctx;
+  Vnode primary;
+  std::vector<Vnode> targets;
+  std::vector<std::vector<Item>> parts;
+  std::function<void(bool)> done;
+
+  std::mutex mu;
+  std::size_t next = 0;  // GUARDED_BY(mu) the next part to send
+  std::size_t left = 0;  // GUARDED_BY(mu) parts not yet settled
+  bool all = true;       // GUARDED_BY(mu)
+  bool pumping = false;  // GUARDED_BY(mu) a pump() loop is running
+
+  // Sends parts while fewer than kWindow are in flight. One loop at a time: a
+  // part that settles meanwhile (even on this thread, inside the loop) leaves
+  // the sending to it, so nothing recurses.
+  void pump() {
+    {
+      std::lock_guard lock(mu);
+      if (pumping) return;
+      pumping = true;
+    }
+    for (;;) {
+      std::vector<Item> part;
+      {
+        std::lock_guard lock(mu);
+        const std::size_t in_flight = next - (parts.size() - left);
+        if (next == parts.size() || in_flight >= kWindow) {
+          pumping = false;
+          return;
+        }
+        part = std::move(parts[next++]);
+      }
+      auto w = ReplicaWrite::start(ctx, primary, std::move(part), targets);
+      const int need = static_cast<int>(targets.size());
+      // Every item acked by every target, or every target answered.
+      w->when_settled(need, [self = shared_from_this(), need](const std::vector<int>& acks) {
+        self->settled(std::all_of(acks.begin(), acks.end(), [need](int a) { return a >= need; }));
+      });
+    }
+  }
+
+  void settled(bool ok) {
+    bool last, result;
+    {
+      std::lock_guard lock(mu);
+      if (!ok) all = false;
+      last = --left == 0;
+      result = all;
+    }
+    if (last) return done(result);
+    pump();
+  }
+};
+
+}  // namespace
+
+void replicate_async(const std::shared_ptr<Context>& ctx, const Vnode& primary,
+                     std::vector<Item> items, const std::vector<Vnode>& targets,
+                     std::function<void(bool)> done) {
+  if (items.empty() || targets.empty()) return done(true);
+  auto r = std::make_shared<Replication>();
+  r->ctx = ctx;
+  r->primary = primary;
+  r->targets = targets;
+  r->parts = item_batches(ctx->settings, std::move(items));
+  r->left = r->parts.size();
+  r->done = std::move(done);
+  r->pump();
+}
+
 bool replicate_and_wait(const std::shared_ptr<Context>& ctx, const Vnode& primary,
                         const std::vector<Item>& items) {
   if (items.empty()) return true;
   std::vector<Vnode> targets = ctx->host.remote_successors(primary.id);
-  if (targets.empty()) return true;
-  bool all = true;
-  for (std::vector<Item>& part : item_batches(ctx->settings, items)) {
-    auto w = ReplicaWrite::start(ctx, primary, std::move(part), targets);
-    for (int acks : w->wait_all()) {
-      if (acks < static_cast<int>(targets.size())) all = false;
-    }
-  }
-  return all;
+  return await<bool>([&](std::function<void(bool)> done) {
+    replicate_async(ctx, primary, items, targets, std::move(done));
+  });
 }
 
 bool sync_replica(const std::shared_ptr<Context>& ctx, VnodeState& v, const Vnode& target) {

@@ -70,6 +70,15 @@ class ReplicaWrite : public std::enable_shared_from_this<ReplicaWrite> {
   Settled settled_;                // GUARDED_BY(mu_) until it runs
 };
 
+// Writes `items` (already committed on `primary`) to `targets` in batches, all
+// sent at once, and returns without waiting: `done` runs once every target
+// answered every batch (each bounded by the request timeout), with true when
+// every target acknowledged every item; at once when there is nothing to send,
+// else on the host thread that delivers the last answer. `done` must not block.
+void replicate_async(const std::shared_ptr<Context>& ctx, const Vnode& primary,
+                     std::vector<Item> items, const std::vector<Vnode>& targets,
+                     std::function<void(bool)> done);
+
 // Writes `items` (already committed on `primary`) to the primary's current
 // replica vnodes in batches and waits for every answer. Used after promotion,
 // hand-over and repair. Returns true when every target acknowledged every item.

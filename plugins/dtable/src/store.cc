@@ -12,9 +12,33 @@ constexpr std::size_t kMaxVersions = 16;
 
 Store::Store(bool keep_history) : keep_history_(keep_history) {}
 
-Store::Shard& Store::shard(const Id& hash) const {
+std::size_t Store::shard_index(const Id& hash) {
   // Key hashes are uniform: the last byte picks the shard.
-  return shards_[hash.bytes()[Id::kBytes - 1] % kShards];
+  return hash.bytes()[Id::kBytes - 1] % kShards;
+}
+
+Store::Shard& Store::shard(const Id& hash) const {
+  return shards_[shard_index(hash)];
+}
+
+template <typename Fn>
+void Store::by_shard(const std::vector<Item>& items, Fn fn) const {
+  // Counting sort of the indices by shard.
+  std::array<std::size_t, kShards + 1> start{};
+  for (const Item& item : items) ++start[shard_index(item.hash) + 1];
+  for (std::size_t k = 1; k <= kShards; ++k) start[k] += start[k - 1];
+  std::vector<std::size_t> order(items.size());
+  std::array<std::size_t, kShards> fill{};
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::size_t k = shard_index(items[i].hash);
+    order[start[k] + fill[k]++] = i;
+  }
+  for (std::size_t k = 0; k < kShards; ++k) {
+    if (start[k] == start[k + 1]) continue;
+    Shard& s = shards_[k];
+    std::lock_guard lock(s.mu);
+    for (std::size_t j = start[k]; j < start[k + 1]; ++j) fn(s, order[j]);
+  }
 }
 
 std::optional<std::size_t> Store::newest_committed(const Entry& e) {
@@ -62,8 +86,32 @@ PutResult Store::put(const Item& item, bool committed, const ReplicaMeta* meta) 
   return put_locked(s, item, committed, meta);
 }
 
+Store::Usage Store::visible_usage(const Entry& e) {
+  auto c = newest_committed(e);
+  if (!c || e.versions[*c].deleted) return {};
+  return Usage{1, e.key.size() + e.versions[*c].value.size()};
+}
+
+void Store::account(Shard& s, const Usage& before, const Usage& after) {
+  s.usage.items = s.usage.items - before.items + after.items;
+  s.usage.bytes = s.usage.bytes - before.bytes + after.bytes;
+}
+
+void Store::erase_entry(Shard& s, std::unordered_map<Id, Entry>::iterator it) {
+  account(s, visible_usage(it->second), {});
+  s.entries.erase(it);
+}
+
 PutResult Store::put_locked(Shard& s, const Item& item, bool committed, const ReplicaMeta* meta) {
   Entry& e = s.entries[item.hash];
+  const Usage before = visible_usage(e);
+  const PutResult r = put_entry(e, item, committed, meta);
+  account(s, before, visible_usage(e));
+  if (r != PutResult::kOlder) e.seq = changes_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  return r;
+}
+
+PutResult Store::put_entry(Entry& e, const Item& item, bool committed, const ReplicaMeta* meta) {
   if (e.key.empty()) e.key = item.key;
   auto same = std::find_if(e.versions.begin(), e.versions.end(),
                            [&](const Version& v) { return v.ts == item.timestamp; });
@@ -104,11 +152,14 @@ CommitResult Store::commit(const Id& hash, std::int64_t ts) {
     return c && e.versions[*c].ts > ts ? CommitResult::kSuperseded : CommitResult::kMissing;
   }
   if (c && e.versions[*c].ts > ts) {
-    e.versions.erase(v);
+    e.versions.erase(v);  // pending: not visible
     return CommitResult::kSuperseded;
   }
+  const Usage before = visible_usage(e);
   v->committed = true;
   prune(e);
+  account(s, before, visible_usage(e));
+  e.seq = changes_.fetch_add(1, std::memory_order_acq_rel) + 1;
   return CommitResult::kCommitted;
 }
 
@@ -124,7 +175,10 @@ bool Store::rollback(const Id& hash, std::int64_t ts) {
     aborted.push_back(ts);
   }
   if (v == vs.end()) return false;
+  const Usage before = visible_usage(it->second);
   vs.erase(v);
+  account(s, before, visible_usage(it->second));
+  it->second.seq = changes_.fetch_add(1, std::memory_order_acq_rel) + 1;
   return true;
 }
 
@@ -172,8 +226,49 @@ bool Store::erase_if_not_newer(const Id& hash, std::int64_t ts) {
   auto it = s.entries.find(hash);
   if (it == s.entries.end()) return false;
   if (!it->second.versions.empty() && it->second.versions.back().ts > ts) return false;
-  s.entries.erase(it);
+  erase_entry(s, it);
   return true;
+}
+
+void Store::adopt(std::vector<Item>& items) {
+  std::vector<bool> keep(items.size(), true);
+  by_shard(items, [&](Shard& s, std::size_t i) {
+    Item& item = items[i];
+    put_locked(s, item, /*committed=*/true, nullptr);
+    const Entry& e = s.entries[item.hash];
+    auto c = newest_committed(e);
+    if (!c) {
+      keep[i] = false;
+    } else if (e.versions[*c].ts != item.timestamp) {
+      item = to_item(item.hash, e, e.versions[*c]);
+    } else {
+      item.seen = 0;  // a copy of another table's entry
+    }
+  });
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (!keep[i]) continue;
+    if (n != i) items[n] = std::move(items[i]);
+    ++n;
+  }
+  items.resize(n);
+}
+
+void Store::erase_if_not_newer(const std::vector<Item>& items, std::vector<Id>* erased) {
+  std::vector<bool> gone(items.size(), false);
+  by_shard(items, [&](Shard& s, std::size_t i) {
+    auto it = s.entries.find(items[i].hash);
+    if (it == s.entries.end()) return;
+    const auto& vs = it->second.versions;
+    if (!vs.empty() && vs.back().ts > items[i].timestamp) return;
+    if (items[i].seen != 0 && it->second.seq != items[i].seen) return;
+    erase_entry(s, it);
+    gone[i] = true;
+  });
+  if (!erased) return;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (gone[i]) erased->push_back(items[i].hash);
+  }
 }
 
 bool Store::erase_replica(const Id& hash, const std::optional<Id>& master) {
@@ -182,7 +277,7 @@ bool Store::erase_replica(const Id& hash, const std::optional<Id>& master) {
   auto it = s.entries.find(hash);
   if (it == s.entries.end()) return false;
   if (master && it->second.meta.master && it->second.meta.master->id != *master) return false;
-  s.entries.erase(it);
+  erase_entry(s, it);
   return true;
 }
 
@@ -213,6 +308,21 @@ std::vector<Item> Store::select(const Filter& filter) const {
   return out;
 }
 
+std::vector<Item> Store::select_hashes(const std::function<bool(const Id&)>& filter) const {
+  std::vector<Item> out;
+  for (Shard& s : shards_) {
+    std::lock_guard lock(s.mu);
+    for (const auto& [hash, e] : s.entries) {
+      if (!filter(hash)) continue;
+      if (auto c = newest_committed(e)) {
+        out.push_back(to_item(hash, e, e.versions[*c]));
+        out.back().seen = e.seq;
+      }
+    }
+  }
+  return out;
+}
+
 std::vector<std::pair<Id, std::int64_t>> Store::stamps() const {
   std::vector<std::pair<Id, std::int64_t>> out;
   for (Shard& s : shards_) {
@@ -230,6 +340,7 @@ std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
     for (auto it = s.entries.begin(); it != s.entries.end();) {
+      const Usage before = visible_usage(it->second);
       auto& vs = it->second.versions;
       auto c = newest_committed(it->second);
       if (c && *c > 0 && vs[*c].ts < now_ns - history_grace_ns) {
@@ -243,9 +354,11 @@ std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
         std::erase_if(aborted, [&](std::int64_t ts) { return ts < now_ns - tombstone_grace_ns; });
       }
       if (dead || (vs.empty() && aborted.empty())) {
+        account(s, before, {});
         it = s.entries.erase(it);
         ++erased;
       } else {
+        account(s, before, visible_usage(it->second));
         ++it;
       }
     }
@@ -257,12 +370,8 @@ Store::Usage Store::usage() const {
   Usage u;
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
-    for (const auto& [hash, e] : s.entries) {
-      auto c = newest_committed(e);
-      if (!c || e.versions[*c].deleted) continue;
-      ++u.items;
-      u.bytes += e.key.size() + e.versions[*c].value.size();
-    }
+    u.items += s.usage.items;
+    u.bytes += s.usage.bytes;
   }
   return u;
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -90,6 +91,17 @@ class Store {
   // Erases the entry if its newest version is not newer than `ts` (a newer
   // write arrived meanwhile: keep it). True when erased.
   bool erase_if_not_newer(const Id& hash, std::int64_t ts);
+  // Batch forms for hand-overs, taking each shard's lock once:
+  // put() of every item as a committed version (last write wins, aborted marks
+  // respected), then each item is replaced by the newest committed version now
+  // held (the item itself, or a newer one); items of which no committed version
+  // is held are removed.
+  void adopt(std::vector<Item>& items);
+  // erase_if_not_newer() of each item's (hash, timestamp), and for an item
+  // with `seen` set, only if its entry did not change since select_hashes()
+  // copied it; the hashes erased are appended to `erased` when given.
+  void erase_if_not_newer(const std::vector<Item>& items, std::vector<Id>* erased = nullptr);
+
   // Erases the entry if `master` is absent or is the entry's master. True when erased.
   bool erase_replica(const Id& hash, const std::optional<Id>& master);
 
@@ -102,6 +114,10 @@ class Store {
   // be quick and must not call into the table.
   using Filter = std::function<bool(const Item&, const ReplicaMeta&)>;
   std::vector<Item> select(const Filter& filter) const;
+  // The newest committed version of every entry whose hash passes `filter`
+  // (same rules as select(); only the entries selected are copied), each with
+  // `seen` set.
+  std::vector<Item> select_hashes(const std::function<bool(const Id&)>& filter) const;
   // (hash, timestamp of the newest committed version) of every entry.
   std::vector<std::pair<Id, std::int64_t>> stamps() const;
 
@@ -118,9 +134,14 @@ class Store {
   // Entries holding at least one version (committed or pending).
   std::size_t size() const;
 
+  // Counts the versions stored (put), committed and rolled back so far: while
+  // it does not change, select() finds what it found before (less what was
+  // erased).
+  std::uint64_t changes() const { return changes_.load(std::memory_order_acquire); }
+
   // Keys whose visible version is a value (not a tombstone), and the bytes of
-  // those keys and values. Walks every entry (one shard lock at a time): for
-  // statistics, not for the request path.
+  // those keys and values. Kept up to date by every change, so this costs one
+  // lock per shard, not a walk over the entries.
   struct Usage {
     std::size_t items = 0;
     std::size_t bytes = 0;
@@ -139,17 +160,32 @@ class Store {
     std::vector<Version> versions;      // ascending timestamp; empty: only aborted marks
     std::vector<std::int64_t> aborted;  // rolled-back versions, at most kMaxAborted
     ReplicaMeta meta;
+    std::uint64_t seq = 0;  // changes_ after its last put, commit or rollback
   };
   struct Shard {
     mutable std::mutex mu;
     std::unordered_map<Id, Entry> entries;  // GUARDED_BY(mu)
+    Usage usage;                            // GUARDED_BY(mu) of the entries
   };
   static constexpr std::size_t kShards = 32;
   static constexpr std::size_t kMaxAborted = 8;
 
   Shard& shard(const Id& hash) const;
+  static std::size_t shard_index(const Id& hash);
+  // Calls fn(shard, index) for each index of `items`, grouped by shard, with
+  // that shard's lock held (each shard locked once).
+  template <typename Fn>
+  void by_shard(const std::vector<Item>& items, Fn fn) const;
   // put() with the shard lock held. REQUIRES: s.mu.
   PutResult put_locked(Shard& s, const Item& item, bool committed, const ReplicaMeta* meta);
+  // put() into entry e. REQUIRES: the entry's shard lock; the caller accounts.
+  PutResult put_entry(Entry& e, const Item& item, bool committed, const ReplicaMeta* meta);
+  // What `e` adds to its shard's usage (its visible value, if any).
+  static Usage visible_usage(const Entry& e);
+  // Replaces `before` by `after` in s.usage. REQUIRES: s.mu.
+  static void account(Shard& s, const Usage& before, const Usage& after);
+  // Erases `it` from s, accounting. REQUIRES: s.mu.
+  static void erase_entry(Shard& s, std::unordered_map<Id, Entry>::iterator it);
   static std::optional<std::size_t> newest_committed(const Entry& e);
   static Item to_item(const Id& hash, const Entry& e, const Version& v);
   // Drops what the newest committed version made useless. REQUIRES: shard lock.
@@ -157,6 +193,7 @@ class Store {
 
   const bool keep_history_;
   mutable std::array<Shard, kShards> shards_;
+  std::atomic<std::uint64_t> changes_{0};
 };
 
 }  // namespace dendrite::dtable
