@@ -28,12 +28,27 @@ void EventQueue::stop() {
 }
 
 void EventQueue::push(RingEvent event) {
+  std::uint64_t dropped = 0;
   {
     std::lock_guard lock(mu_);
     if (!running_) return;
+    if (queue_.size() >= max_queued_ && !queue_.empty()) {
+      queue_.pop_front();
+      dropped = ++dropped_;
+    }
     queue_.push_back(std::move(event));
   }
   cv_.notify_one();
+  if (dropped % 1000 == 1) {
+    get_logger("ring")->warn(
+        "a plugin's ring event handler is too slow: {} events waiting, {} oldest dropped so far",
+        max_queued_, dropped);
+  }
+}
+
+std::uint64_t EventQueue::dropped() const {
+  std::lock_guard lock(mu_);
+  return dropped_;
 }
 
 void EventQueue::run() {
