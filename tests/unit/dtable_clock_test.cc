@@ -76,6 +76,42 @@ TEST(DtableClockTest, APeerMovesTheClockAtMostADayAhead) {
   EXPECT_EQ(clock.now(), 100 + HybridClock::kMaxAheadNs + 3);
 }
 
+TEST(DtableClockTest, AgesIgnoreAWallClockThatJumpsForward) {
+  std::int64_t wall = 1000, steady = 0;
+  HybridClock clock([&] { return wall; }, [&] { return steady; });
+  EXPECT_EQ(clock.age_now(), 1000);
+  wall += 50;
+  steady += 50;
+  EXPECT_EQ(clock.age_now(), 1050);
+  // The wall clock jumps an hour ahead: stamps follow it, ages do not.
+  constexpr std::int64_t kHour = std::int64_t{3600} * 1'000'000'000;
+  wall += kHour + 10;
+  steady += 10;
+  EXPECT_EQ(clock.now(), 1060 + kHour);
+  EXPECT_EQ(clock.age_now(), 1060);
+  // Nor does a peer's stamp far ahead.
+  clock.observe(1060 + 2 * kHour);
+  EXPECT_EQ(clock.age_now(), 1060);
+  // Back to the right time: ages follow the steady clock as before.
+  wall = 1100;
+  steady = 100;
+  EXPECT_EQ(clock.age_now(), 1100);
+  // The wall clock stepping back leaves stamps ahead (they never go back) and
+  // ages on the steady estimate.
+  wall = 1150;
+  steady = 400;
+  EXPECT_EQ(clock.peek(), 1060 + 2 * kHour);
+  EXPECT_EQ(clock.age_now(), 1400);  // min(peek, 1000 + 400)
+}
+
+TEST(DtableClockTest, AgesFollowAWallClockBehindTheEstimate) {
+  std::int64_t wall = 1000, steady = 0;
+  HybridClock clock([&] { return wall; }, [&] { return steady; });
+  wall = 900;  // stepped back before anything was stamped
+  steady = 100;
+  EXPECT_EQ(clock.age_now(), 900);  // younger ages: things are collected later, never earlier
+}
+
 TEST(DtableClockTest, ConcurrentCallersGetDistinctTimestamps) {
   HybridClock clock([] { return std::int64_t{7}; });
   constexpr int kThreads = 4, kEach = 2000;

@@ -12,6 +12,16 @@ std::int64_t system_wall_ns() {
       .count();
 }
 
+std::int64_t system_steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t HybridClock::age_now() const {
+  return std::min(peek(), anchor_wall_ + (steady_() - anchor_steady_));
+}
+
 std::int64_t HybridClock::now() {
   const std::int64_t wall = wall_();
   std::int64_t last = last_.load(std::memory_order_relaxed);

@@ -34,7 +34,7 @@ ReplicaMeta replica_meta(const Context& ctx, const PBDTableItem& pb,
   }
   if (!meta.master && origin) meta.master = from_pb(*origin);
   meta.depth = pb.has_replicainfo() ? pb.replicainfo().depth() : 0;
-  meta.refreshed_ns = ctx.clock->peek();
+  meta.refreshed_ns = ctx.clock->age_now();
   return meta;
 }
 
@@ -540,7 +540,7 @@ Message Handlers::replica_digest(const Message& m) {
   if (!v) return unknown_vnode(req->dest().id());
   auto origin = from_pb(req->origin());
   if (!origin) return decode_error(m.type);
-  const std::int64_t now = ctx_->clock->peek();
+  const std::int64_t now = ctx_->clock->age_now();
   PBDTableMultiItemResponse reply;
   to_pb(v->self, reply.mutable_origin());
   for (const auto& item : req->items()) {

@@ -558,7 +558,7 @@ void Maintenance::check(VnodeState& v) {
     if (stopping()) return;
     if (!sync_replica(ctx_, v, t)) synced = false;
   }
-  const std::int64_t now = ctx_->clock->peek();
+  const std::int64_t now = ctx_->clock->age_now();
   const std::int64_t history = ns(4 * ctx_->timeout() + Milliseconds(1000));
   const std::int64_t grace = ns(ctx_->settings.tombstone_grace);
   const std::int64_t lease = ns(3 * ctx_->settings.check_interval);
