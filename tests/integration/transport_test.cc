@@ -17,16 +17,12 @@
 #include <thread>
 #include <vector>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
 #include "chord.pb.h"
+#include "common/refusing_port.h"
 #include "dendrite/message.h"
 #include "host/transport.h"
 #include "host/worker_pool.h"
@@ -326,19 +322,9 @@ TEST(Transport, TimesOutAgainstSilentRouter) {
 TEST(Transport, NobodyListeningOrBadAddress) {
   // A port bound but not listening: connecting is refused, and the port stays
   // ours (a port that was merely free could be handed to the transport below).
-  const int reserved = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(reserved, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(reserved, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::getsockname(reserved, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  const std::string dead = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{reserved};
+  const proc::RefusingPort refusing;
+  ASSERT_NE(refusing.address(), "");
+  const std::string dead = refusing.address();
   TestHandler h;
   ZmqTransport a(test_config(), h);
   ASSERT_TRUE(a.start().ok());

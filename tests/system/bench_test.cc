@@ -3,9 +3,7 @@
 // -r once, and it exits with DESIGN.md's codes and one line on stderr, quickly,
 // when the node cannot be reached. One dendrited process with the dtable
 // plugin per test.
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +21,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/refusing_port.h"
 #include "dendrite/client/ring_view.h"
 #include "system/process.h"
 
@@ -174,15 +173,9 @@ TEST_F(BenchTest, SequentialWritesEveryKeyOfTheKeySpaceOnce) {
 // A port bound but not listening (connections are refused), and one nobody
 // holds: either way one line on stderr and exit 3, within a few timeouts.
 TEST_F(BenchTest, UnreachableNodeExitsThreeWithOneLine) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  const std::string bound = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  const proc::RefusingPort refusing;
+  ASSERT_NE(refusing.address(), "");
+  const std::string bound = refusing.address();
   const std::string nobody = "127.0.0.1:" + std::to_string(free_port());
   for (const auto& node : {bound, nobody}) {
     const auto started = std::chrono::steady_clock::now();
@@ -193,7 +186,6 @@ TEST_F(BenchTest, UnreachableNodeExitsThreeWithOneLine) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_LT(std::chrono::steady_clock::now() - started, 15s) << node;
   }
-  ::close(fd);
 }
 
 TEST_F(BenchTest, UsageErrorsExitTwo) {
