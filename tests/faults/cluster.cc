@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -58,9 +59,15 @@ bool Cluster::launch(int i, const std::vector<std::string>& join, std::chrono::m
   if (options_.netns) argv = net_.exec_prefix(i);
   if (!options_.faketime_lib.empty()) {
     if (!std::filesystem::exists(base + ".faketime")) std::ofstream(base + ".faketime") << "+0\n";
-    argv.insert(argv.end(), {"/usr/bin/env", "LD_PRELOAD=" + options_.faketime_lib,
-                             "FAKETIME_TIMESTAMP_FILE=" + base + ".faketime",
-                             "FAKETIME_DONT_FAKE_MONOTONIC=1", "FAKETIME_NO_CACHE=1"});
+    // Under ASan the preloaded library comes before ASan's runtime, which ASan
+    // refuses unless told that the order is intended.
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    const std::string asan_options =
+        std::string(asan && *asan ? std::string(asan) + ":" : "") + "verify_asan_link_order=0";
+    argv.insert(argv.end(),
+                {"/usr/bin/env", "LD_PRELOAD=" + options_.faketime_lib,
+                 "FAKETIME_TIMESTAMP_FILE=" + base + ".faketime", "FAKETIME_DONT_FAKE_MONOTONIC=1",
+                 "FAKETIME_NO_CACHE=1", "ASAN_OPTIONS=" + asan_options});
   }
   argv.insert(argv.end(), {options_.dendrited, "--config", base + ".json"});
   node.child = std::make_unique<proc::ChildProcess>(argv, base + ".out", base + ".err",

@@ -251,7 +251,10 @@ std::vector<Status> TableService::set_multi(const std::vector<KeyValue>& items,
   }
   const Milliseconds limit = timeout(options) + ctx_->timeout() + Milliseconds(100);
   for (auto& [where, group] : groups) {
-    const auto& [primary, idx] = group;
+    // Named references, not a structured binding: clang before 16 cannot
+    // capture a binding in the lambda below (the fuzz build uses clang 14).
+    const Vnode& primary = group.first;
+    const std::vector<std::size_t>& idx = group.second;
     const auto ranges = batch_ranges(
         idx.size(), ctx_->settings.batch_items, ctx_->settings.batch_bytes,
         [&](std::size_t k) { return items[idx[k]].key.size() + items[idx[k]].value.size(); });
