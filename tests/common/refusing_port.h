@@ -28,7 +28,8 @@ class RefusingPort {
       fd_ = -1;
       return;
     }
-    address_ = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+    port_ = ntohs(addr.sin_port);
+    address_ = "127.0.0.1:" + std::to_string(port_);
   }
   ~RefusingPort() {
     if (fd_ >= 0) ::close(fd_);
@@ -38,9 +39,12 @@ class RefusingPort {
 
   // "127.0.0.1:<port>", or "" when no port could be bound.
   const std::string& address() const { return address_; }
+  // The port, or 0 when none could be bound.
+  int port() const { return port_; }
 
  private:
   int fd_ = -1;
+  int port_ = 0;
   std::string address_;
 };
 

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include "common/refusing_port.h"
 #include "dendrite/metrics/http.h"
 #include "integration/dtable_cluster.h"
 #include "support/promtool.h"
@@ -29,18 +30,7 @@ using nlohmann::json;
 
 // A free TCP port on 127.0.0.1 (bound and released; the window is short).
 int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
+  return proc::RefusingPort().port();
 }
 
 // One child process; killed (TERM, then KILL) when destroyed.
