@@ -31,6 +31,17 @@ bool Dispatcher::is_inline(MessageType type) const {
          plugins_.load()->hook_for(type) == nullptr;
 }
 
+bool Dispatcher::is_inline_async(MessageType type) const {
+  const PluginLoader* plugins = plugins_.load();
+  TransportHook* hook = plugins ? plugins->hook_for(type) : nullptr;
+  if (hook == nullptr) return false;
+  try {
+    return hook->runs_inline(type);
+  } catch (...) {
+    return false;  // a hook that cannot say is served by the workers
+  }
+}
+
 Message Dispatcher::handle(const Message& request) {
   if (Ring::handles(request.type)) {
     Ring* ring = ring_.load();

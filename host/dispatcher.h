@@ -32,6 +32,8 @@ class Dispatcher final : public RequestHandler {
   void disable_plugins();
 
   bool is_inline(MessageType type) const override;
+  // Plugin types whose hook says TransportHook::runs_inline().
+  bool is_inline_async(MessageType type) const override;
   Message handle(const Message& request) override;
   // Plugin types go to TransportHook::handle_async (the answer may come later,
   // from another thread); everything else is answered at once by handle().

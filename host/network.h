@@ -39,6 +39,13 @@ class RequestHandler {
   // True when requests of `type` are cheap and never block, so the transport may
   // answer them on its I/O thread instead of a worker.
   virtual bool is_inline(MessageType type) const = 0;
+  // True when handle_async() for `type` never blocks and is quick, so the
+  // transport may call it on its I/O thread (the answer may still come later,
+  // from a reply callback). Checked for types that are not is_inline().
+  virtual bool is_inline_async(MessageType type) const {
+    (void)type;
+    return false;
+  }
   // Answers one request. Never throws; unknown or malformed requests get an Err
   // reply.
   virtual Message handle(const Message& request) = 0;

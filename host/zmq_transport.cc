@@ -49,6 +49,9 @@ constexpr int kBatch = 256;
 constexpr auto kPeerIdle = std::chrono::seconds(60);
 // The poll loop wakes at least this often (idle peers, stale deadlines).
 constexpr auto kHousekeeping = std::chrono::milliseconds(1000);
+// Messages queued to one peer before the ROUTER drops more replies (see
+// open()) or a DEALER refuses more requests ("too many requests queued").
+constexpr int kPeerQueue = 100000;
 
 // The I/O thread of the transport running on this thread, if any.
 thread_local const void* t_io_owner = nullptr;
@@ -325,6 +328,10 @@ struct ZmqTransport::Impl {
   }
 
   void post_reply(Outbound&& out) {
+    if (t_io_owner == this) {  // an answer given on the I/O thread: send it now
+      if (!io_done) out.envelope.send(router, std::move(out.frame));
+      return;
+    }
     bool need_wake;
     {
       std::lock_guard lock(mu);
@@ -368,6 +375,11 @@ struct ZmqTransport::Impl {
       zmq::socket_t r(ctx, zmq::socket_type::router);
       r.set(zmq::sockopt::linger, 0);
       r.set(zmq::sockopt::maxmsgsize, max_message_size(config.max_frame_bytes));
+      // A ROUTER drops a reply its peer's queue has no room for. libzmq sees
+      // a reader's progress only every half queue, so a client with a few
+      // hundred requests in flight can hit the default 1,000 while it reads
+      // steadily; the room for replies is bounded by max_pending instead.
+      r.set(zmq::sockopt::sndhwm, kPeerQueue);
       try {
         r.bind(endpoint);
       } catch (const zmq::error_t& e) {
@@ -422,6 +434,11 @@ struct ZmqTransport::Impl {
     // Bounded so the deadline cannot overflow; a day is "forever" for a request.
     const auto bounded = std::clamp<Milliseconds>(timeout, Milliseconds(0), std::chrono::hours(24));
     Outgoing out{host, std::move(request), Clock::now() + bounded, timeout, std::move(done)};
+    if (t_io_owner == this) {  // from a handler or callback on the I/O thread: send now
+      if (io_done) return invoke(out.done, Status::Unavailable("transport stopped"), log);
+      start_call(out);
+      return;
+    }
     bool need_wake;
     {
       std::unique_lock lock(mu);
@@ -600,9 +617,25 @@ struct ZmqTransport::Impl {
       stats.busy().inc();
       counted.errors->inc();
       env.send(router, frame_of(make_error(why)));
+    } else if (handler.is_inline_async(type)) {
+      serve_async(std::move(env), std::move(request));
     } else {
       pool.submit(std::make_unique<ServerTask>(this, std::move(env), std::move(request)));
     }
+  }
+
+  // Runs the handler's handle_async() for `request` (admitted) right here on
+  // the I/O thread; the answer is sent when it comes (at once when it comes on
+  // this thread). The request's room is held until then.
+  void serve_async(Envelope&& env, Message&& request) {
+    auto shared_env = std::make_shared<Envelope>(std::move(env));
+    const MessageType type = request.type;
+    const std::size_t bytes = request.payload.size();
+    handle_async_safely(std::move(request), [this, shared_env, type, bytes](Message reply) {
+      release(bytes);
+      if (reply.type == msg::kErr) stats.of(type).errors->inc();
+      post_reply(Outbound{std::move(*shared_env), frame_of(reply)});
+    });
   }
 
   // Takes room for a request of `bytes` within the pending limits; "" when
@@ -655,6 +688,7 @@ struct ZmqTransport::Impl {
       zmq::socket_t s(ctx, zmq::socket_type::dealer);
       s.set(zmq::sockopt::linger, 0);
       s.set(zmq::sockopt::maxmsgsize, max_message_size(config.max_frame_bytes));
+      s.set(zmq::sockopt::sndhwm, kPeerQueue);
       if (host.front() == '[') s.set(zmq::sockopt::ipv6, 1);
       s.connect("tcp://" + host);
       auto peer = std::make_unique<Peer>(Peer{host, std::move(s), 0, Clock::now()});
@@ -821,7 +855,8 @@ struct ZmqTransport::Impl {
   std::vector<Outgoing> calls;
   std::vector<Outbound> replies;
   bool signaled = false;  // wake_fd written since the I/O thread last drained
-  bool io_done = false;   // the I/O thread has stopped taking work
+  bool io_done = false;   // the I/O thread has stopped taking work (written by it
+                          // only, so it reads it without the lock)
 
   // Owned by the I/O thread (and by start() before it runs).
   zmq::socket_t router;

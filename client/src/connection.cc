@@ -13,6 +13,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -74,8 +75,11 @@ struct Connection::Impl {
   struct Pending {
     ReplyCallback done;
     Milliseconds timeout;
-    std::multimap<Clock::time_point, std::uint64_t>::iterator deadline;
   };
+  // Requests in the order they were sent, with their deadlines. Requests with
+  // one timeout expire in the order they were sent, so each timeout has a FIFO
+  // queue; answered requests leave it lazily (at its front, or when due).
+  using DeadlineQueue = std::deque<std::pair<Clock::time_point, std::uint64_t>>;
 
   std::string node;
   zmq::context_t context{1};
@@ -90,7 +94,7 @@ struct Connection::Impl {
   // I/O thread only.
   std::uint64_t next_id = 1;
   std::unordered_map<std::uint64_t, Pending> pending;
-  std::multimap<Clock::time_point, std::uint64_t> deadlines;
+  std::map<Milliseconds, DeadlineQueue> deadlines;  // by timeout
 
   ~Impl() {
     if (wake_fd >= 0) ::close(wake_fd);
@@ -129,8 +133,8 @@ struct Connection::Impl {
       out.done(Status::Unavailable("send queue to " + node + " is full"));
       return;
     }
-    auto it = deadlines.emplace(Clock::now() + out.timeout, id);
-    pending.emplace(id, Pending{std::move(out.done), out.timeout, it});
+    deadlines[out.timeout].emplace_back(Clock::now() + out.timeout, id);
+    pending.emplace(id, Pending{std::move(out.done), out.timeout});
   }
 
   // Reads every reply that is ready and completes its request.
@@ -154,7 +158,6 @@ struct Connection::Impl {
       auto it = pending.find(decode_id(frames[0]));
       if (it == pending.end()) continue;  // timed out already
       ReplyCallback done = std::move(it->second.done);
-      deadlines.erase(it->second.deadline);
       pending.erase(it);
       auto reply = Message::from_frame(frames[2].to_string_view());
       if (!reply.ok()) {
@@ -165,17 +168,35 @@ struct Connection::Impl {
     }
   }
 
-  void expire(Clock::time_point now) {
-    while (!deadlines.empty() && deadlines.begin()->first <= now) {
-      const std::uint64_t id = deadlines.begin()->second;
-      deadlines.erase(deadlines.begin());
-      auto it = pending.find(id);
-      ReplyCallback done = std::move(it->second.done);
-      const Milliseconds timeout = it->second.timeout;
-      pending.erase(it);
-      done(Status::Timeout("no reply from " + node + " within " + std::to_string(timeout.count()) +
-                           " ms"));
+  // Fails the requests whose deadline passed and drops answered ones from
+  // the fronts of the deadline queues. Returns the earliest deadline left.
+  std::optional<Clock::time_point> expire(Clock::time_point now) {
+    std::optional<Clock::time_point> next;
+    for (auto q = deadlines.begin(); q != deadlines.end();) {
+      DeadlineQueue& queue = q->second;
+      while (!queue.empty()) {
+        const auto [deadline, id] = queue.front();
+        auto it = pending.find(id);
+        if (it == pending.end()) {  // answered
+          queue.pop_front();
+          continue;
+        }
+        if (deadline > now) break;
+        queue.pop_front();
+        ReplyCallback done = std::move(it->second.done);
+        const Milliseconds timeout = it->second.timeout;
+        pending.erase(it);
+        done(Status::Timeout("no reply from " + node + " within " +
+                             std::to_string(timeout.count()) + " ms"));
+      }
+      if (queue.empty()) {
+        q = deadlines.erase(q);
+        continue;
+      }
+      if (!next || queue.front().first < *next) next = queue.front().first;
+      ++q;
     }
+    return next;
   }
 
   void run() {
@@ -194,11 +215,11 @@ struct Connection::Impl {
       for (auto& out : batch) send(std::move(out));
       receive();
       const auto now = Clock::now();
-      expire(now);
+      const std::optional<Clock::time_point> next = expire(now);
 
       Milliseconds wait = kMaxPoll;
-      if (!deadlines.empty()) {
-        auto until = std::chrono::ceil<Milliseconds>(deadlines.begin()->first - now);
+      if (next) {
+        auto until = std::chrono::ceil<Milliseconds>(*next - now);
         wait = std::clamp(until, Milliseconds(0), kMaxPoll);
       }
       zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0},
@@ -255,9 +276,13 @@ const std::string& Connection::node() const {
 }
 
 void Connection::request_async(Message request, Milliseconds timeout, ReplyCallback done) {
+  bool need_wake = false;
   {
     std::lock_guard lock(impl_->mu);
     if (!impl_->stopping) {
+      // A non-empty outbox has a wake-up on its way already: the I/O thread
+      // empties it only after it woke.
+      need_wake = impl_->outbox.empty();
       impl_->outbox.push_back({std::move(request), timeout, std::move(done)});
       done = nullptr;
     }
@@ -266,7 +291,7 @@ void Connection::request_async(Message request, Milliseconds timeout, ReplyCallb
     done(Status::Unavailable("connection closed"));
     return;
   }
-  impl_->wake();
+  if (need_wake) impl_->wake();
 }
 
 Result<Message> Connection::request(const Message& request, Milliseconds timeout) {

@@ -132,6 +132,27 @@ void Handlers::handle_async(const Message& m, Respond respond) {
   }
 }
 
+bool Handlers::runs_inline(MessageType type) const {
+  switch (type) {
+    // Reads and writes of the clients and the replication between nodes: a
+    // table lookup or write, then asynchronous requests. Hand-over batches
+    // are bounded by batch_bytes.
+    case msg::kStatus:
+    case msg::kGetItem:
+    case msg::kSetItem:
+    case msg::kSetMultiItem:
+    case msg::kGetMultiItem:
+    case msg::kSetReplica:
+    case msg::kClearReplica:
+    case msg::kSetReplicaInfo:
+      return true;
+    // Walks over whole tables (LocalKeys, ReplicaDigest, DropItems) and
+    // PromoteKey (which waits for its replicas) stay on the workers.
+    default:
+      return false;
+  }
+}
+
 Result<Message> Handlers::handle(const Message& m) {
   switch (m.type) {
     case msg::kStatus:
@@ -221,10 +242,16 @@ void Handlers::set_item(const Message& m, Respond respond) {
   auto item = item_from_pb(req->item());
   if (!item.ok()) return respond(fail_response(kCodeInvalidArgument, item.status().message()));
   if (req->demoting()) {
+    // A hand-over of one key (the original sends them so): stored at once,
+    // answered once v's replicas hold it too.
     v->settle_for(ctx_->settings.settle);
-    adopt(ctx_, *v, {*item}, /*replicate=*/true);
-    if (ctx_->any_outside(*v, {*item})) ctx_->request_hand_over(v->self.id);
-    return respond(ok_response());
+    const bool pass_on = ctx_->any_outside(*v, {*item});
+    adopt_async(ctx_, *v, {std::move(*item)},
+                [respond = std::move(respond), pass_on, ctx = ctx_, id = v->self.id](bool) {
+                  respond(ok_response());
+                  if (pass_on) ctx->request_hand_over(id);
+                });
+    return;
   }
   if (std::string why = write_problem(item->key, item->value.size(), ctx_->settings); !why.empty())
     return respond(fail_response(kCodeInvalidArgument, why));

@@ -12,8 +12,9 @@
 namespace dendrite::dtable {
 
 // The plugin's TransportHook. Thread-safe: handlers run concurrently on the
-// host's workers; each takes only table shard locks and never holds one across
-// a request to another node. Client writes are answered asynchronously.
+// host's workers and its transport I/O thread; each takes only table shard
+// locks and never holds one across a request to another node. Client reads
+// and writes are answered asynchronously.
 class Handlers final : public TransportHook {
  public:
   explicit Handlers(std::shared_ptr<Context> ctx) : ctx_(std::move(ctx)) {}
@@ -25,6 +26,9 @@ class Handlers final : public TransportHook {
   // answer when the other nodes they need have: no worker waits meanwhile.
   // Every other type is answered at once by handle().
   void handle_async(const Message& request, Respond respond) override;
+  // The client and replication types, which never block, run on the
+  // transport's I/O thread; whole-table walks and PromoteKey do not.
+  bool runs_inline(MessageType type) const override;
 
  private:
   // handle_async() waited for (writes sent through Host::request to ourselves).

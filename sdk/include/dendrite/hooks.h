@@ -45,12 +45,27 @@ class TransportHook {
   // network: the hook answers by calling `respond` once, possibly later and from
   // another thread (e.g. from the ReplyCallback of Host::request_async), so a
   // request that waits for other nodes holds no worker thread meanwhile. Called
-  // from worker threads like handle(); must not block for long. The host waits
-  // for every outstanding answer before the plugin's stop(), so `respond` must
-  // be called within a bounded time (use request deadlines). The default answers
-  // with handle(). Requests sent to this host's own address through
+  // from worker threads like handle() (or from the I/O thread: runs_inline());
+  // must not block for long. The host waits for every outstanding answer before
+  // the plugin's stop(), so `respond` must be called within a bounded time (use
+  // request deadlines). The default answers with handle(). Requests sent to this host's own address through
   // Host::request() still go to handle().
   virtual void handle_async(const Message& request, Respond respond) { respond(handle(request)); }
+
+  // True when handle_async() for `type` never blocks and takes microseconds (a
+  // table lookup, a write into memory, asynchronous requests to other nodes):
+  // the host then calls it on the transport's I/O thread, saving two thread
+  // hand-offs per request, and the ReplyCallbacks of the Host::request_async
+  // calls it starts run there too. That thread also serves the ring: a handler
+  // that sleeps, waits for a lock held across slow work, calls a blocking
+  // Host::request or Host::lookup, or loops over a whole table there stalls
+  // the node (a blocking Host::request there fails at once with
+  // FailedPrecondition). The default is false: worker threads. Read once per
+  // request; must be thread-safe and cheap.
+  virtual bool runs_inline(MessageType type) const {
+    (void)type;
+    return false;
+  }
 };
 
 // The kinds of ring event, as in the original.
