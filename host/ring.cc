@@ -28,9 +28,14 @@ constexpr std::string_view kNoPredecessor = "no predecessor";
 constexpr std::string_view kUnknownVnode = "unknown vnode";
 constexpr std::string_view kNotReady = "not ready";
 
-constexpr int kMaxHops = 256;     // per lookup path
-constexpr int kMaxFailures = 32;  // dead or refusing hops per lookup
-constexpr int kJoinRounds = 3;    // rounds over the seeds before a join fails
+constexpr int kMaxHops = 256;  // per lookup path
+// Dead or refusing hops one lookup may meet before it gives up: at least 32,
+// and 4 r when the successor list is longer (Chord sizes r as 2 log2 N, and a
+// lookup that meets a run of dead vnodes may have to skip up to r of them, a
+// few times on its way), so the budget grows with the ring.
+constexpr int kMinFailures = 32;
+constexpr int kFailuresPerSuccessor = 4;
+constexpr int kJoinRounds = 3;  // rounds over the seeds before a join fails
 constexpr int kFingerBits = Id::kBits;
 
 using IdSet = std::unordered_set<Id>;
@@ -414,6 +419,7 @@ struct Ring::Impl {
     IdSet avoided;
     Status last = Status::Unavailable("no vnode to ask");
     int failures = 0;
+    const int max_failures = std::max(kMinFailures, kFailuresPerSuccessor * cfg.num_successors);
     auto fail = [&](const Vnode& v, Status why, std::vector<Vnode>& path) {
       if (avoided.insert(v.id).second) avoid.push_back(v.id);
       path.pop_back();
@@ -424,7 +430,7 @@ struct Ring::Impl {
       if (contains(avoided, start.id)) continue;
       std::vector<Vnode> path{start};
       int hops = 0;
-      while (!path.empty() && hops < kMaxHops && failures < kMaxFailures) {
+      while (!path.empty() && hops < kMaxHops && failures < max_failures) {
         ++hops;
         const Vnode cur = path.back();
         auto r = call(cur, make_find_successors(key, cur, limit, avoid));
@@ -455,7 +461,7 @@ struct Ring::Impl {
         stats.lookup_hops.observe(static_cast<double>(path.size() - 1));
         return std::move(list.value());
       }
-      if (failures >= kMaxFailures) break;
+      if (failures >= max_failures) break;
     }
     StatusCode code =
         last.code() == StatusCode::kTimeout ? StatusCode::kTimeout : StatusCode::kUnavailable;

@@ -113,8 +113,8 @@ struct Pair {
     server = std::make_unique<ZmqTransport>(server_config, server_handler);
     server_handler.transport = server.get();
     EXPECT_TRUE(client.start().ok());
+    server_handler.peer = client.address();  // before the server's threads read it
     EXPECT_TRUE(server->start().ok());
-    server_handler.peer = client.address();
   }
 };
 
