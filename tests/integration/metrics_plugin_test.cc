@@ -15,6 +15,7 @@
 
 #include "dendrite/metrics/http.h"
 #include "integration/dtable_cluster.h"
+#include "support/metric_sums.h"
 #include "support/promtool.h"
 
 namespace dendrite::testing {
@@ -24,23 +25,6 @@ using nlohmann::json;
 
 host::PluginSpec metrics_plugin(const std::string& config = R"({"listen": "127.0.0.1:0"})") {
   return host::PluginSpec{"metrics", std::nullopt, config};
-}
-
-// The sum of every series of `name` (whose labels include `match`) in a snapshot.
-double sum_of(const std::vector<MetricFamily>& snap, const std::string& name,
-              const Labels& match = {}) {
-  double total = 0;
-  for (const MetricFamily& f : snap) {
-    if (f.name != name) continue;
-    for (const MetricSample& s : f.samples) {
-      bool ok = true;
-      for (const auto& m : match) {
-        ok = ok && std::find(s.labels.begin(), s.labels.end(), m) != s.labels.end();
-      }
-      if (ok) total += f.type == MetricType::kHistogram ? s.buckets.back() : s.value;
-    }
-  }
-  return total;
 }
 
 class MetricsPluginTest : public ::testing::Test {

@@ -20,6 +20,7 @@
 #include "dendrite/logger.h"
 #include "dendrite/message.h"
 #include "gate.h"
+#include "replica_channels.h"
 #include "settings.h"
 #include "stats.h"
 #include "store.h"
@@ -81,7 +82,8 @@ class Context : public std::enable_shared_from_this<Context> {
   const std::shared_ptr<HybridClock> clock;
   Gate gate;  // asynchronous requests and service calls in flight
   WriteHooks hooks;
-  Stats stats;  // in host.metrics()
+  Stats stats;                       // in host.metrics()
+  ReplicaChannels replica_channels;  // replica writes of client writes, coalesced
 
   // The local vnodes' tables, in index order (fixed at construction).
   const std::vector<std::unique_ptr<VnodeState>>& vnodes() const { return vnodes_; }

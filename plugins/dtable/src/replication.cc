@@ -8,49 +8,6 @@
 #include "dendrite/dtable/messages.h"
 
 namespace dendrite::dtable {
-namespace {
-
-// Per-item success of a replica write reply: written, or a newer copy is held.
-std::vector<bool> acked_items(const Result<Message>& reply, std::size_t n) {
-  std::vector<bool> ok(n, false);
-  if (!reply.ok() || reply->type != msg::kResponse) return ok;
-  auto r = unpack<PBDTableResponse>(*reply, msg::kResponse);
-  if (!r.ok()) return ok;
-  auto good = [](const PBDTableResponse& x) { return x.ok() || x.code() == kCodeOlder; };
-  if (static_cast<std::size_t>(r->results_size()) == n) {
-    for (std::size_t i = 0; i < n; ++i) ok[i] = good(r->results(static_cast<int>(i)));
-  } else if (good(*r)) {
-    std::fill(ok.begin(), ok.end(), true);
-  }
-  return ok;
-}
-
-// The request writing `items` to replica `target` of `primary` at `depth`.
-Message replica_request(const Vnode& primary, const Vnode& target, int depth,
-                        const std::vector<Item>& items) {
-  auto fill = [&](PBDTableItem* pb, const Item& item) {
-    to_pb(item, pb);
-    auto* info = pb->mutable_replicainfo();
-    to_pb(primary, info->mutable_master());
-    info->set_depth(depth);
-  };
-  if (items.size() == 1) {
-    PBDTableSetItem req;
-    to_pb(target, req.mutable_dest());
-    to_pb(primary, req.mutable_origin());
-    fill(req.mutable_item(), items[0]);
-    return pack(msg::kSetReplica, req);
-  }
-  PBDTableSetMultiItem req;
-  to_pb(target, req.mutable_dest());
-  to_pb(primary, req.mutable_origin());
-  req.set_replica(true);
-  for (const Item& item : items) fill(req.add_items(), item);
-  return pack(msg::kSetMultiItem, req);
-}
-
-}  // namespace
-
 ReplicaWrite::ReplicaWrite(std::shared_ptr<Context> ctx, const Vnode& primary,
                            std::vector<Item> items, std::vector<Vnode> targets)
     : ctx_(std::move(ctx)),
@@ -70,23 +27,19 @@ std::shared_ptr<ReplicaWrite> ReplicaWrite::start(std::shared_ptr<Context> ctx,
 }
 
 void ReplicaWrite::send(std::size_t target) {
-  Message req = replica_request(primary_, targets_[target], static_cast<int>(target), items_);
   auto self = shared_from_this();
-  ctx_->stats.replication_in_flight.inc();
-  ctx_->send_async(targets_[target].host, std::move(req), [self, target](Result<Message> reply) {
-    self->ctx_->stats.replication_in_flight.dec();
-    self->on_reply(target, reply);
-  });
+  ctx_->replica_channels.send(
+      ctx_, primary_, targets_[target], static_cast<int>(target), items_,
+      [self, target](const std::vector<bool>& ok) { self->on_acks(target, ok); });
 }
 
-void ReplicaWrite::on_reply(std::size_t target, const Result<Message>& reply) {
-  std::vector<bool> ok = acked_items(reply, items_.size());
+void ReplicaWrite::on_acks(std::size_t target, const std::vector<bool>& ok) {
   std::vector<std::size_t> late_drops;
   Settled settled;
   std::vector<int> acks;
   {
     std::lock_guard lock(mu_);
-    for (std::size_t i = 0; i < ok.size(); ++i) {
+    for (std::size_t i = 0; i < ok.size() && i < acks_.size(); ++i) {
       if (ok[i]) ++acks_[i];
       if (!failed_.empty() && failed_[i]) late_drops.push_back(i);
     }

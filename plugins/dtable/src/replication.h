@@ -21,8 +21,9 @@ namespace dendrite::dtable {
 // as its replies are outstanding.
 class ReplicaWrite : public std::enable_shared_from_this<ReplicaWrite> {
  public:
-  // Sends `items` (timestamps assigned) of primary `primary` to `targets` and
-  // returns at once. Each target answers once per batch.
+  // Sends `items` (timestamps assigned) of primary `primary` to `targets`
+  // (through the context's ReplicaChannels, so possibly together with other
+  // writes) and returns at once. Each target answers once.
   static std::shared_ptr<ReplicaWrite> start(std::shared_ptr<Context> ctx, const Vnode& primary,
                                              std::vector<Item> items, std::vector<Vnode> targets);
 
@@ -49,7 +50,8 @@ class ReplicaWrite : public std::enable_shared_from_this<ReplicaWrite> {
   ReplicaWrite(std::shared_ptr<Context> ctx, const Vnode& primary, std::vector<Item> items,
                std::vector<Vnode> targets);
   void send(std::size_t target);
-  void on_reply(std::size_t target, const Result<Message>& reply);
+  // Target `target` answered: `ok` per item.
+  void on_acks(std::size_t target, const std::vector<bool>& ok);
   // True when every item has `need` acks or every target answered. REQUIRES: mu_.
   bool settled_locked(int need) const;
   // DropItems of the given items' versions to `target`, fire and forget.
