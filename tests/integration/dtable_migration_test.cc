@@ -148,6 +148,39 @@ TEST(DtableMigrationTest, NewcomerHoldsItsShareSoonAfterJoining) {
   }
 }
 
+// The old owner keeps what it handed over as replica copies of the new owner
+// (which then does not send them back to it): they must be real copies, so
+// that the new owner's crash right after loses nothing.
+TEST(DtableMigrationTest, HandedOverKeysSurviveTheNewOwnersCrash) {
+  DtableCluster c;
+  c.add();
+  ASSERT_EQ(c.wait_converged(), "");
+  std::vector<std::string> keys;
+  std::vector<dtable::KeyValue> items;
+  for (int k = 0; k < 2000; ++k) {
+    keys.push_back("kept-" + std::to_string(k));
+    items.push_back({keys.back(), value_for(keys.back())});
+  }
+  for (const Status& s : c.table(0).query().set_multi(items)) ASSERT_TRUE(s.ok()) << s.to_string();
+
+  const std::size_t newcomer = c.add();
+  ASSERT_EQ(c.wait_converged(), "");
+  std::string problem;
+  ASSERT_TRUE(wait_until([&] { return all_on_owner(c, keys, &problem); })) << problem;
+  std::size_t moved = 0;
+  for (const auto& key : keys) {
+    if (c.node_of(c.owner_of(key)) != newcomer) continue;
+    ++moved;
+    EXPECT_EQ(c.hosts_with(key, value_for(key)).size(), 2u) << key;
+  }
+  ASSERT_GT(moved, 0u) << "the newcomer owns none of the keys; pick more";
+
+  c.kill(newcomer);
+  ASSERT_EQ(c.wait_converged(), "");
+  EXPECT_TRUE(wait_until([&] { return all_readable(c, keys, &problem); })) << problem;
+  EXPECT_TRUE(wait_until([&] { return all_on_owner(c, keys, &problem); })) << problem;
+}
+
 TEST(DtableMigrationTest, GracefulLeaveLosesNothing) {
   DtableCluster c;
   for (int i = 0; i < 4; ++i) c.add();

@@ -333,6 +333,82 @@ TEST(DtableStoreTest, BatchAdoptAndEraseFollowTheSingleForms) {
   EXPECT_EQ(t.usage().items, 2u);
 }
 
+// A hand-over's sender keeps what the new owner took as replica copies:
+// move_to erases like erase_if_not_newer and puts each erased entry into the
+// other table with the replica bookkeeping given.
+TEST(DtableStoreTest, MoveToKeepsErasedEntriesAsReplicaCopies) {
+  Store primary(false), replica(true);
+  const Vnode owner{Id::hash("owner"), "127.0.0.1:2"};
+  for (int k = 0; k < 100; ++k) primary.put(item(numbered_key(k), "v", 10), true);
+  primary.put(item("pending", "p", 10), true);
+  primary.put(item("pending", "q", 20), false);  // a write under way: stays
+  replica.put(item(numbered_key(3), "newer", 30), true);
+  auto sent = primary.select_hashes([](const Id&) { return true; });
+  ASSERT_EQ(sent.size(), 101u);
+  primary.put(item(numbered_key(5), "changed", 15), true);  // arrived meanwhile: stays
+  std::vector<Id> moved;
+  primary.move_to(replica, sent, ReplicaMeta{owner, 0, 77}, &moved);
+  EXPECT_EQ(moved.size(), 99u);
+  EXPECT_EQ(primary.size(), 2u);
+  EXPECT_EQ(primary.get(Id::hash(numbered_key(5)))->value, "changed");
+  EXPECT_EQ(primary.newest(Id::hash("pending"))->value, "q");
+  EXPECT_EQ(replica.size(), 99u);
+  auto copy = replica.get(Id::hash(numbered_key(7)));
+  ASSERT_TRUE(copy);
+  EXPECT_EQ(copy->key, numbered_key(7));
+  EXPECT_EQ(copy->value, "v");
+  EXPECT_EQ(copy->timestamp, 10);
+  auto meta = replica.meta(Id::hash(numbered_key(7)));
+  ASSERT_TRUE(meta && meta->master);
+  EXPECT_EQ(meta->master->id, owner.id);
+  EXPECT_EQ(meta->refreshed_ns, 77);
+  // Last write wins where the other table held the key already (a newer
+  // version keeps its own bookkeeping).
+  EXPECT_EQ(replica.get(Id::hash(numbered_key(3)))->value, "newer");
+  EXPECT_FALSE(replica.meta(Id::hash(numbered_key(3)))->master);
+  EXPECT_EQ(primary.usage().items, 2u);
+  EXPECT_EQ(replica.usage().items, 99u);
+  std::size_t bytes = 0;
+  for (int k = 0; k < 100; ++k) {
+    if (k != 5) bytes += numbered_key(k).size() + (k == 3 ? 5 : 1);
+  }
+  EXPECT_EQ(replica.usage().bytes, bytes);
+}
+
+// The compact layout: one version inline, more only when needed; every
+// transition between them keeps the key, the values and the flags.
+TEST(DtableStoreTest, VersionsSurviveEveryChangeOfLayout) {
+  Store replica(true);
+  const Id h = Id::hash("k");
+  const std::string big(1000, 'b');
+  replica.put(item("k", "one", 10), false);
+  EXPECT_FALSE(replica.get(h));
+  EXPECT_EQ(replica.commit(h, 10), CommitResult::kCommitted);
+  replica.put(item("k", big, 20), true);  // history kept: two versions
+  replica.put(tombstone("k", 30), false);
+  auto vs = replica.versions(h);
+  ASSERT_EQ(vs.size(), 3u);
+  EXPECT_EQ(vs[0].item.value, "one");
+  EXPECT_EQ(vs[1].item.value, big);
+  EXPECT_TRUE(vs[2].item.deleted);
+  EXPECT_FALSE(vs[2].committed);
+  EXPECT_TRUE(replica.rollback(h, 30));
+  EXPECT_TRUE(replica.rollback(h, 20));
+  ASSERT_EQ(replica.versions(h).size(), 1u);
+  EXPECT_EQ(replica.get(h)->value, "one");
+  EXPECT_EQ(replica.get(h)->key, "k");
+  EXPECT_EQ(replica.put(item("k", big, 20), true), PutResult::kOlder);  // aborted
+  replica.put(item("k", "two", 40), true);
+  EXPECT_EQ(replica.get(h)->value, "two");
+  EXPECT_EQ(replica.usage().bytes, 1u + 3u);
+  // A rollback that arrives first leaves an entry with no version but a mark.
+  EXPECT_FALSE(replica.rollback(Id::hash("x"), 5));
+  EXPECT_EQ(replica.size(), 1u);
+  EXPECT_EQ(replica.put(item("x", "late", 5), true), PutResult::kOlder);
+  EXPECT_EQ(replica.put(item("x", "new", 6), true), PutResult::kApplied);
+  EXPECT_EQ(replica.get(Id::hash("x"))->key, "x");
+}
+
 TEST(DtableStoreTest, ClockSteppingBackStillWinsOverEarlierWrites) {
   std::atomic<std::int64_t> wall{5'000'000};
   HybridClock clock([&] { return wall.load(); });

@@ -1,5 +1,7 @@
 #include "codec.h"
 
+#include <cstdint>
+
 #include "dendrite/dtable/messages.h"
 
 namespace dendrite::dtable {
@@ -24,6 +26,87 @@ void to_pb(const Item& item, PBDTableItem* out, bool with_value) {
     out->set_deleted(true);
   } else if (with_value) {
     out->set_val(item.value);
+  }
+}
+
+namespace {
+
+void put_varint(std::uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7F) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+std::size_t varint_size(std::uint64_t v) {
+  std::size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+// Wire types of the protobuf encoding.
+constexpr int kVarint = 0;
+constexpr int kBytes = 2;
+
+// A tag of a PBDTableItem field (numbers below 16: one byte).
+char tag(int field, int wire_type) {
+  return static_cast<char>((field << 3) | wire_type);
+}
+
+// The encoded size of a PBDTableItem as to_pb() fills it, less its key and
+// value bytes.
+std::size_t item_size(const Item& item) {
+  std::size_t n = 0;
+  if (!item.key.empty()) n += 1 + varint_size(item.key.size()) + item.key.size();
+  if (!item.deleted) n += 1 + varint_size(item.value.size()) + item.value.size();
+  n += 1 + varint_size(static_cast<std::uint64_t>(item.timestamp));  // timestamp
+  n += 2;                                                            // commited
+  n += 2 + Id::kBytes;                                               // keyHash
+  if (item.deleted) n += 2;                                          // deleted
+  return n;
+}
+
+}  // namespace
+
+void append_items(const std::vector<Item>& items, std::size_t from, std::size_t to, int field,
+                  std::string* out) {
+  const auto outer = static_cast<std::uint64_t>((field << 3) | kBytes);
+  std::size_t total = out->size();
+  for (std::size_t i = from; i < to; ++i) {
+    const std::size_t n = item_size(items[i]);
+    total += varint_size(outer) + varint_size(n) + n;
+  }
+  out->reserve(total);
+  for (std::size_t i = from; i < to; ++i) {
+    const Item& item = items[i];
+    put_varint(outer, out);
+    put_varint(item_size(item), out);
+    // Field numbers of PBDTableItem (dtable.proto).
+    if (!item.key.empty()) {
+      out->push_back(tag(1, kBytes));
+      put_varint(item.key.size(), out);
+      out->append(item.key);
+    }
+    if (!item.deleted) {
+      out->push_back(tag(2, kBytes));
+      put_varint(item.value.size(), out);
+      out->append(item.value);
+    }
+    out->push_back(tag(3, kVarint));
+    put_varint(static_cast<std::uint64_t>(item.timestamp), out);
+    out->push_back(tag(4, kVarint));
+    out->push_back(1);
+    out->push_back(tag(5, kBytes));
+    put_varint(Id::kBytes, out);
+    out->append(reinterpret_cast<const char*>(item.hash.bytes().data()), Id::kBytes);
+    if (item.deleted) {
+      out->push_back(tag(9, kVarint));
+      out->push_back(1);
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "chord.pb.h"
 #include "dendrite/message.h"
@@ -24,6 +25,13 @@ std::optional<Vnode> from_pb(const dendrite::PBProtoVnode& v);
 // Fills key, keyHash, timestamp, commited, val (unless a tombstone or
 // !with_value) and deleted.
 void to_pb(const Item& item, PBDTableItem* out, bool with_value = true);
+// Appends items [from, to) to `out` as entries of the repeated PBDTableItem
+// field `field` of the message `out` encodes, each as to_pb(item) fills it,
+// without building messages (one buffer for a whole batch). Appending to a
+// message's serialization is a valid encoding of it with those items added.
+void append_items(const std::vector<Item>& items, std::size_t from, std::size_t to, int field,
+                  std::string* out);
+
 // The item of a write: keyHash from the field when 20 bytes, else SHA-1(key).
 // As in the original, an item without `val` is a delete. Errors: no key and no
 // keyHash, a bad keyHash, or a key that does not hash to keyHash.

@@ -246,7 +246,7 @@ void Handlers::set_item(const Message& m, Respond respond) {
     // answered once v's replicas hold it too.
     v->settle_for(ctx_->settings.settle);
     const bool pass_on = ctx_->any_outside(*v, {*item});
-    adopt_async(ctx_, *v, {std::move(*item)},
+    adopt_async(ctx_, *v, {std::move(*item)}, std::nullopt,
                 [respond = std::move(respond), pass_on, ctx = ctx_, id = v->self.id](bool) {
                   respond(ok_response());
                   if (pass_on) ctx->request_hand_over(id);
@@ -326,21 +326,58 @@ void Handlers::set_multi(const Message& m, Respond respond) {
     }
   }
   if (req->demoting()) {
-    // A hand-over: stored at once, answered once v's replicas hold the items
+    // A hand-over: stored at once, answered once the replicas hold the items
     // too (the old owner erases its copies on our answer). No worker waits.
-    std::vector<Item> items;
-    items.reserve(parsed.size());
+    // Each item goes to the local vnode nearest after its key (v, or one of
+    // ours between the key and v that the sender's routes did not know yet):
+    // no vnode nearer than that can be ours, and the keys do not have to be
+    // passed on between local vnodes later.
+    std::map<VnodeState*, std::vector<Item>> groups;
     for (auto& p : parsed) {
-      if (p) items.push_back(std::move(*p));
+      if (!p) continue;
+      VnodeState* to = v;
+      Id gap = distance(p->hash, v->self.id);
+      for (const auto& w : ctx_->vnodes()) {
+        if (const Id d = distance(p->hash, w->self.id); d < gap) {
+          to = w.get();
+          gap = d;
+        }
+      }
+      groups[to].push_back(std::move(*p));
     }
-    v->settle_for(ctx_->settings.settle);
-    // Keys that are not v's either (v's own predecessor is newer than the
-    // sender's routes) go on to their owner: v hands them over soon.
-    const bool pass_on = ctx_->any_outside(*v, items);
-    adopt_async(ctx_, *v, std::move(items), [batch, pass_on, ctx = ctx_, id = v->self.id](bool) {
-      batch->answer();
-      if (pass_on) ctx->request_hand_over(id);
-    });
+    // A sender naming itself as origin keeps what it handed over as replica
+    // copies (no need to send them back to it).
+    std::optional<Vnode> keeper;
+    if (req->has_origin()) keeper = from_pb(req->origin());
+    bool all_ok = true;
+    for (const auto& r : results) all_ok = all_ok && r.ok();
+    if (groups.empty()) return batch->answer();
+    {
+      std::lock_guard lock(batch->mu);
+      batch->waiting = static_cast<int>(groups.size());
+    }
+    for (auto& [to, items] : groups) {
+      to->settle_for(ctx_->settings.settle);
+      // Keys that are not `to`'s either (its own predecessor is newer than
+      // the sender's routes) go on to their owner: it hands them over soon.
+      const bool pass_on = ctx_->any_outside(*to, items);
+      adopt_async(ctx_, *to, std::move(items), keeper,
+                  [batch, pass_on, all_ok, ctx = ctx_, id = to->self.id](bool) {
+                    bool last;
+                    {
+                      std::lock_guard lock(batch->mu);
+                      last = --batch->waiting == 0;
+                    }
+                    if (last && all_ok) {
+                      // Every item taken: no per-item results (the sender
+                      // reads missing results as taken).
+                      batch->respond(ok_response());
+                    } else if (last) {
+                      batch->answer();
+                    }
+                    if (pass_on) ctx->request_hand_over(id);
+                  });
+    }
     return;
   }
   // Client writes, grouped by the local vnode that owns each key.

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <list>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
@@ -158,25 +159,74 @@ void Maintenance::handle(const RingEvent& event) {
 }
 
 void Maintenance::hand_over_all(const std::vector<Id>& targets) {
-  std::vector<VnodeState*> vs;
-  for (const Id& id : targets) {
-    if (VnodeState* v = ctx_->local(id)) {
-      vs.push_back(v);
-    } else {
-      retries_.erase(id);
-    }
-  }
-  if (vs.empty()) return;
   // Each vnode's hand-over on its own thread (they share nothing but the
-  // thread-safe context); this thread takes the first.
-  std::vector<char> done(vs.size(), 0);
-  std::vector<std::thread> helpers;
-  for (std::size_t i = 1; i < vs.size(); ++i) {
-    helpers.emplace_back([this, &vs, &done, i] { done[i] = hand_over(*vs[i]) ? 1 : 0; });
+  // thread-safe context). A join reported meanwhile for another vnode (the
+  // newcomer's vnodes join one after the other) starts at once too, instead
+  // of waiting for these to finish; one for a vnode still handing over stays
+  // queued for a fresh pass afterwards.
+  struct Task {
+    Id id;
+    VnodeState* v = nullptr;
+    std::thread thread;
+    bool finished = false;  // GUARDED_BY(mu_)
+    bool done = false;      // GUARDED_BY(mu_)
+  };
+  std::list<Task> tasks;  // stable addresses for the threads
+  auto start = [&](const Id& id) {
+    VnodeState* v = ctx_->local(id);
+    if (!v) {
+      retries_.erase(id);
+      return;
+    }
+    Task& t = tasks.emplace_back();
+    t.id = id;
+    t.v = v;
+    t.thread = std::thread([this, &t] {
+      const bool ok = hand_over(*t.v);
+      std::lock_guard lock(mu_);
+      t.done = ok;
+      t.finished = true;
+      cv_.notify_all();
+    });
+  };
+  for (const Id& id : targets) start(id);
+  for (;;) {
+    std::vector<Id> more;
+    {
+      std::unique_lock lock(mu_);
+      auto busy = [&](const Id& id) {
+        return std::any_of(tasks.begin(), tasks.end(),
+                           [&](const Task& t) { return !t.finished && t.id == id; });
+      };
+      // Joins queued before the next failure, of vnodes not handing over.
+      auto take = [&](bool erase) {
+        bool any = false;
+        for (auto it = queue_.begin();
+             it != queue_.end() && it->type != RingEventType::kPredecessorLeft;) {
+          if (it->type == RingEventType::kPredecessorJoined && !busy(it->target.id) &&
+              !contains_id(more, it->target.id)) {
+            any = true;
+            if (!erase) break;
+            more.push_back(it->target.id);
+            it = queue_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+        return any;
+      };
+      auto running = [&] {
+        return std::any_of(tasks.begin(), tasks.end(), [](const Task& t) { return !t.finished; });
+      };
+      cv_.wait(lock, [&] { return !running() || (!stop_ && take(false)); });
+      if (!running()) break;
+      take(true);
+    }
+    for (const Id& id : more) start(id);
   }
-  done[0] = hand_over(*vs[0]) ? 1 : 0;
-  for (auto& t : helpers) t.join();
-  for (std::size_t i = 0; i < vs.size(); ++i) schedule_retry(vs[i]->self.id, done[i] != 0);
+  for (Task& t : tasks) t.thread.join();
+  // In start order: a later pass of the same vnode decides.
+  for (const Task& t : tasks) schedule_retry(t.id, t.done);
 }
 
 void Maintenance::schedule_retry(const Id& v, bool done) {
@@ -367,8 +417,19 @@ std::vector<Id> Maintenance::deliver_to_owners(VnodeState& v, Store& source,
       incomplete();
       break;
     }
-    const Vnode owner = found->front();
+    Vnode owner = found->front();
     const Id first = items[i].hash;
+    if (&source == &v.primary) {
+      // v's items lie outside (pred, v]: pred is nearer their owners than v.
+      // Right after a join the routes may still lead to v (or past it) until
+      // the ring stabilises; pred, when nearer than the route's answer, takes
+      // them now and passes on what is not its own. Each such hop brings a
+      // key strictly nearer its owner, so nothing bounces back and forth.
+      auto pred = ctx_->host.predecessor(v.self.id);
+      if (pred && pred->id != v.self.id && distance(first, pred->id) < distance(first, owner.id)) {
+        owner = *pred;
+      }
+    }
     std::size_t j = i;
     while (j < items.size() && distance(first, items[j].hash) <= distance(first, owner.id)) ++j;
     std::vector<Item> group(
@@ -400,15 +461,26 @@ std::vector<Id> Maintenance::deliver_to_owners(VnodeState& v, Store& source,
       // Erased batch by batch as the owner confirms, while later ones travel.
       const std::size_t min_stream = 8 * std::max<std::size_t>(ctx_->settings.batch_items, 1);
       const std::size_t streams = std::clamp<std::size_t>(asked / min_stream, 1, kStreams);
+      // A primary's items stay here as replica copies of their new owner:
+      // it need not send them back when this vnode is one of its replicas.
+      const bool keep = &source == &v.primary;
       std::mutex moved_mu;
       std::atomic<std::size_t> took{0};
       auto stream = [&](std::vector<Item> part) {
-        took += deliver(owner, std::move(part), [&](std::vector<Item>& taken) {
-          std::vector<Id> erased;
-          source.erase_if_not_newer(taken, &erased);
-          std::lock_guard lock(moved_mu);
-          moved.insert(moved.end(), erased.begin(), erased.end());
-        });
+        took += deliver(
+            owner, std::move(part),
+            [&](std::vector<Item>& taken) {
+              std::vector<Id> erased;
+              if (keep) {
+                source.move_to(v.replica, taken, ReplicaMeta{owner, 0, ctx_->clock->age_now()},
+                               &erased);
+              } else {
+                source.erase_if_not_newer(taken, &erased);
+              }
+              std::lock_guard lock(moved_mu);
+              moved.insert(moved.end(), erased.begin(), erased.end());
+            },
+            keep ? &v.self : nullptr);
       };
       std::vector<std::thread> helpers;
       const std::size_t per = (asked + streams - 1) / streams;
@@ -429,7 +501,8 @@ std::vector<Id> Maintenance::deliver_to_owners(VnodeState& v, Store& source,
 }
 
 std::size_t Maintenance::deliver(const Vnode& owner, std::vector<Item> items,
-                                 const std::function<void(std::vector<Item>&)>& taken) {
+                                 const std::function<void(std::vector<Item>&)>& taken,
+                                 const Vnode* keeper) {
   // Batches go out through send_async, up to kHandOverWindow in flight; the
   // owner answers each once its replicas hold the items. This thread builds
   // the batches and passes on what was taken; replies only record outcomes.
@@ -484,11 +557,12 @@ std::size_t Maintenance::deliver(const Vnode& owner, std::vector<Item> items,
     }
     PBDTableSetMultiItem req;
     to_pb(owner, req.mutable_dest());
+    if (keeper) to_pb(*keeper, req.mutable_origin());
     req.set_demoting(true);
-    req.mutable_items()->Reserve(static_cast<int>(to - from));
-    for (std::size_t i = from; i < to; ++i) to_pb(items[i], req.add_items());
+    Message packed = pack(msg::kSetMultiItem, req);
+    append_items(items, from, to, PBDTableSetMultiItem::kItemsFieldNumber, &packed.payload);
     ctx_->send_async(
-        owner.host, pack(msg::kSetMultiItem, req),
+        owner.host, std::move(packed),
         [flight, from = from, n = to - from](Result<Message> reply) {
           Result<PBDTableResponse> r = Status::Unavailable("no answer");
           if (reply.ok() && error_of(*reply).ok()) {

@@ -75,9 +75,12 @@ class Maintenance {
   // Hands `items` to `owner` in batches (demoting), several in flight at once.
   // Calls `taken` on this thread with the items of each batch the owner took,
   // as the answers come in (while later batches are in flight). Returns how
-  // many it took.
+  // many it took. `keeper`: the local vnode sending them, named as the
+  // batches' origin, which promises to keep what is taken as replica copies
+  // of `owner` (`taken` must store them so), or nullptr.
   std::size_t deliver(const Vnode& owner, std::vector<Item> items,
-                      const std::function<void(std::vector<Item>&)>& taken);
+                      const std::function<void(std::vector<Item>&)>& taken,
+                      const Vnode* keeper = nullptr);
   // Pages through replica vnode `from`'s replica table (LocalKeys).
   std::vector<Item> pull(const Vnode& from, const std::optional<Vnode>& master,
                          const std::optional<std::pair<Id, Id>>& range);

@@ -328,10 +328,51 @@ void adopt(const std::shared_ptr<Context>& ctx, VnodeState& v, const std::vector
 }
 
 void adopt_async(const std::shared_ptr<Context>& ctx, VnodeState& v, std::vector<Item> items,
-                 std::function<void(bool)> done) {
+                 const std::optional<Vnode>& keeper, std::function<void(bool)> done) {
+  std::vector<std::pair<Id, std::int64_t>> sent;
+  if (keeper) {
+    sent.reserve(items.size());
+    for (const Item& item : items) sent.emplace_back(item.hash, item.timestamp);
+  }
   std::vector<Item> current = take(ctx, v, std::move(items));
-  replicate_async(ctx, v.self, std::move(current), ctx->host.remote_successors(v.self.id),
-                  std::move(done));
+  std::vector<Vnode> targets = ctx->host.remote_successors(v.self.id);
+  auto at = keeper ? std::find(targets.begin(), targets.end(), *keeper) : targets.end();
+  if (at == targets.end()) {
+    return replicate_async(ctx, v.self, std::move(current), targets, std::move(done));
+  }
+  // `current` is `items` less those not adopted, in order (matched by hash):
+  // a version the keeper sent (same hash and timestamp) is held there already.
+  std::vector<Item> to_all, to_rest;
+  std::size_t j = 0;
+  for (Item& item : current) {
+    while (j < sent.size() && sent[j].first != item.hash) ++j;
+    const bool held = j < sent.size() && sent[j].second == item.timestamp;
+    if (j < sent.size()) ++j;
+    (held ? to_rest : to_all).push_back(std::move(item));
+  }
+  std::vector<Vnode> rest = targets;
+  rest.erase(rest.begin() + (at - targets.begin()));
+  // Both parts (either may be empty: it answers at once), then `done`.
+  struct Join {
+    std::mutex mu;
+    int left = 2;    // GUARDED_BY(mu)
+    bool ok = true;  // GUARDED_BY(mu)
+    std::function<void(bool)> done;
+  };
+  auto join = std::make_shared<Join>();
+  join->done = std::move(done);
+  auto part_done = [join](bool ok) {
+    bool last, result;
+    {
+      std::lock_guard lock(join->mu);
+      join->ok = join->ok && ok;
+      last = --join->left == 0;
+      result = join->ok;
+    }
+    if (last) join->done(result);
+  };
+  replicate_async(ctx, v.self, std::move(to_all), targets, part_done);
+  replicate_async(ctx, v.self, std::move(to_rest), rest, part_done);
 }
 
 }  // namespace dendrite::dtable

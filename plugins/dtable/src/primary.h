@@ -78,9 +78,12 @@ void adopt(const std::shared_ptr<Context>& ctx, VnodeState& v, const std::vector
 // answered every batch (true when all acknowledged everything), at once when
 // there is nothing to replicate, else on the host thread that delivers the
 // last answer. The items are in v's primary table before it returns. `done`
-// must not block. Thread-safe.
+// must not block. `keeper`: the vnode that handed the items over and keeps
+// them as replica copies of v; when it is one of v's replica vnodes, the items
+// adopted as handed (not superseded by a newer version held here) are not
+// sent to it again. Thread-safe.
 void adopt_async(const std::shared_ptr<Context>& ctx, VnodeState& v, std::vector<Item> items,
-                 std::function<void(bool)> done);
+                 const std::optional<Vnode>& keeper, std::function<void(bool)> done);
 
 // The newer of two optional versions.
 std::optional<Item> newer(std::optional<Item> a, std::optional<Item> b);

@@ -1,6 +1,7 @@
 #include "store.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace dendrite::dtable {
 namespace {
@@ -10,7 +11,10 @@ constexpr std::size_t kMaxVersions = 16;
 
 }  // namespace
 
-Store::Store(bool keep_history) : keep_history_(keep_history) {}
+Store::Store(bool keep_history) : keep_history_(keep_history) {
+  // Every byte of an entry counts a million times over.
+  static_assert(sizeof(Entry) <= 40, "Store::Entry grew");
+}
 
 std::size_t Store::shard_index(const Id& hash) {
   // Key hashes are uniform: the last byte picks the shard.
@@ -22,7 +26,7 @@ Store::Shard& Store::shard(const Id& hash) const {
 }
 
 template <typename Fn>
-void Store::by_shard(const std::vector<Item>& items, Fn fn) const {
+void Store::by_shard(const std::vector<Item>& items, Fn fn, Store* also) const {
   // Counting sort of the indices by shard.
   std::array<std::size_t, kShards + 1> start{};
   for (const Item& item : items) ++start[shard_index(item.hash) + 1];
@@ -33,63 +37,217 @@ void Store::by_shard(const std::vector<Item>& items, Fn fn) const {
     const std::size_t k = shard_index(items[i].hash);
     order[start[k] + fill[k]++] = i;
   }
-  for (std::size_t k = 0; k < kShards; ++k) {
+  auto run = [&](Shard& s, std::size_t k) {
+    // The table is far larger than the caches: touch every item's bucket
+    // first, so their cache misses overlap instead of coming one by one.
+    if (s.entries.bucket_count() > 0) {
+      for (std::size_t j = start[k]; j < start[k + 1]; ++j) {
+        const std::size_t b = s.entries.bucket(items[order[j]].hash);
+        if (auto it = s.entries.begin(b); it != s.entries.end(b)) __builtin_prefetch(&*it);
+      }
+    }
+    for (std::size_t j = start[k]; j < start[k + 1]; ++j) fn(s, order[j]);
+  };
+  // Starting at the first item's shard: concurrent batches do not all queue
+  // on shard 0, then 1, and so on.
+  const std::size_t first = items.empty() ? 0 : shard_index(items.front().hash);
+  for (std::size_t n = 0; n < kShards; ++n) {
+    const std::size_t k = (first + n) % kShards;
     if (start[k] == start[k + 1]) continue;
     Shard& s = shards_[k];
-    std::lock_guard lock(s.mu);
-    for (std::size_t j = start[k]; j < start[k + 1]; ++j) fn(s, order[j]);
+    if (also) {
+      std::scoped_lock lock(s.mu, also->shards_[k].mu);
+      run(s, k);
+    } else {
+      std::lock_guard lock(s.mu);
+      run(s, k);
+    }
   }
 }
 
-std::optional<std::size_t> Store::newest_committed(const Entry& e) {
-  for (std::size_t i = e.versions.size(); i-- > 0;) {
-    if (e.versions[i].committed) return i;
+// ---- Entry ------------------------------------------------------------------
+
+void Store::Entry::set_key(std::string_view key) {
+  const std::string_view value = single_ ? this->value(0) : std::string_view();
+  auto data = std::make_unique_for_overwrite<char[]>(key.size() + value.size());
+  std::copy(key.begin(), key.end(), data.get());
+  std::copy(value.begin(), value.end(), data.get() + key.size());
+  data_ = std::move(data);
+  key_len_ = static_cast<std::uint32_t>(key.size());
+}
+
+std::size_t Store::Entry::count() const {
+  if (single_) return 1;
+  return extra_ ? extra_->versions.size() : 0;
+}
+
+std::string_view Store::Entry::value(std::size_t i) const {
+  if (single_) return {data_.get() + key_len_, value_len_};
+  return extra_->versions[i].value;
+}
+
+std::optional<std::size_t> Store::Entry::find(std::int64_t ts) const {
+  const std::size_t n = count();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (this->ts(i) == ts) return i;
   }
   return std::nullopt;
 }
 
-Item Store::to_item(const Id& hash, const Entry& e, const Version& v) {
-  return Item{e.key, hash, v.value, v.ts, v.deleted};
+std::optional<std::size_t> Store::Entry::newest_committed() const {
+  for (std::size_t i = count(); i-- > 0;) {
+    if (committed(i)) return i;
+  }
+  return std::nullopt;
 }
 
-void Store::prune(Entry& e) const {
-  auto c = newest_committed(e);
+void Store::Entry::set_single(std::int64_t ts, std::string_view value, bool deleted,
+                              bool committed) {
+  if (!single_ || value.size() != value_len_) {
+    // A block of the new size (the key is copied first: it may be in the old one).
+    auto data = std::make_unique_for_overwrite<char[]>(key_len_ + value.size());
+    std::copy(data_.get(), data_.get() + key_len_, data.get());
+    data_ = std::move(data);
+  }
+  std::copy(value.begin(), value.end(), data_.get() + key_len_);
+  value_len_ = static_cast<std::uint32_t>(value.size());
+  ts_ = ts;
+  single_ = 1;
+  deleted_ = deleted ? 1 : 0;
+  committed_ = committed ? 1 : 0;
+  if (extra_ && !extra_->versions.empty()) {
+    extra_->versions = {};
+    trim();
+  }
+}
+
+void Store::Entry::set_committed(std::size_t i) {
+  if (single_) {
+    committed_ = 1;
+  } else {
+    extra_->versions[i].committed = true;
+  }
+}
+
+std::vector<Store::Version>& Store::Entry::multi() {
+  Extra& x = extra();
+  if (single_) {
+    x.versions.push_back(Version{std::string(value(0)), ts_, deleted_ != 0, committed_ != 0});
+    single_ = 0;
+    value_len_ = 0;  // the block keeps the key (and now unused value bytes)
+  }
+  return x.versions;
+}
+
+void Store::Entry::compact() {
+  if (single_ || !extra_) return;
+  std::vector<Version>& vs = extra_->versions;
+  if (vs.size() == 1) {
+    const Version& v = vs.front();
+    set_single(v.ts, v.value, v.deleted, v.committed);  // copies, then frees the list
+  } else if (vs.empty()) {
+    std::vector<Version>().swap(vs);
+    trim();
+  }
+}
+
+bool Store::Entry::aborted(std::int64_t ts) const {
+  return extra_ &&
+         std::find(extra_->aborted.begin(), extra_->aborted.end(), ts) != extra_->aborted.end();
+}
+
+void Store::Entry::add_aborted(std::int64_t ts) {
+  auto& marks = extra().aborted;
+  if (std::find(marks.begin(), marks.end(), ts) != marks.end()) return;
+  if (marks.size() == kMaxAborted) marks.erase(marks.begin());
+  marks.push_back(ts);
+}
+
+bool Store::Entry::expire_aborted(std::int64_t before) {
+  if (!extra_) return true;
+  std::erase_if(extra_->aborted, [&](std::int64_t ts) { return ts < before; });
+  const bool none = extra_->aborted.empty();
+  trim();
+  return none;
+}
+
+const ReplicaMeta& Store::Entry::meta() const {
+  static const ReplicaMeta kNone;
+  return extra_ ? extra_->meta : kNone;
+}
+
+ReplicaMeta& Store::Entry::mutable_meta() {
+  return extra().meta;
+}
+
+Store::Extra& Store::Entry::extra() {
+  if (!extra_) extra_ = std::make_unique<Extra>();
+  return *extra_;
+}
+
+void Store::Entry::trim() {
+  if (!extra_ || !extra_->versions.empty() || !extra_->aborted.empty()) return;
+  const ReplicaMeta& m = extra_->meta;
+  if (!m.master && m.depth == 0 && m.refreshed_ns == 0) extra_.reset();
+}
+
+// ---- Store ------------------------------------------------------------------
+
+Item Store::to_item(const Id& hash, const Entry& e, std::size_t i) {
+  return Item{std::string(e.key()), hash, std::string(e.value(i)), e.ts(i), e.deleted(i)};
+}
+
+void Store::prune(std::vector<Version>& versions) const {
+  std::optional<std::size_t> c;
+  for (std::size_t i = versions.size(); i-- > 0;) {
+    if (versions[i].committed) {
+      c = i;
+      break;
+    }
+  }
   if (c) {
     // Keep the newest committed version, everything newer, and (with history)
     // the newest committed version before it.
-    std::vector<Version> kept;
-    kept.reserve(e.versions.size() - *c + 1);
+    std::size_t from = *c;
     if (keep_history_) {
       for (std::size_t i = *c; i-- > 0;) {
-        if (e.versions[i].committed) {
-          kept.push_back(std::move(e.versions[i]));
+        if (versions[i].committed) {
+          if (i + 1 < *c) versions[*c - 1] = std::move(versions[i]);
+          from = *c - 1;
           break;
         }
       }
     }
-    for (std::size_t i = *c; i < e.versions.size(); ++i) kept.push_back(std::move(e.versions[i]));
-    e.versions = std::move(kept);
+    versions.erase(versions.begin(), versions.begin() + static_cast<std::ptrdiff_t>(from));
   }
-  while (e.versions.size() > kMaxVersions) e.versions.erase(e.versions.begin());
+  if (versions.size() > kMaxVersions) {
+    versions.erase(versions.begin(), versions.end() - static_cast<std::ptrdiff_t>(kMaxVersions));
+  }
+}
+
+void Store::erase_version(Entry& e, std::size_t i) {
+  std::vector<Version>& vs = e.multi();
+  vs.erase(vs.begin() + static_cast<std::ptrdiff_t>(i));
+  e.compact();
 }
 
 PutResult Store::put_stamped(Item& item, const std::function<std::int64_t()>& stamp) {
   Shard& s = shard(item.hash);
   std::lock_guard lock(s.mu);
   item.timestamp = stamp();
-  return put_locked(s, item, /*committed=*/false, nullptr);
+  return put_locked(s, s.entries[item.hash], item, /*committed=*/false, nullptr);
 }
 
 PutResult Store::put(const Item& item, bool committed, const ReplicaMeta* meta) {
   Shard& s = shard(item.hash);
   std::lock_guard lock(s.mu);
-  return put_locked(s, item, committed, meta);
+  return put_locked(s, s.entries[item.hash], item, committed, meta);
 }
 
 Store::Usage Store::visible_usage(const Entry& e) {
-  auto c = newest_committed(e);
-  if (!c || e.versions[*c].deleted) return {};
-  return Usage{1, e.key.size() + e.versions[*c].value.size()};
+  auto c = e.newest_committed();
+  if (!c || e.deleted(*c)) return {};
+  return Usage{1, e.key().size() + e.value(*c).size()};
 }
 
 void Store::account(Shard& s, const Usage& before, const Usage& after) {
@@ -97,44 +255,55 @@ void Store::account(Shard& s, const Usage& before, const Usage& after) {
   s.usage.bytes = s.usage.bytes - before.bytes + after.bytes;
 }
 
-void Store::erase_entry(Shard& s, std::unordered_map<Id, Entry>::iterator it) {
+void Store::erase_entry(Shard& s, Map::iterator it) {
   account(s, visible_usage(it->second), {});
   s.entries.erase(it);
 }
 
-PutResult Store::put_locked(Shard& s, const Item& item, bool committed, const ReplicaMeta* meta) {
-  Entry& e = s.entries[item.hash];
+PutResult Store::put_locked(Shard& s, Entry& e, const Item& item, bool committed,
+                            const ReplicaMeta* meta) {
   const Usage before = visible_usage(e);
   const PutResult r = put_entry(e, item, committed, meta);
   account(s, before, visible_usage(e));
-  if (r != PutResult::kOlder) e.seq = changes_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  if (r != PutResult::kOlder) e.set_seq(changes_.fetch_add(1, std::memory_order_acq_rel) + 1);
   return r;
 }
 
 PutResult Store::put_entry(Entry& e, const Item& item, bool committed, const ReplicaMeta* meta) {
-  if (e.key.empty()) e.key = item.key;
-  auto same = std::find_if(e.versions.begin(), e.versions.end(),
-                           [&](const Version& v) { return v.ts == item.timestamp; });
-  if (same != e.versions.end()) {
-    if (committed && !same->committed) {
-      same->committed = true;
-      prune(e);
+  if (e.key().empty() && !item.key.empty()) e.set_key(item.key);
+  if (auto same = e.find(item.timestamp)) {
+    if (committed && !e.committed(*same)) {
+      if (e.count() == 1) {
+        e.set_committed(*same);
+      } else {
+        std::vector<Version>& vs = e.multi();
+        vs[*same].committed = true;
+        prune(vs);
+        e.compact();
+      }
     }
-    if (meta) e.meta = *meta;
+    if (meta) e.mutable_meta() = *meta;
     return PutResult::kDuplicate;
   }
-  if (auto c = newest_committed(e); c && item.timestamp < e.versions[*c].ts) {
-    return PutResult::kOlder;
+  const auto c = e.newest_committed();
+  if (c && item.timestamp < e.ts(*c)) return PutResult::kOlder;
+  // A version that was rolled back failed: it must not come back.
+  if (e.aborted(item.timestamp)) return PutResult::kOlder;
+  const std::string_view value = item.deleted ? std::string_view() : std::string_view(item.value);
+  const std::size_t n = e.count();
+  // The usual cases: the first version, or a committed one newer than every
+  // version held that leaves nothing else to keep.
+  if (n == 0 || (committed && item.timestamp > e.ts(n - 1) && (!keep_history_ || !c))) {
+    e.set_single(item.timestamp, value, item.deleted, committed);
+  } else {
+    std::vector<Version>& vs = e.multi();
+    auto pos = std::upper_bound(vs.begin(), vs.end(), item.timestamp,
+                                [](std::int64_t ts, const Version& x) { return ts < x.ts; });
+    vs.insert(pos, Version{std::string(value), item.timestamp, item.deleted, committed});
+    prune(vs);
+    e.compact();
   }
-  if (std::find(e.aborted.begin(), e.aborted.end(), item.timestamp) != e.aborted.end()) {
-    return PutResult::kOlder;  // that write failed: it must not come back
-  }
-  Version v{item.deleted ? std::string() : item.value, item.timestamp, item.deleted, committed};
-  auto pos = std::upper_bound(e.versions.begin(), e.versions.end(), item.timestamp,
-                              [](std::int64_t ts, const Version& x) { return ts < x.ts; });
-  e.versions.insert(pos, std::move(v));
-  if (meta) e.meta = *meta;
-  prune(e);
+  if (meta) e.mutable_meta() = *meta;
   return PutResult::kApplied;
 }
 
@@ -144,41 +313,41 @@ CommitResult Store::commit(const Id& hash, std::int64_t ts) {
   auto it = s.entries.find(hash);
   if (it == s.entries.end()) return CommitResult::kMissing;
   Entry& e = it->second;
-  auto c = newest_committed(e);
-  auto v = std::find_if(e.versions.begin(), e.versions.end(),
-                        [&](const Version& x) { return x.ts == ts; });
-  if (v == e.versions.end()) {
+  auto c = e.newest_committed();
+  auto v = e.find(ts);
+  if (!v) {
     // Dropped because a newer version committed first: it lost anyway.
-    return c && e.versions[*c].ts > ts ? CommitResult::kSuperseded : CommitResult::kMissing;
+    return c && e.ts(*c) > ts ? CommitResult::kSuperseded : CommitResult::kMissing;
   }
-  if (c && e.versions[*c].ts > ts) {
-    e.versions.erase(v);  // pending: not visible
+  if (c && e.ts(*c) > ts) {
+    erase_version(e, *v);  // pending: not visible
     return CommitResult::kSuperseded;
   }
   const Usage before = visible_usage(e);
-  v->committed = true;
-  prune(e);
+  if (e.count() == 1) {
+    e.set_committed(*v);
+  } else {
+    std::vector<Version>& vs = e.multi();
+    vs[*v].committed = true;
+    prune(vs);
+    e.compact();
+  }
   account(s, before, visible_usage(e));
-  e.seq = changes_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  e.set_seq(changes_.fetch_add(1, std::memory_order_acq_rel) + 1);
   return CommitResult::kCommitted;
 }
 
 bool Store::rollback(const Id& hash, std::int64_t ts) {
   Shard& s = shard(hash);
   std::lock_guard lock(s.mu);
-  auto it = s.entries.try_emplace(hash).first;
-  auto& vs = it->second.versions;
-  auto v = std::find_if(vs.begin(), vs.end(), [&](const Version& x) { return x.ts == ts; });
-  auto& aborted = it->second.aborted;
-  if (std::find(aborted.begin(), aborted.end(), ts) == aborted.end()) {
-    if (aborted.size() == kMaxAborted) aborted.erase(aborted.begin());
-    aborted.push_back(ts);
-  }
-  if (v == vs.end()) return false;
-  const Usage before = visible_usage(it->second);
-  vs.erase(v);
-  account(s, before, visible_usage(it->second));
-  it->second.seq = changes_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  Entry& e = s.entries[hash];
+  e.add_aborted(ts);
+  auto v = e.find(ts);
+  if (!v) return false;
+  const Usage before = visible_usage(e);
+  erase_version(e, *v);
+  account(s, before, visible_usage(e));
+  e.set_seq(changes_.fetch_add(1, std::memory_order_acq_rel) + 1);
   return true;
 }
 
@@ -187,17 +356,17 @@ std::optional<Item> Store::get(const Id& hash) const {
   std::lock_guard lock(s.mu);
   auto it = s.entries.find(hash);
   if (it == s.entries.end()) return std::nullopt;
-  auto c = newest_committed(it->second);
+  auto c = it->second.newest_committed();
   if (!c) return std::nullopt;
-  return to_item(hash, it->second, it->second.versions[*c]);
+  return to_item(hash, it->second, *c);
 }
 
 std::optional<Item> Store::newest(const Id& hash) const {
   Shard& s = shard(hash);
   std::lock_guard lock(s.mu);
   auto it = s.entries.find(hash);
-  if (it == s.entries.end() || it->second.versions.empty()) return std::nullopt;
-  return to_item(hash, it->second, it->second.versions.back());
+  if (it == s.entries.end() || it->second.count() == 0) return std::nullopt;
+  return to_item(hash, it->second, it->second.count() - 1);
 }
 
 std::vector<StoredVersion> Store::versions(const Id& hash) const {
@@ -206,8 +375,9 @@ std::vector<StoredVersion> Store::versions(const Id& hash) const {
   std::vector<StoredVersion> out;
   auto it = s.entries.find(hash);
   if (it == s.entries.end()) return out;
-  for (const Version& v : it->second.versions) {
-    out.push_back(StoredVersion{to_item(hash, it->second, v), v.committed});
+  const Entry& e = it->second;
+  for (std::size_t i = 0; i < e.count(); ++i) {
+    out.push_back(StoredVersion{to_item(hash, e, i), e.committed(i)});
   }
   return out;
 }
@@ -217,7 +387,7 @@ std::optional<ReplicaMeta> Store::meta(const Id& hash) const {
   std::lock_guard lock(s.mu);
   auto it = s.entries.find(hash);
   if (it == s.entries.end()) return std::nullopt;
-  return it->second.meta;
+  return it->second.meta();
 }
 
 bool Store::erase_if_not_newer(const Id& hash, std::int64_t ts) {
@@ -225,7 +395,8 @@ bool Store::erase_if_not_newer(const Id& hash, std::int64_t ts) {
   std::lock_guard lock(s.mu);
   auto it = s.entries.find(hash);
   if (it == s.entries.end()) return false;
-  if (!it->second.versions.empty() && it->second.versions.back().ts > ts) return false;
+  const Entry& e = it->second;
+  if (e.count() > 0 && e.ts(e.count() - 1) > ts) return false;
   erase_entry(s, it);
   return true;
 }
@@ -234,13 +405,13 @@ void Store::adopt(std::vector<Item>& items) {
   std::vector<bool> keep(items.size(), true);
   by_shard(items, [&](Shard& s, std::size_t i) {
     Item& item = items[i];
-    put_locked(s, item, /*committed=*/true, nullptr);
-    const Entry& e = s.entries[item.hash];
-    auto c = newest_committed(e);
+    Entry& e = s.entries[item.hash];
+    put_locked(s, e, item, /*committed=*/true, nullptr);
+    auto c = e.newest_committed();
     if (!c) {
       keep[i] = false;
-    } else if (e.versions[*c].ts != item.timestamp) {
-      item = to_item(item.hash, e, e.versions[*c]);
+    } else if (e.ts(*c) != item.timestamp) {
+      item = to_item(item.hash, e, *c);
     } else {
       item.seen = 0;  // a copy of another table's entry
     }
@@ -259,12 +430,52 @@ void Store::erase_if_not_newer(const std::vector<Item>& items, std::vector<Id>* 
   by_shard(items, [&](Shard& s, std::size_t i) {
     auto it = s.entries.find(items[i].hash);
     if (it == s.entries.end()) return;
-    const auto& vs = it->second.versions;
-    if (!vs.empty() && vs.back().ts > items[i].timestamp) return;
-    if (items[i].seen != 0 && it->second.seq != items[i].seen) return;
+    const Entry& e = it->second;
+    if (e.count() > 0 && e.ts(e.count() - 1) > items[i].timestamp) return;
+    if (items[i].seen != 0 && e.seq() != items[i].seen) return;
     erase_entry(s, it);
     gone[i] = true;
   });
+  if (!erased) return;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (gone[i]) erased->push_back(items[i].hash);
+  }
+}
+
+void Store::move_to(Store& dest, const std::vector<Item>& items, const ReplicaMeta& meta,
+                    std::vector<Id>* erased) {
+  if (&dest == this) return;
+  std::vector<bool> gone(items.size(), false);
+  by_shard(
+      items,
+      [&](Shard& s, std::size_t i) {
+        const Item& item = items[i];
+        auto it = s.entries.find(item.hash);
+        if (it == s.entries.end()) return;
+        Entry& e = it->second;
+        if (e.count() > 0 && e.ts(e.count() - 1) > item.timestamp) return;
+        if (item.seen != 0 && e.seq() != item.seen) return;
+        gone[i] = true;
+        Shard& d = dest.shard(item.hash);
+        auto there = d.entries.find(item.hash);
+        if (there == d.entries.end() && e.count() == 1 && e.committed(0)) {
+          // The entry itself moves: nothing to allocate or copy.
+          const Usage usage = visible_usage(e);
+          auto node = s.entries.extract(it);
+          account(s, usage, {});
+          node.mapped().mutable_meta() = meta;
+          node.mapped().set_seq(dest.changes_.fetch_add(1, std::memory_order_acq_rel) + 1);
+          account(d, {}, usage);
+          d.entries.insert(std::move(node));
+          return;
+        }
+        if (auto c = e.newest_committed()) {
+          if (there == d.entries.end()) there = d.entries.try_emplace(item.hash).first;
+          dest.put_locked(d, there->second, to_item(item.hash, e, *c), /*committed=*/true, &meta);
+        }
+        erase_entry(s, it);
+      },
+      &dest);
   if (!erased) return;
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (gone[i]) erased->push_back(items[i].hash);
@@ -276,7 +487,8 @@ bool Store::erase_replica(const Id& hash, const std::optional<Id>& master) {
   std::lock_guard lock(s.mu);
   auto it = s.entries.find(hash);
   if (it == s.entries.end()) return false;
-  if (master && it->second.meta.master && it->second.meta.master->id != *master) return false;
+  const ReplicaMeta& meta = it->second.meta();
+  if (master && meta.master && meta.master->id != *master) return false;
   erase_entry(s, it);
   return true;
 }
@@ -287,10 +499,11 @@ bool Store::refresh(const Id& hash, std::int64_t ts, const Vnode& master, std::i
   auto it = s.entries.find(hash);
   if (it == s.entries.end()) return false;
   Entry& e = it->second;
-  auto c = newest_committed(e);
-  if (!c || e.versions[*c].ts < ts) return false;
-  e.meta.master = master;
-  e.meta.refreshed_ns = now_ns;
+  auto c = e.newest_committed();
+  if (!c || e.ts(*c) < ts) return false;
+  ReplicaMeta& meta = e.mutable_meta();
+  meta.master = master;
+  meta.refreshed_ns = now_ns;
   return true;
 }
 
@@ -299,10 +512,10 @@ std::vector<Item> Store::select(const Filter& filter) const {
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
     for (const auto& [hash, e] : s.entries) {
-      auto c = newest_committed(e);
+      auto c = e.newest_committed();
       if (!c) continue;
-      Item item = to_item(hash, e, e.versions[*c]);
-      if (filter(item, e.meta)) out.push_back(std::move(item));
+      Item item = to_item(hash, e, *c);
+      if (filter(item, e.meta())) out.push_back(std::move(item));
     }
   }
   return out;
@@ -314,9 +527,9 @@ std::vector<Item> Store::select_hashes(const std::function<bool(const Id&)>& fil
     std::lock_guard lock(s.mu);
     for (const auto& [hash, e] : s.entries) {
       if (!filter(hash)) continue;
-      if (auto c = newest_committed(e)) {
-        out.push_back(to_item(hash, e, e.versions[*c]));
-        out.back().seen = e.seq;
+      if (auto c = e.newest_committed()) {
+        out.push_back(to_item(hash, e, *c));
+        out.back().seen = e.seq();
       }
     }
   }
@@ -328,7 +541,7 @@ std::vector<std::pair<Id, std::int64_t>> Store::stamps() const {
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
     for (const auto& [hash, e] : s.entries) {
-      if (auto c = newest_committed(e)) out.emplace_back(hash, e.versions[*c].ts);
+      if (auto c = e.newest_committed()) out.emplace_back(hash, e.ts(*c));
     }
   }
   return out;
@@ -340,25 +553,26 @@ std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
     for (auto it = s.entries.begin(); it != s.entries.end();) {
-      const Usage before = visible_usage(it->second);
-      auto& vs = it->second.versions;
-      auto c = newest_committed(it->second);
-      if (c && *c > 0 && vs[*c].ts < now_ns - history_grace_ns) {
+      Entry& e = it->second;
+      const Usage before = visible_usage(e);
+      auto c = e.newest_committed();
+      if (c && *c > 0 && e.ts(*c) < now_ns - history_grace_ns) {
+        std::vector<Version>& vs = e.multi();
         vs.erase(vs.begin(), vs.begin() + static_cast<std::ptrdiff_t>(*c));
+        e.compact();
         c = 0;
       }
-      const bool dead = c && *c + 1 == vs.size() && vs[*c].deleted && tombstone_grace_ns > 0 &&
-                        vs[*c].ts < now_ns - tombstone_grace_ns;
-      auto& aborted = it->second.aborted;
-      if (tombstone_grace_ns > 0) {
-        std::erase_if(aborted, [&](std::int64_t ts) { return ts < now_ns - tombstone_grace_ns; });
-      }
-      if (dead || (vs.empty() && aborted.empty())) {
+      const bool dead = c && *c + 1 == e.count() && e.deleted(*c) && tombstone_grace_ns > 0 &&
+                        e.ts(*c) < now_ns - tombstone_grace_ns;
+      const bool no_marks = tombstone_grace_ns > 0
+                                ? e.expire_aborted(now_ns - tombstone_grace_ns)
+                                : e.expire_aborted(std::numeric_limits<std::int64_t>::min());
+      if (dead || (e.count() == 0 && no_marks)) {
         account(s, before, {});
         it = s.entries.erase(it);
         ++erased;
       } else {
-        account(s, before, visible_usage(it->second));
+        account(s, before, visible_usage(e));
         ++it;
       }
     }
@@ -380,7 +594,7 @@ std::size_t Store::size() const {
   std::size_t n = 0;
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
-    for (const auto& [hash, e] : s.entries) n += e.versions.empty() ? 0 : 1;
+    for (const auto& [hash, e] : s.entries) n += e.count() == 0 ? 0 : 1;
   }
   return n;
 }

@@ -9,10 +9,13 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -102,6 +105,15 @@ class Store {
   // copied it; the hashes erased are appended to `erased` when given.
   void erase_if_not_newer(const std::vector<Item>& items, std::vector<Id>* erased = nullptr);
 
+  // erase_if_not_newer() of `items` (only their hashes, timestamps and
+  // `seen` are read), but each entry erased here is put into `dest` with
+  // replica bookkeeping `meta` (last write wins there; the entry itself moves
+  // when `dest` holds none for its key): a hand-over's sender keeping what it
+  // handed over as replica copies of the new owner. The hashes erased are
+  // appended to `erased` when given. Takes each pair of shard locks once.
+  void move_to(Store& dest, const std::vector<Item>& items, const ReplicaMeta& meta,
+               std::vector<Id>* erased = nullptr);
+
   // Erases the entry if `master` is absent or is the entry's master. True when erased.
   bool erase_replica(const Id& hash, const std::optional<Id>& master);
 
@@ -149,23 +161,89 @@ class Store {
   Usage usage() const;
 
  private:
+  // One version, in Extra or as a working copy.
   struct Version {
     std::string value;
     std::int64_t ts = 0;
     bool deleted = false;
     bool committed = false;
   };
-  struct Entry {
-    std::string key;
-    std::vector<Version> versions;      // ascending timestamp; empty: only aborted marks
+  // What few entries need: more than one version (pending writes, a replica's
+  // kept history), aborted marks, replica bookkeeping.
+  struct Extra {
+    std::vector<Version> versions;      // every version when more than one, ascending ts
     std::vector<std::int64_t> aborted;  // rolled-back versions, at most kMaxAborted
     ReplicaMeta meta;
-    std::uint64_t seq = 0;  // changes_ after its last put, commit or rollback
   };
+  // One key, laid out for the usual case of a single version: its key and
+  // value bytes share one heap block, its timestamp and flags are inline, and
+  // Extra is allocated only when needed. Versions are indexed oldest first.
+  // REQUIRES (every method): the shard lock.
+  class Entry {
+   public:
+    Entry() : seq_(0), single_(0), deleted_(0), committed_(0) {}
+
+    std::string_view key() const { return {data_.get(), key_len_}; }
+    // Sets the key of an entry that has none (its single version, if any, is kept).
+    void set_key(std::string_view key);
+    std::size_t count() const;
+    std::int64_t ts(std::size_t i) const { return single_ ? ts_ : extra_->versions[i].ts; }
+    bool committed(std::size_t i) const {
+      return single_ ? committed_ != 0 : extra_->versions[i].committed;
+    }
+    bool deleted(std::size_t i) const {
+      return single_ ? deleted_ != 0 : extra_->versions[i].deleted;
+    }
+    std::string_view value(std::size_t i) const;
+    // The index of the version with timestamp `ts`, if held.
+    std::optional<std::size_t> find(std::int64_t ts) const;
+    std::optional<std::size_t> newest_committed() const;
+    // Replaces every version by this one.
+    void set_single(std::int64_t ts, std::string_view value, bool deleted, bool committed);
+    void set_committed(std::size_t i);
+    // The versions as a list in Extra (a single version moves there first),
+    // for the changes beyond the usual cases; compact() after them.
+    std::vector<Version>& multi();
+    // Moves a lone remaining version back inline; frees what is unused.
+    void compact();
+
+    bool aborted(std::int64_t ts) const;
+    // Remembers `ts` as aborted (the oldest mark goes beyond kMaxAborted).
+    void add_aborted(std::int64_t ts);
+    // Drops the aborted marks older than `before`. True when none is left.
+    bool expire_aborted(std::int64_t before);
+    const ReplicaMeta& meta() const;
+    ReplicaMeta& mutable_meta();
+
+    std::uint64_t seq() const { return seq_; }
+    void set_seq(std::uint64_t seq) { seq_ = seq; }
+
+   private:
+    Extra& extra();
+    // Frees Extra when it holds nothing.
+    void trim();
+
+    std::unique_ptr<char[]> data_;  // key bytes, then the single version's value bytes
+    std::unique_ptr<Extra> extra_;  // null unless needed
+    std::int64_t ts_ = 0;           // of the single version
+    std::uint32_t key_len_ = 0;
+    std::uint32_t value_len_ = 0;  // of the single version
+    std::uint64_t seq_ : 61;       // changes_ after its last put, commit or rollback (2^61: never)
+    std::uint64_t single_ : 1;     // one version, held inline (else Extra holds them, if any)
+    std::uint64_t deleted_ : 1;    // of the single version
+    std::uint64_t committed_ : 1;  // of the single version
+  };
+  // Key hashes compared without a library call.
+  struct IdEqual {
+    bool operator()(const Id& a, const Id& b) const noexcept {
+      return std::memcmp(a.bytes().data(), b.bytes().data(), Id::kBytes) == 0;
+    }
+  };
+  using Map = std::unordered_map<Id, Entry, std::hash<Id>, IdEqual>;
   struct Shard {
     mutable std::mutex mu;
-    std::unordered_map<Id, Entry> entries;  // GUARDED_BY(mu)
-    Usage usage;                            // GUARDED_BY(mu) of the entries
+    Map entries;  // GUARDED_BY(mu)
+    Usage usage;  // GUARDED_BY(mu) of the entries
   };
   static constexpr std::size_t kShards = 32;
   static constexpr std::size_t kMaxAborted = 8;
@@ -173,11 +251,13 @@ class Store {
   Shard& shard(const Id& hash) const;
   static std::size_t shard_index(const Id& hash);
   // Calls fn(shard, index) for each index of `items`, grouped by shard, with
-  // that shard's lock held (each shard locked once).
+  // that shard's lock held (each shard locked once), and with `also`'s shard
+  // of the same index locked too when given.
   template <typename Fn>
-  void by_shard(const std::vector<Item>& items, Fn fn) const;
-  // put() with the shard lock held. REQUIRES: s.mu.
-  PutResult put_locked(Shard& s, const Item& item, bool committed, const ReplicaMeta* meta);
+  void by_shard(const std::vector<Item>& items, Fn fn, Store* also = nullptr) const;
+  // put() into s's entry e, accounting. REQUIRES: s.mu.
+  PutResult put_locked(Shard& s, Entry& e, const Item& item, bool committed,
+                       const ReplicaMeta* meta);
   // put() into entry e. REQUIRES: the entry's shard lock; the caller accounts.
   PutResult put_entry(Entry& e, const Item& item, bool committed, const ReplicaMeta* meta);
   // What `e` adds to its shard's usage (its visible value, if any).
@@ -185,11 +265,13 @@ class Store {
   // Replaces `before` by `after` in s.usage. REQUIRES: s.mu.
   static void account(Shard& s, const Usage& before, const Usage& after);
   // Erases `it` from s, accounting. REQUIRES: s.mu.
-  static void erase_entry(Shard& s, std::unordered_map<Id, Entry>::iterator it);
-  static std::optional<std::size_t> newest_committed(const Entry& e);
-  static Item to_item(const Id& hash, const Entry& e, const Version& v);
-  // Drops what the newest committed version made useless. REQUIRES: shard lock.
-  void prune(Entry& e) const;
+  static void erase_entry(Shard& s, Map::iterator it);
+  // Version i of e. REQUIRES: the entry's shard lock.
+  static Item to_item(const Id& hash, const Entry& e, std::size_t i);
+  // Drops what the newest committed version made useless.
+  void prune(std::vector<Version>& versions) const;
+  // Removes version i of e.
+  static void erase_version(Entry& e, std::size_t i);
 
   const bool keep_history_;
   mutable std::array<Shard, kShards> shards_;
