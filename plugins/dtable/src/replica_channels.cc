@@ -86,13 +86,27 @@ void ReplicaChannels::send(const std::shared_ptr<Context>& ctx, const Vnode& pri
           ch.queued_bytes < ctx->settings.batch_bytes) {
         return;
       }
-      ++ch.in_flight;
-      batch.swap(ch.queued);
-      waiters.swap(ch.waiters);
-      ch.queued_bytes = 0;
+      take_queued(ch, batch, waiters);
     }
   }
   transmit(ctx, key, primary, target, std::move(batch), std::move(waiters));
+}
+
+void ReplicaChannels::take_queued(Channel& ch, std::vector<Item>& batch,
+                                  std::vector<Waiter>& waiters) {
+  ++ch.in_flight;
+  batch.swap(ch.queued);
+  waiters.swap(ch.waiters);
+  ch.queued_bytes = 0;
+}
+
+void ReplicaChannels::answer(const std::vector<Waiter>& waiters, const std::vector<bool>& ok) {
+  std::size_t from = 0;
+  for (const Waiter& w : waiters) {
+    const auto first = ok.begin() + static_cast<std::ptrdiff_t>(from);
+    w.done(std::vector<bool>(first, first + static_cast<std::ptrdiff_t>(w.count)));
+    from += w.count;
+  }
 }
 
 void ReplicaChannels::transmit(const std::shared_ptr<Context>& ctx, const Key& key,
@@ -102,29 +116,23 @@ void ReplicaChannels::transmit(const std::shared_ptr<Context>& ctx, const Key& k
   const std::size_t n = items.size();
   if (n == 1) items.clear();  // kept only to resend a refused batch singly
   ctx->stats.replication_in_flight.inc();
-  ctx->send_async(
-      target.host, std::move(request),
-      [this, ctx, key, primary, target, n, items = std::move(items),
-       waiters = std::move(waiters)](Result<Message> reply) mutable {
-        ctx->stats.replication_in_flight.dec();
-        if (n > 1 && reply.ok() && reply->type == ::dendrite::msg::kErr) {
-          // No batches there (an original node): mark it, send these singly.
-          {
-            std::lock_guard lock(mu_);
-            single_only_[target.host] = std::chrono::steady_clock::now() + kSingleFor;
-          }
-          transmit_singly(ctx, key, primary, target, std::move(items), std::move(waiters));
-          return answered(ctx, key, primary, target);
-        }
-        const std::vector<bool> ok = acked_items(reply, n);
-        std::size_t from = 0;
-        for (const Waiter& w : waiters) {
-          const auto first = ok.begin() + static_cast<std::ptrdiff_t>(from);
-          w.done(std::vector<bool>(first, first + static_cast<std::ptrdiff_t>(w.count)));
-          from += w.count;
-        }
-        answered(ctx, key, primary, target);
-      });
+  ctx->send_async(target.host, std::move(request),
+                  [this, ctx, key, primary, target, n, items = std::move(items),
+                   waiters = std::move(waiters)](Result<Message> reply) mutable {
+                    ctx->stats.replication_in_flight.dec();
+                    if (n > 1 && reply.ok() && reply->type == ::dendrite::msg::kErr) {
+                      // No batches there (an original node): mark it, send these singly.
+                      {
+                        std::lock_guard lock(mu_);
+                        single_only_[target.host] = std::chrono::steady_clock::now() + kSingleFor;
+                      }
+                      transmit_singly(ctx, key, primary, target, std::move(items),
+                                      std::move(waiters));
+                      return answered(ctx, key, primary, target);
+                    }
+                    answer(waiters, acked_items(reply, n));
+                    answered(ctx, key, primary, target);
+                  });
 }
 
 void ReplicaChannels::answered(const std::shared_ptr<Context>& ctx, const Key& key,
@@ -141,10 +149,7 @@ void ReplicaChannels::answered(const std::shared_ptr<Context>& ctx, const Key& k
       if (ch.in_flight <= 0) channels_.erase(it);
       return;
     }
-    ++ch.in_flight;
-    batch.swap(ch.queued);
-    waiters.swap(ch.waiters);
-    ch.queued_bytes = 0;
+    take_queued(ch, batch, waiters);
   }
   transmit(ctx, key, primary, target, std::move(batch), std::move(waiters));
 }
@@ -162,14 +167,8 @@ void ReplicaChannels::transmit_singly(const std::shared_ptr<Context>& ctx, const
   state->ok.assign(items.size(), false);
   state->left = items.size();
   state->waiters = std::move(waiters);
-  auto finish = [state] {
-    std::size_t from = 0;
-    for (const Waiter& w : state->waiters) {
-      const auto first = state->ok.begin() + static_cast<std::ptrdiff_t>(from);
-      w.done(std::vector<bool>(first, first + static_cast<std::ptrdiff_t>(w.count)));
-      from += w.count;
-    }
-  };
+  // Runs once every single write answered (state->ok is no longer written).
+  auto finish = [state] { answer(state->waiters, state->ok); };
   if (items.empty()) return finish();
   for (std::size_t i = 0; i < items.size(); ++i) {
     ctx->stats.replication_in_flight.inc();

@@ -61,6 +61,10 @@ class ReplicaChannels {
     std::vector<Waiter> waiters;
   };
 
+  // Takes what waits on `ch` as the next request's batch. REQUIRES: mu_.
+  static void take_queued(Channel& ch, std::vector<Item>& batch, std::vector<Waiter>& waiters);
+  // Calls each waiter with its slice of `ok` (waiters' items in order).
+  static void answer(const std::vector<Waiter>& waiters, const std::vector<bool>& ok);
   // Sends one request with `items` for `waiters` on channel `key`.
   void transmit(const std::shared_ptr<Context>& ctx, const Key& key, const Vnode& primary,
                 const Vnode& target, std::vector<Item> items, std::vector<Waiter> waiters);
