@@ -269,19 +269,21 @@ PutResult Store::put_locked(Shard& s, Entry& e, const Item& item, bool committed
   return r;
 }
 
+void Store::mark_committed(Entry& e, std::size_t v) const {
+  if (e.count() == 1) {
+    e.set_committed(v);
+    return;
+  }
+  std::vector<Version>& vs = e.multi();
+  vs[v].committed = true;
+  prune(vs);
+  e.compact();
+}
+
 PutResult Store::put_entry(Entry& e, const Item& item, bool committed, const ReplicaMeta* meta) {
   if (e.key().empty() && !item.key.empty()) e.set_key(item.key);
   if (auto same = e.find(item.timestamp)) {
-    if (committed && !e.committed(*same)) {
-      if (e.count() == 1) {
-        e.set_committed(*same);
-      } else {
-        std::vector<Version>& vs = e.multi();
-        vs[*same].committed = true;
-        prune(vs);
-        e.compact();
-      }
-    }
+    if (committed && !e.committed(*same)) mark_committed(e, *same);
     if (meta) e.mutable_meta() = *meta;
     return PutResult::kDuplicate;
   }
@@ -324,14 +326,7 @@ CommitResult Store::commit(const Id& hash, std::int64_t ts) {
     return CommitResult::kSuperseded;
   }
   const Usage before = visible_usage(e);
-  if (e.count() == 1) {
-    e.set_committed(*v);
-  } else {
-    std::vector<Version>& vs = e.multi();
-    vs[*v].committed = true;
-    prune(vs);
-    e.compact();
-  }
+  mark_committed(e, *v);
   account(s, before, visible_usage(e));
   e.set_seq(changes_.fetch_add(1, std::memory_order_acq_rel) + 1);
   return CommitResult::kCommitted;

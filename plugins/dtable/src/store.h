@@ -270,6 +270,9 @@ class Store {
   static Item to_item(const Id& hash, const Entry& e, std::size_t i);
   // Drops what the newest committed version made useless.
   void prune(std::vector<Version>& versions) const;
+  // Makes version `v` of `e` committed and drops what that made useless.
+  // REQUIRES: the entry's shard lock.
+  void mark_committed(Entry& e, std::size_t v) const;
   // Removes version i of e.
   static void erase_version(Entry& e, std::size_t i);
 
