@@ -196,18 +196,7 @@ struct ZmqTransport::Impl {
           env_(std::move(env)),
           request_(std::move(request)),
           bytes_(request_.payload.size()) {}
-    void run() override {
-      // The handler may answer later, from another thread.
-      auto env = std::make_shared<Envelope>(std::move(env_));
-      Impl* impl = impl_;
-      const MessageType type = request_.type;
-      const std::size_t bytes = bytes_;
-      impl_->handle_async_safely(std::move(request_), [impl, env, type, bytes](Message reply) {
-        impl->release(bytes);
-        if (reply.type == msg::kErr) impl->stats.of(type).errors->inc();
-        impl->post_reply(Outbound{std::move(*env), frame_of(reply)});
-      });
-    }
+    void run() override { impl_->serve_async(std::move(env_), std::move(request_)); }
     void cancel() override { impl_->release(bytes_); }
 
    private:
@@ -624,9 +613,10 @@ struct ZmqTransport::Impl {
     }
   }
 
-  // Runs the handler's handle_async() for `request` (admitted) right here on
-  // the I/O thread; the answer is sent when it comes (at once when it comes on
-  // this thread). The request's room is held until then.
+  // Runs the handler's handle_async() for `request` (admitted) on this thread
+  // (the I/O thread, or a worker); the answer is sent when it comes, at once
+  // when it comes on the I/O thread, else through the reply queue. The
+  // request's room is held until then. Any thread.
   void serve_async(Envelope&& env, Message&& request) {
     auto shared_env = std::make_shared<Envelope>(std::move(env));
     const MessageType type = request.type;
@@ -787,21 +777,17 @@ struct ZmqTransport::Impl {
     bool drained = false;
     while (!deadlines.empty() && deadlines.front().first <= now) {
       const std::uint64_t id = deadlines.front().second;
-      if (pending.find(id) == pending.end()) {  // answered already
-        std::pop_heap(deadlines.begin(), deadlines.end(), later);
-        deadlines.pop_back();
-        continue;
-      }
-      if (!drained) {
+      auto it = pending.find(id);
+      if (it != pending.end() && !drained) {
         // A busy loop may have left replies unread (kBatch per peer and
-        // round): those that arrived in time are not timeouts.
+        // round): those that arrived in time are not timeouts. Reading them
+        // runs callbacks that may change `pending` and `deadlines`: look again.
         drained = true;
         read_all_peers();
         continue;
       }
       std::pop_heap(deadlines.begin(), deadlines.end(), later);
       deadlines.pop_back();
-      auto it = pending.find(id);
       if (it == pending.end()) continue;  // answered already
       Pending p = std::move(it->second);
       pending.erase(it);
