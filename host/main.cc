@@ -17,6 +17,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "host/allocator.h"
 #include "host/config.h"
 #include "host/logging.h"
 #include "host/node.h"
@@ -116,8 +117,8 @@ int main(int argc, char** argv) {
     const bool network = why == StartFailure::kBind || why == StartFailure::kJoin;
     return fatal(s.message(), network ? kExitStart : kExitUsage);
   }
-  log->info("node {} is up with {} vnodes; SIGINT or SIGTERM leaves the ring", node.address(),
-            config.vnodes);
+  log->info("node {} is up with {} vnodes (allocator: {}); SIGINT or SIGTERM leaves the ring",
+            node.address(), config.vnodes, dendrite::host::allocator_name());
 
   int signal_number = 0;
   while (sigwait(&stop_signals, &signal_number) != 0) {

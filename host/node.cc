@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "host/allocator.h"
 #include "host/dispatcher.h"
 #include "host/event_queue.h"
 #include "host/host_services.h"
@@ -157,8 +158,10 @@ Status Node::start() {
   n.host = std::make_unique<HostServices>(*n.ring, *n.transport, n.services, n.metrics,
                                           n.config.replicas, n.config.timeout);
   n.metrics
-      .gauge("dendrite_node_info", "Always 1; labels name this node's address and version.",
-             {{"address", n.address}, {"version", DENDRITE_VERSION}})
+      .gauge(
+          "dendrite_node_info",
+          "Always 1; labels name this node's address, version and memory allocator.",
+          {{"address", n.address}, {"version", DENDRITE_VERSION}, {"allocator", allocator_name()}})
       .set(1);
   n.process_gauges = register_process_metrics(n.metrics);
 

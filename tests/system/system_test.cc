@@ -195,6 +195,22 @@ TEST_F(SystemTest, ThreeNodesFormOneRingSeenAlikeFromEveryNode) {
   }
 }
 
+// The program links the allocator the build chose (cmake/DendriteAllocator.cmake)
+// and says which one serves it once it is up.
+TEST_F(SystemTest, StartupLogNamesTheAllocatorTheBuildChose) {
+  start_node("a");
+  const std::string log_path = dir_.path() + "/a.err";
+  ASSERT_TRUE(eventually([&] {
+    return read_file(log_path).find(" is up with ") != std::string::npos;
+  })) << read_file(log_path);
+  const std::string log = read_file(log_path);
+  const std::string want = std::string("(allocator: ") + DENDRITE_PROGRAM_ALLOCATOR;
+  EXPECT_NE(log.find(want), std::string::npos) << "expected '" << want << "' in:\n" << log;
+  if (std::string(DENDRITE_PROGRAM_ALLOCATOR) == "mimalloc") {
+    EXPECT_NE(log.find("(allocator: mimalloc 2."), std::string::npos) << log;  // with its version
+  }
+}
+
 TEST_F(SystemTest, StatusShowsVnodesWithPredecessorAndSuccessors) {
   const std::string a = start_node("a");
   const std::string b = start_node("b", {a});
