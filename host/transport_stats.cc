@@ -33,7 +33,14 @@ TransportStats::TransportStats(MetricsRegistry& registry)
                                    "not parse (bad envelope, empty or oversized frame).")),
       busy_(&registry.counter("dendrite_transport_busy_total",
                               "Requests refused with a busy Err reply because the node already "
-                              "held its limit of pending requests or bytes.")) {
+                              "held its limit of pending requests or bytes.")),
+      batches_(&registry.counter("dendrite_transport_batches_total",
+                                 "Batch frames received and served (many requests in one frame; "
+                                 "their replies leave together).")),
+      batched_requests_(
+          &registry.counter("dendrite_transport_batched_requests_total",
+                            "Requests that arrived in batch frames (also counted by type in "
+                            "dendrite_transport_requests_received_total).")) {
   std::lock_guard lock(mu_);
   const PerType* unknown = make_locked("unknown");
   for (int t = 0; t < 256; ++t) {

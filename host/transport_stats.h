@@ -44,6 +44,9 @@ class TransportStats {
   Counter& malformed() { return *malformed_; }
   // Requests refused with a "busy" Err because too many were pending.
   Counter& busy() { return *busy_; }
+  // Batch frames served (each whole), and the requests they carried.
+  Counter& batches() { return *batches_; }
+  Counter& batched_requests() { return *batched_requests_; }
 
   // The host's name for one of its request types ("find_successors"), or "".
   static std::string host_type_name(MessageType type);
@@ -55,6 +58,8 @@ class TransportStats {
   MetricsRegistry& registry_;
   Counter* malformed_;
   Counter* busy_;
+  Counter* batches_;
+  Counter* batched_requests_;
   std::mutex mu_;
   std::deque<PerType> per_type_;                   // GUARDED_BY(mu_); stable addresses
   std::map<std::string, const PerType*> by_name_;  // GUARDED_BY(mu_)

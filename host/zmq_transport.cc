@@ -32,6 +32,7 @@
 
 #include <zmq.hpp>
 
+#include "dendrite/batch_frame.h"
 #include "host/frame_codec.h"
 #include "host/logging.h"
 #include "host/transport.h"
@@ -75,6 +76,31 @@ class Envelope {
   void clear() {
     for (std::size_t i = 0; i < n_; ++i) frames_[i].rebuild();
     n_ = 0;
+    tag_.clear();
+  }
+
+  // The same frames, for another entry of the same batch.
+  Envelope copy() const {
+    Envelope e;
+    for (std::size_t i = 0; i < n_; ++i) e.frames_[i].copy(const_cast<zmq::message_t&>(frames_[i]));
+    e.n_ = n_;
+    return e;
+  }
+  // Marks this as the envelope of a batch entry: its reply is an entry with
+  // `tag` in the batch reply sent behind these frames.
+  void set_batch_tag(std::string_view tag) { tag_.assign(tag); }
+  bool batched() const { return !tag_.empty(); }
+  const std::string& batch_tag() const { return tag_; }
+  // True when both hold the same frames (the tags aside).
+  bool same_frames(const Envelope& o) const {
+    if (n_ != o.n_) return false;
+    for (std::size_t i = 0; i < n_; ++i) {
+      if (frames_[i].size() != o.frames_[i].size() ||
+          std::memcmp(frames_[i].data(), o.frames_[i].data(), frames_[i].size()) != 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   // Sends [envelope...][empty][reply] on `socket` without blocking (a ROUTER
@@ -98,11 +124,26 @@ class Envelope {
     for (std::size_t i = 0; i < o.n_; ++i) frames_[i] = std::move(o.frames_[i]);
     n_ = o.n_;
     o.n_ = 0;
+    tag_ = std::move(o.tag_);
+    o.tag_.clear();
   }
 
   std::array<zmq::message_t, kMaxEnvelopeFrames> frames_;
   std::size_t n_ = 0;
+  std::string tag_;  // of a batch entry; empty otherwise
 };
+
+// A batch reply is sent once it holds this many bytes (else at the end of the
+// poll round), so that one reply frame stays small next to max_frame_bytes.
+constexpr std::size_t kBatchReplyBytes = 1u << 20;
+
+// A zmq::message_t that owns `s` (no copy of its bytes).
+zmq::message_t message_owning(std::string&& s) {
+  auto* held = new std::string(std::move(s));
+  return zmq::message_t(
+      held->data(), held->size(), [](void*, void* hint) { delete static_cast<std::string*>(hint); },
+      held);
+}
 
 // The wire frame of `m` (type byte + payload), built with a single copy.
 zmq::message_t frame_of(const Message& m) {
@@ -168,6 +209,13 @@ struct ZmqTransport::Impl {
   struct Outbound {
     Envelope envelope;
     zmq::message_t frame;
+  };
+
+  // The entries answering a batch's requests, gathered in one poll round for
+  // one envelope (the batch's frames before the delimiter).
+  struct BatchReply {
+    Envelope envelope;
+    std::string frame;  // msg::kBatch, then the entries
   };
 
   // One DEALER per peer host; owned by the I/O thread.
@@ -318,7 +366,7 @@ struct ZmqTransport::Impl {
 
   void post_reply(Outbound&& out) {
     if (t_io_owner == this) {  // an answer given on the I/O thread: send it now
-      if (!io_done) out.envelope.send(router, std::move(out.frame));
+      if (!io_done) deliver(std::move(out.envelope), std::move(out.frame));
       return;
     }
     bool need_wake;
@@ -516,6 +564,7 @@ struct ZmqTransport::Impl {
       }
       now = Clock::now();
       expire(now);
+      flush_batch_replies();
       if (now >= next_housekeeping) {
         close_idle_peers(now);
         compact_deadlines();
@@ -547,7 +596,7 @@ struct ZmqTransport::Impl {
       io_replies.swap(replies);
       signaled = false;
     }
-    for (auto& out : io_replies) out.envelope.send(router, std::move(out.frame));
+    for (auto& out : io_replies) deliver(std::move(out.envelope), std::move(out.frame));
     io_replies.clear();
     for (auto& call : io_calls) start_call(call);
     io_calls.clear();
@@ -595,17 +644,48 @@ struct ZmqTransport::Impl {
     if (outcome.verdict == RequestFramer::Verdict::kDrop) return reject_silently(outcome.why);
     if (outcome.verdict == RequestFramer::Verdict::kReject) return reject(env, outcome.why);
     const auto type = static_cast<MessageType>(static_cast<const char*>(payload.data())[0]);
-    Message request{type, std::string(view(payload).substr(1))};
+    if (type == msg::kBatch) return serve_batch(std::move(env), view(payload));
+    dispatch(std::move(env), Message{type, std::string(view(payload).substr(1))});
+  }
+
+  // Serves each entry of a batch frame as a request of its own whose reply
+  // joins the batch reply behind `env`. A malformed batch is refused whole.
+  void serve_batch(Envelope&& env, std::string_view frame) {
+    std::size_t entries = 0;
+    BatchReader check(frame);
+    for (BatchReader::Entry e; check.next(e);) ++entries;
+    if (!check.error().empty()) return reject(env, check.error());
+    stats.batches().inc();
+    stats.batched_requests().inc(entries);
+    BatchReader reader(frame);
+    for (BatchReader::Entry e; reader.next(e);) {
+      Envelope entry = env.copy();
+      entry.set_batch_tag(e.tag);
+      const auto type = static_cast<MessageType>(e.frame[0]);
+      if (type == msg::kBatch) {
+        stats.malformed().inc();
+        deliver(std::move(entry),
+                frame_of(make_error("malformed request: a batch inside a batch")));
+        continue;
+      }
+      dispatch(std::move(entry), Message{type, std::string(e.frame.substr(1))});
+    }
+  }
+
+  // Hands one request to its handler: inline, on this thread asynchronously,
+  // or on the worker pool (admitted within the pending limits first).
+  void dispatch(Envelope&& env, Message&& request) {
+    const MessageType type = request.type;
     const TransportStats::PerType& counted = stats.of(type);
     counted.received->inc();
     if (handler.is_inline(type)) {
       Message reply = handle_safely(request);
       if (reply.type == msg::kErr) counted.errors->inc();
-      env.send(router, frame_of(reply));
+      deliver(std::move(env), frame_of(reply));
     } else if (std::string why = admit(request.payload.size()); !why.empty()) {
       stats.busy().inc();
       counted.errors->inc();
-      env.send(router, frame_of(make_error(why)));
+      deliver(std::move(env), frame_of(make_error(why)));
     } else if (handler.is_inline_async(type)) {
       serve_async(std::move(env), std::move(request));
     } else {
@@ -662,6 +742,41 @@ struct ZmqTransport::Impl {
   void reject_silently(const std::string& why) {
     stats.malformed().inc();
     log->debug("dropped request: {}", why);
+  }
+
+  // Sends `reply` behind `env`, or adds it to this round's batch reply when
+  // `env` is a batch entry's. I/O thread only.
+  void deliver(Envelope&& env, zmq::message_t&& reply) {
+    if (!env.batched()) return env.send(router, std::move(reply));
+    BatchReply* into = nullptr;
+    for (BatchReply& b : batch_replies) {
+      if (b.envelope.same_frames(env)) {
+        into = &b;
+        break;
+      }
+    }
+    if (into == nullptr) {
+      into = &batch_replies.emplace_back();
+      into->envelope = env.copy();  // the frames, without the entry's tag
+      into->frame.push_back(static_cast<char>(msg::kBatch));
+    }
+    const std::string_view bytes = view(reply);
+    append_batch_entry(into->frame, env.batch_tag(), static_cast<MessageType>(bytes[0]),
+                       bytes.substr(1));
+    if (into->frame.size() >= kBatchReplyBytes) {
+      send_batch_reply(*into);
+      batch_replies.erase(batch_replies.begin() + (into - batch_replies.data()));
+    }
+  }
+
+  void send_batch_reply(BatchReply& b) {
+    b.envelope.send(router, message_owning(std::move(b.frame)));
+  }
+
+  // Sends the batch replies gathered in this poll round. I/O thread only.
+  void flush_batch_replies() {
+    for (BatchReply& b : batch_replies) send_batch_reply(b);
+    batch_replies.clear();
   }
 
   // ---- client side ----
@@ -882,6 +997,8 @@ struct ZmqTransport::Impl {
   std::vector<zmq_pollitem_t> items;
   std::vector<Peer*> item_peers;  // item_peers[i] polls at items[i + 2]
   bool items_dirty = true;
+  // Batch replies being filled in this poll round, one per envelope.
+  std::vector<BatchReply> batch_replies;
 
   // Last: unregistered first, while the pool it reads still exists.
   CollectorHandle pool_gauges;

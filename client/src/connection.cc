@@ -20,6 +20,8 @@
 
 #include <zmq.hpp>
 
+#include "dendrite/batch_frame.h"
+
 namespace dendrite::client {
 namespace {
 
@@ -31,6 +33,13 @@ constexpr std::size_t kIdBytes = 8;
 constexpr Milliseconds kMaxPoll{1000};
 // Requests queued in ZeroMQ for a node that is not connected (yet).
 constexpr int kSendQueue = 100000;
+// A batch frame is closed at this many entries or bytes (the node refuses
+// more than kMaxBatchEntries).
+constexpr std::size_t kBatchEntries = 1024;
+constexpr std::size_t kBatchBytes = 256u << 10;
+// How long the node may take to answer the batch probe before the connection
+// settles on one request per message.
+constexpr Milliseconds kProbeTimeout{5000};
 
 std::string encode_id(std::uint64_t id) {
   std::string out(kIdBytes, '\0');
@@ -40,9 +49,9 @@ std::string encode_id(std::uint64_t id) {
   return out;
 }
 
-std::uint64_t decode_id(const zmq::message_t& frame) {
+std::uint64_t decode_id(std::string_view frame) {
   std::uint64_t id = 0;
-  const auto* p = static_cast<const unsigned char*>(frame.data());
+  const auto* p = reinterpret_cast<const unsigned char*>(frame.data());
   for (std::size_t i = 0; i < kIdBytes; ++i) id = (id << 8) | p[i];
   return id;
 }
@@ -91,7 +100,14 @@ struct Connection::Impl {
   std::deque<Outgoing> outbox;  // guarded by mu
   bool stopping = false;        // guarded by mu
 
+  // Whether the node takes batch frames: unknown until it answered the probe
+  // sent when the connection opened; until then requests go one per message.
+  enum class Batching { kUnknown, kYes, kNo };
+
   // I/O thread only.
+  Batching batching = Batching::kUnknown;
+  std::uint64_t probe_id = 0;
+  Clock::time_point probe_deadline;
   std::uint64_t next_id = 1;
   std::unordered_map<std::uint64_t, Pending> pending;
   std::map<Milliseconds, DeadlineQueue> deadlines;  // by timeout
@@ -109,6 +125,69 @@ struct Connection::Impl {
   void drain_wake() {
     std::uint64_t count;
     [[maybe_unused]] auto n = ::read(wake_fd, &count, sizeof count);
+  }
+
+  // Registers `out` as pending under `id` with its deadline.
+  void track(std::uint64_t id, Outgoing& out) {
+    deadlines[out.timeout].emplace_back(Clock::now() + out.timeout, id);
+    pending.emplace(id, Pending{std::move(out.done), out.timeout});
+  }
+
+  // Sends the probe that tells whether the node takes batch frames: a batch
+  // of one ListVnodes, behind its own id. Our nodes answer with a batch frame
+  // whose entry is a ListVnodesResp; an original node with an Err (or not at
+  // all), and a node that echoes what it gets with a batch of a ListVnodes.
+  void send_probe() {
+    probe_id = next_id++;
+    std::string frame(1, static_cast<char>(msg::kBatch));
+    const std::string id_frame = encode_id(probe_id);
+    append_batch_entry(frame, id_frame, msg::kListVnodes, {});
+    try {
+      if (socket.send(zmq::buffer(id_frame),
+                      zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+        socket.send(zmq::message_t(), zmq::send_flags::sndmore);
+        socket.send(zmq::buffer(frame), zmq::send_flags::none);
+        probe_deadline = Clock::now() + kProbeTimeout;
+        return;
+      }
+    } catch (const zmq::error_t&) {
+    }
+    batching = Batching::kNo;
+  }
+
+  // Sends `outs` in batch frames of up to kBatchEntries entries / kBatchBytes.
+  void send_batched(std::deque<Outgoing>& outs) {
+    std::size_t i = 0;
+    while (i < outs.size()) {
+      const std::size_t first = i;
+      std::string frame(1, static_cast<char>(msg::kBatch));
+      std::vector<std::uint64_t> ids;
+      while (i < outs.size() && ids.size() < kBatchEntries && frame.size() < kBatchBytes) {
+        const std::uint64_t id = next_id++;
+        const Message& m = outs[i].request;
+        append_batch_entry(frame, encode_id(id), m.type, m.payload);
+        ids.push_back(id);
+        ++i;
+      }
+      bool sent = false;
+      std::string error;
+      try {
+        sent = socket.send(zmq::message_t(), zmq::send_flags::sndmore | zmq::send_flags::dontwait)
+                   .has_value();
+        if (sent) socket.send(zmq::buffer(frame), zmq::send_flags::none);
+        if (!sent) error = "send queue to " + node + " is full";
+      } catch (const zmq::error_t& e) {
+        error = "cannot send to " + node + ": " + e.what();
+      }
+      for (std::size_t k = 0; k < ids.size(); ++k) {
+        Outgoing& out = outs[first + k];
+        if (sent) {
+          track(ids[k], out);
+        } else {
+          out.done(Status::Unavailable(error));
+        }
+      }
+    }
   }
 
   void send(Outgoing out) {
@@ -133,8 +212,40 @@ struct Connection::Impl {
       out.done(Status::Unavailable("send queue to " + node + " is full"));
       return;
     }
-    deadlines[out.timeout].emplace_back(Clock::now() + out.timeout, id);
-    pending.emplace(id, Pending{std::move(out.done), out.timeout});
+    track(id, out);
+  }
+
+  // Completes the pending request `id` with the reply frame `frame`.
+  void complete(std::uint64_t id, std::string_view frame) {
+    auto it = pending.find(id);
+    if (it == pending.end()) return;  // timed out already
+    ReplyCallback done = std::move(it->second.done);
+    pending.erase(it);
+    auto reply = Message::from_frame(frame);
+    if (!reply.ok()) {
+      done(Status::Internal("empty reply from " + node));
+    } else {
+      done(std::move(reply).value());
+    }
+  }
+
+  // True when `frame` is a batch reply to the probe: one ListVnodesResp entry
+  // with the probe's tag.
+  bool answers_probe(std::string_view frame) const {
+    BatchReader reader(frame);
+    BatchReader::Entry e;
+    return reader.next(e) && e.tag == encode_id(probe_id) &&
+           static_cast<MessageType>(e.frame[0]) == msg::kListVnodesResp;
+  }
+
+  // Completes the requests answered by the entries of a batch frame; entries
+  // with a tag that is not one of our ids are dropped.
+  void complete_batch(std::string_view frame) {
+    BatchReader reader(frame);
+    for (BatchReader::Entry e; reader.next(e);) {
+      if (e.tag.size() != kIdBytes) continue;
+      complete(decode_id(e.tag), e.frame);
+    }
   }
 
   // Reads every reply that is ready and completes its request.
@@ -153,18 +264,22 @@ struct Connection::Impl {
       } catch (const zmq::error_t&) {
         return;
       }
-      // Expected [id][empty][reply]; anything else is dropped.
-      if (frames.size() != 3 || frames[0].size() != kIdBytes || frames[1].size() != 0) continue;
-      auto it = pending.find(decode_id(frames[0]));
-      if (it == pending.end()) continue;  // timed out already
-      ReplyCallback done = std::move(it->second.done);
-      pending.erase(it);
-      auto reply = Message::from_frame(frames[2].to_string_view());
-      if (!reply.ok()) {
-        done(Status::Internal("empty reply from " + node));
-      } else {
-        done(std::move(reply).value());
+      // Expected [id][empty][reply], or [empty][batch reply]; anything else
+      // is dropped.
+      if (frames.size() == 2 && frames[0].size() == 0) {
+        const std::string_view frame = frames[1].to_string_view();
+        if (!frame.empty() && static_cast<MessageType>(frame[0]) == msg::kBatch) {
+          complete_batch(frame);
+        }
+        continue;
       }
+      if (frames.size() != 3 || frames[0].size() != kIdBytes || frames[1].size() != 0) continue;
+      const std::uint64_t id = decode_id(frames[0].to_string_view());
+      if (batching == Batching::kUnknown && id == probe_id) {
+        batching = answers_probe(frames[2].to_string_view()) ? Batching::kYes : Batching::kNo;
+        continue;
+      }
+      complete(id, frames[2].to_string_view());
     }
   }
 
@@ -200,6 +315,7 @@ struct Connection::Impl {
   }
 
   void run() {
+    send_probe();
     for (;;) {
       std::deque<Outgoing> batch;
       bool stop;
@@ -212,10 +328,21 @@ struct Connection::Impl {
         for (auto& out : batch) out.done(Status::Unavailable("connection closed"));
         break;
       }
-      for (auto& out : batch) send(std::move(out));
+      if (batching == Batching::kYes && batch.size() > 1) {
+        send_batched(batch);
+      } else {
+        for (auto& out : batch) send(std::move(out));
+      }
       receive();
       const auto now = Clock::now();
-      const std::optional<Clock::time_point> next = expire(now);
+      std::optional<Clock::time_point> next = expire(now);
+      if (batching == Batching::kUnknown) {
+        if (now >= probe_deadline) {
+          batching = Batching::kNo;  // no answer: one request per message
+        } else if (!next || probe_deadline < *next) {
+          next = probe_deadline;
+        }
+      }
 
       Milliseconds wait = kMaxPoll;
       if (next) {

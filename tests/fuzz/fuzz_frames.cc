@@ -2,7 +2,8 @@
 // Input: records (records.h). Tag bit 0 of the first record picks the side:
 // 0 = a request received on the ROUTER ([identity][envelope...][empty][payload],
 // the original's REQ envelope or our DEALER's), 1 = a reply received on one of
-// our DEALERs ([id][empty][reply]). Each record's bytes are one frame.
+// our DEALERs ([id][empty][reply]). Each record's bytes are one frame. A
+// request payload of type kBatch is also read as a batch (dendrite/batch_frame.h).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dendrite/batch_frame.h"
 #include "dendrite/message.h"
 #include "host/frame_codec.h"
 #include "records.h"
@@ -24,6 +26,24 @@ constexpr std::size_t kMaxFrameBytes = 4096;
 
 void check(bool ok) {
   if (!ok) std::abort();
+}
+
+// Reads a batch frame: entries are within bounds, and writing them again gives
+// back the bytes read.
+void batch(std::string_view payload) {
+  dendrite::BatchReader reader(payload);
+  std::string again(1, static_cast<char>(dendrite::msg::kBatch));
+  std::size_t entries = 0;
+  for (dendrite::BatchReader::Entry e; reader.next(e);) {
+    check(!e.tag.empty() && e.tag.size() <= dendrite::kMaxBatchTagBytes);
+    check(!e.frame.empty());
+    ++entries;
+    dendrite::append_batch_entry(again, e.tag, static_cast<dendrite::MessageType>(e.frame[0]),
+                                 e.frame.substr(1));
+  }
+  check(entries <= dendrite::kMaxBatchEntries);
+  check(payload.substr(0, again.size()) == again);
+  if (reader.error().empty()) check(again.size() == payload.size());
 }
 
 void request_side(const std::vector<std::string_view>& frames) {
@@ -61,6 +81,7 @@ void request_side(const std::vector<std::string_view>& frames) {
   auto request = Message::from_frame(payload);
   check(request.ok());
   check(request->to_frame() == payload);
+  if (request->type == dendrite::msg::kBatch) batch(payload);
 }
 
 void reply_side(const std::vector<std::string_view>& frames) {

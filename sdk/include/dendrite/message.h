@@ -29,6 +29,8 @@ inline constexpr MessageType kProtoVnode = 10;
 inline constexpr MessageType kNotify = 11;
 inline constexpr MessageType kHostStatus = 12;       // ours
 inline constexpr MessageType kHostStatusReply = 13;  // ours
+// Many requests, or their replies, in one frame (dendrite/batch_frame.h).
+inline constexpr MessageType kBatch = 14;  // ours
 // The last type reserved for the host.
 inline constexpr MessageType kLastHostType = 0x1F;
 }  // namespace msg
