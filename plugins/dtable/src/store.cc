@@ -38,14 +38,9 @@ void Store::by_shard(const std::vector<Item>& items, Fn fn, Store* also) const {
     order[start[k] + fill[k]++] = i;
   }
   auto run = [&](Shard& s, std::size_t k) {
-    // The table is far larger than the caches: touch every item's bucket
+    // The table is far larger than the caches: touch every item's slot
     // first, so their cache misses overlap instead of coming one by one.
-    if (s.entries.bucket_count() > 0) {
-      for (std::size_t j = start[k]; j < start[k + 1]; ++j) {
-        const std::size_t b = s.entries.bucket(items[order[j]].hash);
-        if (auto it = s.entries.begin(b); it != s.entries.end(b)) __builtin_prefetch(&*it);
-      }
-    }
+    for (std::size_t j = start[k]; j < start[k + 1]; ++j) s.entries.prefetch(items[order[j]].hash);
     for (std::size_t j = start[k]; j < start[k + 1]; ++j) fn(s, order[j]);
   };
   // Starting at the first item's shard: concurrent batches do not all queue
@@ -564,7 +559,7 @@ std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
                                 : e.expire_aborted(std::numeric_limits<std::int64_t>::min());
       if (dead || (e.count() == 0 && no_marks)) {
         account(s, before, {});
-        it = s.entries.erase(it);
+        s.entries.erase(it++);  // erasing leaves the other iterators valid
         ++erased;
       } else {
         account(s, before, visible_usage(e));

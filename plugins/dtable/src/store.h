@@ -16,9 +16,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "dendrite/id.h"
 #include "dendrite/vnode.h"
@@ -233,13 +234,26 @@ class Store {
     std::uint64_t deleted_ : 1;    // of the single version
     std::uint64_t committed_ : 1;  // of the single version
   };
+  // Key hashes (SHA-1, uniform) hashed by eight of their middle bytes: the
+  // leading bytes of one vnode's keys are alike (they share its arc of the
+  // ring), and the last byte picks the shard.
+  struct IdHash {
+    std::size_t operator()(const Id& id) const noexcept {
+      std::uint64_t h;
+      std::memcpy(&h, id.bytes().data() + 8, sizeof h);
+      return static_cast<std::size_t>(h);
+    }
+  };
   // Key hashes compared without a library call.
   struct IdEqual {
     bool operator()(const Id& a, const Id& b) const noexcept {
       return std::memcmp(a.bytes().data(), b.bytes().data(), Id::kBytes) == 0;
     }
   };
-  using Map = std::unordered_map<Id, Entry, std::hash<Id>, IdEqual>;
+  // Open addressing: an entry (key hash and Entry, 64 bytes) sits in the
+  // table's array itself, so a lookup touches one slot, not a chain of nodes.
+  // Entries move when the table grows: hold no Entry& across an insertion.
+  using Map = absl::flat_hash_map<Id, Entry, IdHash, IdEqual>;
   struct Shard {
     mutable std::mutex mu;
     Map entries;  // GUARDED_BY(mu)
