@@ -5,25 +5,25 @@ namespace dendrite::host {
 std::optional<Vnode> HostServices::predecessor(const Id& vnode) const {
   auto index = ring_.index_of(vnode);
   if (!index) return std::nullopt;
-  return ring_.state(*index).predecessor;
+  return ring_.predecessor(*index);
 }
 
 std::vector<Vnode> HostServices::successors(const Id& vnode) const {
   auto index = ring_.index_of(vnode);
   if (!index) return {};
-  return ring_.state(*index).successors;
+  return ring_.successors(*index);
 }
 
 std::vector<Vnode> HostServices::fingers(const Id& vnode) const {
   auto index = ring_.index_of(vnode);
   if (!index) return {};
-  return ring_.state(*index).fingers;
+  return ring_.fingers(*index);
 }
 
 std::vector<Vnode> HostServices::remote_successors(const Id& vnode) const {
   auto index = ring_.index_of(vnode);
   if (!index) return {};
-  return ring_.state(*index).remote_successors;
+  return ring_.remote_successors(*index);
 }
 
 }  // namespace dendrite::host

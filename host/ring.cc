@@ -927,6 +927,30 @@ VnodeState Ring::state(std::size_t index) const {
   return VnodeState{v.self, v.pred, v.succs, v.fingers, v.remote};
 }
 
+std::optional<Vnode> Ring::predecessor(std::size_t index) const {
+  const VnodeSlot& v = *impl_->slots.at(index);
+  std::lock_guard<std::mutex> lock(v.mu);
+  return v.pred;
+}
+
+std::vector<Vnode> Ring::successors(std::size_t index) const {
+  const VnodeSlot& v = *impl_->slots.at(index);
+  std::lock_guard<std::mutex> lock(v.mu);
+  return v.succs;
+}
+
+std::vector<Vnode> Ring::fingers(std::size_t index) const {
+  const VnodeSlot& v = *impl_->slots.at(index);
+  std::lock_guard<std::mutex> lock(v.mu);
+  return v.fingers;
+}
+
+std::vector<Vnode> Ring::remote_successors(std::size_t index) const {
+  const VnodeSlot& v = *impl_->slots.at(index);
+  std::lock_guard<std::mutex> lock(v.mu);
+  return v.remote;
+}
+
 std::optional<std::size_t> Ring::index_of(const Id& id) const {
   auto it = impl_->by_index.find(id);
   if (it == impl_->by_index.end()) return std::nullopt;

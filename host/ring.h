@@ -101,6 +101,12 @@ class Ring {
   std::vector<Vnode> local_vnodes() const;
   // Snapshot of local vnode `index` (< vnode_count()).
   VnodeState state(std::size_t index) const;
+  // One part of that snapshot, copied alone (state() copies every list; these
+  // serve the per-request lookups of plugins). Any thread.
+  std::optional<Vnode> predecessor(std::size_t index) const;
+  std::vector<Vnode> successors(std::size_t index) const;
+  std::vector<Vnode> fingers(std::size_t index) const;
+  std::vector<Vnode> remote_successors(std::size_t index) const;
   // Index of the local vnode with id `id`, if any.
   std::optional<std::size_t> index_of(const Id& id) const;
 
