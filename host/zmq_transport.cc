@@ -136,6 +136,8 @@ class Envelope {
 // A batch reply is sent once it holds this many bytes (else at the end of the
 // poll round), so that one reply frame stays small next to max_frame_bytes.
 constexpr std::size_t kBatchReplyBytes = 1u << 20;
+// Room a batch reply starts with, so that it seldom grows (and copies itself).
+constexpr std::size_t kBatchReplyReserve = 16u << 10;
 
 // A zmq::message_t that owns `s` (no copy of its bytes).
 zmq::message_t message_owning(std::string&& s) {
@@ -698,14 +700,43 @@ struct ZmqTransport::Impl {
   // when it comes on the I/O thread, else through the reply queue. The
   // request's room is held until then. Any thread.
   void serve_async(Envelope&& env, Message&& request) {
-    auto shared_env = std::make_shared<Envelope>(std::move(env));
+    // One allocation per request: the envelope, what the answer needs and the
+    // at-most-once guard (which answers Err if the handler drops it).
+    class Served {
+     public:
+      Served(Impl* impl, Envelope&& env, MessageType type, std::size_t bytes)
+          : impl_(impl), env_(std::move(env)), type_(type), bytes_(bytes) {}
+      ~Served() {
+        answer(make_error("internal error: the handler dropped the request without answering"));
+      }
+      Served(const Served&) = delete;
+      Served& operator=(const Served&) = delete;
+      void answer(Message reply) {
+        if (answered_.exchange(true)) return;
+        impl_->release(bytes_);
+        if (reply.type == msg::kErr) impl_->stats.of(type_).errors->inc();
+        impl_->post_reply(Outbound{std::move(env_), frame_of(reply)});
+      }
+
+     private:
+      Impl* impl_;
+      Envelope env_;
+      MessageType type_;
+      std::size_t bytes_;
+      std::atomic<bool> answered_{false};
+    };
     const MessageType type = request.type;
-    const std::size_t bytes = request.payload.size();
-    handle_async_safely(std::move(request), [this, shared_env, type, bytes](Message reply) {
-      release(bytes);
-      if (reply.type == msg::kErr) stats.of(type).errors->inc();
-      post_reply(Outbound{std::move(*shared_env), frame_of(reply)});
-    });
+    auto served = std::make_shared<Served>(this, std::move(env), type, request.payload.size());
+    auto answer = [served](Message reply) { served->answer(std::move(reply)); };
+    try {
+      handler.handle_async(std::move(request), answer);
+    } catch (const std::exception& e) {
+      log->error("handler threw on message type {}: {}", type, e.what());
+      answer(make_error(std::string("internal error: ") + e.what()));
+    } catch (...) {
+      log->error("handler threw a non-standard exception on message type {}", type);
+      answer(make_error("internal error"));
+    }
   }
 
   // Takes room for a request of `bytes` within the pending limits; "" when
@@ -758,6 +789,7 @@ struct ZmqTransport::Impl {
     if (into == nullptr) {
       into = &batch_replies.emplace_back();
       into->envelope = env.copy();  // the frames, without the entry's tag
+      into->frame.reserve(kBatchReplyReserve);
       into->frame.push_back(static_cast<char>(msg::kBatch));
     }
     const std::string_view bytes = view(reply);

@@ -160,7 +160,9 @@ struct Connection::Impl {
     std::size_t i = 0;
     while (i < outs.size()) {
       const std::size_t first = i;
-      std::string frame(1, static_cast<char>(msg::kBatch));
+      std::string frame;
+      frame.reserve(kBatchBytes / 16);
+      frame.push_back(static_cast<char>(msg::kBatch));
       std::vector<std::uint64_t> ids;
       while (i < outs.size() && ids.size() < kBatchEntries && frame.size() < kBatchBytes) {
         const std::uint64_t id = next_id++;
