@@ -646,7 +646,11 @@ struct ZmqTransport::Impl {
     if (outcome.verdict == RequestFramer::Verdict::kDrop) return reject_silently(outcome.why);
     if (outcome.verdict == RequestFramer::Verdict::kReject) return reject(env, outcome.why);
     const auto type = static_cast<MessageType>(static_cast<const char*>(payload.data())[0]);
-    if (type == msg::kBatch) return serve_batch(std::move(env), view(payload));
+    if (type == msg::kBatch) {
+      serve_batch(std::move(env), view(payload));
+      // Its answers leave now: the client reads them while the next batch is served.
+      return flush_batch_replies();
+    }
     dispatch(std::move(env), Message{type, std::string(view(payload).substr(1))});
   }
 

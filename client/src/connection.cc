@@ -250,9 +250,34 @@ struct Connection::Impl {
     }
   }
 
-  // Reads every reply that is ready and completes its request.
+  // Sends the requests callers queued. False when the connection is closing
+  // (the queued requests then fail).
+  bool flush_outbox() {
+    std::deque<Outgoing> batch;
+    bool stop;
+    {
+      std::lock_guard lock(mu);
+      batch.swap(outbox);
+      stop = stopping;
+    }
+    if (stop) {
+      for (auto& out : batch) out.done(Status::Unavailable("connection closed"));
+      return false;
+    }
+    if (batching == Batching::kYes && batch.size() > 1) {
+      send_batched(batch);
+    } else {
+      for (auto& out : batch) send(std::move(out));
+    }
+    return true;
+  }
+
+  // Reads every reply that is ready and completes its request. Requests that
+  // callbacks queue meanwhile leave after each message read, so the node
+  // works on them while the rest of the replies are read.
   void receive() {
-    for (;;) {
+    for (bool first = true;; first = false) {
+      if (!first && !flush_outbox()) return;
       std::vector<zmq::message_t> frames;
       try {
         zmq::message_t part;
@@ -319,22 +344,7 @@ struct Connection::Impl {
   void run() {
     send_probe();
     for (;;) {
-      std::deque<Outgoing> batch;
-      bool stop;
-      {
-        std::lock_guard lock(mu);
-        batch.swap(outbox);
-        stop = stopping;
-      }
-      if (stop) {
-        for (auto& out : batch) out.done(Status::Unavailable("connection closed"));
-        break;
-      }
-      if (batching == Batching::kYes && batch.size() > 1) {
-        send_batched(batch);
-      } else {
-        for (auto& out : batch) send(std::move(out));
-      }
+      if (!flush_outbox()) break;
       receive();
       const auto now = Clock::now();
       std::optional<Clock::time_point> next = expire(now);
