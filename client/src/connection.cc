@@ -37,6 +37,10 @@ constexpr int kSendQueue = 100000;
 // more than kMaxBatchEntries).
 constexpr std::size_t kBatchEntries = 1024;
 constexpr std::size_t kBatchBytes = 256u << 10;
+// While replies are being read, requests their callbacks queue leave early
+// once this many wait (so the node need not wait for the last reply read),
+// else together after the last reply (fewer, bigger batches).
+constexpr std::size_t kEarlyFlush = 32;
 // How long the node may take to answer the batch probe before the connection
 // settles on one request per message.
 constexpr Milliseconds kProbeTimeout{5000};
@@ -250,6 +254,13 @@ struct Connection::Impl {
     }
   }
 
+  // True when at least `n` requests wait in the outbox (or the connection is
+  // closing). Any thread.
+  bool outbox_holds(std::size_t n) {
+    std::lock_guard lock(mu);
+    return outbox.size() >= n || stopping;
+  }
+
   // Sends the requests callers queued. False when the connection is closing
   // (the queued requests then fail).
   bool flush_outbox() {
@@ -273,11 +284,11 @@ struct Connection::Impl {
   }
 
   // Reads every reply that is ready and completes its request. Requests that
-  // callbacks queue meanwhile leave after each message read, so the node
-  // works on them while the rest of the replies are read.
+  // callbacks queue meanwhile leave once kEarlyFlush wait, so the node works
+  // on them while the rest of the replies are read.
   void receive() {
     for (bool first = true;; first = false) {
-      if (!first && !flush_outbox()) return;
+      if (!first && outbox_holds(kEarlyFlush) && !flush_outbox()) return;
       std::vector<zmq::message_t> frames;
       try {
         zmq::message_t part;
