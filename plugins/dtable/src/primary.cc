@@ -44,7 +44,7 @@ struct WriteOp {
   VnodeState* v = nullptr;
   int n = 1;  // copies asked
   std::vector<WriteOutcome> out;
-  std::vector<Item> live;          // stamped and stored pending
+  std::vector<Item> live;          // stamped and stored (pending unless n == 1)
   std::vector<std::size_t> index;  // live -> out
   WriteDone done;
 
@@ -59,7 +59,7 @@ struct WriteOp {
       const int got = k < acks.size() ? acks[k] : 0;
       o.copies = 1 + got;
       if (got >= need) {
-        v->primary.commit(live[k].hash, live[k].timestamp);
+        if (need > 0) v->primary.commit(live[k].hash, live[k].timestamp);  // else committed
         continue;
       }
       v->primary.rollback(live[k].hash, live[k].timestamp);
@@ -107,9 +107,12 @@ void primary_write_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
     for (auto& o : op->out) o = WriteOutcome{kCodeConsistencyNotMet, e, 0, 0};
     return op->done(std::move(op->out));
   }
-  // Stamp and store pending.
+  // Stamp and store: pending until enough copies hold it, or committed at once
+  // when this copy is enough (it can then never be rolled back).
+  const bool commit_now = need == 0;
   for (std::size_t i = 0; i < items.size(); ++i) {
-    if (v.primary.put_stamped(items[i], [&] { return ctx->clock->now(); }) == PutResult::kOlder) {
+    if (v.primary.put_stamped(
+            items[i], [&] { return ctx->clock->now(); }, commit_now) == PutResult::kOlder) {
       op->out[i] = WriteOutcome{kCodeOlder, "a newer version is held", 0, 0};
       continue;
     }

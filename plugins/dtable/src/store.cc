@@ -226,11 +226,12 @@ void Store::erase_version(Entry& e, std::size_t i) {
   e.compact();
 }
 
-PutResult Store::put_stamped(Item& item, const std::function<std::int64_t()>& stamp) {
+PutResult Store::put_stamped(Item& item, const std::function<std::int64_t()>& stamp,
+                             bool committed) {
   Shard& s = shard(item.hash);
   std::lock_guard lock(s.mu);
   item.timestamp = stamp();
-  return put_locked(s, s.entries[item.hash], item, /*committed=*/false, nullptr);
+  return put_locked(s, s.entries[item.hash], item, committed, nullptr);
 }
 
 PutResult Store::put(const Item& item, bool committed, const ReplicaMeta* meta) {

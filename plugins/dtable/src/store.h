@@ -67,13 +67,15 @@ class Store {
   // `meta` (master, depth, refresh time) on kApplied and kDuplicate.
   PutResult put(const Item& item, bool committed, const ReplicaMeta* meta = nullptr);
 
-  // Stamps `item` with `stamp()` and stores it as a pending version, both under
+  // Stamps `item` with `stamp()` and stores it as a pending version (committed
+  // at once with `committed`: a write that needs no other copy), both under
   // the key's lock, so writes of one key stamped here are stored in timestamp
   // order and a write is never refused for a concurrent one stamped after it.
   // Refused (kOlder) only when a newer committed version came from elsewhere.
   // `item.timestamp` is set on return. `stamp` must be quick and must not call
   // into the table.
-  PutResult put_stamped(Item& item, const std::function<std::int64_t()>& stamp);
+  PutResult put_stamped(Item& item, const std::function<std::int64_t()>& stamp,
+                        bool committed = false);
 
   // Makes the pending version `ts` of `hash` visible (older versions are dropped).
   CommitResult commit(const Id& hash, std::int64_t ts);
