@@ -21,6 +21,8 @@ std::string TransportStats::host_type_name(MessageType type) {
       return "notify";
     case msg::kHostStatus:
       return "host_status";
+    case msg::kBatchProbe:
+      return "batch_probe";
     default:
       return "";
   }

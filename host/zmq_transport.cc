@@ -138,6 +138,11 @@ class Envelope {
 constexpr std::size_t kBatchReplyBytes = 1u << 20;
 // Room a batch reply starts with, so that it seldom grows (and copies itself).
 constexpr std::size_t kBatchReplyReserve = 16u << 10;
+// Requests to one peer sent as one batch frame at most (else at the end of the
+// poll round), and how long a new peer may take to answer the batch probe.
+constexpr std::size_t kPeerBatchEntries = 1024;
+constexpr std::size_t kPeerBatchBytes = 256u << 10;
+constexpr auto kProbeTimeout = std::chrono::seconds(5);
 
 // A zmq::message_t that owns `s` (no copy of its bytes).
 zmq::message_t message_owning(std::string&& s) {
@@ -226,6 +231,15 @@ struct ZmqTransport::Impl {
     zmq::socket_t socket;
     std::size_t pending = 0;
     Clock::time_point last_used;
+    // Whether the peer takes batch frames: asked once when the socket opens
+    // (see send_probe()); until it answers, requests go one per message.
+    enum class Batching { kUnknown, kYes, kNo };
+    Batching batching = Batching::kUnknown;
+    std::uint64_t probe_id = 0;
+    Clock::time_point probe_deadline;
+    // Requests started in this poll round, sent together at its end.
+    std::string batch;
+    std::vector<std::uint64_t> batch_ids;
   };
 
   struct Pending {
@@ -567,6 +581,7 @@ struct ZmqTransport::Impl {
       now = Clock::now();
       expire(now);
       flush_batch_replies();
+      flush_peer_batches();
       if (now >= next_housekeeping) {
         close_idle_peers(now);
         compact_deadlines();
@@ -684,6 +699,9 @@ struct ZmqTransport::Impl {
     const MessageType type = request.type;
     const TransportStats::PerType& counted = stats.of(type);
     counted.received->inc();
+    if (type == msg::kBatchProbe) {  // answered here: this transport serves batches
+      return deliver(std::move(env), frame_of(Message{type, std::string(kBatchProbeYes)}));
+    }
     if (handler.is_inline(type)) {
       Message reply = handle_safely(request);
       if (reply.type == msg::kErr) counted.errors->inc();
@@ -832,10 +850,14 @@ struct ZmqTransport::Impl {
       s.set(zmq::sockopt::sndhwm, kPeerQueue);
       if (host.front() == '[') s.set(zmq::sockopt::ipv6, 1);
       s.connect("tcp://" + host);
-      auto peer = std::make_unique<Peer>(Peer{host, std::move(s), 0, Clock::now()});
+      auto peer = std::make_unique<Peer>();
+      peer->host = host;
+      peer->socket = std::move(s);
+      peer->last_used = Clock::now();
       Peer* p = peer.get();
       peers.emplace(host, std::move(peer));
       items_dirty = true;
+      send_probe(*p);
       return p;
     } catch (const zmq::error_t& e) {
       error = "cannot connect to tcp://" + host + ": " + e.what();
@@ -848,17 +870,31 @@ struct ZmqTransport::Impl {
     Peer* peer = peer_for(call.host, error);
     if (peer == nullptr) return invoke(call.done, Status::Unavailable(std::move(error)), log);
     const std::uint64_t id = next_id++;
-    zmq::message_t id_frame(kCorrelationIdBytes);
-    put_correlation_id(id, static_cast<unsigned char*>(id_frame.data()));
-    zmq::message_t delimiter;
-    zmq::message_t payload = frame_of(call.request);
-    constexpr auto more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
-    if (!peer->socket.send(id_frame, more)) {
-      return invoke(call.done, Status::Unavailable("too many requests queued to " + call.host),
-                    log);
+    if (peer->batching == Peer::Batching::kYes) {
+      // Sent with the other requests to this peer at the end of the round.
+      char tag[kCorrelationIdBytes];
+      put_correlation_id(id, reinterpret_cast<unsigned char*>(tag));
+      if (peer->batch.empty()) {
+        peer->batch.reserve(kBatchReplyReserve);
+        peer->batch.push_back(static_cast<char>(msg::kBatch));
+        batching_peers.push_back(peer);
+      }
+      append_batch_entry(peer->batch, std::string_view(tag, sizeof tag), call.request.type,
+                         call.request.payload);
+      peer->batch_ids.push_back(id);
+    } else {
+      zmq::message_t id_frame(kCorrelationIdBytes);
+      put_correlation_id(id, static_cast<unsigned char*>(id_frame.data()));
+      zmq::message_t delimiter;
+      zmq::message_t payload = frame_of(call.request);
+      constexpr auto more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
+      if (!peer->socket.send(id_frame, more)) {
+        return invoke(call.done, Status::Unavailable("too many requests queued to " + call.host),
+                      log);
+      }
+      peer->socket.send(delimiter, more);
+      peer->socket.send(payload, zmq::send_flags::dontwait);
     }
-    peer->socket.send(delimiter, more);
-    peer->socket.send(payload, zmq::send_flags::dontwait);
     ++peer->pending;
     const Clock::time_point now = Clock::now();
     peer->last_used = now;
@@ -867,6 +903,78 @@ struct ZmqTransport::Impl {
                                 call.request.type, now});
     deadlines.emplace_back(call.deadline, id);
     std::push_heap(deadlines.begin(), deadlines.end(), later);
+    if (peer->batch_ids.size() >= kPeerBatchEntries || peer->batch.size() >= kPeerBatchBytes) {
+      flush_peer_batch(*peer);
+    }
+  }
+
+  // Asks a new peer whether it takes batch frames: a batch holding one
+  // kBatchProbe, behind its own id. A node of ours answers with a batch whose
+  // entry is a kBatchProbe saying kBatchProbeYes; an original node with an
+  // Err, or not at all.
+  void send_probe(Peer& peer) {
+    peer.probe_id = next_id++;
+    zmq::message_t id_frame(kCorrelationIdBytes);
+    auto* id = static_cast<unsigned char*>(id_frame.data());
+    put_correlation_id(peer.probe_id, id);
+    std::string frame(1, static_cast<char>(msg::kBatch));
+    append_batch_entry(frame,
+                       std::string_view(reinterpret_cast<const char*>(id), kCorrelationIdBytes),
+                       msg::kBatchProbe, {});
+    constexpr auto more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
+    zmq::message_t delimiter;
+    if (!peer.socket.send(id_frame, more)) {
+      peer.batching = Peer::Batching::kNo;
+      return;
+    }
+    peer.socket.send(delimiter, more);
+    peer.socket.send(message_owning(std::move(frame)), zmq::send_flags::dontwait);
+    peer.probe_deadline = Clock::now() + kProbeTimeout;
+  }
+
+  // Settles `peer`'s batching from the reply to its probe.
+  void take_probe_reply(Peer& peer, std::string_view reply) {
+    BatchReader reader(reply);
+    BatchReader::Entry e;
+    char id[kCorrelationIdBytes];
+    put_correlation_id(peer.probe_id, reinterpret_cast<unsigned char*>(id));
+    const bool yes = reader.next(e) && e.tag == std::string_view(id, sizeof id) &&
+                     static_cast<MessageType>(e.frame[0]) == msg::kBatchProbe &&
+                     e.frame.substr(1) == kBatchProbeYes;
+    peer.batching = yes ? Peer::Batching::kYes : Peer::Batching::kNo;
+    log->debug("{} {} batch frames", peer.host, yes ? "takes" : "does not take");
+  }
+
+  // Sends the requests waiting in `peer`'s batch as one message.
+  void flush_peer_batch(Peer& peer) {
+    if (peer.batch_ids.empty()) return;
+    std::vector<std::uint64_t> ids = std::move(peer.batch_ids);
+    peer.batch_ids.clear();
+    zmq::message_t frame = message_owning(std::move(peer.batch));
+    peer.batch.clear();
+    constexpr auto more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
+    zmq::message_t delimiter;
+    if (peer.socket.send(delimiter, more)) {
+      peer.socket.send(frame, zmq::send_flags::dontwait);
+      return;
+    }
+    // The peer's queue is full: every request of the batch fails now.
+    for (std::uint64_t id : ids) {
+      auto it = pending.find(id);
+      if (it == pending.end()) continue;
+      ReplyCallback done = std::move(it->second.done);
+      pending.erase(it);
+      --peer.pending;
+      invoke(done, Status::Unavailable("too many requests queued to " + peer.host), log);
+    }
+  }
+
+  // Sends the batches of requests started in this poll round. I/O thread only.
+  void flush_peer_batches() {
+    // A callback run by a failed batch may start calls: take the list first.
+    std::vector<Peer*> flushing;
+    flushing.swap(batching_peers);
+    for (Peer* p : flushing) flush_peer_batch(*p);
   }
 
   static bool later(const std::pair<Clock::time_point, std::uint64_t>& a,
@@ -891,26 +999,50 @@ struct ZmqTransport::Impl {
         if (n < 3) frames[n] = std::move(f);
         ++n;
       }
+      if (n == 2 && frames[0].size() == 0) {  // [empty][batch reply]
+        const std::string_view frame = view(frames[1]);
+        BatchReader reader(frame);
+        for (BatchReader::Entry e; reader.next(e);) {
+          if (e.tag.size() != kCorrelationIdBytes) continue;
+          std::uint64_t id = 0;
+          for (char c : e.tag) id = (id << 8) | static_cast<unsigned char>(c);
+          complete_call(peer, id, Message::from_frame(e.frame));
+        }
+        if (!reader.error().empty()) {
+          log->debug("malformed batch reply from {}: {}", peer.host, reader.error());
+        }
+        continue;
+      }
       std::optional<ReceivedReply> reply =
           decode_reply(n, view(frames[0]), view(frames[1]), view(frames[2]), peer.host);
       if (!reply) {
         log->debug("dropped malformed reply from {} ({} frames)", peer.host, n);
         continue;
       }
-      auto it = pending.find(reply->id);
-      if (it == pending.end()) {
-        log->debug("dropped reply from {} to unknown request {}", peer.host, reply->id);
+      if (reply->id == peer.probe_id && peer.batching == Peer::Batching::kUnknown) {
+        take_probe_reply(peer, view(frames[2]));
         continue;
       }
-      ReplyCallback done = std::move(it->second.done);
-      const Clock::time_point now = Clock::now();
-      stats.of(it->second.type).latency->observe(now - it->second.sent);
-      pending.erase(it);
-      --peer.pending;
-      peer.last_used = now;
-      invoke(done, std::move(reply->message), log);
+      complete_call(peer, reply->id, std::move(reply->message));
     }
     return kBatch;
+  }
+
+  // Completes the call `id` to `peer` with `reply`; a reply to an unknown
+  // call (timed out already) is dropped.
+  void complete_call(Peer& peer, std::uint64_t id, Result<Message> reply) {
+    auto it = pending.find(id);
+    if (it == pending.end()) {
+      log->debug("dropped reply from {} to unknown request {}", peer.host, id);
+      return;
+    }
+    ReplyCallback done = std::move(it->second.done);
+    const Clock::time_point now = Clock::now();
+    stats.of(it->second.type).latency->observe(now - it->second.sent);
+    pending.erase(it);
+    --peer.pending;
+    peer.last_used = now;
+    invoke(done, std::move(reply), log);
   }
 
   // Reads every reply waiting on every peer socket.
@@ -961,6 +1093,11 @@ struct ZmqTransport::Impl {
   }
 
   void close_idle_peers(Clock::time_point now) {
+    for (auto& [host, peer] : peers) {
+      if (peer->batching == Peer::Batching::kUnknown && now >= peer->probe_deadline) {
+        peer->batching = Peer::Batching::kNo;  // no answer: one request per message
+      }
+    }
     for (auto it = peers.begin(); it != peers.end();) {
       if (it->second->pending == 0 && now - it->second->last_used >= kPeerIdle) {
         log->debug("closing idle connection to {}", it->first);
@@ -993,6 +1130,7 @@ struct ZmqTransport::Impl {
     in_flight.clear();
     items.clear();
     item_peers.clear();
+    batching_peers.clear();
     peers.clear();
     router.close();
   }
@@ -1035,6 +1173,8 @@ struct ZmqTransport::Impl {
   bool items_dirty = true;
   // Batch replies being filled in this poll round, one per envelope.
   std::vector<BatchReply> batch_replies;
+  // Peers whose batch holds requests started in this poll round.
+  std::vector<Peer*> batching_peers;
 
   // Last: unregistered first, while the pool it reads still exists.
   CollectorHandle pool_gauges;

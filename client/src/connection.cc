@@ -138,14 +138,15 @@ struct Connection::Impl {
   }
 
   // Sends the probe that tells whether the node takes batch frames: a batch
-  // of one ListVnodes, behind its own id. Our nodes answer with a batch frame
-  // whose entry is a ListVnodesResp; an original node with an Err (or not at
-  // all), and a node that echoes what it gets with a batch of a ListVnodes.
+  // of one kBatchProbe, behind its own id. Our nodes answer with a batch frame
+  // whose entry is a kBatchProbe saying kBatchProbeYes; an original node with
+  // an Err (or not at all), and a node that echoes what it gets with an
+  // empty probe.
   void send_probe() {
     probe_id = next_id++;
     std::string frame(1, static_cast<char>(msg::kBatch));
     const std::string id_frame = encode_id(probe_id);
-    append_batch_entry(frame, id_frame, msg::kListVnodes, {});
+    append_batch_entry(frame, id_frame, msg::kBatchProbe, {});
     try {
       if (socket.send(zmq::buffer(id_frame),
                       zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
@@ -235,13 +236,14 @@ struct Connection::Impl {
     }
   }
 
-  // True when `frame` is a batch reply to the probe: one ListVnodesResp entry
-  // with the probe's tag.
+  // True when `frame` is a batch reply to the probe: one kBatchProbe entry
+  // with the probe's tag, saying kBatchProbeYes.
   bool answers_probe(std::string_view frame) const {
     BatchReader reader(frame);
     BatchReader::Entry e;
     return reader.next(e) && e.tag == encode_id(probe_id) &&
-           static_cast<MessageType>(e.frame[0]) == msg::kListVnodesResp;
+           static_cast<MessageType>(e.frame[0]) == msg::kBatchProbe &&
+           e.frame.substr(1) == kBatchProbeYes;
   }
 
   // Completes the requests answered by the entries of a batch frame; entries

@@ -44,8 +44,6 @@ class Handler final : public RequestHandler {
     return Message{request.type, "sync:" + request.payload};
   }
   void handle_async(Message request, std::function<void(Message)> done) override {
-    // The client library's probe for batches (any ListVnodesResp will do).
-    if (request.type == msg::kListVnodes) return done(Message{msg::kListVnodesResp, ""});
     if (request.type == kLater) {
       std::lock_guard lock(mu);
       held.push_back(std::move(done));
@@ -230,6 +228,34 @@ TEST(TransportBatch, AMalformedBatchIsRefusedWholeAndANestedOneByItsEntry) {
   EXPECT_EQ(error_of(*nested).message(), "malformed request: a batch inside a batch");
   EXPECT_EQ(server.counter("dendrite_transport_malformed_frames_total"), 2);
   EXPECT_EQ(server.counter("dendrite_transport_batches_total"), 1);  // the refused one is not
+}
+
+// A node's calls to another node go out in batch frames once the peer said it
+// serves them: calls started in one poll round share a message.
+TEST(TransportBatch, CallsBetweenNodesAreBatched) {
+  Server a, b;
+  // The first call opens the connection and sends the probe.
+  auto first = a.transport->call(b.transport->address(), Message{kNow, "first"}, 10s);
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  EXPECT_EQ(first->payload, "async:first");
+  ASSERT_TRUE(eventually([&] { return b.counter("dendrite_transport_batches_total") >= 1; }));
+
+  constexpr int kCalls = 2000;
+  std::atomic<int> good{0}, answered{0};
+  for (int i = 0; i < kCalls; ++i) {
+    const std::string payload = std::to_string(i);
+    a.transport->call_async(b.transport->address(), Message{kNow, payload}, 20s,
+                            [&, payload](Result<Message> r) {
+                              if (r.ok() && r->payload == "async:" + payload) ++good;
+                              ++answered;
+                            });
+  }
+  ASSERT_TRUE(eventually([&] { return answered.load() == kCalls; }, 30s));
+  EXPECT_EQ(good.load(), kCalls);
+  // Fewer frames than calls: started together, they left together.
+  const double batches = b.counter("dendrite_transport_batches_total");
+  EXPECT_GE(b.counter("dendrite_transport_batched_requests_total"), kCalls);
+  EXPECT_LT(batches, kCalls / 2) << batches << " batches";
 }
 
 // The client library finds out that the node takes batches and sends requests

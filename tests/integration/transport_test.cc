@@ -186,7 +186,10 @@ class RawServer {
     thread_.join();
   }
   const std::string& address() const { return address_; }
+  // Requests received, not counting batch probes (a transport asks each new
+  // peer once whether it serves batch frames: docs/transport.md).
   int received() const { return received_.load(); }
+  int probes() const { return probes_.load(); }
 
  private:
   void serve(bool answer) {
@@ -196,7 +199,9 @@ class RawServer {
       if (!(item.revents & ZMQ_POLLIN)) continue;
       std::vector<zmq::message_t> frames;
       (void)zmq::recv_multipart(socket_, std::back_inserter(frames));
-      ++received_;
+      const bool probe = !frames.empty() && frames.back().size() > 0 &&
+                         frames.back().data<char>()[0] == static_cast<char>(msg::kBatch);
+      ++(probe ? probes_ : received_);
       if (!answer) continue;
       // REP: the envelope is stripped and re-added by the socket; reply with the
       // same type and the payload reversed, so a mismatch would show.
@@ -211,6 +216,7 @@ class RawServer {
   std::string address_;
   std::atomic<bool> stop_{false};
   std::atomic<int> received_{0};
+  std::atomic<int> probes_{0};
   std::thread thread_;
 };
 
@@ -461,6 +467,10 @@ TEST(Transport, ClientTalksToOriginalRepServer) {
     std::string want = "n" + std::to_string(i * 7);
     EXPECT_EQ(got->payload, std::string(want.rbegin(), want.rend()));
   }
+  // It was asked once whether it serves batches, did not say so, and got
+  // every request in a message of its own.
+  EXPECT_EQ(rep.probes(), 1);
+  EXPECT_EQ(rep.received(), kN + 1);
 }
 
 TEST(Transport, WorkerPoolGrowsUnderLoadAndShrinksWhenIdle) {

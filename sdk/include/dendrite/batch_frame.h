@@ -24,6 +24,8 @@ inline constexpr std::size_t kMaxBatchTagBytes = 64;
 inline constexpr std::size_t kMaxBatchEntries = 4096;
 // Bytes an entry adds to its tag and frame.
 inline constexpr std::size_t kBatchEntryOverhead = 5;
+// The payload of a node's answer to msg::kBatchProbe.
+inline constexpr std::string_view kBatchProbeYes = "batch/1";
 
 // Appends one entry to `frame` (which starts with the msg::kBatch byte), its
 // frame being `type` followed by `payload`. REQUIRES: 1 <= tag.size() <=

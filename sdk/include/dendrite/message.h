@@ -31,6 +31,9 @@ inline constexpr MessageType kHostStatus = 12;       // ours
 inline constexpr MessageType kHostStatusReply = 13;  // ours
 // Many requests, or their replies, in one frame (dendrite/batch_frame.h).
 inline constexpr MessageType kBatch = 14;  // ours
+// "Do you serve batches?": a node's transport answers it itself (never a
+// handler) with a kBatchProbe whose payload is kBatchProbeYes.
+inline constexpr MessageType kBatchProbe = 15;  // ours
 // The last type reserved for the host.
 inline constexpr MessageType kLastHostType = 0x1F;
 }  // namespace msg
