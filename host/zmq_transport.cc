@@ -361,7 +361,12 @@ struct ZmqTransport::Impl {
   // (see Answer).
   void handle_async_safely(Message request, std::function<void(Message)> done) {
     auto answer = std::make_shared<Answer>(std::move(done));
-    auto once = [answer](Message reply) { (*answer)(std::move(reply)); };
+    call_handler(std::move(request), [answer](Message reply) { (*answer)(std::move(reply)); });
+  }
+
+  // handler.handle_async(request, once); a throw is logged and answered with
+  // an Err through `once` (which must tolerate a second call).
+  void call_handler(Message request, const std::function<void(Message)>& once) {
     const MessageType type = request.type;
     try {
       handler.handle_async(std::move(request), once);
@@ -747,18 +752,9 @@ struct ZmqTransport::Impl {
       std::size_t bytes_;
       std::atomic<bool> answered_{false};
     };
-    const MessageType type = request.type;
-    auto served = std::make_shared<Served>(this, std::move(env), type, request.payload.size());
-    auto answer = [served](Message reply) { served->answer(std::move(reply)); };
-    try {
-      handler.handle_async(std::move(request), answer);
-    } catch (const std::exception& e) {
-      log->error("handler threw on message type {}: {}", type, e.what());
-      answer(make_error(std::string("internal error: ") + e.what()));
-    } catch (...) {
-      log->error("handler threw a non-standard exception on message type {}", type);
-      answer(make_error("internal error"));
-    }
+    auto served =
+        std::make_shared<Served>(this, std::move(env), request.type, request.payload.size());
+    call_handler(std::move(request), [served](Message reply) { served->answer(std::move(reply)); });
   }
 
   // Takes room for a request of `bytes` within the pending limits; "" when
