@@ -144,9 +144,32 @@ constexpr std::size_t kPeerBatchEntries = 1024;
 constexpr std::size_t kPeerBatchBytes = 256u << 10;
 constexpr auto kProbeTimeout = std::chrono::seconds(5);
 
-// A zmq::message_t that owns `s` (no copy of its bytes).
-zmq::message_t message_owning(std::string&& s) {
-  auto* held = new std::string(std::move(s));
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kThreadSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr bool kThreadSanitizer = true;
+#else
+constexpr bool kThreadSanitizer = false;
+#endif
+#else
+constexpr bool kThreadSanitizer = false;
+#endif
+
+// Frames at least this big are handed to ZeroMQ without a copy; smaller ones
+// are copied, which costs less than the allocation ZeroMQ makes for a
+// borrowed buffer plus freeing it on ZeroMQ's own I/O thread.
+constexpr std::size_t kZeroCopyBytes = 64u << 10;
+
+// A zmq::message_t holding the bytes of `frame`: a copy when the frame is
+// small, or always under ThreadSanitizer (a buffer freed on libzmq's
+// uninstrumented thread looks like a race to it, and each such report costs
+// far more than the copy); else `frame`'s own buffer, taken over.
+zmq::message_t message_of(std::string&& frame) {
+  if (kThreadSanitizer || frame.size() < kZeroCopyBytes) {
+    return zmq::message_t(frame.data(), frame.size());
+  }
+  auto* held = new std::string(std::move(frame));
   return zmq::message_t(
       held->data(), held->size(), [](void*, void* hint) { delete static_cast<std::string*>(hint); },
       held);
@@ -819,9 +842,7 @@ struct ZmqTransport::Impl {
     }
   }
 
-  void send_batch_reply(BatchReply& b) {
-    b.envelope.send(router, message_owning(std::move(b.frame)));
-  }
+  void send_batch_reply(BatchReply& b) { b.envelope.send(router, message_of(std::move(b.frame))); }
 
   // Sends the batch replies gathered in this poll round. I/O thread only.
   void flush_batch_replies() {
@@ -924,7 +945,7 @@ struct ZmqTransport::Impl {
       return;
     }
     peer.socket.send(delimiter, more);
-    peer.socket.send(message_owning(std::move(frame)), zmq::send_flags::dontwait);
+    peer.socket.send(message_of(std::move(frame)), zmq::send_flags::dontwait);
     peer.probe_deadline = Clock::now() + kProbeTimeout;
   }
 
@@ -946,7 +967,7 @@ struct ZmqTransport::Impl {
     if (peer.batch_ids.empty()) return;
     std::vector<std::uint64_t> ids = std::move(peer.batch_ids);
     peer.batch_ids.clear();
-    zmq::message_t frame = message_owning(std::move(peer.batch));
+    zmq::message_t frame = message_of(std::move(peer.batch));
     peer.batch.clear();
     constexpr auto more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
     zmq::message_t delimiter;
