@@ -1,0 +1,227 @@
+// dtable's replica channels against a replica that refuses batches (as an
+// original node does: it knows SetReplica but not SetMultiItem{replica}).
+// The real plugin runs on a FakeHost whose peers answer for the replicas, so
+// the test decides what each replica request gets and sees every one sent.
+// Raw dtable messages are hand-encoded (the plugin's own generated protobuf
+// code stays inside the plugin).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "chord.pb.h"
+#include "dendrite/dtable/messages.h"
+#include "dendrite/testing/fake_host.h"
+#include "host/plugin_loader.h"
+
+namespace dendrite::testing {
+namespace {
+
+namespace dmsg = dtable::msg;
+
+constexpr const char* kHost = "127.0.0.1:7200";
+constexpr const char* kPeers[] = {"127.0.0.1:7201", "127.0.0.1:7202"};
+constexpr int kVnodes = 2;
+constexpr auto kWait = std::chrono::seconds(10);
+
+// Minimal protobuf encoding and decoding of the few fields used here.
+void varint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+void field_bytes(std::string& out, int field, const std::string& bytes) {
+  varint(out, static_cast<std::uint64_t>(field) << 3 | 2);
+  varint(out, bytes.size());
+  out += bytes;
+}
+void field_varint(std::string& out, int field, std::uint64_t v) {
+  varint(out, static_cast<std::uint64_t>(field) << 3);
+  varint(out, v);
+}
+
+// SetItem(dest, {key, val, keyHash}, minAcks): a client write to its primary.
+Message set_item(const Vnode& dest, const std::string& key, const std::string& value,
+                 int min_acks) {
+  PBProtoVnode vnode;
+  vnode.set_id(dest.id.raw());
+  vnode.set_host(dest.host);
+  std::string item;
+  field_bytes(item, 1, key);
+  field_bytes(item, 2, value);
+  field_bytes(item, 5, Id::hash(key).raw());
+  std::string m;
+  field_bytes(m, 1, vnode.SerializeAsString());
+  field_bytes(m, 2, item);
+  field_varint(m, 5, static_cast<std::uint64_t>(min_acks));
+  return Message{dmsg::kSetItem, m};
+}
+
+// Response{ok: true, copies: 1}: what a replica answers a write it took.
+Message replica_ok() {
+  std::string m;
+  field_varint(m, 1, 1);
+  field_varint(m, 5, 1);
+  return Message{dmsg::kResponse, m};
+}
+
+// Whether `reply` is a Response with ok set (field 1, serialized first).
+bool response_ok(const Result<Message>& reply) {
+  if (!reply.ok() || reply->type != dmsg::kResponse) return false;
+  const std::string& p = reply->payload;
+  return p.size() >= 2 && p[0] == 0x08 && p[1] == 0x01;
+}
+
+std::vector<Vnode> vnodes_of(const std::string& host) {
+  std::vector<Vnode> out;
+  for (int i = 0; i < kVnodes; ++i) {
+    out.push_back({Id::for_vnode(host, static_cast<std::uint16_t>(i)), host});
+  }
+  return out;
+}
+
+// A replica that answers SetReplica with ok and SetMultiItem with Err. Its
+// first SetReplica is held until release(), so that later writes queue up on
+// their channel and leave as a batch.
+class RefusingReplica {
+ public:
+  Result<Message> answer(const std::string& host, const Message& request) {
+    std::unique_lock lock(mu_);
+    if (request.type == dmsg::kSetMultiItem) {
+      ++batches_;
+      return make_error("unknown message type 0x26");
+    }
+    if (request.type != dmsg::kSetReplica) return Status::Unavailable("not a replica write");
+    ++singles_[host];
+    if (!held_once_) {
+      held_once_ = true;
+      cv_.wait_for(lock, kWait, [this] { return released_; });
+    }
+    return replica_ok();
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  int batches() const {
+    std::lock_guard lock(mu_);
+    return batches_;
+  }
+  int singles() const {
+    std::lock_guard lock(mu_);
+    int n = 0;
+    for (const auto& [host, count] : singles_) n += count;
+    return n;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_once_ = false;
+  bool released_ = false;
+  int batches_ = 0;
+  std::map<std::string, int> singles_;
+};
+
+// Counts answers to the writes the test sends.
+class Answers {
+ public:
+  void add(bool ok) {
+    std::lock_guard lock(mu_);
+    ++(ok ? ok_ : failed_);
+    cv_.notify_all();
+  }
+  // Waits until `n` answers came (bounded); the number of ok ones.
+  int wait_ok(int n) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, kWait, [&] { return ok_ + failed_ >= n; });
+    return ok_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int ok_ = 0;
+  int failed_ = 0;
+};
+
+TEST(DtableReplicaFallbackTest, BatchRefusedByAnOriginalReplicaIsResentAsSingleWrites) {
+  FakeHost host(kHost, kVnodes);
+  std::vector<Vnode> ring = vnodes_of(kHost);
+  for (const char* peer : kPeers) {
+    for (const Vnode& v : vnodes_of(peer)) ring.push_back(v);
+  }
+  host.set_ring(ring);
+  RefusingReplica replica;
+  host.set_responder(
+      [&replica](const std::string& to, const Message& m) { return replica.answer(to, m); });
+  RecordingLogger log;
+  host::PluginLoader loader(".", host, [&log](const std::string&) {
+    return std::shared_ptr<Logger>(&log, [](Logger*) {});
+  });
+  ASSERT_TRUE(
+      loader
+          .load({host::PluginSpec{"dtable", std::string(DENDRITE_PLUGIN_DIR) + "/libdtable.so",
+                                  R"({"settle_ms": 0})"}})
+          .ok());
+  ASSERT_TRUE(loader.start().ok());
+  TransportHook* hook = loader.hook_for(dmsg::kSetItem);
+  ASSERT_NE(hook, nullptr);
+
+  // Keys whose primary is one local vnode, so that their replica writes share
+  // channels (primary, replica, depth).
+  std::vector<std::string> keys;
+  Vnode primary;
+  for (int i = 0; keys.size() < 20 && i < 10000; ++i) {
+    const std::string key = "fallback-" + std::to_string(i);
+    auto owners = host.lookup(1, Id::hash(key));
+    ASSERT_TRUE(owners.ok());
+    if (owners->front().host != kHost) continue;
+    if (keys.empty()) primary = owners->front();
+    if (owners->front() == primary) keys.push_back(key);
+  }
+  ASSERT_EQ(keys.size(), 20u);
+
+  // The first write's replica requests go at once (its channels are idle);
+  // one is held, so the other 19 writes wait on their channels and leave as
+  // batches once it is answered. The replica refuses the batches; the writes
+  // must still reach it, one by one, and every one must be acknowledged.
+  Answers answers;
+  const int min_acks = 3;  // the primary's copy and both replicas'
+  for (const std::string& key : keys) {
+    hook->handle_async(set_item(primary, key, "v-" + key, min_acks),
+                       [&answers](Result<Message> reply) { answers.add(response_ok(reply)); });
+  }
+  replica.release();
+  EXPECT_EQ(answers.wait_ok(static_cast<int>(keys.size())), static_cast<int>(keys.size()));
+  EXPECT_GE(replica.batches(), 1);
+  // Both replicas got every write singly: the first one at once, the rest
+  // after their batch was refused.
+  EXPECT_EQ(replica.singles(), 2 * static_cast<int>(keys.size()));
+
+  // The refusing hosts now get single writes only: no batch is tried again.
+  const int batches_before = replica.batches();
+  Answers more;
+  for (const std::string& key : keys) {
+    hook->handle_async(set_item(primary, key, "w-" + key, min_acks),
+                       [&more](Result<Message> reply) { more.add(response_ok(reply)); });
+  }
+  EXPECT_EQ(more.wait_ok(static_cast<int>(keys.size())), static_cast<int>(keys.size()));
+  EXPECT_EQ(replica.batches(), batches_before);
+  EXPECT_EQ(replica.singles(), 4 * static_cast<int>(keys.size()));
+  loader.stop();
+  loader.unload();
+}
+
+}  // namespace
+}  // namespace dendrite::testing
