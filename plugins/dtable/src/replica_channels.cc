@@ -28,26 +28,30 @@ std::vector<bool> acked_items(const Result<Message>& reply, std::size_t n) {
 
 // The request writing `items` to replica `target` of `primary` at `depth`:
 // SetReplica for one item (as the original sends it), else SetMultiItem{replica}.
+// A batch names the primary once, as its origin (a replica takes the origin
+// as master of items without one); SetReplica names it in the item too.
 Message replica_request(const Vnode& primary, const Vnode& target, int depth,
                         const std::vector<Item>& items) {
-  auto fill = [&](PBDTableItem* pb, const Item& item) {
-    to_pb(item, pb);
-    auto* info = pb->mutable_replicainfo();
-    to_pb(primary, info->mutable_master());
-    info->set_depth(depth);
-  };
   if (items.size() == 1) {
     PBDTableSetItem req;
     to_pb(target, req.mutable_dest());
     to_pb(primary, req.mutable_origin());
-    fill(req.mutable_item(), items[0]);
+    PBDTableItem* pb = req.mutable_item();
+    to_pb(items[0], pb);
+    auto* info = pb->mutable_replicainfo();
+    to_pb(primary, info->mutable_master());
+    info->set_depth(depth);
     return pack(msg::kSetReplica, req);
   }
   PBDTableSetMultiItem req;
   to_pb(target, req.mutable_dest());
   to_pb(primary, req.mutable_origin());
   req.set_replica(true);
-  for (const Item& item : items) fill(req.add_items(), item);
+  for (const Item& item : items) {
+    PBDTableItem* pb = req.add_items();
+    to_pb(item, pb);
+    if (depth != 0) pb->mutable_replicainfo()->set_depth(depth);
+  }
   return pack(msg::kSetMultiItem, req);
 }
 
