@@ -1,46 +1,25 @@
 // Consistency levels of dtable: n copies or ConsistencyNotMet, a failed write
 // rolled back everywhere (old value back, new key invisible), read repair of a
 // stale replica, and the wrong-owner reply to a misrouted request. Raw dtable
-// messages are hand-encoded here: linking the plugin's generated protobuf code
-// into the test would clash with the loaded plugin's copy.
+// messages are hand-encoded (integration/raw_protobuf.h).
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "chord.pb.h"
 #include "dendrite/dtable/messages.h"
 #include "integration/dtable_cluster.h"
+#include "integration/raw_protobuf.h"
 
 namespace dendrite::testing {
 namespace {
 
 namespace dmsg = dtable::msg;
 
-// Minimal protobuf encoding of the few fields the tests send.
-void varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-void field_bytes(std::string& out, int field, const std::string& bytes) {
-  varint(out, static_cast<std::uint64_t>(field) << 3 | 2);
-  varint(out, bytes.size());
-  out += bytes;
-}
-void field_varint(std::string& out, int field, std::uint64_t v) {
-  varint(out, static_cast<std::uint64_t>(field) << 3);
-  varint(out, v);
-}
-std::string vnode_bytes(const Vnode& v) {
-  PBProtoVnode pb;
-  pb.set_id(v.id.raw());
-  pb.set_host(v.host);
-  return pb.SerializeAsString();
-}
+using raw_pb::field_bytes;
+using raw_pb::field_varint;
+using raw_pb::vnode_bytes;
 
 // DropItems(dest, replica table, [keyHash, timestamp]): rolls one replica
 // version back, as a failed write's primary would.

@@ -2,8 +2,7 @@
 // original node does: it knows SetReplica but not SetMultiItem{replica}).
 // The real plugin runs on a FakeHost whose peers answer for the replicas, so
 // the test decides what each replica request gets and sees every one sent.
-// Raw dtable messages are hand-encoded (the plugin's own generated protobuf
-// code stays inside the plugin).
+// Raw dtable messages are hand-encoded (integration/raw_protobuf.h).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -16,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "chord.pb.h"
 #include "dendrite/dtable/messages.h"
 #include "dendrite/testing/fake_host.h"
 #include "host/plugin_loader.h"
+#include "integration/raw_protobuf.h"
 
 namespace dendrite::testing {
 namespace {
@@ -31,36 +30,19 @@ constexpr const char* kPeers[] = {"127.0.0.1:7201", "127.0.0.1:7202"};
 constexpr int kVnodes = 2;
 constexpr auto kWait = std::chrono::seconds(10);
 
-// Minimal protobuf encoding and decoding of the few fields used here.
-void varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-void field_bytes(std::string& out, int field, const std::string& bytes) {
-  varint(out, static_cast<std::uint64_t>(field) << 3 | 2);
-  varint(out, bytes.size());
-  out += bytes;
-}
-void field_varint(std::string& out, int field, std::uint64_t v) {
-  varint(out, static_cast<std::uint64_t>(field) << 3);
-  varint(out, v);
-}
+using raw_pb::field_bytes;
+using raw_pb::field_varint;
+using raw_pb::vnode_bytes;
 
 // SetItem(dest, {key, val, keyHash}, minAcks): a client write to its primary.
 Message set_item(const Vnode& dest, const std::string& key, const std::string& value,
                  int min_acks) {
-  PBProtoVnode vnode;
-  vnode.set_id(dest.id.raw());
-  vnode.set_host(dest.host);
   std::string item;
   field_bytes(item, 1, key);
   field_bytes(item, 2, value);
   field_bytes(item, 5, Id::hash(key).raw());
   std::string m;
-  field_bytes(m, 1, vnode.SerializeAsString());
+  field_bytes(m, 1, vnode_bytes(dest));
   field_bytes(m, 2, item);
   field_varint(m, 5, static_cast<std::uint64_t>(min_acks));
   return Message{dmsg::kSetItem, m};
