@@ -951,13 +951,9 @@ struct ZmqTransport::Impl {
 
   // Settles `peer`'s batching from the reply to its probe.
   void take_probe_reply(Peer& peer, std::string_view reply) {
-    BatchReader reader(reply);
-    BatchReader::Entry e;
     char id[kCorrelationIdBytes];
     put_correlation_id(peer.probe_id, reinterpret_cast<unsigned char*>(id));
-    const bool yes = reader.next(e) && e.tag == std::string_view(id, sizeof id) &&
-                     static_cast<MessageType>(e.frame[0]) == msg::kBatchProbe &&
-                     e.frame.substr(1) == kBatchProbeYes;
+    const bool yes = answers_batch_probe(reply, std::string_view(id, sizeof id));
     peer.batching = yes ? Peer::Batching::kYes : Peer::Batching::kNo;
     log->debug("{} {} batch frames", peer.host, yes ? "takes" : "does not take");
   }

@@ -239,11 +239,7 @@ struct Connection::Impl {
   // True when `frame` is a batch reply to the probe: one kBatchProbe entry
   // with the probe's tag, saying kBatchProbeYes.
   bool answers_probe(std::string_view frame) const {
-    BatchReader reader(frame);
-    BatchReader::Entry e;
-    return reader.next(e) && e.tag == encode_id(probe_id) &&
-           static_cast<MessageType>(e.frame[0]) == msg::kBatchProbe &&
-           e.frame.substr(1) == kBatchProbeYes;
+    return answers_batch_probe(frame, encode_id(probe_id));
   }
 
   // Completes the requests answered by the entries of a batch frame; entries

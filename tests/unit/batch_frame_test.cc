@@ -95,5 +95,20 @@ TEST(BatchFrame, RefusesMoreThanTheEntryLimit) {
   EXPECT_EQ(r.error, "more than 4096 entries in a batch");
 }
 
+TEST(BatchFrame, ProbeAnswerIsYesOnlyWithItsTagTypeAndText) {
+  std::string yes = batch();
+  append_batch_entry(yes, "probe-1", msg::kBatchProbe, kBatchProbeYes);
+  EXPECT_TRUE(answers_batch_probe(yes, "probe-1"));
+  EXPECT_FALSE(answers_batch_probe(yes, "probe-2"));  // another probe's answer
+
+  std::string echo = batch();  // a node that echoes the probe it got
+  append_batch_entry(echo, "probe-1", msg::kBatchProbe, "");
+  EXPECT_FALSE(answers_batch_probe(echo, "probe-1"));
+  std::string err = batch();
+  append_batch_entry(err, "probe-1", msg::kErr, "unknown message type");
+  EXPECT_FALSE(answers_batch_probe(err, "probe-1"));
+  EXPECT_FALSE(answers_batch_probe(std::string(1, static_cast<char>(msg::kErr)), "probe-1"));
+}
+
 }  // namespace
 }  // namespace dendrite

@@ -98,4 +98,15 @@ class BatchReader {
   std::size_t count_ = 0;
 };
 
+// True when `reply` is a node's "yes" to the batch probe sent under `tag`: a
+// batch whose first entry carries `tag` and a kBatchProbe saying
+// kBatchProbeYes. Anything else (an Err, an echo of the probe) is a "no".
+inline bool answers_batch_probe(std::string_view reply, std::string_view tag) {
+  BatchReader reader(reply);
+  BatchReader::Entry e;
+  return reader.next(e) && e.tag == tag &&
+         static_cast<MessageType>(e.frame[0]) == msg::kBatchProbe &&
+         e.frame.substr(1) == kBatchProbeYes;
+}
+
 }  // namespace dendrite
