@@ -39,6 +39,15 @@
 #include "host/transport_stats.h"
 #include "host/worker_pool.h"
 
+// Defined in ThreadSanitizer builds (GCC and clang spell it differently).
+#if defined(__SANITIZE_THREAD__)
+#define DENDRITE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DENDRITE_TSAN 1
+#endif
+#endif
+
 namespace dendrite::host {
 namespace {
 
@@ -144,14 +153,8 @@ constexpr std::size_t kPeerBatchEntries = 1024;
 constexpr std::size_t kPeerBatchBytes = 256u << 10;
 constexpr auto kProbeTimeout = std::chrono::seconds(5);
 
-#if defined(__SANITIZE_THREAD__)
+#ifdef DENDRITE_TSAN
 constexpr bool kThreadSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr bool kThreadSanitizer = true;
-#else
-constexpr bool kThreadSanitizer = false;
-#endif
 #else
 constexpr bool kThreadSanitizer = false;
 #endif
@@ -1193,13 +1196,6 @@ struct ZmqTransport::Impl {
   CollectorHandle pool_gauges;
 };
 
-#if defined(__SANITIZE_THREAD__)
-#define DENDRITE_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define DENDRITE_TSAN 1
-#endif
-#endif
 #ifdef DENDRITE_TSAN
 // libzmq (not built with TSan) hands messages and commands between the
 // application's threads and its own I/O threads through lock-free queues that
