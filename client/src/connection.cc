@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -79,12 +80,56 @@ Status check_node_address(const std::string& node) {
   return Status::Ok();
 }
 
-struct Connection::Impl {
-  struct Outgoing {
-    Message request;
-    Milliseconds timeout;
-    ReplyCallback done;
+namespace {
+
+// A request queued on a connection, not sent yet.
+struct Outgoing {
+  Message request;
+  Milliseconds timeout;
+  ReplyCallback done;
+};
+
+}  // namespace
+
+// State shared by a loop and the connections it serves.
+struct ConnectionLoop::Impl {
+  zmq::context_t context{1};
+  int wake_fd = -1;  // eventfd: requests queued from other threads, a connection closing, stop
+  std::thread thread;
+
+  std::mutex mu;
+  std::thread::id thread_id;               // the loop's thread, once it runs; guarded by mu
+  std::vector<Connection::Impl*> joining;  // opened, not yet served; guarded by mu
+  std::vector<Connection::Impl*> ready;    // with requests queued or closing; guarded by mu
+  std::size_t queued = 0;                  // requests in the outboxes of `ready`; guarded by mu
+  bool wake_pending = false;               // a wake-up is on its way; guarded by mu
+  bool stopping = false;                   // guarded by mu
+
+  std::condition_variable retired_cv;  // a connection was retired
+
+  // A connection that is closing, with the requests it still had queued.
+  struct Closing {
+    Connection::Impl* conn;
+    std::deque<Outgoing> queued;
   };
+  // The loop's thread only.
+  std::vector<Connection::Impl*> members;
+  std::vector<Closing> closing;  // retired at the top of the next round
+
+  ~Impl();
+  void wake();
+  void drain_wake();
+  // Sends what the ready connections queued; those closing go to `closing`.
+  void flush_ready();
+  // Retires the connections in `closing`: their requests fail, their sockets
+  // close, their destructors return.
+  void retire_closing();
+  // True when at least `n` requests are queued.
+  bool holds(std::size_t n);
+  void run();
+};
+
+struct Connection::Impl {
   struct Pending {
     ReplyCallback done;
     Milliseconds timeout;
@@ -95,41 +140,28 @@ struct Connection::Impl {
   using DeadlineQueue = std::deque<std::pair<Clock::time_point, std::uint64_t>>;
 
   std::string node;
-  zmq::context_t context{1};
-  zmq::socket_t socket;  // used by the I/O thread only (after open())
-  int wake_fd = -1;      // eventfd: new requests or stop
-  std::thread io;
+  std::shared_ptr<ConnectionLoop::Impl> loop;
+  zmq::socket_t socket;  // used by the loop's thread only (once it joined)
 
-  std::mutex mu;
-  std::deque<Outgoing> outbox;  // guarded by mu
-  bool stopping = false;        // guarded by mu
+  // Guarded by loop->mu.
+  std::deque<Outgoing> outbox;
+  bool stopping = false;
+  bool in_ready = false;  // listed in loop->ready
+  bool retired = false;   // closed by the loop's thread: the destructor may go on
 
   // Whether the node takes batch frames: unknown until it answered the probe
-  // sent when the connection opened; until then requests go one per message.
+  // sent when the connection joined its loop; until then requests go one per
+  // message.
   enum class Batching { kUnknown, kYes, kNo };
 
-  // I/O thread only.
+  // The loop's thread only.
   Batching batching = Batching::kUnknown;
   std::uint64_t probe_id = 0;
   Clock::time_point probe_deadline;
   std::uint64_t next_id = 1;
   std::unordered_map<std::uint64_t, Pending> pending;
   std::map<Milliseconds, DeadlineQueue> deadlines;  // by timeout
-
-  ~Impl() {
-    if (wake_fd >= 0) ::close(wake_fd);
-  }
-
-  void wake() {
-    const std::uint64_t one = 1;
-    // Fails only when the counter would overflow, and then the thread is awake anyway.
-    [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
-  }
-
-  void drain_wake() {
-    std::uint64_t count;
-    [[maybe_unused]] auto n = ::read(wake_fd, &count, sizeof count);
-  }
+  bool readable = true;                             // poll said so (or not polled yet)
 
   // Registers `out` as pending under `id` with its deadline.
   void track(std::uint64_t id, Outgoing& out) {
@@ -222,6 +254,15 @@ struct Connection::Impl {
     track(id, out);
   }
 
+  // Sends the requests in `batch` (taken from the outbox).
+  void transmit(std::deque<Outgoing>& batch) {
+    if (batching == Batching::kYes && batch.size() > 1) {
+      send_batched(batch);
+    } else {
+      for (auto& out : batch) send(std::move(out));
+    }
+  }
+
   // Completes the pending request `id` with the reply frame `frame`.
   void complete(std::uint64_t id, std::string_view frame) {
     auto it = pending.find(id);
@@ -252,41 +293,13 @@ struct Connection::Impl {
     }
   }
 
-  // True when at least `n` requests wait in the outbox (or the connection is
-  // closing). Any thread.
-  bool outbox_holds(std::size_t n) {
-    std::lock_guard lock(mu);
-    return outbox.size() >= n || stopping;
-  }
-
-  // Sends the requests callers queued. False when the connection is closing
-  // (the queued requests then fail).
-  bool flush_outbox() {
-    std::deque<Outgoing> batch;
-    bool stop;
-    {
-      std::lock_guard lock(mu);
-      batch.swap(outbox);
-      stop = stopping;
-    }
-    if (stop) {
-      for (auto& out : batch) out.done(Status::Unavailable("connection closed"));
-      return false;
-    }
-    if (batching == Batching::kYes && batch.size() > 1) {
-      send_batched(batch);
-    } else {
-      for (auto& out : batch) send(std::move(out));
-    }
-    return true;
-  }
-
   // Reads every reply that is ready and completes its request. Requests that
-  // callbacks queue meanwhile leave once kEarlyFlush wait, so the node works
-  // on them while the rest of the replies are read.
+  // callbacks queue meanwhile (on any connection of the loop) leave once
+  // kEarlyFlush wait, so the nodes work on them while the rest of the replies
+  // are read.
   void receive() {
     for (bool first = true;; first = false) {
-      if (!first && outbox_holds(kEarlyFlush) && !flush_outbox()) return;
+      if (!first && loop->holds(kEarlyFlush)) loop->flush_ready();
       std::vector<zmq::message_t> frames;
       try {
         zmq::message_t part;
@@ -320,7 +333,8 @@ struct Connection::Impl {
   }
 
   // Fails the requests whose deadline passed and drops answered ones from
-  // the fronts of the deadline queues. Returns the earliest deadline left.
+  // the fronts of the deadline queues; settles on one request per message
+  // when the probe went unanswered. Returns the earliest deadline left.
   std::optional<Clock::time_point> expire(Clock::time_point now) {
     std::optional<Clock::time_point> next;
     for (auto q = deadlines.begin(); q != deadlines.end();) {
@@ -347,76 +361,224 @@ struct Connection::Impl {
       if (!next || queue.front().first < *next) next = queue.front().first;
       ++q;
     }
+    if (batching == Batching::kUnknown) {
+      if (now >= probe_deadline) {
+        batching = Batching::kNo;  // no answer: one request per message
+      } else if (!next || probe_deadline < *next) {
+        next = probe_deadline;
+      }
+    }
     return next;
   }
 
-  void run() {
-    send_probe();
-    for (;;) {
-      if (!flush_outbox()) break;
-      receive();
-      const auto now = Clock::now();
-      std::optional<Clock::time_point> next = expire(now);
-      if (batching == Batching::kUnknown) {
-        if (now >= probe_deadline) {
-          batching = Batching::kNo;  // no answer: one request per message
-        } else if (!next || probe_deadline < *next) {
-          next = probe_deadline;
-        }
-      }
-
-      Milliseconds wait = kMaxPoll;
-      if (next) {
-        auto until = std::chrono::ceil<Milliseconds>(*next - now);
-        wait = std::clamp(until, Milliseconds(0), kMaxPoll);
-      }
-      zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0},
-                                 {nullptr, wake_fd, ZMQ_POLLIN, 0}};
-      try {
-        zmq::poll(items, 2, wait);
-      } catch (const zmq::error_t& e) {
-        if (e.num() != EINTR) break;
-      }
-      if (items[1].revents & ZMQ_POLLIN) drain_wake();
-    }
-    // Closing: everything still pending fails.
+  // Fails what is queued and pending and closes the socket. The loop's
+  // thread; `queued` were in the outbox.
+  void close(std::deque<Outgoing>& queued) {
+    for (auto& out : queued) out.done(Status::Unavailable("connection closed"));
     deadlines.clear();
-    for (auto& [id, p] : pending) p.done(Status::Unavailable("connection closed"));
+    auto left = std::move(pending);
     pending.clear();
+    for (auto& [id, p] : left) p.done(Status::Unavailable("connection closed"));
     socket.close();
   }
 };
 
-Result<std::unique_ptr<Connection>> Connection::open(const std::string& node) {
-  if (Status s = check_node_address(node); !s.ok()) return s;
-  auto impl = std::make_unique<Impl>();
-  impl->node = node;
+// ---- ConnectionLoop ----------------------------------------------------------
+
+ConnectionLoop::Impl::~Impl() {
+  if (thread.joinable()) {
+    {
+      std::lock_guard lock(mu);
+      stopping = true;
+    }
+    wake();
+    thread.join();
+  }
+  if (wake_fd >= 0) ::close(wake_fd);
+}
+
+void ConnectionLoop::Impl::wake() {
+  const std::uint64_t one = 1;
+  // Fails only when the counter would overflow, and then the thread is awake anyway.
+  [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
+}
+
+void ConnectionLoop::Impl::drain_wake() {
+  std::uint64_t count;
+  [[maybe_unused]] auto n = ::read(wake_fd, &count, sizeof count);
+}
+
+bool ConnectionLoop::Impl::holds(std::size_t n) {
+  std::lock_guard lock(mu);
+  return queued >= n;
+}
+
+void ConnectionLoop::Impl::flush_ready() {
+  struct Work {
+    Connection::Impl* conn;
+    std::deque<Outgoing> batch;
+    bool stopping;
+  };
+  std::vector<Work> work;
+  {
+    std::lock_guard lock(mu);
+    work.reserve(ready.size());
+    for (Connection::Impl* conn : ready) {
+      conn->in_ready = false;
+      work.push_back({conn, std::move(conn->outbox), conn->stopping});
+      conn->outbox.clear();
+    }
+    ready.clear();
+    queued = 0;
+  }
+  for (Work& w : work) {
+    if (w.stopping) {
+      closing.push_back({w.conn, std::move(w.batch)});
+    } else {
+      w.conn->transmit(w.batch);
+    }
+  }
+}
+
+void ConnectionLoop::Impl::retire_closing() {
+  if (closing.empty()) return;
+  std::vector<Closing> now;
+  now.swap(closing);
+  for (Closing& c : now) {
+    std::erase(members, c.conn);
+    c.conn->close(c.queued);
+  }
+  {
+    std::lock_guard lock(mu);
+    for (Closing& c : now) c.conn->retired = true;  // the connections may be freed from here on
+  }
+  retired_cv.notify_all();
+}
+
+void ConnectionLoop::Impl::run() {
+  {
+    std::lock_guard lock(mu);
+    thread_id = std::this_thread::get_id();
+  }
+  std::vector<zmq::pollitem_t> items;
+  for (;;) {
+    {
+      std::lock_guard lock(mu);
+      if (stopping) break;
+      for (Connection::Impl* conn : joining) {
+        members.push_back(conn);
+        conn->send_probe();
+      }
+      joining.clear();
+      wake_pending = false;
+    }
+    flush_ready();
+    retire_closing();
+    // Callbacks open no connection and close none here (a closing one waits
+    // for the next round), so `members` is stable while replies are read.
+    for (Connection::Impl* conn : members) {
+      if (conn->readable) conn->receive();
+    }
+    const auto now = Clock::now();
+    std::optional<Clock::time_point> next;
+    for (Connection::Impl* conn : members) {
+      const auto due = conn->expire(now);
+      if (due && (!next || *due < *next)) next = due;
+    }
+
+    Milliseconds wait = kMaxPoll;
+    if (next) {
+      auto until = std::chrono::ceil<Milliseconds>(*next - now);
+      wait = std::clamp(until, Milliseconds(0), kMaxPoll);
+    }
+    {
+      // Callbacks queued requests without a wake-up: send them first.
+      std::lock_guard lock(mu);
+      if (!ready.empty() || !joining.empty() || stopping || !closing.empty()) {
+        wait = Milliseconds(0);
+      }
+    }
+    items.clear();
+    for (Connection::Impl* conn : members) {
+      items.push_back({conn->socket.handle(), 0, ZMQ_POLLIN, 0});
+    }
+    items.push_back({nullptr, wake_fd, ZMQ_POLLIN, 0});
+    try {
+      zmq::poll(items.data(), items.size(), wait);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) break;
+    }
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      members[i]->readable = (items[i].revents & ZMQ_POLLIN) != 0;
+    }
+    if (items.back().revents & ZMQ_POLLIN) drain_wake();
+  }
+}
+
+Result<std::shared_ptr<ConnectionLoop>> ConnectionLoop::start() {
+  auto impl = std::make_shared<Impl>();
   impl->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (impl->wake_fd < 0) {
     return Status::Internal(std::string("eventfd: ") + std::strerror(errno));
   }
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->run(); });
+  return std::shared_ptr<ConnectionLoop>(new ConnectionLoop(std::move(impl)));
+}
+
+ConnectionLoop::ConnectionLoop(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ConnectionLoop::~ConnectionLoop() = default;
+
+// ---- Connection --------------------------------------------------------------
+
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& node) {
+  if (Status s = check_node_address(node); !s.ok()) return s;
+  auto loop = ConnectionLoop::start();
+  if (!loop.ok()) return loop.status();
+  return open(node, *loop);
+}
+
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& node,
+                                                     const std::shared_ptr<ConnectionLoop>& loop) {
+  if (Status s = check_node_address(node); !s.ok()) return s;
+  auto impl = std::make_unique<Impl>();
+  impl->node = node;
+  impl->loop = loop->impl_;
   try {
-    impl->socket = zmq::socket_t(impl->context, zmq::socket_type::dealer);
+    impl->socket = zmq::socket_t(impl->loop->context, zmq::socket_type::dealer);
     impl->socket.set(zmq::sockopt::linger, 0);
     impl->socket.set(zmq::sockopt::sndhwm, kSendQueue);
     impl->socket.connect("tcp://" + node);
   } catch (const zmq::error_t& e) {
     return Status::Internal("cannot connect to " + node + ": " + e.what());
   }
-  Impl* raw = impl.get();
-  impl->io = std::thread([raw] { raw->run(); });
+  ConnectionLoop::Impl& l = *impl->loop;
+  {
+    // The socket moves to the loop's thread here (the lock is the memory
+    // barrier ZeroMQ asks for).
+    std::lock_guard lock(l.mu);
+    l.joining.push_back(impl.get());
+  }
+  l.wake();
   return std::unique_ptr<Connection>(new Connection(std::move(impl)));
 }
 
 Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Connection::~Connection() {
+  ConnectionLoop::Impl& l = *impl_->loop;
   {
-    std::lock_guard lock(impl_->mu);
+    std::lock_guard lock(l.mu);
     impl_->stopping = true;
+    if (!impl_->in_ready) {
+      impl_->in_ready = true;
+      l.ready.push_back(impl_.get());
+    }
   }
-  impl_->wake();
-  impl_->io.join();
+  l.wake();
+  std::unique_lock lock(l.mu);
+  l.retired_cv.wait(lock, [&] { return impl_->retired; });
 }
 
 const std::string& Connection::node() const {
@@ -424,22 +586,31 @@ const std::string& Connection::node() const {
 }
 
 void Connection::request_async(Message request, Milliseconds timeout, ReplyCallback done) {
+  ConnectionLoop::Impl& l = *impl_->loop;
   bool need_wake = false;
   {
-    std::lock_guard lock(impl_->mu);
+    std::lock_guard lock(l.mu);
     if (!impl_->stopping) {
-      // A non-empty outbox has a wake-up on its way already: the I/O thread
-      // empties it only after it woke.
-      need_wake = impl_->outbox.empty();
       impl_->outbox.push_back({std::move(request), timeout, std::move(done)});
       done = nullptr;
+      ++l.queued;
+      if (!impl_->in_ready) {
+        impl_->in_ready = true;
+        l.ready.push_back(impl_.get());
+      }
+      // The loop looks at `ready` before it sleeps, so its own thread needs
+      // no wake-up, nor does anyone while one is on its way.
+      if (!l.wake_pending && std::this_thread::get_id() != l.thread_id) {
+        l.wake_pending = true;
+        need_wake = true;
+      }
     }
   }
   if (done) {
     done(Status::Unavailable("connection closed"));
     return;
   }
-  if (need_wake) impl_->wake();
+  if (need_wake) l.wake();
 }
 
 Result<Message> Connection::request(const Message& request, Milliseconds timeout) {

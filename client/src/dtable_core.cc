@@ -67,13 +67,16 @@ void DtableCore::close() {
   // The worker runs what is queued (those tasks now fail at once) and exits.
   if (worker_.joinable()) worker_.join();
   std::map<std::string, std::shared_ptr<Connection>> conns;
+  std::shared_ptr<ConnectionLoop> loop;
   {
     std::unique_lock lock(mu_);
     // Requests on the wire end within one timeout each (Connection expires them).
     cv_.wait(lock, [&] { return in_flight_ == 0; });
     conns.swap(conns_);
+    loop.swap(loop_);
   }
-  conns.clear();  // nothing of ours runs on their I/O threads any more
+  conns.clear();  // nothing of ours runs on their loop's thread any more
+  loop.reset();   // its thread stops with the last connection
 }
 
 bool DtableCore::closing() const {
@@ -108,8 +111,15 @@ Result<std::shared_ptr<Connection>> DtableCore::connection(const std::string& ho
   if (closing_) return Status::Unavailable("client closed");
   auto it = conns_.find(host);
   if (it != conns_.end()) return it->second;
-  // Opening connects lazily (no network wait) and starts the I/O thread.
-  auto opened = Connection::open(host);
+  // One loop serves every node's connection, so a callback of one connection
+  // sends on another without a thread wake-up.
+  if (!loop_) {
+    auto loop = ConnectionLoop::start();
+    if (!loop.ok()) return loop.status();
+    loop_ = std::move(loop).value();
+  }
+  // Opening connects lazily (no network wait).
+  auto opened = Connection::open(host, loop_);
   if (!opened.ok()) return opened.status();
   std::shared_ptr<Connection> conn = std::move(opened).value();
   conns_.emplace(host, conn);

@@ -103,6 +103,7 @@ class DtableCore {
   mutable std::mutex mu_;
   std::condition_variable cv_;                // worker wake-ups and "nothing in flight"
   std::shared_ptr<const RingSnapshot> view_;  // guarded by mu_
+  std::shared_ptr<ConnectionLoop> loop_;      // serves every connection; guarded by mu_
   std::map<std::string, std::shared_ptr<Connection>> conns_;  // guarded by mu_
   bool closing_ = false;                                      // guarded by mu_
   std::size_t in_flight_ = 0;  // requests on the wire; guarded by mu_

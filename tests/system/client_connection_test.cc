@@ -1,10 +1,14 @@
 // dendrite::client::Connection against a scripted ROUTER on 127.0.0.1: framing,
 // many requests in flight from many threads, replies out of order, timeouts,
-// Err replies, closing with requests pending.
+// Err replies, closing with requests pending; connections sharing one
+// ConnectionLoop.
 #include "dendrite/client/connection.h"
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <future>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -182,6 +186,89 @@ TEST(ConnectionTest, ClosingFailsPendingRequests) {
   auto f = done.get_future();
   ASSERT_EQ(f.wait_for(0s), std::future_status::ready);  // completed before close returned
   EXPECT_EQ(f.get().code(), StatusCode::kUnavailable);
+}
+
+// Requests hop between two nodes: each reply's callback sends the next
+// request on the other connection of the loop, many chains at once, while
+// another thread also sends on both.
+TEST(ConnectionLoopTest, CallbacksSendOnTheOtherConnectionOfTheLoop) {
+  FakeNode a;
+  FakeNode b;
+  auto loop = ConnectionLoop::start();
+  ASSERT_TRUE(loop.ok()) << loop.status().to_string();
+  auto ca = Connection::open(a.address(), *loop);
+  auto cb = Connection::open(b.address(), *loop);
+  ASSERT_TRUE(ca.ok());
+  ASSERT_TRUE(cb.ok());
+  Connection* conns[2] = {ca->get(), cb->get()};
+
+  constexpr int kChains = 20;
+  constexpr int kHops = 200;
+  std::mutex mu;
+  std::condition_variable cv;
+  int finished = 0;
+  int wrong = 0;
+  // Sends hop `hop` of chain `chain` on conns[hop % 2]; its reply sends the next.
+  std::function<void(int, int)> hop = [&](int chain, int hop_no) {
+    const std::string payload = std::to_string(chain) + "/" + std::to_string(hop_no);
+    conns[hop_no % 2]->request_async(Message{kEcho, payload}, 20s,
+                                     [&, chain, hop_no, payload](Result<Message> r) {
+                                       const bool good = r.ok() && r->payload == payload;
+                                       if (good && hop_no + 1 < kHops) {
+                                         hop(chain, hop_no + 1);
+                                         return;
+                                       }
+                                       std::lock_guard lock(mu);
+                                       if (!good) ++wrong;
+                                       ++finished;
+                                       cv.notify_all();
+                                     });
+  };
+  for (int c = 0; c < kChains; ++c) hop(c, 0);
+  std::thread other([&] {
+    for (int i = 0; i < 100; ++i) {
+      auto r = conns[i % 2]->request(Message{kEcho, "t" + std::to_string(i)}, 20s);
+      if (!r.ok() || r->payload != "t" + std::to_string(i)) {
+        std::lock_guard lock(mu);
+        ++wrong;
+      }
+    }
+  });
+  other.join();
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, 60s, [&] { return finished == kChains; })) << finished;
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(a.malformed() + b.malformed(), 0);
+}
+
+// Closing one connection of a shared loop fails its own pending requests
+// only; the other goes on, also after the loop's handle is gone.
+TEST(ConnectionLoopTest, ClosingOneConnectionLeavesTheOthers) {
+  FakeNode a;
+  FakeNode b;
+  auto loop = ConnectionLoop::start();
+  ASSERT_TRUE(loop.ok());
+  auto ca = Connection::open(a.address(), *loop);
+  auto cb = Connection::open(b.address(), *loop);
+  ASSERT_TRUE(ca.ok());
+  ASSERT_TRUE(cb.ok());
+  loop->reset();  // the connections keep the thread running
+
+  std::promise<Status> closed;
+  std::promise<Status> other;
+  (*ca)->request_async(Message{kSilent, "x"}, 60s,
+                       [&](Result<Message> r) { closed.set_value(r.status()); });
+  (*cb)->request_async(Message{kSilent, "y"}, 300ms,
+                       [&](Result<Message> r) { other.set_value(r.status()); });
+  ca->reset();
+  auto f = closed.get_future();
+  ASSERT_EQ(f.wait_for(0s), std::future_status::ready);
+  EXPECT_EQ(f.get().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(other.get_future().get().code(), StatusCode::kTimeout);
+
+  auto echo = (*cb)->request(Message{kEcho, "still"}, 20s);
+  ASSERT_TRUE(echo.ok()) << echo.status().to_string();
+  EXPECT_EQ(echo->payload, "still");
 }
 
 }  // namespace

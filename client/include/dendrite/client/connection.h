@@ -17,20 +17,48 @@ namespace dendrite::client {
 // naming the address.
 Status check_node_address(const std::string& node);
 
+// One I/O thread, with one ZeroMQ context, that serves any number of
+// connections: it sends their requests, reads their replies and runs their
+// callbacks. Connections that share a loop hand requests to each other
+// without a thread wake-up (a callback of one that sends on another), so a
+// client that talks to many nodes should open all its connections on one.
+// Thread-safe. The thread runs until this handle and every connection opened
+// on it are gone.
+class ConnectionLoop {
+ public:
+  // Starts the thread. Errors: Internal when the thread's wake-up descriptor
+  // or its ZeroMQ context cannot be set up.
+  static Result<std::shared_ptr<ConnectionLoop>> start();
+
+  ~ConnectionLoop();
+  ConnectionLoop(const ConnectionLoop&) = delete;
+  ConnectionLoop& operator=(const ConnectionLoop&) = delete;
+
+  struct Impl;
+
+ private:
+  friend class Connection;
+  explicit ConnectionLoop(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
 // Thread-safe: any thread may call request() / request_async() concurrently.
-// Owns one I/O thread that sends, receives, routes replies by id and expires
-// requests at their deadline.
+// Served by a ConnectionLoop, which sends, receives, routes replies by id and
+// expires requests at their deadline.
 class Connection {
  public:
-  // Connects to `node` ("host:port") over tcp. Connecting is lazy: an
-  // unreachable node is not an error here, its requests time out instead.
-  // Errors: InvalidArgument for a malformed address, Internal when ZeroMQ
-  // cannot set up the socket.
+  // Connects to `node` ("host:port") over tcp, on a loop of its own.
+  // Connecting is lazy: an unreachable node is not an error here, its
+  // requests time out instead. Errors: InvalidArgument for a malformed
+  // address, Internal when ZeroMQ cannot set up the socket.
   static Result<std::unique_ptr<Connection>> open(const std::string& node);
+  // The same, served by `loop` (which it keeps running while it lives).
+  static Result<std::unique_ptr<Connection>> open(const std::string& node,
+                                                  const std::shared_ptr<ConnectionLoop>& loop);
 
   // Closes the socket. Requests still pending complete with Unavailable
   // ("connection closed") before the destructor returns. Must not run on the
-  // connection's own I/O thread (i.e. not from one of its callbacks).
+  // loop's thread (i.e. not from a callback of any connection of its loop).
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -46,13 +74,15 @@ class Connection {
   Result<Message> request(const Message& request, Milliseconds timeout);
 
   // Like request() but returns at once. `done` runs exactly once, on the
-  // connection's I/O thread (or on the calling thread when the connection is
+  // loop's thread (or on the calling thread when the connection is
   // already closing), with the reply or the error. `done` must not block and
-  // must not destroy this connection; it may issue further request_async().
+  // must not destroy a connection; it may issue further request_async(), on
+  // this connection or any other.
   void request_async(Message request, Milliseconds timeout, ReplyCallback done);
 
  private:
   struct Impl;
+  friend struct ConnectionLoop::Impl;
   explicit Connection(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
