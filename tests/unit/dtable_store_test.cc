@@ -409,6 +409,32 @@ TEST(DtableStoreTest, VersionsSurviveEveryChangeOfLayout) {
   EXPECT_EQ(replica.get(Id::hash("x"))->key, "x");
 }
 
+// A replica written again and again keeps exactly the newest version and the
+// one before it (values of changing sizes and a tombstone among them), counts
+// only the newest, and a rollback at any point restores the one before.
+TEST(DtableStoreTest, ReplicaKeepsTheNewestTwoVersionsWriteAfterWrite) {
+  Store replica(true);
+  const Id h = Id::hash("k");
+  std::vector<Item> written;
+  for (int i = 1; i <= 12; ++i) {
+    Item it = i % 5 == 0 ? tombstone("k", i * 10) : item("k", std::string(i * 7, 'a' + i), i * 10);
+    ASSERT_EQ(replica.put(it, true), PutResult::kApplied) << i;
+    written.push_back(it);
+    const auto vs = replica.versions(h);
+    ASSERT_EQ(vs.size(), i == 1 ? 1u : 2u) << i;
+    EXPECT_EQ(vs.back().item, written.back()) << i;
+    if (i > 1) {
+      EXPECT_EQ(vs.front().item, written[written.size() - 2]) << i;
+    }
+    EXPECT_EQ(replica.usage().items, it.deleted ? 0u : 1u) << i;
+    EXPECT_EQ(replica.usage().bytes, it.deleted ? 0u : 1 + it.value.size()) << i;
+  }
+  EXPECT_EQ(replica.put(item("k", "old", 115), true), PutResult::kOlder);
+  EXPECT_EQ(replica.put(written.back(), true), PutResult::kDuplicate);
+  EXPECT_TRUE(replica.rollback(h, 120));
+  EXPECT_EQ(replica.get(h), written[written.size() - 2]);
+}
+
 TEST(DtableStoreTest, ClockSteppingBackStillWinsOverEarlierWrites) {
   std::atomic<std::int64_t> wall{5'000'000};
   HybridClock clock([&] { return wall.load(); });

@@ -124,6 +124,16 @@ void Store::Entry::set_committed(std::size_t i) {
   }
 }
 
+void Store::Entry::replace_oldest(std::int64_t ts, std::string_view value, bool deleted) {
+  std::vector<Version>& vs = extra_->versions;
+  std::swap(vs[0], vs[1]);
+  Version& v = vs[1];
+  v.value.assign(value);
+  v.ts = ts;
+  v.deleted = deleted;
+  v.committed = true;
+}
+
 std::vector<Store::Version>& Store::Entry::multi() {
   Extra& x = extra();
   if (single_) {
@@ -293,6 +303,11 @@ PutResult Store::put_entry(Entry& e, const Item& item, bool committed, const Rep
   // version held that leaves nothing else to keep.
   if (n == 0 || (committed && item.timestamp > e.ts(n - 1) && (!keep_history_ || !c))) {
     e.set_single(item.timestamp, value, item.deleted, committed);
+  } else if (keep_history_ && committed && n == 2 && e.committed(0) && e.committed(1) &&
+             item.timestamp > e.ts(1)) {
+    // A replica's steady state: the newest version and the one before it
+    // (what prune() would leave of the three).
+    e.replace_oldest(item.timestamp, value, item.deleted);
   } else {
     std::vector<Version>& vs = e.multi();
     auto pos = std::upper_bound(vs.begin(), vs.end(), item.timestamp,

@@ -204,6 +204,10 @@ class Store {
     // Replaces every version by this one.
     void set_single(std::int64_t ts, std::string_view value, bool deleted, bool committed);
     void set_committed(std::size_t i);
+    // Of two versions held in Extra, drops the older and adds this committed
+    // one (newer than both) after the other, reusing the dropped one's
+    // buffer: what a replica with history does on each write.
+    void replace_oldest(std::int64_t ts, std::string_view value, bool deleted);
     // The versions as a list in Extra (a single version moves there first),
     // for the changes beyond the usual cases; compact() after them.
     std::vector<Version>& multi();
