@@ -435,6 +435,42 @@ TEST(DtableStoreTest, ReplicaKeepsTheNewestTwoVersionsWriteAfterWrite) {
   EXPECT_EQ(replica.get(h), written[written.size() - 2]);
 }
 
+// prefetch() is a hint: over entries of every layout and missing keys it
+// changes nothing (in particular it creates no entry).
+TEST(DtableStoreTest, PrefetchChangesNothing) {
+  Store replica(true);
+  Vnode master{Id::hash("m"), "127.0.0.1:1"};
+  ReplicaMeta meta{master, 0, 1};
+  replica.put(item("single", "v", 10), true);
+  replica.put(item("two", "a", 10), true, &meta);
+  replica.put(item("two", "b", 20), true, &meta);
+  replica.put(item("pending", "p", 10), false);
+  replica.put(tombstone("gone", 10), true);
+  const std::vector<std::string> keys{"single", "two", "pending", "gone", "missing"};
+  std::vector<Id> hashes;
+  for (const auto& k : keys) hashes.push_back(Id::hash(k));
+  const auto usage = replica.usage();
+  const auto size = replica.size();
+  const auto changes = replica.changes();
+  std::vector<std::vector<StoredVersion>> before;
+  for (const Id& h : hashes) before.push_back(replica.versions(h));
+  replica.prefetch(hashes);
+  replica.prefetch({});
+  EXPECT_EQ(replica.size(), size);
+  EXPECT_EQ(replica.changes(), changes);
+  EXPECT_EQ(replica.usage().items, usage.items);
+  EXPECT_EQ(replica.usage().bytes, usage.bytes);
+  for (std::size_t i = 0; i < hashes.size(); ++i) {
+    const auto after = replica.versions(hashes[i]);
+    ASSERT_EQ(after.size(), before[i].size()) << keys[i];
+    for (std::size_t j = 0; j < after.size(); ++j) {
+      EXPECT_EQ(after[j].item, before[i][j].item) << keys[i];
+      EXPECT_EQ(after[j].committed, before[i][j].committed) << keys[i];
+    }
+  }
+  EXPECT_EQ(replica.meta(Id::hash("two"))->master, master);
+}
+
 TEST(DtableStoreTest, ClockSteppingBackStillWinsOverEarlierWrites) {
   std::atomic<std::int64_t> wall{5'000'000};
   HybridClock clock([&] { return wall.load(); });

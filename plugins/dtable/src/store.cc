@@ -134,6 +134,20 @@ void Store::Entry::replace_oldest(std::int64_t ts, std::string_view value, bool 
   v.committed = true;
 }
 
+void Store::Entry::prefetch_blocks() const {
+  __builtin_prefetch(data_.get());
+  if (!extra_) return;
+  __builtin_prefetch(extra_.get());
+  __builtin_prefetch(reinterpret_cast<const char*>(extra_.get()) + 64);
+}
+
+void Store::Entry::prefetch_versions() const {
+  if (!extra_ || extra_->versions.empty()) return;
+  const Version* v = extra_->versions.data();
+  __builtin_prefetch(v);
+  __builtin_prefetch(v + extra_->versions.size() - 1);
+}
+
 std::vector<Store::Version>& Store::Entry::multi() {
   Extra& x = extra();
   if (single_) {
@@ -234,6 +248,27 @@ void Store::erase_version(Entry& e, std::size_t i) {
   std::vector<Version>& vs = e.multi();
   vs.erase(vs.begin() + static_cast<std::ptrdiff_t>(i));
   e.compact();
+}
+
+void Store::prefetch(const std::vector<Id>& hashes) const {
+  // Three passes, each starting the loads that the one before made
+  // reachable (the slots; what the entries point to; their version lists),
+  // so that the misses of one pass overlap instead of queueing.
+  auto each_entry = [&](auto fn) {
+    for (const Id& h : hashes) {
+      Shard& s = shard(h);
+      std::lock_guard lock(s.mu);
+      auto it = s.entries.find(h);
+      if (it != s.entries.end()) fn(it->second);
+    }
+  };
+  for (const Id& h : hashes) {
+    Shard& s = shard(h);
+    std::lock_guard lock(s.mu);
+    s.entries.prefetch(h);
+  }
+  each_entry([](const Entry& e) { e.prefetch_blocks(); });
+  each_entry([](const Entry& e) { e.prefetch_versions(); });
 }
 
 PutResult Store::put_stamped(Item& item, const std::function<std::int64_t()>& stamp,

@@ -77,6 +77,12 @@ class Store {
   PutResult put_stamped(Item& item, const std::function<std::int64_t()>& stamp,
                         bool committed = false);
 
+  // Starts loading the entries of `hashes` into the CPU cache (their table
+  // slots, then what the entries point to), so that the put() or get() of
+  // each that follows does not wait for memory one after the other. Only a
+  // hint: changes nothing, and is worth it for a batch of several keys.
+  void prefetch(const std::vector<Id>& hashes) const;
+
   // Makes the pending version `ts` of `hash` visible (older versions are dropped).
   CommitResult commit(const Id& hash, std::int64_t ts);
 
@@ -213,6 +219,11 @@ class Store {
     std::vector<Version>& multi();
     // Moves a lone remaining version back inline; frees what is unused.
     void compact();
+
+    // Start loading into the CPU cache what the entry points to: its key and
+    // value bytes and its Extra; then (once that Extra is in) its versions.
+    void prefetch_blocks() const;
+    void prefetch_versions() const;
 
     bool aborted(std::int64_t ts) const;
     // Remembers `ts` as aborted (the oldest mark goes beyond kMaxAborted).
