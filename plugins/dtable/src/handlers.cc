@@ -25,23 +25,36 @@ Message unknown_vnode(const std::string& raw_id) {
   return make_error("unknown vnode " + (id ? id->hex() : std::string("(malformed id)")));
 }
 
-// Replica bookkeeping for a replica write from `origin` (or the item's master).
-ReplicaMeta replica_meta(const Context& ctx, const PBDTableItem& pb,
-                         const dendrite::PBProtoVnode* origin) {
+// Replica bookkeeping for the replica writes of one request from `origin`:
+// the origin as master, depth 0, refreshed now. Items refine it (item_meta).
+ReplicaMeta request_meta(const Context& ctx, const dendrite::PBProtoVnode* origin) {
   ReplicaMeta meta;
-  if (pb.has_replicainfo() && pb.replicainfo().has_master()) {
-    meta.master = from_pb(pb.replicainfo().master());
-  }
-  if (!meta.master && origin) meta.master = from_pb(*origin);
-  meta.depth = pb.has_replicainfo() ? pb.replicainfo().depth() : 0;
+  if (origin) meta.master = from_pb(*origin);
   meta.refreshed_ns = ctx.clock->age_now();
   return meta;
 }
 
-// Writes one replica copy into v's replica table.
+// The bookkeeping of item `pb` of a request with `base`: its depth, and its
+// own master when it names one. Returns `base` itself when the item names
+// neither, else `scratch` filled in.
+const ReplicaMeta& item_meta(const PBDTableItem& pb, const ReplicaMeta& base,
+                             ReplicaMeta& scratch) {
+  if (!pb.has_replicainfo()) return base;
+  scratch = base;
+  if (pb.replicainfo().has_master()) {
+    if (auto master = from_pb(pb.replicainfo().master())) scratch.master = std::move(master);
+  }
+  scratch.depth = pb.replicainfo().depth();
+  return scratch;
+}
+
+// Writes one replica copy into v's replica table, with the bookkeeping of a
+// request with `base`.
 PBDTableResponse apply_replica(Context& ctx, VnodeState& v, PBDTableItem& pb,
-                               const dendrite::PBProtoVnode* origin) {
+                               const ReplicaMeta& base) {
   PBDTableResponse r;
+  ReplicaMeta scratch;
+  const ReplicaMeta& meta = item_meta(pb, base, scratch);
   auto item = item_from_pb(std::move(pb));  // takes only the key and value
   if (!item.ok()) {
     r.set_ok(false);
@@ -50,7 +63,6 @@ PBDTableResponse apply_replica(Context& ctx, VnodeState& v, PBDTableItem& pb,
     return r;
   }
   ctx.clock->observe(item->timestamp);
-  ReplicaMeta meta = replica_meta(ctx, pb, origin);
   if (v.replica.put(*item, /*committed=*/true, &meta) == PutResult::kOlder) {
     r.set_ok(false);
     r.set_code(kCodeOlder);
@@ -228,8 +240,8 @@ Message Handlers::set_replica(const Message& m) {
   auto dest = from_pb(req->dest());
   VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
   if (!v) return unknown_vnode(req->dest().id());
-  PBDTableResponse r =
-      apply_replica(*ctx_, *v, *req->mutable_item(), req->has_origin() ? &req->origin() : nullptr);
+  const ReplicaMeta base = request_meta(*ctx_, req->has_origin() ? &req->origin() : nullptr);
+  PBDTableResponse r = apply_replica(*ctx_, *v, *req->mutable_item(), base);
   return pack(msg::kResponse, r);
 }
 
@@ -274,9 +286,7 @@ void Handlers::set_multi(const Message& m, Respond respond) {
   if (!v) return respond(unknown_vnode(req->dest().id()));
   const int n = req->items_size();
   if (req->replica()) {
-    PBDTableResponse reply;
-    reply.set_ok(true);
-    const auto* origin = req->has_origin() ? &req->origin() : nullptr;
+    const ReplicaMeta base = request_meta(*ctx_, req->has_origin() ? &req->origin() : nullptr);
     if (n > 1) {
       // The entries of a batch are cold in the CPU cache: start loading them
       // all before the first is written.
@@ -288,10 +298,25 @@ void Handlers::set_multi(const Message& m, Respond respond) {
       }
       v->replica.prefetch(hashes);
     }
+    // The answer lists a result per item only when one failed; {ok} alone
+    // says every item was written.
+    std::vector<std::pair<int, PBDTableResponse>> failed;
     for (int i = 0; i < n; ++i) {
-      PBDTableResponse r = apply_replica(*ctx_, *v, *req->mutable_items(i), origin);
-      if (!r.ok()) reply.set_ok(false);
-      *reply.add_results() = std::move(r);
+      PBDTableResponse r = apply_replica(*ctx_, *v, *req->mutable_items(i), base);
+      if (!r.ok()) failed.emplace_back(i, std::move(r));
+    }
+    PBDTableResponse reply;
+    reply.set_ok(failed.empty());
+    if (!failed.empty()) {
+      auto next = failed.begin();
+      for (int i = 0; i < n; ++i) {
+        if (next != failed.end() && next->first == i) {
+          *reply.add_results() = std::move(next->second);
+          ++next;
+        } else {
+          reply.add_results()->set_ok(true);
+        }
+      }
     }
     return respond(pack(msg::kResponse, reply));
   }
