@@ -4,7 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "chord.pb.h"
 #include "dendrite/vnode.h"
@@ -39,6 +42,48 @@ inline std::string vnode_bytes(const Vnode& v) {
   pb.set_id(v.id.raw());
   pb.set_host(v.host);
   return pb.SerializeAsString();
+}
+
+// One field read back: its number, and its value (varint) or bytes
+// (length-delimited).
+struct Field {
+  int number = 0;
+  std::uint64_t value = 0;
+  std::string bytes;
+};
+
+// The varint and length-delimited fields of `message`, in order; nullopt when
+// it is malformed or has a field of another wire type.
+inline std::optional<std::vector<Field>> read_fields(std::string_view message) {
+  std::size_t pos = 0;
+  auto read_varint = [&](std::uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64 && pos < message.size(); shift += 7) {
+      const auto byte = static_cast<unsigned char>(message[pos++]);
+      v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+      if (byte < 0x80) return true;
+    }
+    return false;
+  };
+  std::vector<Field> out;
+  while (pos < message.size()) {
+    std::uint64_t tag = 0;
+    if (!read_varint(tag)) return std::nullopt;
+    Field f;
+    f.number = static_cast<int>(tag >> 3);
+    if ((tag & 7) == 0) {
+      if (!read_varint(f.value)) return std::nullopt;
+    } else if ((tag & 7) == 2) {
+      std::uint64_t n = 0;
+      if (!read_varint(n) || n > message.size() - pos) return std::nullopt;
+      f.bytes = std::string(message.substr(pos, n));
+      pos += n;
+    } else {
+      return std::nullopt;
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
 }
 
 }  // namespace dendrite::testing::raw_pb
