@@ -1,8 +1,8 @@
 // What a replica answers a batch of replica writes (SetMultiItem{replica}):
 // Response{ok} alone when it wrote every item, and one result per item, in
 // order, when it refused one (the primary acknowledges item by item from
-// them). The real plugin runs on a FakeHost; the messages are hand-encoded
-// and read back raw (integration/raw_protobuf.h).
+// them). The real plugin runs on a FakeHost (integration/dtable_on_fake_host.h);
+// the messages are hand-encoded and read back raw (integration/raw_protobuf.h).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -12,7 +12,7 @@
 
 #include "dendrite/dtable/messages.h"
 #include "dendrite/testing/fake_host.h"
-#include "host/plugin_loader.h"
+#include "integration/dtable_on_fake_host.h"
 #include "integration/raw_protobuf.h"
 
 namespace dendrite::testing {
@@ -84,15 +84,9 @@ TEST(DtableReplicaBatchTest, AnswerListsResultsOnlyWhenAnItemWasRefused) {
   const Vnode local{Id::for_vnode(kHost, 0), kHost};
   const Vnode peer{Id::for_vnode(kPeer, 0), kPeer};
   host.set_ring({local, peer});
-  auto log = std::make_shared<RecordingLogger>();
-  host::PluginLoader loader(".", host, [log](const std::string&) { return log; });
-  ASSERT_TRUE(
-      loader
-          .load({host::PluginSpec{"dtable", std::string(DENDRITE_PLUGIN_DIR) + "/libdtable.so",
-                                  R"({"settle_ms": 0})"}})
-          .ok());
-  ASSERT_TRUE(loader.start().ok());
-  TransportHook* hook = loader.hook_for(dmsg::kSetMultiItem);
+  DtableOnFakeHost dtable(host);
+  ASSERT_TRUE(dtable.start().ok());
+  TransportHook* hook = dtable.hook_for(dmsg::kSetMultiItem);
   ASSERT_NE(hook, nullptr);
   auto send = [&](const std::vector<Write>& writes) {
     Result<Message> reply = Status::Unavailable("no answer");
@@ -120,8 +114,6 @@ TEST(DtableReplicaBatchTest, AnswerListsResultsOnlyWhenAnItemWasRefused) {
   const Answer one = send({{"d", "d1", 100}, {"a", "a3", 300}});
   EXPECT_TRUE(one.ok);
   EXPECT_TRUE(one.results.empty());
-  loader.stop();
-  loader.unload();
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // dtable's replica channels against a replica that refuses batches (as an
 // original node does: it knows SetReplica but not SetMultiItem{replica}).
-// The real plugin runs on a FakeHost whose peers answer for the replicas, so
-// the test decides what each replica request gets and sees every one sent.
+// The real plugin runs on a FakeHost (integration/dtable_on_fake_host.h)
+// whose peers answer for the replicas, so the test decides what each replica
+// request gets and sees every one sent.
 // Raw dtable messages are hand-encoded (integration/raw_protobuf.h).
 #include <gtest/gtest.h>
 
@@ -17,7 +18,7 @@
 
 #include "dendrite/dtable/messages.h"
 #include "dendrite/testing/fake_host.h"
-#include "host/plugin_loader.h"
+#include "integration/dtable_on_fake_host.h"
 #include "integration/raw_protobuf.h"
 
 namespace dendrite::testing {
@@ -147,17 +148,9 @@ TEST(DtableReplicaFallbackTest, BatchRefusedByAnOriginalReplicaIsResentAsSingleW
   RefusingReplica replica;
   host.set_responder(
       [&replica](const std::string& to, const Message& m) { return replica.answer(to, m); });
-  RecordingLogger log;
-  host::PluginLoader loader(".", host, [&log](const std::string&) {
-    return std::shared_ptr<Logger>(&log, [](Logger*) {});
-  });
-  ASSERT_TRUE(
-      loader
-          .load({host::PluginSpec{"dtable", std::string(DENDRITE_PLUGIN_DIR) + "/libdtable.so",
-                                  R"({"settle_ms": 0})"}})
-          .ok());
-  ASSERT_TRUE(loader.start().ok());
-  TransportHook* hook = loader.hook_for(dmsg::kSetItem);
+  DtableOnFakeHost dtable(host);
+  ASSERT_TRUE(dtable.start().ok());
+  TransportHook* hook = dtable.hook_for(dmsg::kSetItem);
   ASSERT_NE(hook, nullptr);
 
   // Keys whose primary is one local vnode, so that their replica writes share
@@ -201,8 +194,7 @@ TEST(DtableReplicaFallbackTest, BatchRefusedByAnOriginalReplicaIsResentAsSingleW
   EXPECT_EQ(more.wait_ok(static_cast<int>(keys.size())), static_cast<int>(keys.size()));
   EXPECT_EQ(replica.batches(), batches_before);
   EXPECT_EQ(replica.singles(), 4 * static_cast<int>(keys.size()));
-  loader.stop();
-  loader.unload();
+  dtable.stop();  // while the answer counters are alive
 }
 
 }  // namespace

@@ -1,0 +1,52 @@
+// The real dtable plugin on a FakeHost, for tests that drive its handlers
+// directly (the FakeHost's responder answers for the other nodes).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "dendrite/status.h"
+#include "dendrite/testing/fake_host.h"
+#include "host/plugin_loader.h"
+
+namespace dendrite::testing {
+
+// The built dtable plugin loaded on `host` and started, with settle_ms 0 and
+// its log lines kept. Stops and unloads it in stop() or when it goes.
+class DtableOnFakeHost {
+ public:
+  explicit DtableOnFakeHost(FakeHost& host)
+      : log_(std::make_shared<RecordingLogger>()),
+        loader_(".", host, [log = log_](const std::string&) { return log; }) {}
+  ~DtableOnFakeHost() { stop(); }
+  DtableOnFakeHost(const DtableOnFakeHost&) = delete;
+  DtableOnFakeHost& operator=(const DtableOnFakeHost&) = delete;
+
+  // Loads and starts the plugin; the first error of either.
+  Status start() {
+    if (Status s = loader_.load({host::PluginSpec{
+            "dtable", std::string(DENDRITE_PLUGIN_DIR) + "/libdtable.so", R"({"settle_ms": 0})"}});
+        !s.ok()) {
+      return s;
+    }
+    return loader_.start();
+  }
+  // The plugin's handler of `type` (null before start() or for a type it
+  // does not register).
+  TransportHook* hook_for(MessageType type) { return loader_.hook_for(type); }
+  // Stops and unloads the plugin (its callbacks still pending run before
+  // this returns, so call it while what they touch is alive). Idempotent.
+  void stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    loader_.stop();
+    loader_.unload();
+  }
+
+ private:
+  std::shared_ptr<RecordingLogger> log_;
+  host::PluginLoader loader_;
+  bool stopped_ = false;
+};
+
+}  // namespace dendrite::testing
