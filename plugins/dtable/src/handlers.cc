@@ -251,7 +251,7 @@ void Handlers::set_item(const Message& m, Respond respond) {
   auto dest = from_pb(req->dest());
   VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
   if (!v) return respond(unknown_vnode(req->dest().id()));
-  auto item = item_from_pb(req->item());
+  auto item = item_from_pb(std::move(*req->mutable_item()));  // moves the key and value out
   if (!item.ok()) return respond(fail_response(kCodeInvalidArgument, item.status().message()));
   if (req->demoting()) {
     // A hand-over of one key (the original sends them so): stored at once,
@@ -270,7 +270,9 @@ void Handlers::set_item(const Message& m, Respond respond) {
   ctx_->clock->observe(item->timestamp);
   VnodeState* owner = ctx_->owner_for(item->hash, v);
   if (!owner) return respond(make_error(ctx_->wrong_owner_text(item->hash, v->self)));
-  primary_write_async(ctx_, *owner, {std::move(*item)}, req->minacks(),
+  std::vector<Item> items;  // (an initializer list would copy the item)
+  items.push_back(std::move(*item));
+  primary_write_async(ctx_, *owner, std::move(items), req->minacks(),
                       [respond = std::move(respond)](std::vector<WriteOutcome> outcomes) {
                         PBDTableResponse r;
                         fill_response(&r, outcomes.at(0));

@@ -44,25 +44,29 @@ struct WriteOp {
   VnodeState* v = nullptr;
   int n = 1;  // copies asked
   std::vector<WriteOutcome> out;
-  std::vector<Item> live;          // stamped and stored (pending unless n == 1)
-  std::vector<std::size_t> index;  // live -> out
+  // Stamped and stored (pending unless n == 1); moved into the ReplicaWrite
+  // when there is one (write->items() then).
+  std::vector<Item> live;
+  std::vector<std::size_t> index;  // item -> out
   WriteDone done;
 
   // Commits the items with enough copies, rolls back (here and on the
-  // replicas) the others, runs the write hooks and answers.
+  // replicas) the others, runs the write hooks and answers. `write`: the
+  // replica write of the items, if any.
   void finish(const std::vector<int>& acks, ReplicaWrite* write) {
+    const std::vector<Item>& written = write ? write->items() : live;
     const int need = n - 1;
-    std::vector<bool> failed(live.size(), false);
+    std::vector<bool> failed(written.size(), false);
     bool any_failed = false;
-    for (std::size_t k = 0; k < live.size(); ++k) {
+    for (std::size_t k = 0; k < written.size(); ++k) {
       WriteOutcome& o = out[index[k]];
       const int got = k < acks.size() ? acks[k] : 0;
       o.copies = 1 + got;
       if (got >= need) {
-        if (need > 0) v->primary.commit(live[k].hash, live[k].timestamp);  // else committed
+        if (need > 0) v->primary.commit(written[k].hash, written[k].timestamp);  // else committed
         continue;
       }
-      v->primary.rollback(live[k].hash, live[k].timestamp);
+      v->primary.rollback(written[k].hash, written[k].timestamp);
       ctx->stats.write_consistency_failures.inc();
       failed[k] = any_failed = true;
       o.code = kCodeConsistencyNotMet;
@@ -71,11 +75,11 @@ struct WriteOp {
     }
     if (any_failed && write) write->abort(failed);
     if (!ctx->hooks.empty()) {
-      for (std::size_t k = 0; k < live.size(); ++k) {
+      for (std::size_t k = 0; k < written.size(); ++k) {
         if (failed[k]) continue;
-        ctx->hooks.call(
-            WriteEvent{live[k].key, live[k].value, live[k].deleted, live[k].timestamp, v->self},
-            ctx->log);
+        ctx->hooks.call(WriteEvent{written[k].key, written[k].value, written[k].deleted,
+                                   written[k].timestamp, v->self},
+                        ctx->log);
       }
     }
     done(std::move(out));
@@ -97,7 +101,7 @@ void primary_write_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
     return op->done(std::move(op->out));
   }
   for (const Item& item : items) ctx->stats.writes(item.deleted, op->n).inc();
-  const std::vector<Vnode> targets = ctx->host.remote_successors(v.self.id);
+  std::vector<Vnode> targets = ctx->host.remote_successors(v.self.id);
   const int need = op->n - 1;
   if (need > static_cast<int>(targets.size())) {
     ctx->stats.write_consistency_failures.inc(items.size());
@@ -123,7 +127,7 @@ void primary_write_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
   if (targets.empty() || op->live.empty()) {
     return op->finish(std::vector<int>(op->live.size(), 0), nullptr);
   }
-  auto write = ReplicaWrite::start(ctx, v.self, op->live, targets);
+  auto write = ReplicaWrite::start(ctx, v.self, std::move(op->live), std::move(targets));
   // The callback holds `write` only through the raw pointer: `write` lives while
   // its replies are outstanding, and the deciding reply is one of them.
   ReplicaWrite* raw = write.get();

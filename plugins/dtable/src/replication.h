@@ -27,6 +27,9 @@ class ReplicaWrite : public std::enable_shared_from_this<ReplicaWrite> {
   static std::shared_ptr<ReplicaWrite> start(std::shared_ptr<Context> ctx, const Vnode& primary,
                                              std::vector<Item> items, std::vector<Vnode> targets);
 
+  // The items written, as given to start(). Never changes: any thread.
+  const std::vector<Item>& items() const { return items_; }
+
   // Waits until every item has at least `need` acknowledgements, or every target
   // answered, or `deadline`. Returns the acknowledgements per item so far.
   std::vector<int> wait(int need, std::chrono::steady_clock::time_point deadline);
