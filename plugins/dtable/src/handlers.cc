@@ -48,14 +48,12 @@ const ReplicaMeta& item_meta(const PBDTableItem& pb, const ReplicaMeta& base,
   return scratch;
 }
 
-// Writes one replica copy into v's replica table, with the bookkeeping of a
-// request with `base`.
-PBDTableResponse apply_replica(Context& ctx, VnodeState& v, PBDTableItem& pb,
-                               const ReplicaMeta& base) {
+// Writes `item` (decoded from `pb`, which keeps its replicaInfo) as a
+// replica copy into v's replica table, with the bookkeeping of a request
+// with `base`.
+PBDTableResponse apply_replica(Context& ctx, VnodeState& v, const Result<Item>& item,
+                               const PBDTableItem& pb, const ReplicaMeta& base) {
   PBDTableResponse r;
-  ReplicaMeta scratch;
-  const ReplicaMeta& meta = item_meta(pb, base, scratch);
-  auto item = item_from_pb(std::move(pb));  // takes only the key and value
   if (!item.ok()) {
     r.set_ok(false);
     r.set_code(kCodeInvalidArgument);
@@ -63,7 +61,9 @@ PBDTableResponse apply_replica(Context& ctx, VnodeState& v, PBDTableItem& pb,
     return r;
   }
   ctx.clock->observe(item->timestamp);
-  if (v.replica.put(*item, /*committed=*/true, &meta) == PutResult::kOlder) {
+  ReplicaMeta scratch;
+  if (v.replica.put(*item, /*committed=*/true, &item_meta(pb, base, scratch)) ==
+      PutResult::kOlder) {
     r.set_ok(false);
     r.set_code(kCodeOlder);
     r.set_error("a newer version is held");
@@ -241,8 +241,8 @@ Message Handlers::set_replica(const Message& m) {
   VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
   if (!v) return unknown_vnode(req->dest().id());
   const ReplicaMeta base = request_meta(*ctx_, req->has_origin() ? &req->origin() : nullptr);
-  PBDTableResponse r = apply_replica(*ctx_, *v, *req->mutable_item(), base);
-  return pack(msg::kResponse, r);
+  const Result<Item> item = item_from_pb(std::move(*req->mutable_item()));  // key, value only
+  return pack(msg::kResponse, apply_replica(*ctx_, *v, item, req->item(), base));
 }
 
 void Handlers::set_item(const Message& m, Respond respond) {
@@ -289,22 +289,23 @@ void Handlers::set_multi(const Message& m, Respond respond) {
   const int n = req->items_size();
   if (req->replica()) {
     const ReplicaMeta base = request_meta(*ctx_, req->has_origin() ? &req->origin() : nullptr);
-    if (n > 1) {
-      // The entries of a batch are cold in the CPU cache: start loading them
-      // all before the first is written.
-      std::vector<Id> hashes;
-      hashes.reserve(static_cast<std::size_t>(n));
-      for (const auto& pb : req->items()) {
-        if (!pb.has_keyhash()) continue;
-        if (auto h = hash_from_pb(pb.keyhash()); h.ok()) hashes.push_back(*h);
-      }
-      v->replica.prefetch(hashes);
+    // Decoded first (the key and value move out; replicaInfo stays for
+    // item_meta), so that all the batch's entries, cold in the CPU cache,
+    // start loading before the first is written.
+    std::vector<Result<Item>> items;
+    items.reserve(static_cast<std::size_t>(n));
+    std::vector<Id> hashes;
+    hashes.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      items.push_back(item_from_pb(std::move(*req->mutable_items(i))));
+      if (items.back().ok()) hashes.push_back(items.back()->hash);
     }
+    if (hashes.size() > 1) v->replica.prefetch(hashes);
     // The answer lists a result per item only when one failed; {ok} alone
     // says every item was written.
     std::vector<std::pair<int, PBDTableResponse>> failed;
     for (int i = 0; i < n; ++i) {
-      PBDTableResponse r = apply_replica(*ctx_, *v, *req->mutable_items(i), base);
+      PBDTableResponse r = apply_replica(*ctx_, *v, items[i], req->items(i), base);
       if (!r.ok()) failed.emplace_back(i, std::move(r));
     }
     PBDTableResponse reply;

@@ -254,21 +254,20 @@ void Store::prefetch(const std::vector<Id>& hashes) const {
   // Three passes, each starting the loads that the one before made
   // reachable (the slots; what the entries point to; their version lists),
   // so that the misses of one pass overlap instead of queueing.
-  auto each_entry = [&](auto fn) {
+  auto each = [&](auto fn) {
     for (const Id& h : hashes) {
       Shard& s = shard(h);
       std::lock_guard lock(s.mu);
-      auto it = s.entries.find(h);
-      if (it != s.entries.end()) fn(it->second);
+      fn(s.entries, h);
     }
   };
-  for (const Id& h : hashes) {
-    Shard& s = shard(h);
-    std::lock_guard lock(s.mu);
-    s.entries.prefetch(h);
-  }
-  each_entry([](const Entry& e) { e.prefetch_blocks(); });
-  each_entry([](const Entry& e) { e.prefetch_versions(); });
+  each([](const Map& m, const Id& h) { m.prefetch(h); });
+  each([](const Map& m, const Id& h) {
+    if (auto it = m.find(h); it != m.end()) it->second.prefetch_blocks();
+  });
+  each([](const Map& m, const Id& h) {
+    if (auto it = m.find(h); it != m.end()) it->second.prefetch_versions();
+  });
 }
 
 PutResult Store::put_stamped(Item& item, const std::function<std::int64_t()>& stamp,
