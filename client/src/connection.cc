@@ -277,12 +277,6 @@ struct Connection::Impl {
     }
   }
 
-  // True when `frame` is a batch reply to the probe: one kBatchProbe entry
-  // with the probe's tag, saying kBatchProbeYes.
-  bool answers_probe(std::string_view frame) const {
-    return answers_batch_probe(frame, encode_id(probe_id));
-  }
-
   // Completes the requests answered by the entries of a batch frame; entries
   // with a tag that is not one of our ids are dropped.
   void complete_batch(std::string_view frame) {
@@ -325,7 +319,9 @@ struct Connection::Impl {
       if (frames.size() != 3 || frames[0].size() != kIdBytes || frames[1].size() != 0) continue;
       const std::uint64_t id = decode_id(frames[0].to_string_view());
       if (batching == Batching::kUnknown && id == probe_id) {
-        batching = answers_probe(frames[2].to_string_view()) ? Batching::kYes : Batching::kNo;
+        batching = answers_batch_probe(frames[2].to_string_view(), encode_id(probe_id))
+                       ? Batching::kYes
+                       : Batching::kNo;
         continue;
       }
       complete(id, frames[2].to_string_view());
@@ -461,17 +457,19 @@ void ConnectionLoop::Impl::run() {
     thread_id = std::this_thread::get_id();
   }
   std::vector<zmq::pollitem_t> items;
+  std::vector<Connection::Impl*> joined;
   for (;;) {
     {
       std::lock_guard lock(mu);
       if (stopping) break;
-      for (Connection::Impl* conn : joining) {
-        members.push_back(conn);
-        conn->send_probe();
-      }
-      joining.clear();
+      joined.swap(joining);
       wake_pending = false;
     }
+    for (Connection::Impl* conn : joined) {
+      members.push_back(conn);
+      conn->send_probe();
+    }
+    joined.clear();
     flush_ready();
     retire_closing();
     // Callbacks open no connection and close none here (a closing one waits

@@ -9,6 +9,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -208,11 +209,16 @@ TEST(ConnectionLoopTest, CallbacksSendOnTheOtherConnectionOfTheLoop) {
   std::condition_variable cv;
   int finished = 0;
   int wrong = 0;
+  std::set<std::thread::id> callback_threads;  // guarded by mu
   // Sends hop `hop` of chain `chain` on conns[hop % 2]; its reply sends the next.
   std::function<void(int, int)> hop = [&](int chain, int hop_no) {
     const std::string payload = std::to_string(chain) + "/" + std::to_string(hop_no);
     conns[hop_no % 2]->request_async(Message{kEcho, payload}, 20s,
                                      [&, chain, hop_no, payload](Result<Message> r) {
+                                       {
+                                         std::lock_guard lock(mu);
+                                         callback_threads.insert(std::this_thread::get_id());
+                                       }
                                        const bool good = r.ok() && r->payload == payload;
                                        if (good && hop_no + 1 < kHops) {
                                          hop(chain, hop_no + 1);
@@ -238,6 +244,8 @@ TEST(ConnectionLoopTest, CallbacksSendOnTheOtherConnectionOfTheLoop) {
   std::unique_lock lock(mu);
   ASSERT_TRUE(cv.wait_for(lock, 60s, [&] { return finished == kChains; })) << finished;
   EXPECT_EQ(wrong, 0);
+  // Both connections' callbacks ran on the loop's one thread.
+  EXPECT_EQ(callback_threads.size(), 1u);
   EXPECT_EQ(a.malformed() + b.malformed(), 0);
 }
 
