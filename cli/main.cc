@@ -48,6 +48,12 @@ int main(int argc, char** argv) {
       {app.add_subcommand("ring", "walk the ring; print its vnodes as a JSON list of {id, host}"),
        [&] { return run_ring(opt); }});
 
+  std::string forget_host;
+  CLI::App* forget = app.add_subcommand(
+      "forget", "make the node forget a remembered host that will not come back (HOST:PORT)");
+  forget->add_option("HOST", forget_host, "the host's advertised address, host:port")->required();
+  commands.push_back({forget, [&] { return run_forget(opt, forget_host); }});
+
   CLI::App* set = app.add_subcommand("set", "write KEY = VALUE (VALUE '-' reads stdin)");
   set->add_option("KEY", data.key, "the key")->required();
   set->add_option("VALUE", data.value, "the value, or - to read it from stdin")->required();

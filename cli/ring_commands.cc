@@ -1,6 +1,8 @@
 #include "ring_commands.h"
 
 #include <iostream>
+#include <set>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +30,36 @@ int run_ring(const Options& opt) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& v : *ring) list.push_back(dendrite::client::vnode_json(v));
   print_json(list);
+
+  auto doc = dendrite::client::fetch_status(opt.node, opt.timeout());
+  if (!doc.ok()) return fail("ring", doc.status());
+  auto members = dendrite::client::parse_members(*doc);
+  if (!members.ok()) return fail("ring", members.status());
+  std::set<std::string> in_ring;
+  for (const auto& v : *ring) in_ring.insert(v.host);
+  std::string down, outside;
+  for (const auto& m : *members) {
+    if (m.state == "down") down += (down.empty() ? "" : ", ") + m.host;
+    if (m.state == "up" && !in_ring.contains(m.host)) {
+      outside += (outside.empty() ? "" : ", ") + m.host;
+    }
+  }
+  if (!down.empty()) {
+    std::cerr << "dendrite-cli: ring: remembered hosts down (not answering): " << down << "\n";
+  }
+  if (!outside.empty()) {
+    return fail("ring", Status::FailedPrecondition(
+                            "not one settled ring: " + outside +
+                            " answered the node's probes but are not in this ring (a merge may "
+                            "be under way)"));
+  }
+  return kExitOk;
+}
+
+int run_forget(const Options& opt, const std::string& host) {
+  if (Status s = dendrite::client::forget_host(opt.node, host, opt.timeout()); !s.ok()) {
+    return fail("forget", s);
+  }
   return kExitOk;
 }
 

@@ -28,6 +28,7 @@ constexpr IntRange kNumSuccessors{1, 256};
 constexpr IntRange kReplicas{0, 64};
 constexpr IntRange kIntervalMs{1, 3'600'000};
 constexpr IntRange kTimeoutMs{1, 600'000};
+constexpr IntRange kForgetAfterS{1, 10 * 365 * 86'400};
 constexpr IntRange kWorkers{1, 4096};
 constexpr IntRange kFrameBytes{1024, std::int64_t{1} << 30};
 constexpr IntRange kPending{1, 10'000'000};
@@ -218,6 +219,22 @@ Status take_workers(const ObjectReader& top, Config& c) {
   return Status::Ok();
 }
 
+Status take_membership(const ObjectReader& top, Config& c) {
+  const json* obj;
+  if (Status s = take_object(top, "membership", obj); !s.ok() || obj == nullptr) return s;
+  ObjectReader r(*obj, "membership.",
+                 {"probe_min_ms", "probe_max_ms", "verify_ms", "forget_after_s"});
+  if (Status s = r.keys(); !s.ok()) return s;
+  MembershipConfig& m = c.membership;
+  if (Status s = r.take_ms("probe_min_ms", kIntervalMs, m.probe_min); !s.ok()) return s;
+  if (Status s = r.take_ms("probe_max_ms", kIntervalMs, m.probe_max); !s.ok()) return s;
+  if (Status s = r.take_ms("verify_ms", kIntervalMs, m.verify); !s.ok()) return s;
+  std::int64_t forget_s = std::chrono::duration_cast<std::chrono::seconds>(m.forget_after).count();
+  if (Status s = r.take_int64("forget_after_s", kForgetAfterS, forget_s); !s.ok()) return s;
+  m.forget_after = std::chrono::duration_cast<Milliseconds>(std::chrono::seconds(forget_s));
+  return Status::Ok();
+}
+
 Status take_limits(const ObjectReader& top, Config& c) {
   const json* obj;
   if (Status s = take_object(top, "limits", obj); !s.ok() || obj == nullptr) return s;
@@ -313,9 +330,10 @@ Config default_config() {
 
 Result<Config> apply_json(Config c, const nlohmann::json& doc) {
   if (!doc.is_object()) return config_error("the document must be a JSON object");
-  ObjectReader r(doc, "",
-                 {"listen", "advertise", "join", "vnodes", "num_successors", "replicas",
-                  "stabilize", "timeout_ms", "workers", "limits", "log", "plugin_dir", "plugins"});
+  ObjectReader r(
+      doc, "",
+      {"listen", "advertise", "join", "vnodes", "num_successors", "replicas", "stabilize",
+       "timeout_ms", "workers", "limits", "membership", "log", "plugin_dir", "plugins"});
   if (Status s = r.keys(); !s.ok()) return s;
   if (Status s = take_address(r, "listen", 0, false, c.listen); !s.ok()) return s;
   if (Status s = take_address(r, "advertise", 1, true, c.advertise); !s.ok()) return s;
@@ -327,6 +345,7 @@ Result<Config> apply_json(Config c, const nlohmann::json& doc) {
   if (Status s = r.take_ms("timeout_ms", kTimeoutMs, c.timeout); !s.ok()) return s;
   if (Status s = take_workers(r, c); !s.ok()) return s;
   if (Status s = take_limits(r, c); !s.ok()) return s;
+  if (Status s = take_membership(r, c); !s.ok()) return s;
   if (Status s = take_log(r, c); !s.ok()) return s;
   if (Status s = take_plugin_dir(r, c); !s.ok()) return s;
   if (Status s = take_plugins(r, c); !s.ok()) return s;
@@ -402,6 +421,29 @@ Status validate(const Config& c) {
       !s.ok()) {
     return s;
   }
+  const MembershipConfig& m = c.membership;
+  if (Status s = check_range("membership.probe_min_ms", m.probe_min.count(), kIntervalMs);
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = check_range("membership.probe_max_ms", m.probe_max.count(), kIntervalMs);
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = check_range("membership.verify_ms", m.verify.count(), kIntervalMs); !s.ok()) {
+    return s;
+  }
+  if (m.probe_min > m.probe_max) {
+    return config_error("'membership.probe_min_ms' (" + std::to_string(m.probe_min.count()) +
+                        ") must not exceed 'membership.probe_max_ms' (" +
+                        std::to_string(m.probe_max.count()) + ")");
+  }
+  if (Status s = check_range(
+          "membership.forget_after_s",
+          std::chrono::duration_cast<std::chrono::seconds>(m.forget_after).count(), kForgetAfterS);
+      !s.ok()) {
+    return s;
+  }
   if (c.plugin_dir && c.plugin_dir->empty()) {
     return field_error("plugin_dir", "must be a non-empty string or null");
   }
@@ -446,6 +488,12 @@ nlohmann::json to_json(const Config& c) {
        {{"max_frame_bytes", c.limits.max_frame_bytes},
         {"max_pending", c.limits.max_pending},
         {"max_pending_bytes", c.limits.max_pending_bytes}}},
+      {"membership",
+       {{"probe_min_ms", c.membership.probe_min.count()},
+        {"probe_max_ms", c.membership.probe_max.count()},
+        {"verify_ms", c.membership.verify.count()},
+        {"forget_after_s",
+         std::chrono::duration_cast<std::chrono::seconds>(c.membership.forget_after).count()}}},
       {"log", {{"level", log_level_name(c.log_level)}}},
       {"plugin_dir", c.plugin_dir ? json(*c.plugin_dir) : json(nullptr)},
       {"plugins", std::move(plugins)},

@@ -13,6 +13,7 @@
 #include "dendrite/host.h"
 #include "dendrite/logger.h"
 #include "dendrite/status.h"
+#include "host/membership.h"
 #include "host/plugin_loader.h"
 #include "host/transport.h"
 
@@ -35,6 +36,9 @@ struct Config {
     std::int64_t max_pending = 10000;
     std::int64_t max_pending_bytes = 256 << 20;
   } limits;
+  // Remembered hosts: how lost ones are probed and when they are forgotten
+  // (docs/config.md "membership").
+  MembershipConfig membership;
   LogLevel log_level = LogLevel::kInfo;
   std::optional<std::string> plugin_dir;  // null = ../lib/dendrite/plugins beside the executable
   std::vector<PluginSpec> plugins;

@@ -6,6 +6,7 @@
 
 #include "chord.pb.h"
 #include "host/logging.h"
+#include "host/ring_codec.h"
 
 namespace dendrite::host {
 void Dispatcher::disable_plugins() {
@@ -52,6 +53,12 @@ Message Dispatcher::handle(const Message& request) {
     PBHostStatusReply reply;
     reply.set_json(status_());
     return pack(msg::kHostStatusReply, reply);
+  }
+  if (request.type == msg::kForgetHost) {
+    auto req = unpack<PBForgetHostRequest>(request, msg::kForgetHost);
+    if (!req.ok()) return make_error(req.status().message());
+    Status s = forget_ ? forget_(req->host()) : Status::Unavailable("ring not ready");
+    return s.ok() ? make_ack(true) : make_error(s.message());
   }
   if (request.type <= msg::kLastHostType) {
     get_logger("transport")

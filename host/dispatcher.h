@@ -17,8 +17,11 @@ namespace dendrite::host {
 // attaches the ring and enables or disables plugin dispatch from its own.
 class Dispatcher final : public RequestHandler {
  public:
-  // `status` builds the reply document of kHostStatus (JSON text).
-  explicit Dispatcher(std::function<std::string()> status) : status_(std::move(status)) {}
+  // `status` builds the reply document of kHostStatus (JSON text); `forget`
+  // answers kForgetHost (drops a remembered host; NotFound when unknown).
+  Dispatcher(std::function<std::string()> status,
+             std::function<Status(const std::string& host)> forget)
+      : status_(std::move(status)), forget_(std::move(forget)) {}
 
   // The ring answers its messages from now on (before: Err "ring not ready").
   // `ring` must outlive the dispatcher or be detached with attach_ring(nullptr).
@@ -45,6 +48,7 @@ class Dispatcher final : public RequestHandler {
   static Message plugin_failure(const PluginLoader* plugins, MessageType type, const char* what);
 
   std::function<std::string()> status_;
+  std::function<Status(const std::string& host)> forget_;
   std::atomic<Ring*> ring_{nullptr};
   std::atomic<const PluginLoader*> plugins_{nullptr};
   std::atomic<int> plugin_calls_{0};

@@ -10,6 +10,7 @@
 #include "host/logging.h"
 #include "host/plugin_loader.h"
 #include "host/process_metrics.h"
+#include "host/ring_healer.h"
 #include "host/service_registry.h"
 #include "host/stabilizer.h"
 #include "host/transport_stats.h"
@@ -33,7 +34,18 @@ struct Node::Impl {
   Impl(Config c, std::string exe_dir)
       : config(std::move(c)),
         executable_dir(std::move(exe_dir)),
-        dispatcher([this] { return status_json().dump(); }) {}
+        dispatcher([this] { return status_json().dump(); },
+                   [this](const std::string& h) { return forget(h); }) {}
+
+  Status forget(const std::string& h) {
+    std::lock_guard lock(state_mu);
+    if (!healer) return Status::Unavailable("ring not ready");
+    if (!healer->membership().forget(h)) {
+      return Status::NotFound(h + " is not a remembered host");
+    }
+    get_logger("ring")->info("forgot {} (operator request)", h);
+    return Status::Ok();
+  }
 
   nlohmann::json status_json() const {
     std::lock_guard lock(state_mu);
@@ -48,6 +60,15 @@ struct Node::Impl {
         v["successors"] = nlohmann::json::array();
         for (const Vnode& succ : s.successors) v["successors"].push_back(vnode_json(succ));
         doc["vnodes"].push_back(std::move(v));
+      }
+    }
+    doc["members"] = nlohmann::json::array();
+    if (healer) {
+      for (const RememberedHost& h : healer->membership().snapshot()) {
+        doc["members"].push_back({{"host", h.address},
+                                  {"state", host_state_name(h.state)},
+                                  {"seed", h.seed},
+                                  {"in_view", h.in_view}});
       }
     }
     doc["plugins"] = nlohmann::json::array();
@@ -71,6 +92,7 @@ struct Node::Impl {
       plugins_started = false;
     }
     events.stop();
+    if (healer) healer->stop();
     if (stabilizer) stabilizer->stop();
     if (graceful && ring_up && ring) {
       log->info("leaving the ring");
@@ -85,6 +107,10 @@ struct Node::Impl {
     process_gauges.reset();
     loader.reset();
     host.reset();
+    {
+      std::lock_guard lock(state_mu);
+      healer.reset();
+    }
     stabilizer.reset();
     {
       std::lock_guard lock(state_mu);
@@ -105,6 +131,7 @@ struct Node::Impl {
   std::unique_ptr<HostServices> host;
   std::unique_ptr<PluginLoader> loader;
   std::unique_ptr<Stabilizer> stabilizer;
+  std::unique_ptr<RingHealer> healer;  // GUARDED_BY(state_mu) for (re)assignment
   CollectorHandle process_gauges;
   // Guards `ring` (re)assignment and plugin_names against status requests
   // answered on transport threads.
@@ -199,6 +226,25 @@ Status Node::start() {
     if (n.stabilizer) n.stabilizer->request(i);
   });
   n.stabilizer->start();
+
+  HealerConfig hc;
+  hc.membership = n.config.membership;
+  hc.timeout = n.config.timeout;
+  hc.list_len = n.config.num_successors;
+  {
+    std::lock_guard lock(n.state_mu);
+    n.healer =
+        std::make_unique<RingHealer>(*n.ring, *n.transport, hc, n.metrics, n.config.join, [&n] {
+          for (int i = 0; i < n.config.vnodes; ++i) {
+            n.stabilizer->request(static_cast<std::size_t>(i));
+          }
+        });
+  }
+  n.ring->set_leave_observer([&n](const std::string& h) {
+    std::lock_guard lock(n.state_mu);
+    if (n.healer) n.healer->membership().left(h);
+  });
+  n.healer->start();
 
   n.events.start(n.loader->delegates());
   n.dispatcher.enable_plugins(n.loader.get());

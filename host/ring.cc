@@ -390,6 +390,12 @@ struct Ring::Impl {
     }
     emit(events);
     if (touched) request_stabilize(v->index);
+    std::function<void(const std::string&)> observer;
+    {
+      std::lock_guard<std::mutex> lock(requester_mu);
+      observer = leave_observer;
+    }
+    if (observer && source->host != cfg.address) observer(source->host);
     return make_ack(true);
   }
 
@@ -500,7 +506,10 @@ struct Ring::Impl {
 
   // ---- stabilisation ----
 
-  void stabilize_successors(VnodeSlot& v, std::vector<RingEvent>& events) {
+  // Returns true when it adopted a closer successor than the one it had (the
+  // successor's predecessor): another round at once walks on towards the true
+  // successor, which is how two merging rings zip together quickly.
+  bool stabilize_successors(VnodeSlot& v, std::vector<RingEvent>& events) {
     std::vector<Vnode> succs, fingers;
     std::optional<Vnode> pred;
     {
@@ -509,7 +518,7 @@ struct Ring::Impl {
       fingers = v.fingers;
       pred = v.pred;
     }
-    if (succs.empty()) return;  // not in a ring yet
+    if (succs.empty()) return false;  // not in a ring yet
 
     std::vector<Vnode> cands;
     for (const Vnode& s : succs) {
@@ -517,6 +526,7 @@ struct Ring::Impl {
     }
     IdSet dead, tried;
     bool fallback = false;
+    bool closer = false;
     std::optional<Vnode> chosen;
     std::optional<std::vector<Vnode>> tail;
     std::size_t ci = 0;
@@ -559,6 +569,7 @@ struct Ring::Impl {
         if (auto list = list_of(nr)) {
           chosen = *p;
           tail = std::move(list);
+          closer = ci == 1;  // a closer first successor, not a fallback
           break;
         }
         if (is_gone(nr)) dead.insert(p->id);
@@ -591,6 +602,7 @@ struct Ring::Impl {
         std::remove_if(f.begin(), f.end(), [&](const Vnode& x) { return contains(dead, x.id); }),
         f.end());
     update_remote(v, events);
+    return closer;
   }
 
   // Finger i = successor(self + 2^i). One lookup covers every finger whose start
@@ -664,8 +676,9 @@ struct Ring::Impl {
   std::unordered_map<Id, std::size_t> by_index;   // id -> slot index
   std::atomic<bool> leaving{false};
   std::mutex requester_mu;
-  std::function<void(std::size_t)> requester;          // GUARDED_BY(requester_mu)
-  const std::unique_ptr<MetricsRegistry> own_metrics;  // when the config names none
+  std::function<void(std::size_t)> requester;              // GUARDED_BY(requester_mu)
+  std::function<void(const std::string&)> leave_observer;  // GUARDED_BY(requester_mu)
+  const std::unique_ptr<MetricsRegistry> own_metrics;      // when the config names none
   RingStats stats;
   CollectorHandle gauges;  // last: unregistered before the slots go
 };
@@ -834,7 +847,7 @@ void Ring::stabilize(std::size_t index) {
   if (v.stabilizing.exchange(true)) return;  // a round of this vnode is running
   const auto started = std::chrono::steady_clock::now();
   std::vector<RingEvent> events;
-  m.stabilize_successors(v, events);
+  const bool closer = m.stabilize_successors(v, events);
   m.emit(events);
   m.fix_fingers(v);
   m.check_predecessor(v, events);
@@ -842,6 +855,7 @@ void Ring::stabilize(std::size_t index) {
   m.stats.stabilize_rounds.inc();
   m.stats.stabilize_duration.observe(std::chrono::steady_clock::now() - started);
   v.stabilizing.store(false);
+  if (closer) m.request_stabilize(index);
 }
 
 void Ring::leave() {
@@ -904,6 +918,28 @@ void Ring::leave() {
 
 Result<std::vector<Vnode>> Ring::lookup(std::size_t n, const Id& key) {
   return impl_->lookup(n, key);
+}
+
+Result<std::vector<Vnode>> Ring::lookup_from(const Vnode& start, std::size_t n, const Id& key) {
+  if (n == 0) return std::vector<Vnode>{};
+  return impl_->find_successors({start}, key, n);
+}
+
+std::set<std::string> Ring::view_hosts() const {
+  std::set<std::string> out;
+  for (const auto& s : impl_->slots) {
+    std::lock_guard<std::mutex> lock(s->mu);
+    if (s->pred) out.insert(s->pred->host);
+    for (const Vnode& x : s->succs) out.insert(x.host);
+    for (const Vnode& x : s->fingers) out.insert(x.host);
+  }
+  out.erase(impl_->cfg.address);
+  return out;
+}
+
+void Ring::set_leave_observer(std::function<void(const std::string& host)> observer) {
+  std::lock_guard<std::mutex> lock(impl_->requester_mu);
+  impl_->leave_observer = std::move(observer);
 }
 
 void Ring::set_stabilize_requester(std::function<void(std::size_t index)> requester) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,19 @@ class Ring {
   // vnode closest to it and following Forwards. Retries around dead vnodes.
   // Errors: Unavailable/Timeout when no path answers.
   Result<std::vector<Vnode>> lookup(std::size_t n, const Id& key);
+
+  // The first `n` successors of `key` as answered by following FindSuccessors
+  // from `start`, which may be another host's vnode in another ring: what that
+  // ring believes. Blocking (network). Errors as lookup().
+  Result<std::vector<Vnode>> lookup_from(const Vnode& start, std::size_t n, const Id& key);
+
+  // Every other host named by a local vnode's predecessor, successors or
+  // fingers: the hosts stabilisation keeps in touch with. Any thread.
+  std::set<std::string> view_hosts() const;
+
+  // Installs the callback told the host of each vnode whose graceful Leave this
+  // ring received. Called from handler threads with no lock held; must not block.
+  void set_leave_observer(std::function<void(const std::string& host)> observer);
 
   // Installs the callback through which the ring asks its driver for a prompt
   // stabilisation round of local vnode `index` (after a Leave changed it). Called

@@ -23,6 +23,8 @@ std::string TransportStats::host_type_name(MessageType type) {
       return "host_status";
     case msg::kBatchProbe:
       return "batch_probe";
+    case msg::kForgetHost:
+      return "forget_host";
     default:
       return "";
   }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages Dendrite builds and tests with (prometheus:
-# promtool and the server for the metrics tests; iproute2 and faketime: the
+# promtool and the server for the metrics tests; iproute2, iptables and faketime: the
 # partition and clock scenarios of dendrite-faults), and only those that
 # are missing: when everything is present it changes nothing and needs no root.
 #   install-deps.sh [--fuzz]   --fuzz adds clang and its libFuzzer runtime
@@ -15,7 +15,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libmimalloc-dev libabsl-dev
   prometheus
-  iproute2 faketime
+  iproute2 iptables faketime
 )
 for arg in "$@"; do
   case "$arg" in

@@ -75,6 +75,40 @@ Result<std::vector<VnodeStatus>> parse_vnodes(const json& status) {
   return out;
 }
 
+Result<std::vector<MemberStatus>> parse_members(const json& status) {
+  std::vector<MemberStatus> out;
+  auto members = status.find("members");
+  if (members == status.end()) return out;
+  if (!members->is_array()) return Status::Internal("status document has a malformed 'members'");
+  for (const json& m : *members) {
+    auto host = m.find("host");
+    auto state = m.find("state");
+    if (!m.is_object() || host == m.end() || state == m.end() || !host->is_string() ||
+        !state->is_string()) {
+      return Status::Internal("status document has a malformed member: " + m.dump());
+    }
+    out.push_back(MemberStatus{host->get<std::string>(), state->get<std::string>()});
+  }
+  return out;
+}
+
+Status forget_host(const std::string& node, const std::string& host, Milliseconds timeout) {
+  if (Status s = check_node_address(host); !s.ok()) return s;
+  auto conn = Connection::open(node);
+  if (!conn.ok()) return conn.status();
+  PBForgetHostRequest req;
+  req.set_host(host);
+  auto reply = (*conn)->request(pack(msg::kForgetHost, req), timeout);
+  if (!reply.ok()) return reply.status();
+  if (Status err = error_of(*reply); !err.ok()) {
+    if (err.message().find("is not a remembered host") != std::string::npos) {
+      return Status::NotFound(err.message());
+    }
+    return err;
+  }
+  return Status::Ok();
+}
+
 Result<std::vector<Vnode>> walk_ring(const std::string& node, Milliseconds timeout,
                                      std::size_t max_steps) {
   // Successor lists of every vnode seen, by id, from one status per host.

@@ -156,6 +156,14 @@ bool Cluster::heal_partition() {
   return options_.netns && net_.heal();
 }
 
+bool Cluster::drop(const std::vector<std::pair<int, int>>& pairs) {
+  return options_.netns && net_.drop(pairs);
+}
+
+bool Cluster::undrop() {
+  return options_.netns && net_.undrop();
+}
+
 bool Cluster::jump_clock(int i, std::chrono::seconds offset) {
   if (options_.faketime_lib.empty()) return false;
   const std::string path = options_.dir + "/" + nodes_[i].name + ".faketime";

@@ -70,6 +70,10 @@ class Cluster {
   // them all); heal_partition() undoes it. False when not netns or `ip` failed.
   bool partition(const std::vector<int>& group);
   bool heal_partition();
+  // Silent one-way drops (NetLab::drop); undrop() removes them all. False when
+  // not netns or iptables failed.
+  bool drop(const std::vector<std::pair<int, int>>& pairs);
+  bool undrop();
   // Sets node i's wall clock to real time + `offset` (libfaketime; takes
   // effect at the node's next clock reading). False without faketime_lib.
   bool jump_clock(int i, std::chrono::seconds offset);

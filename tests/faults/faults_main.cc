@@ -38,7 +38,8 @@ using std::chrono::milliseconds;
 
 constexpr const char* kUsage =
     "usage: dendrite-faults [--seed N] [--duration SECONDS] [--nodes N]\n"
-    "                       [--scenario kill|pause|leave|partition|clock|mixed|all|LIST,...]\n"
+    "                       [--scenario "
+    "kill|pause|leave|partition|clock|split|oneway|mixed|all|LIST,...]\n"
     "                       [--net loopback|netns] [--faketime-lib PATH]\n"
     "                       [--writers N] [--keys N] [--bin-dir DIR] [--keep]\n";
 
@@ -123,9 +124,14 @@ Row run_scenario(const Flags& flags, const Env& env, const std::string& scenario
                  std::uint64_t seed) {
   Row row;
   row.scenario = scenario;
-  const bool wants_netns = flags.netns || scenario == "partition" || scenario == "mixed";
-  if (scenario == "partition" && !env.netns) {
+  const bool silent = scenario == "split" || scenario == "oneway";
+  const bool wants_netns = flags.netns || scenario == "partition" || scenario == "mixed" || silent;
+  if ((scenario == "partition" || silent) && !env.netns) {
     row.skipped = "network namespaces unavailable (" + env.netns_why + ")";
+    return row;
+  }
+  if (silent && !NetLab::drops_available()) {
+    row.skipped = "no iptables (install the iptables package)";
     return row;
   }
   if (scenario == "clock" && env.faketime.empty()) {
@@ -323,7 +329,8 @@ int run(int argc, char** argv) {
   for (const std::string& s : scenarios) {
     if (make_schedule(s, 1, 1s, 2, 1s).empty()) {
       std::cerr << "dendrite-faults: --scenario " << s
-                << ": unknown (want kill, pause, leave, partition, clock, mixed or all)\n";
+                << ": unknown (want kill, pause, leave, partition, clock, split, oneway, mixed "
+                   "or all)\n";
       return 2;
     }
   }

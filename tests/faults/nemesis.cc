@@ -25,6 +25,10 @@ std::string fault_name(FaultKind kind) {
       return "partition";
     case FaultKind::kClock:
       return "clock";
+    case FaultKind::kSplit:
+      return "split";
+    case FaultKind::kOneWay:
+      return "oneway";
   }
   return "?";
 }
@@ -38,6 +42,8 @@ std::vector<FaultStep> make_schedule(const std::string& scenario, std::uint64_t 
   if (scenario == "leave") kinds = {FaultKind::kLeave};
   if (scenario == "partition") kinds = {FaultKind::kPartition};
   if (scenario == "clock") kinds = {FaultKind::kClock};
+  if (scenario == "split") kinds = {FaultKind::kSplit};
+  if (scenario == "oneway") kinds = {FaultKind::kOneWay};
   if (scenario == "mixed") {
     kinds = {FaultKind::kKill, FaultKind::kPause, FaultKind::kLeave};
     if (caps.partition) kinds.push_back(FaultKind::kPartition);
@@ -65,6 +71,46 @@ std::vector<FaultStep> make_schedule(const std::string& scenario, std::uint64_t 
       for (int size = pick_size(rng); static_cast<int>(s.group.size()) < size;) {
         const int n = pick_node(rng);
         if (std::find(s.group.begin(), s.group.end(), n) == s.group.end()) s.group.push_back(n);
+      }
+    }
+    if (s.kind == FaultKind::kSplit || s.kind == FaultKind::kOneWay) {
+      std::uniform_int_distribution<long> pick_long(timeout.count() * 8, timeout.count() * 12);
+      s.hold = milliseconds(pick_long(rng));
+    }
+    if (s.kind == FaultKind::kSplit) {
+      // Any size from 1 to nodes - 1: sometimes the group is the majority.
+      std::uniform_int_distribution<int> pick_size(1, nodes - 1);
+      s.group = {s.node};
+      for (int size = pick_size(rng); static_cast<int>(s.group.size()) < size;) {
+        const int n = pick_node(rng);
+        if (std::find(s.group.begin(), s.group.end(), n) == s.group.end()) s.group.push_back(n);
+      }
+      std::vector<int> rest;
+      for (int n = 0; n < nodes; ++n) {
+        if (std::find(s.group.begin(), s.group.end(), n) == s.group.end()) rest.push_back(n);
+      }
+      for (int a : s.group) {
+        for (int b : rest) {
+          s.drops.emplace_back(a, b);
+          s.drops.emplace_back(b, a);
+        }
+      }
+      const std::vector<int>& bigger = s.group.size() >= rest.size() ? s.group : rest;
+      if (bigger.size() >= 2 && std::bernoulli_distribution(0.5)(rng)) {
+        s.kill_during =
+            bigger[std::uniform_int_distribution<std::size_t>(0, bigger.size() - 1)(rng)];
+      }
+    }
+    if (s.kind == FaultKind::kOneWay) {
+      if (std::bernoulli_distribution(0.5)(rng)) {
+        // s.node drops everything it receives.
+        for (int n = 0; n < nodes; ++n) {
+          if (n != s.node) s.drops.emplace_back(n, s.node);
+        }
+      } else {
+        int other = pick_node(rng);
+        while (other == s.node) other = pick_node(rng);
+        s.drops.emplace_back(other, s.node);
       }
     }
     if (s.kind == FaultKind::kClock) {
@@ -131,6 +177,33 @@ NemesisReport run_schedule(Cluster& cluster, const std::vector<FaultStep>& steps
         log(cluster.heal_partition() ? "healed partition " + names
                                      : "heal of partition FAILED " + names);
         report.failures.windows.push_back({from, Clock::now(), static_cast<int>(s.group.size())});
+        break;
+      }
+      case FaultKind::kSplit:
+      case FaultKind::kOneWay: {
+        std::string names;
+        for (auto [from, to] : s.drops) {
+          names += (names.empty() ? "" : " ") + std::to_string(from) + "->" + std::to_string(to);
+        }
+        const auto from = Clock::now();
+        const bool cut = cluster.drop(s.drops);
+        log((cut ? "silent drops " : "drops FAILED ") + names);
+        if (s.kill_during >= 0) {
+          const std::string victim =
+              "n" + std::to_string(s.kill_during) + " (" + cluster.address(s.kill_during) + ")";
+          std::this_thread::sleep_for(s.hold / 3);
+          log("kill -9 during the cut " + victim);
+          cluster.kill9(s.kill_during);
+          std::this_thread::sleep_for(s.hold / 3);
+          log(cluster.restart(s.kill_during, 30s) ? "restarted " + victim
+                                                  : "restart FAILED " + victim);
+          std::this_thread::sleep_for(s.hold / 3);
+        } else {
+          std::this_thread::sleep_for(s.hold);
+        }
+        log(cluster.undrop() ? "drops removed" : "removing drops FAILED");
+        const int cut_off = s.kind == FaultKind::kSplit ? static_cast<int>(s.group.size()) : 1;
+        report.failures.windows.push_back({from, Clock::now(), cut_off});
         break;
       }
       case FaultKind::kClock: {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "faults/checker.h"
@@ -19,6 +20,11 @@ enum class FaultKind {
   kLeave,      // SIGTERM (graceful leave), hold, restart with rejoin
   kPartition,  // cut a minority of nodes off from the rest (netns), hold, heal
   kClock,      // jump one node's wall clock (libfaketime), hold, jump it back
+  // Silent cuts (iptables DROP, netns), held for 8-12 timeouts: far longer
+  // than failure detection, so each side becomes a ring of its own.
+  kSplit,   // two-way: a group of any size (minority or majority) from the rest,
+            // sometimes with a kill -9 and restart on the bigger side meanwhile
+  kOneWay,  // one direction only: a node drops all it receives, or one pair
 };
 
 // "kill", "pause", "leave", "partition", "clock".
@@ -31,14 +37,17 @@ struct FaultStep {
   int node = 0;
   std::chrono::milliseconds gap{0};
   std::chrono::milliseconds hold{0};
-  std::vector<int> group;              // kPartition: the nodes cut off (node included)
-  std::chrono::seconds clock_jump{0};  // kClock: the offset from real time while held
+  std::vector<int> group;                  // kPartition: the nodes cut off (node included)
+  std::chrono::seconds clock_jump{0};      // kClock: the offset from real time while held
+  std::vector<std::pair<int, int>> drops;  // kSplit, kOneWay: (from, to) pairs dropped at `to`
+  int kill_during = -1;                    // kSplit: a node killed and restarted while cut
 };
 
 // What the environment allows (`mixed` draws from these too).
 struct NemesisCaps {
   bool partition = false;  // network namespaces
   bool clock = false;      // libfaketime
+  bool drops = false;      // network namespaces and iptables
 };
 
 // The steps for `scenario` ("kill", "pause", "leave", "partition", "clock" or

@@ -97,6 +97,10 @@ std::string ip_program() {
   return resolve("ip");
 }
 
+bool NetLab::drops_available() {
+  return !resolve("iptables").empty();
+}
+
 bool NetLab::available(std::string* why) {
   if (::geteuid() != 0) {
     *why = "not root";
@@ -272,6 +276,30 @@ bool NetLab::heal() {
     }
   }
   cut_.clear();
+  return ok;
+}
+
+bool NetLab::drop(const std::vector<std::pair<int, int>>& pairs) {
+  const std::string iptables = resolve("iptables");
+  if (iptables.empty()) return false;
+  bool ok = true;
+  for (auto [from, to] : pairs) {
+    ok = ip({"netns", "exec", ns_name(to), iptables, "-w", "-A", "INPUT", "-s",
+             node_ip(from) + "/32", "-j", "DROP"}) &&
+         ok;
+  }
+  dropping_ = true;
+  return ok;
+}
+
+bool NetLab::undrop() {
+  if (!dropping_) return true;
+  const std::string iptables = resolve("iptables");
+  bool ok = !iptables.empty();
+  for (int i = 0; i < nodes_ && ok; ++i) {
+    ok = ip({"netns", "exec", ns_name(i), iptables, "-w", "-F", "INPUT"}) && ok;
+  }
+  dropping_ = false;
   return ok;
 }
 

@@ -9,6 +9,7 @@
 
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dendrite::faults {
@@ -57,6 +58,17 @@ class NetLab {
   // The nodes currently cut off (empty when healed).
   const std::vector<int>& cut() const { return cut_; }
 
+  // Silent cuts with iptables (`iptables` must be installed): for each pair
+  // (from, to), node `to` drops every packet node `from` sends it, without an
+  // answer, so TCP only times out (unlike blackhole routes, which fail fast).
+  // A two-way partition lists both directions. Adds to the drops in force.
+  // False when `iptables` is missing or failed.
+  bool drop(const std::vector<std::pair<int, int>>& pairs);
+  // Removes every drop (flushes the nodes' INPUT chains).
+  bool undrop();
+  // True when `iptables` works inside a node namespace here.
+  static bool drops_available();
+
  private:
   bool ip(const std::vector<std::string>& args);
   std::string ns_name(int i) const;
@@ -70,6 +82,7 @@ class NetLab {
   std::vector<std::string> made_ns_;
   bool made_root_link_ = false;
   std::vector<int> cut_;
+  bool dropping_ = false;
 };
 
 }  // namespace dendrite::faults

@@ -48,6 +48,16 @@ void MemNetwork::remove(const std::string& address) {
   hosts_.erase(address);
 }
 
+void MemNetwork::cut(const std::string& from, const std::string& to, bool deliver) {
+  std::lock_guard<std::mutex> lock(mu_);
+  cuts_[{from, to}] = deliver;
+}
+
+void MemNetwork::heal() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cuts_.clear();
+}
+
 bool MemNetwork::alive(const std::string& address) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = hosts_.find(address);
@@ -66,6 +76,7 @@ Result<Message> MemNetwork::deliver(const std::string& from, const std::string& 
   calls_.fetch_add(1);
   by_type_[request.type].fetch_add(1);
   std::shared_ptr<Handler> handler;
+  bool lose_reply = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto src = hosts_.find(from);
@@ -80,8 +91,15 @@ Result<Message> MemNetwork::deliver(const std::string& from, const std::string& 
       return Status(it->second.failure, to + " is down");
     }
     handler = it->second.handler;
+    auto cut = cuts_.find({from, to});
+    if (cut != cuts_.end()) {
+      if (!cut->second) return Status::Timeout(to + " is cut off from " + from);
+      lose_reply = true;
+    }
   }
-  return (*handler)(request);
+  Message reply = (*handler)(request);
+  if (lose_reply) return Status::Timeout("the answer of " + to + " to " + from + " was lost");
+  return reply;
 }
 
 }  // namespace dendrite::test

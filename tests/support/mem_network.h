@@ -38,6 +38,13 @@ class MemNetwork {
   void revive(const std::string& address);
   // Unregisters `address`: calls to it fail with Unavailable.
   void remove(const std::string& address);
+  // Cuts the path from `from` to `to` (one way): requests from `from` to `to`
+  // fail with Timeout. With `deliver` the request still reaches `to` and is
+  // handled, and only its answer is lost (a cut of the way back). Like a
+  // silent firewall drop.
+  void cut(const std::string& from, const std::string& to, bool deliver = false);
+  // Undoes every cut().
+  void heal();
   // True when `address` is registered and not killed.
   bool alive(const std::string& address) const;
 
@@ -62,6 +69,7 @@ class MemNetwork {
   mutable std::mutex mu_;
   std::map<std::string, Entry> hosts_;                          // GUARDED_BY(mu_)
   std::map<std::string, std::unique_ptr<Endpoint>> endpoints_;  // GUARDED_BY(mu_)
+  std::map<std::pair<std::string, std::string>, bool> cuts_;    // GUARDED_BY(mu_): deliver?
   std::atomic<std::uint64_t> calls_{0};
   std::atomic<std::uint64_t> by_type_[256] = {};
 };

@@ -109,12 +109,29 @@ TEST(ConfigTest, UnknownKeysNameTheNearestValidKey) {
             "config: unknown key 'workers.mx' (did you mean 'workers.max'?)");
   EXPECT_EQ(error_for(R"({"stabilize": {"min": 3}})"),
             "config: unknown key 'stabilize.min' (did you mean 'stabilize.min_ms'?)");
+  EXPECT_EQ(error_for(R"({"membership": {"probe_max": 3}})"),
+            "config: unknown key 'membership.probe_max' (did you mean "
+            "'membership.probe_max_ms'?)");
   EXPECT_EQ(error_for(R"({"log": {"lvl": "info"}})"),
             "config: unknown key 'log.lvl' (did you mean 'log.level'?)");
   EXPECT_EQ(error_for(R"({"plugins": [{"name": "a"}, {"nmae": "b"}]})"),
             "config: unknown key 'plugins[1].nmae' (did you mean 'plugins[1].name'?)");
   // A plugin's own config is the plugin's business.
   EXPECT_EQ(error_for(R"({"plugins": [{"name": "a", "config": {"anything": 1}}]})"), "");
+}
+
+TEST(ConfigTest, MembershipSettings) {
+  auto r = apply_json(default_config(), json::parse(R"({"membership": {"forget_after_s": 60}})"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->membership.forget_after, std::chrono::seconds(60));
+  EXPECT_EQ(r->membership.probe_max, Milliseconds(8000));
+  EXPECT_EQ(error_for(R"({"membership": {"forget_after_s": 0}})"),
+            "config: 'membership.forget_after_s' must be an integer from 1 to 315360000");
+  Config c = default_config();
+  c.membership.probe_min = Milliseconds(9000);
+  EXPECT_EQ(validate(c).message(),
+            "config: 'membership.probe_min_ms' (9000) must not exceed 'membership.probe_max_ms' "
+            "(8000)");
 }
 
 TEST(ConfigTest, TypeAndRangeErrorsNameTheField) {
@@ -210,6 +227,8 @@ TEST(ConfigTest, ToJsonIsTheFileFormatAndRoundTrips) {
     "stabilize": {"min_ms": 1000, "max_ms": 3000}, "timeout_ms": 5000,
     "workers": {"min": 10, "max": 1024, "idle_ms": 10000},
     "limits": {"max_frame_bytes": 67108864, "max_pending": 10000, "max_pending_bytes": 268435456},
+    "membership": {"probe_min_ms": 1000, "probe_max_ms": 8000, "verify_ms": 30000,
+                   "forget_after_s": 86400},
     "log": {"level": "info"}, "plugin_dir": null,
     "plugins": [{"name": "dtable"}, {"name": "metrics", "config": {"listen": "127.0.0.1:9464"}}]
   })"));
@@ -220,6 +239,8 @@ TEST(ConfigTest, ToJsonIsTheFileFormatAndRoundTrips) {
     "stabilize": {"min_ms": 50, "max_ms": 150}, "timeout_ms": 700,
     "workers": {"min": 2, "max": 8, "idle_ms": 500},
     "limits": {"max_frame_bytes": 1048576, "max_pending": 50, "max_pending_bytes": 8388608},
+    "membership": {"probe_min_ms": 200, "probe_max_ms": 4000, "verify_ms": 10000,
+                   "forget_after_s": 3600},
     "log": {"level": "warn"}, "plugin_dir": "/opt/p",
     "plugins": [{"name": "a"}, {"name": "b", "path": "/x/libb.so", "config": {"k": "v"}}]
   })");

@@ -34,6 +34,8 @@ inline constexpr MessageType kBatch = 14;  // ours
 // "Do you serve batches?": a node's transport answers it itself (never a
 // handler) with a kBatchProbe whose payload is kBatchProbeYes.
 inline constexpr MessageType kBatchProbe = 15;  // ours
+// "Forget this remembered host" (dendrite-cli forget): Ack or Err.
+inline constexpr MessageType kForgetHost = 16;  // ours
 // The last type reserved for the host.
 inline constexpr MessageType kLastHostType = 0x1F;
 }  // namespace msg

@@ -1,5 +1,6 @@
-// Read-only views of a ring from outside it: a node's status document and the
-// whole ring found by walking successors (dendrite-cli status / ring).
+// Views of a ring from outside it: a node's status document, the whole ring
+// found by walking successors, and the remembered hosts (dendrite-cli status /
+// ring / forget).
 #pragma once
 
 #include <cstddef>
@@ -44,6 +45,20 @@ Result<std::vector<VnodeStatus>> parse_vnodes(const nlohmann::json& status);
 // pointers do not lead back to the start (an unsettled ring).
 Result<std::vector<Vnode>> walk_ring(const std::string& node, Milliseconds timeout,
                                      std::size_t max_steps = 100000);
+
+// A host the node remembers (status document "members").
+struct MemberStatus {
+  std::string host;
+  std::string state;  // "up", "down" or "left"
+};
+// The "members" list of a status document (empty when it has none).
+// Errors: Internal for a malformed list.
+Result<std::vector<MemberStatus>> parse_members(const nlohmann::json& status);
+
+// Asks `node` to forget the remembered host `host` for good (kForgetHost).
+// Errors: NotFound when the node does not remember it; InvalidArgument for a
+// malformed address; those of Connection::request().
+Status forget_host(const std::string& node, const std::string& host, Milliseconds timeout);
 
 // {"id": 40 lower-case hex digits, "host": "H:P"}.
 nlohmann::json vnode_json(const Vnode& v);
