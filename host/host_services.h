@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "dendrite/host.h"
+#include "host/membership.h"
 #include "host/network.h"
 #include "host/ring.h"
 #include "host/service_registry.h"
@@ -14,10 +15,11 @@ namespace dendrite::host {
 // Thread-safe (every method). The ring, network and registry must outlive it.
 class HostServices final : public Host {
  public:
-  HostServices(Ring& ring, Network& net, ServiceRegistry& services, MetricsRegistry& metrics,
-               int replicas, Milliseconds timeout)
+  HostServices(Ring& ring, Network& net, const Membership& membership, ServiceRegistry& services,
+               MetricsRegistry& metrics, int replicas, Milliseconds timeout)
       : ring_(ring),
         net_(net),
+        membership_(membership),
         services_(services),
         metrics_(metrics),
         replicas_(replicas),
@@ -34,6 +36,7 @@ class HostServices final : public Host {
   std::vector<Vnode> successors(const Id& vnode) const override;
   std::vector<Vnode> fingers(const Id& vnode) const override;
   std::vector<Vnode> remote_successors(const Id& vnode) const override;
+  std::vector<Member> members() const override { return membership_.members(ring_.local_vnodes()); }
   Result<std::vector<Vnode>> lookup(std::size_t n, const Id& key) override {
     return ring_.lookup(n, key);
   }
@@ -56,6 +59,7 @@ class HostServices final : public Host {
  private:
   Ring& ring_;
   Network& net_;
+  const Membership& membership_;
   ServiceRegistry& services_;
   MetricsRegistry& metrics_;
   const int replicas_;

@@ -38,12 +38,30 @@ void Membership::add_seed(const std::string& host, TimePoint now) {
   if (!h.probing) schedule(h, now);
 }
 
-void Membership::observe_view(const std::set<std::string>& hosts, TimePoint now) {
+namespace {
+
+// Adds `more` to the sorted, duplicate-free `into`.
+void merge_vnodes(std::vector<Vnode>& into, const std::vector<Vnode>& more) {
+  for (const Vnode& v : more) {
+    auto it = std::lower_bound(into.begin(), into.end(), v,
+                               [](const Vnode& a, const Vnode& b) { return a.id < b.id; });
+    if (it == into.end() || it->id != v.id) into.insert(it, v);
+  }
+}
+
+}  // namespace
+
+void Membership::observe_view(const std::map<std::string, std::vector<Vnode>>& hosts,
+                              TimePoint now) {
   std::lock_guard lock(mu_);
-  for (const std::string& host : hosts) {
+  for (const auto& [host, seen] : hosts) {
     if (host == self_) continue;
+    const bool known = hosts_.count(host) != 0;
     RememberedHost& h = remember(host);
     h.in_view = true;
+    h.suspect = false;
+    merge_vnodes(h.vnodes, seen);
+    if (!known) schedule(h, now);  // learn its vnodes
     if (h.state == HostState::kLeft) {
       // Still pointed at just after its Leave, or back after a rejoin: a
       // probe tells (an answer makes it up again).
@@ -59,8 +77,39 @@ void Membership::observe_view(const std::set<std::string>& hosts, TimePoint now)
   for (auto& [address, h] : hosts_) {
     if (!h.in_view || hosts.count(address) != 0) continue;
     h.in_view = false;
+    if (h.state == HostState::kUp) h.suspect = true;
     if (h.state != HostState::kLeft && !h.probing) schedule(h, now);
   }
+}
+
+void Membership::listed(const std::string& host, std::vector<Vnode> vnodes) {
+  std::lock_guard lock(mu_);
+  auto it = hosts_.find(host);
+  if (it == hosts_.end()) return;
+  std::sort(vnodes.begin(), vnodes.end(),
+            [](const Vnode& a, const Vnode& b) { return a.id < b.id; });
+  it->second.vnodes.clear();
+  merge_vnodes(it->second.vnodes, vnodes);
+  it->second.listed = true;
+}
+
+std::vector<Member> Membership::members(const std::vector<Vnode>& self_vnodes) const {
+  std::vector<Member> out;
+  {
+    std::lock_guard lock(mu_);
+    out.reserve(hosts_.size() + 1);
+    for (const auto& [address, h] : hosts_) {
+      if (h.state == HostState::kLeft) continue;
+      out.push_back(Member{address, h.state == HostState::kUp && !h.suspect, h.vnodes});
+    }
+  }
+  Member self{self_, true, self_vnodes};
+  std::sort(self.vnodes.begin(), self.vnodes.end(),
+            [](const Vnode& a, const Vnode& b) { return a.id < b.id; });
+  out.push_back(std::move(self));
+  std::sort(out.begin(), out.end(),
+            [](const Member& a, const Member& b) { return a.host < b.host; });
+  return out;
 }
 
 void Membership::left(const std::string& host) {
@@ -100,6 +149,7 @@ std::pair<HostState, HostState> Membership::probe_done(const std::string& host,
   RememberedHost& h = it->second;
   const HostState before = h.state;
   h.probing = false;
+  if (outcome != ProbeOutcome::kNoAnswer) h.suspect = false;
   if (h.state == HostState::kLeft) {
     // A left host that answers has rejoined; one that does not stays left.
     if (outcome == ProbeOutcome::kNoAnswer) return {before, before};

@@ -10,6 +10,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "dendrite/host.h"
+#include "dendrite/vnode.h"
 
 namespace dendrite::host {
 
@@ -49,11 +51,18 @@ struct RememberedHost {
   bool in_view = false;    // among this node's predecessors, successors or fingers
   TimePoint next_probe{};  // meaningful when probe_scheduled
   bool probe_scheduled = false;
-  bool probing = false;     // a probe is in flight
+  bool probing = false;  // a probe is in flight
+  // Dropped out of the ring view and not heard from since: not counted as
+  // reachable until a probe answers (Member::reachable).
+  bool suspect = false;
   Milliseconds backoff{0};  // the current pause between probes while down
   TimePoint down_since{};   // meaningful when state == kDown
   std::uint64_t probes = 0;
   std::uint64_t failed_probes = 0;
+  // Its vnodes, sorted by id: as it listed them when it last answered a probe,
+  // plus any other seen in the ring view since.
+  std::vector<Vnode> vnodes;
+  bool listed = false;  // `vnodes` came from the host itself at least once
 };
 
 // Thread-safe: every method may be called from any thread.
@@ -69,12 +78,17 @@ class Membership {
   // that joined through it checks it is in the same ring.
   void add_seed(const std::string& host, TimePoint now);
 
-  // The hosts in the ring view now. Each is up and in view (remembered if new,
+  // The hosts in the ring view now, each with the vnodes of it seen there.
+  // Each is up and in view (remembered if new,
   // its probe pause reset). A host that was in view and is not any more gets a
   // probe at once: it may be down, or merely out of view. A left host in view
   // is probed after probe_min: it is up again only if it answers (it rejoined;
   // pointers to it just after its Leave do not count).
-  void observe_view(const std::set<std::string>& hosts, TimePoint now);
+  // A host seen for the first time is probed at once (to learn its vnodes).
+  void observe_view(const std::map<std::string, std::vector<Vnode>>& hosts, TimePoint now);
+
+  // The vnodes `host` listed itself (a probe's answer): replaces what was known.
+  void listed(const std::string& host, std::vector<Vnode> vnodes);
 
   // `host` said it is leaving (a graceful Leave): kept as left, not probed
   // unless it shows up in the view again.
@@ -99,6 +113,9 @@ class Membership {
   TimePoint next_due() const;
 
   std::vector<RememberedHost> snapshot() const;
+  // The members as plugins see them (Host::members()): every up or down host
+  // with its vnodes, and this one (`self_vnodes`), sorted by host.
+  std::vector<Member> members(const std::vector<Vnode>& self_vnodes) const;
   // Remembered hosts by state: {up, down, left}.
   std::array<std::size_t, 3> counts() const;
 

@@ -39,8 +39,8 @@ struct Node::Impl {
 
   Status forget(const std::string& h) {
     std::lock_guard lock(state_mu);
-    if (!healer) return Status::Unavailable("ring not ready");
-    if (!healer->membership().forget(h)) {
+    if (!membership) return Status::Unavailable("ring not ready");
+    if (!membership->forget(h)) {
       return Status::NotFound(h + " is not a remembered host");
     }
     get_logger("ring")->info("forgot {} (operator request)", h);
@@ -63,8 +63,8 @@ struct Node::Impl {
       }
     }
     doc["members"] = nlohmann::json::array();
-    if (healer) {
-      for (const RememberedHost& h : healer->membership().snapshot()) {
+    if (membership) {
+      for (const RememberedHost& h : membership->snapshot()) {
         doc["members"].push_back({{"host", h.address},
                                   {"state", host_state_name(h.state)},
                                   {"seed", h.seed},
@@ -107,14 +107,12 @@ struct Node::Impl {
     process_gauges.reset();
     loader.reset();
     host.reset();
-    {
-      std::lock_guard lock(state_mu);
-      healer.reset();
-    }
+    healer.reset();
     stabilizer.reset();
     {
       std::lock_guard lock(state_mu);
       ring.reset();
+      membership.reset();
     }
     transport.reset();
   }
@@ -131,7 +129,8 @@ struct Node::Impl {
   std::unique_ptr<HostServices> host;
   std::unique_ptr<PluginLoader> loader;
   std::unique_ptr<Stabilizer> stabilizer;
-  std::unique_ptr<RingHealer> healer;  // GUARDED_BY(state_mu) for (re)assignment
+  std::unique_ptr<Membership> membership;  // GUARDED_BY(state_mu) for (re)assignment
+  std::unique_ptr<RingHealer> healer;
   CollectorHandle process_gauges;
   // Guards `ring` (re)assignment and plugin_names against status requests
   // answered on transport threads.
@@ -182,8 +181,14 @@ Status Node::start() {
     n.ring =
         std::make_unique<Ring>(rc, *n.transport, [&n](const RingEvent& e) { n.events.push(e); });
   }
-  n.host = std::make_unique<HostServices>(*n.ring, *n.transport, n.services, n.metrics,
-                                          n.config.replicas, n.config.timeout);
+  {
+    std::lock_guard lock(n.state_mu);
+    n.membership = std::make_unique<Membership>(n.address, n.config.membership);
+  }
+  const auto now = std::chrono::steady_clock::now();
+  for (const std::string& seed : n.config.join) n.membership->add_seed(seed, now);
+  n.host = std::make_unique<HostServices>(*n.ring, *n.transport, *n.membership, n.services,
+                                          n.metrics, n.config.replicas, n.config.timeout);
   n.metrics
       .gauge(
           "dendrite_node_info",
@@ -228,22 +233,17 @@ Status Node::start() {
   n.stabilizer->start();
 
   HealerConfig hc;
-  hc.membership = n.config.membership;
   hc.timeout = n.config.timeout;
   hc.list_len = n.config.num_successors;
-  {
-    std::lock_guard lock(n.state_mu);
-    n.healer =
-        std::make_unique<RingHealer>(*n.ring, *n.transport, hc, n.metrics, n.config.join, [&n] {
-          for (int i = 0; i < n.config.vnodes; ++i) {
-            n.stabilizer->request(static_cast<std::size_t>(i));
-          }
-        });
-  }
-  n.ring->set_leave_observer([&n](const std::string& h) {
-    std::lock_guard lock(n.state_mu);
-    if (n.healer) n.healer->membership().left(h);
-  });
+  n.healer =
+      std::make_unique<RingHealer>(*n.ring, *n.transport, *n.membership, hc, n.metrics, [&n] {
+        for (int i = 0; i < n.config.vnodes; ++i) {
+          n.stabilizer->request(static_cast<std::size_t>(i));
+        }
+      });
+  // The membership outlives every handler thread (reset after the transport
+  // stopped).
+  n.ring->set_leave_observer([m = n.membership.get()](const std::string& h) { m->left(h); });
   n.healer->start();
 
   n.events.start(n.loader->delegates());

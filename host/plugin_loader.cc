@@ -68,6 +68,7 @@ class PluginHost final : public Host {
   std::vector<Vnode> remote_successors(const Id& vnode) const override {
     return host_.remote_successors(vnode);
   }
+  std::vector<Member> members() const override { return host_.members(); }
   Result<std::vector<Vnode>> lookup(std::size_t n, const Id& key) override {
     return host_.lookup(n, key);
   }

@@ -925,15 +925,18 @@ Result<std::vector<Vnode>> Ring::lookup_from(const Vnode& start, std::size_t n, 
   return impl_->find_successors({start}, key, n);
 }
 
-std::set<std::string> Ring::view_hosts() const {
-  std::set<std::string> out;
+std::map<std::string, std::vector<Vnode>> Ring::view() const {
+  std::map<std::string, std::vector<Vnode>> out;
+  IdSet seen;
+  auto add = [&](const Vnode& x) {
+    if (x.host != impl_->cfg.address && seen.insert(x.id).second) out[x.host].push_back(x);
+  };
   for (const auto& s : impl_->slots) {
     std::lock_guard<std::mutex> lock(s->mu);
-    if (s->pred) out.insert(s->pred->host);
-    for (const Vnode& x : s->succs) out.insert(x.host);
-    for (const Vnode& x : s->fingers) out.insert(x.host);
+    if (s->pred) add(*s->pred);
+    for (const Vnode& x : s->succs) add(x);
+    for (const Vnode& x : s->fingers) add(x);
   }
-  out.erase(impl_->cfg.address);
   return out;
 }
 

@@ -8,10 +8,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -99,8 +99,9 @@ class Ring {
   Result<std::vector<Vnode>> lookup_from(const Vnode& start, std::size_t n, const Id& key);
 
   // Every other host named by a local vnode's predecessor, successors or
-  // fingers: the hosts stabilisation keeps in touch with. Any thread.
-  std::set<std::string> view_hosts() const;
+  // fingers (the hosts stabilisation keeps in touch with), with the vnodes of
+  // it named there. Any thread.
+  std::map<std::string, std::vector<Vnode>> view() const;
 
   // Installs the callback told the host of each vnode whose graceful Leave this
   // ring received. Called from handler threads with no lock held; must not block.

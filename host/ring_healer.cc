@@ -15,12 +15,12 @@ constexpr Milliseconds kViewPeriod{1000};
 
 }  // namespace
 
-RingHealer::RingHealer(Ring& ring, Network& net, HealerConfig config, MetricsRegistry& metrics,
-                       const std::vector<std::string>& seeds, std::function<void()> merged)
+RingHealer::RingHealer(Ring& ring, Network& net, Membership& membership, HealerConfig config,
+                       MetricsRegistry& metrics, std::function<void()> merged)
     : ring_(ring),
       net_(net),
+      membership_(membership),
       cfg_(config),
-      membership_(net.address(), config.membership),
       merged_(std::move(merged)),
       probes_same_(metrics.counter("dendrite_membership_probes_total",
                                    "Probes of remembered hosts, by what they found.",
@@ -39,8 +39,6 @@ RingHealer::RingHealer(Ring& ring, Network& net, HealerConfig config, MetricsReg
                                        "every Notify answered or timed out).")),
       merge_notifies_(
           metrics.counter("dendrite_ring_merge_notifies_total", "Notifies sent by ring merges.")) {
-  const auto now = Clock::now();
-  for (const std::string& s : seeds) membership_.add_seed(s, now);
   gauges_ = metrics.add_collector([this](MetricWriter& w) {
     const auto counts = membership_.counts();
     for (HostState s : {HostState::kUp, HostState::kDown, HostState::kLeft}) {
@@ -89,11 +87,9 @@ struct RingHealer::Probe {
 
 void RingHealer::tick(Clock::time_point now) {
   auto log = get_logger("ring");
-  membership_.observe_view(ring_.view_hosts(), now);
+  membership_.observe_view(ring_.view(), now);
   for (const std::string& h : membership_.expire(now)) {
-    log->info(
-        "forgetting {}: down for longer than {} s", h,
-        std::chrono::duration_cast<std::chrono::seconds>(cfg_.membership.forget_after).count());
+    log->info("forgetting {}: down for longer than membership.forget_after_s", h);
   }
   const std::vector<std::string> due = membership_.take_due(now);
   if (due.empty()) return;
@@ -131,6 +127,7 @@ void RingHealer::tick(Clock::time_point now) {
   }
 
   for (const Probe& p : probes) {
+    if (p.vnodes) membership_.listed(p.host, *p.vnodes);
     ProbeOutcome outcome = p.vnodes ? check(p.host, *p.vnodes) : ProbeOutcome::kNoAnswer;
     switch (outcome) {
       case ProbeOutcome::kSameRing:

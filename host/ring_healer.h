@@ -19,7 +19,6 @@
 namespace dendrite::host {
 
 struct HealerConfig {
-  MembershipConfig membership;
   Milliseconds timeout{5000};  // per request (probes, walks, Notifies)
   int list_len = 8;            // successor list length asked for while walking a ring
   std::size_t max_walk = std::size_t{1} << 16;  // vnodes one ring walk may collect
@@ -31,11 +30,12 @@ class RingHealer {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `seeds` are remembered at once. `merged` runs after a merge sent Notifies
-  // (the node asks for a prompt stabilisation of every local vnode); it must
-  // not block. `ring`, `net` and `metrics` must outlive the healer.
-  RingHealer(Ring& ring, Network& net, HealerConfig config, MetricsRegistry& metrics,
-             const std::vector<std::string>& seeds, std::function<void()> merged);
+  // Probes and records into `membership` (seeds added by the caller).
+  // `merged` runs after a merge sent Notifies (the node asks for a prompt
+  // stabilisation of every local vnode); it must not block. `ring`, `net`,
+  // `membership` and `metrics` must outlive the healer.
+  RingHealer(Ring& ring, Network& net, Membership& membership, HealerConfig config,
+             MetricsRegistry& metrics, std::function<void()> merged);
   ~RingHealer();  // stop()
   RingHealer(const RingHealer&) = delete;
   RingHealer& operator=(const RingHealer&) = delete;
@@ -58,8 +58,8 @@ class RingHealer {
 
   Ring& ring_;
   Network& net_;
+  Membership& membership_;
   const HealerConfig cfg_;
-  Membership membership_;
   std::function<void()> merged_;
 
   Counter& probes_same_;

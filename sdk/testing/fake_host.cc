@@ -1,6 +1,7 @@
 #include "dendrite/testing/fake_host.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 namespace dendrite::testing {
@@ -150,6 +151,29 @@ std::vector<Vnode> FakeHost::remote_successors(const Id& vnode) const {
     if (!seen) out.push_back(v);
   }
   return out;
+}
+
+std::vector<Member> FakeHost::members() const {
+  {
+    std::lock_guard lock(mu_);
+    if (members_) return *members_;
+  }
+  std::map<std::string, Member> by_host;
+  for (const Vnode& v : ring_copy()) {
+    Member& m = by_host[v.host];
+    m.host = v.host;
+    m.vnodes.push_back(v);
+  }
+  std::vector<Member> out;
+  for (auto& [host, m] : by_host) out.push_back(std::move(m));
+  return out;
+}
+
+void FakeHost::set_members(std::vector<Member> members) {
+  std::sort(members.begin(), members.end(),
+            [](const Member& a, const Member& b) { return a.host < b.host; });
+  std::lock_guard lock(mu_);
+  members_ = std::move(members);
 }
 
 std::vector<Vnode> FakeHost::fingers(const Id& vnode) const {

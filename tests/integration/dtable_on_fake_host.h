@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "dendrite/status.h"
 #include "dendrite/testing/fake_host.h"
@@ -11,12 +12,15 @@
 
 namespace dendrite::testing {
 
-// The built dtable plugin loaded on `host` and started, with settle_ms 0 and
-// its log lines kept. Stops and unloads it in stop() or when it goes.
+// The built dtable plugin loaded on `host` and started, with settle_ms 0 (or
+// the given config) and its log lines kept. Stops and unloads it in stop() or
+// when it goes.
 class DtableOnFakeHost {
  public:
-  explicit DtableOnFakeHost(FakeHost& host)
-      : log_(std::make_shared<RecordingLogger>()),
+  // `config`: the plugin's JSON config.
+  explicit DtableOnFakeHost(FakeHost& host, std::string config = R"({"settle_ms": 0})")
+      : config_(std::move(config)),
+        log_(std::make_shared<RecordingLogger>()),
         loader_(".", host, [log = log_](const std::string&) { return log; }) {}
   ~DtableOnFakeHost() { stop(); }
   DtableOnFakeHost(const DtableOnFakeHost&) = delete;
@@ -25,7 +29,7 @@ class DtableOnFakeHost {
   // Loads and starts the plugin; the first error of either.
   Status start() {
     if (Status s = loader_.load({host::PluginSpec{
-            "dtable", std::string(DENDRITE_PLUGIN_DIR) + "/libdtable.so", R"({"settle_ms": 0})"}});
+            "dtable", std::string(DENDRITE_PLUGIN_DIR) + "/libdtable.so", config_}});
         !s.ok()) {
       return s;
     }
@@ -44,6 +48,7 @@ class DtableOnFakeHost {
   }
 
  private:
+  std::string config_;
   std::shared_ptr<RecordingLogger> log_;
   host::PluginLoader loader_;
   bool stopped_ = false;

@@ -171,10 +171,10 @@ class Healers {
     hc.timeout = Milliseconds(1000);
     for (int i : ids) {
       TestHost& h = c.host(addr(i));
-      std::vector<std::string> seeds;
-      if (i != ids.front()) seeds.push_back(addr(ids.front()));
-      healers_.push_back(std::make_unique<RingHealer>(*h.ring, c.net.endpoint(addr(i)), hc,
-                                                      metrics_, seeds, nullptr));
+      memberships_.push_back(std::make_unique<Membership>(addr(i), MembershipConfig{}));
+      if (i != ids.front()) memberships_.back()->add_seed(addr(ids.front()), now_);
+      healers_.push_back(std::make_unique<RingHealer>(*h.ring, c.net.endpoint(addr(i)),
+                                                      *memberships_.back(), hc, metrics_, nullptr));
     }
   }
   void step() {
@@ -198,9 +198,10 @@ class Healers {
 
  private:
   Cluster& c_;
-  MetricsRegistry metrics_;
-  std::vector<std::unique_ptr<RingHealer>> healers_;
   std::chrono::steady_clock::time_point now_ = std::chrono::steady_clock::now();
+  MetricsRegistry metrics_;
+  std::vector<std::unique_ptr<Membership>> memberships_;
+  std::vector<std::unique_ptr<RingHealer>> healers_;
 };
 
 void partition(Cluster& c, const std::set<std::string>& a, const std::set<std::string>& b) {

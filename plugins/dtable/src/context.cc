@@ -104,6 +104,7 @@ Context::Context(Host& h, Logger& l, Settings s, std::shared_ptr<HybridClock> c)
       settings(s),
       clock(std::move(c)),
       stats(h.metrics()),
+      placement(h, std::chrono::milliseconds(250)),
       timeout_(h.default_timeout()),
       replicas_(h.replicas()) {
   for (const Vnode& v : host.local_vnodes()) vnodes_.push_back(std::make_unique<VnodeState>(v));

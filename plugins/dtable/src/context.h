@@ -20,6 +20,7 @@
 #include "dendrite/logger.h"
 #include "dendrite/message.h"
 #include "gate.h"
+#include "placement.h"
 #include "replica_channels.h"
 #include "settings.h"
 #include "stats.h"
@@ -84,6 +85,7 @@ class Context : public std::enable_shared_from_this<Context> {
   WriteHooks hooks;
   Stats stats;                       // in host.metrics()
   ReplicaChannels replica_channels;  // replica writes of client writes, coalesced
+  Placement placement;               // the keys' true copy holders (strict writes)
 
   // The local vnodes' tables, in index order (fixed at construction).
   const std::vector<std::unique_ptr<VnodeState>>& vnodes() const { return vnodes_; }

@@ -86,6 +86,91 @@ struct WriteOp {
   }
 };
 
+// The strict-write bookkeeping of one client write: for each item, which
+// replica targets are true copy holders of its key (their acknowledgements
+// count) and whether the primary itself is one.
+class StrictCount {
+ public:
+  StrictCount(const std::shared_ptr<Context>& ctx, const std::vector<Vnode>& targets)
+      : targets_(targets) {
+    if (!ctx->settings.strict_writes) return;
+    layout_ = ctx->placement.layout();
+    // With every member in reach the ring places copies where they belong
+    // (up to joins under way, whose hand-over moves them): count as before.
+    if (!layout_->complete || layout_->unreachable.empty()) layout_.reset();
+    if (layout_) {
+      self_ = ctx->host.address();
+      copies_ = ctx->replicas() + 1;
+    }
+  }
+  bool active() const { return layout_ != nullptr; }
+
+  // True when the primary is not a true holder of some item's key: then no
+  // item is committed before the holders acknowledged it.
+  bool self_short(const std::vector<Item>& items) const {
+    if (!layout_) return false;
+    for (const Item& item : items) {
+      const auto h = layout_->holders(item.hash, copies_);
+      if (std::find(h.begin(), h.end(), self_) == h.end()) return true;
+    }
+    return false;
+  }
+
+  // Records the item of `hash`; "" when `n` true copies are within reach of
+  // this write, else why not (the item is then not recorded).
+  std::string add(const Id& hash, int n) {
+    const auto holders = layout_->holders(hash, copies_);
+    auto holds = [&](const std::string& h) {
+      return std::find(holders.begin(), holders.end(), h) != holders.end();
+    };
+    const bool self_in = holds(self_);
+    std::vector<bool> counts(targets_.size());
+    int possible = self_in ? 1 : 0;
+    for (std::size_t t = 0; t < targets_.size(); ++t) {
+      counts[t] = holds(targets_[t].host);
+      if (counts[t]) ++possible;
+      if (!counts[t]) masked_ = true;
+    }
+    if (possible < n) {
+      std::string names;
+      for (const std::string& h : holders) {
+        names += (names.empty() ? "" : ", ") + h;
+        if (!layout_->reachable(h)) names += " (down)";
+      }
+      return std::string(kConsistencyNotMetText) + ": " + std::to_string(n) +
+             " copies asked but only " + std::to_string(possible) + " of the key's " +
+             std::to_string(holders.size()) + " copy holders (" + names +
+             ") are in this ring now (a partition or failed hosts)";
+    }
+    if (!self_in) masked_ = true;
+    counts_.push_back(std::move(counts));
+    start_acks_.push_back(self_in ? 0 : -1);
+    return "";
+  }
+  // Forgets the item recorded last (it was not written after all).
+  void drop_last() {
+    counts_.pop_back();
+    start_acks_.pop_back();
+  }
+  // The recorded counts, or nothing when every target of every item counts
+  // and the primary holds every key (the usual case: no per-item masks).
+  std::vector<std::vector<bool>> take_counts() {
+    return masked_ ? std::move(counts_) : std::vector<std::vector<bool>>{};
+  }
+  std::vector<int> take_start_acks() {
+    return masked_ ? std::move(start_acks_) : std::vector<int>{};
+  }
+
+ private:
+  const std::vector<Vnode>& targets_;
+  std::shared_ptr<const Layout> layout_;
+  std::string self_;
+  int copies_ = 1;
+  bool masked_ = false;
+  std::vector<std::vector<bool>> counts_;  // per recorded item, per target
+  std::vector<int> start_acks_;            // per recorded item
+};
+
 }  // namespace
 
 void primary_write_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
@@ -111,13 +196,23 @@ void primary_write_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
     for (auto& o : op->out) o = WriteOutcome{kCodeConsistencyNotMet, e, 0, 0};
     return op->done(std::move(op->out));
   }
+  // Strict writes: only the key's true copy holders count (placement.h).
+  StrictCount strict(ctx, targets);
   // Stamp and store: pending until enough copies hold it, or committed at once
   // when this copy is enough (it can then never be rolled back).
-  const bool commit_now = need == 0;
+  const bool commit_now = need == 0 && !strict.self_short(items);
   for (std::size_t i = 0; i < items.size(); ++i) {
+    if (strict.active()) {
+      if (std::string why = strict.add(items[i].hash, op->n); !why.empty()) {
+        ctx->stats.write_consistency_failures.inc();
+        op->out[i] = WriteOutcome{kCodeConsistencyNotMet, std::move(why), 0, 0};
+        continue;
+      }
+    }
     if (v.primary.put_stamped(
             items[i], [&] { return ctx->clock->now(); }, commit_now) == PutResult::kOlder) {
       op->out[i] = WriteOutcome{kCodeOlder, "a newer version is held", 0, 0};
+      if (strict.active()) strict.drop_last();
       continue;
     }
     op->out[i].timestamp = items[i].timestamp;
@@ -127,7 +222,8 @@ void primary_write_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
   if (targets.empty() || op->live.empty()) {
     return op->finish(std::vector<int>(op->live.size(), 0), nullptr);
   }
-  auto write = ReplicaWrite::start(ctx, v.self, std::move(op->live), std::move(targets));
+  auto write = ReplicaWrite::start(ctx, v.self, std::move(op->live), std::move(targets),
+                                   strict.take_counts(), strict.take_start_acks());
   // The callback holds `write` only through the raw pointer: `write` lives while
   // its replies are outstanding, and the deciding reply is one of them.
   ReplicaWrite* raw = write.get();

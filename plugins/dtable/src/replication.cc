@@ -9,19 +9,25 @@
 
 namespace dendrite::dtable {
 ReplicaWrite::ReplicaWrite(std::shared_ptr<Context> ctx, const Vnode& primary,
-                           std::vector<Item> items, std::vector<Vnode> targets)
+                           std::vector<Item> items, std::vector<Vnode> targets,
+                           std::vector<std::vector<bool>> counts, std::vector<int> start_acks)
     : ctx_(std::move(ctx)),
       primary_(primary),
       items_(std::move(items)),
       targets_(std::move(targets)),
-      acks_(items_.size(), 0),
+      counts_(std::move(counts)),
+      acks_(start_acks.size() == items_.size() ? std::move(start_acks)
+                                               : std::vector<int>(items_.size(), 0)),
       answered_by_(targets_.size(), false) {}
 
 std::shared_ptr<ReplicaWrite> ReplicaWrite::start(std::shared_ptr<Context> ctx,
                                                   const Vnode& primary, std::vector<Item> items,
-                                                  std::vector<Vnode> targets) {
-  std::shared_ptr<ReplicaWrite> w(
-      new ReplicaWrite(std::move(ctx), primary, std::move(items), std::move(targets)));
+                                                  std::vector<Vnode> targets,
+                                                  std::vector<std::vector<bool>> counts,
+                                                  std::vector<int> start_acks) {
+  std::shared_ptr<ReplicaWrite> w(new ReplicaWrite(std::move(ctx), primary, std::move(items),
+                                                   std::move(targets), std::move(counts),
+                                                   std::move(start_acks)));
   for (std::size_t t = 0; t < w->targets_.size(); ++t) w->send(t);
   return w;
 }
@@ -40,7 +46,7 @@ void ReplicaWrite::on_acks(std::size_t target, const std::vector<bool>& ok) {
   {
     std::lock_guard lock(mu_);
     for (std::size_t i = 0; i < ok.size() && i < acks_.size(); ++i) {
-      if (ok[i]) ++acks_[i];
+      if (ok[i] && (counts_.empty() || counts_[i][target])) ++acks_[i];
       if (!failed_.empty() && failed_[i]) late_drops.push_back(i);
     }
     answered_by_[target] = true;

@@ -24,8 +24,15 @@ class ReplicaWrite : public std::enable_shared_from_this<ReplicaWrite> {
   // Sends `items` (timestamps assigned) of primary `primary` to `targets`
   // (through the context's ReplicaChannels, so possibly together with other
   // writes) and returns at once. Each target answers once.
+  //
+  // `counts` (optional, item x target): whether a target's acknowledgement of
+  // an item counts towards its consistency (strict writes count only the
+  // key's true copy holders); `start_acks` (optional, per item): the count an
+  // item starts from (-1 when the primary itself is not a true holder).
   static std::shared_ptr<ReplicaWrite> start(std::shared_ptr<Context> ctx, const Vnode& primary,
-                                             std::vector<Item> items, std::vector<Vnode> targets);
+                                             std::vector<Item> items, std::vector<Vnode> targets,
+                                             std::vector<std::vector<bool>> counts = {},
+                                             std::vector<int> start_acks = {});
 
   // The items written, as given to start(). Never changes: any thread.
   const std::vector<Item>& items() const { return items_; }
@@ -51,7 +58,8 @@ class ReplicaWrite : public std::enable_shared_from_this<ReplicaWrite> {
 
  private:
   ReplicaWrite(std::shared_ptr<Context> ctx, const Vnode& primary, std::vector<Item> items,
-               std::vector<Vnode> targets);
+               std::vector<Vnode> targets, std::vector<std::vector<bool>> counts,
+               std::vector<int> start_acks);
   void send(std::size_t target);
   // Target `target` answered: `ok` per item.
   void on_acks(std::size_t target, const std::vector<bool>& ok);
@@ -64,6 +72,7 @@ class ReplicaWrite : public std::enable_shared_from_this<ReplicaWrite> {
   const Vnode primary_;
   const std::vector<Item> items_;
   const std::vector<Vnode> targets_;
+  const std::vector<std::vector<bool>> counts_;  // empty: every ack counts
 
   std::mutex mu_;
   std::condition_variable cv_;

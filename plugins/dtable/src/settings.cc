@@ -54,10 +54,16 @@ Result<Settings> parse_settings(const std::string& json_text) {
     } else if (key == "max_value_bytes") {
       st = read_int(value, key, 0, std::int64_t{1} << 30, v);
       s.max_value_bytes = static_cast<std::size_t>(v);
+    } else if (key == "partition_writes") {
+      if (!value.is_string() || (value != "strict" && value != "sloppy")) {
+        return bad(key, "must be \"strict\" or \"sloppy\"");
+      }
+      s.strict_writes = value == "strict";
     } else {
       return Status::InvalidArgument("dtable config: unknown key '" + key +
                                      "' (valid: check_interval_ms, tombstone_grace_ms, settle_ms, "
-                                     "batch_items, batch_bytes, max_key_bytes, max_value_bytes)");
+                                     "batch_items, batch_bytes, max_key_bytes, max_value_bytes, "
+                                     "partition_writes)");
     }
     if (!st.ok()) return st;
   }

@@ -30,6 +30,13 @@ struct Settings {
   // limits.max_frame_bytes with their key.
   std::size_t max_key_bytes = 8u << 10;
   std::size_t max_value_bytes = 16u << 20;
+  // "partition_writes": "strict" (true, the default): a write at consistency
+  // c counts only copies on the key's true holders among every remembered
+  // member, so a side of a partition that lacks them refuses it; "sloppy"
+  // (false): copies on whichever hosts the reachable ring places them count
+  // (handed back to the true holders after the heal). docs/dtable.md
+  // "Partitions".
+  bool strict_writes = true;
 };
 
 // Why a client's write of `key` with a value of `value_bytes` is refused, or

@@ -59,6 +59,13 @@ class Host {
   // hosts other than this one, in ring order (fewer when the ring is smaller).
   virtual std::vector<Vnode> remote_successors(const Id& vnode) const = 0;
 
+  // Every host this node remembers as a member of its ring, this one included,
+  // each with its vnodes and whether it answers: the ring as it is meant to be,
+  // including hosts that are down or cut off now (a key's true copy holders,
+  // which a partition hides from successors()), but not hosts that left
+  // gracefully or were forgotten. Sorted by host. A snapshot; any thread.
+  virtual std::vector<Member> members() const = 0;
+
   // The first `n` vnodes whose range holds `key`: the key's primary then its
   // successors. Blocking: may ask other nodes (bounded by the default timeout per
   // hop). Errors: Unavailable/Timeout when the ring cannot answer.

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "dendrite/id.h"
 
@@ -17,6 +18,14 @@ struct Vnode {
   friend bool operator==(const Vnode&, const Vnode&) = default;
   // "<first 8 hex digits>@host", for logs.
   std::string to_string() const { return id.short_hex() + "@" + host; }
+};
+
+// A host the node remembers as a member of its ring (see Host::members()):
+// its address, whether it answers now, and its vnodes. Value type.
+struct Member {
+  std::string host;
+  bool reachable = true;
+  std::vector<Vnode> vnodes;
 };
 
 }  // namespace dendrite

@@ -88,6 +88,9 @@ class FakeHost final : public Host {
   // The next num_successors vnodes after `vnode` (itself in a one-vnode ring).
   std::vector<Vnode> successors(const Id& vnode) const override;
   std::vector<Vnode> remote_successors(const Id& vnode) const override;
+  // What set_members() gave; by default every host of the ring, reachable.
+  std::vector<Member> members() const override;
+  void set_members(std::vector<Member> members);
   // What set_fingers() gave for `vnode` (default: none).
   std::vector<Vnode> fingers(const Id& vnode) const override;
   void set_fingers(const Id& vnode, std::vector<Vnode> fingers);
@@ -121,6 +124,7 @@ class FakeHost final : public Host {
   Responder responder_;                             // guarded by mu_
   std::vector<Request> requests_;                   // guarded by mu_
   std::map<Id, std::vector<Vnode>> fingers_;        // guarded by mu_
+  std::optional<std::vector<Member>> members_;      // guarded by mu_
 
   std::deque<std::function<void()>> callbacks_;  // guarded by mu_
   bool stopping_ = false;                        // guarded by mu_
