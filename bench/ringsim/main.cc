@@ -49,6 +49,7 @@ struct Options {
   int restab_max_log2 = 10;  // 10 % and 25 % are stabilised (on a fresh ring) up to 2^K
   std::string mass_level = "successors";
   int threads = 2;
+  bool partition = false;  // run only the partition experiment
 };
 
 double seconds_since(Clock::time_point t) {
@@ -224,6 +225,67 @@ SizeRow run_size(std::size_t n, const Options& o) {
   return row;
 }
 
+// 5. A partition longer than failure detection, healed, then one merge.
+struct PartitionRow {
+  std::size_t n = 0;
+  int r = 0;
+  int split_rounds = -1;             // until both halves are right rings of their own
+  Convergence merged;                // rounds after the merge until one right ring
+  std::size_t walked = 0;            // vnodes the merge's two walks found
+  std::size_t notifies = 0;          // Notifies it sent
+  std::uint64_t merge_messages = 0;  // requests the merge itself sent (walks + Notifies)
+  double seconds = 0;
+};
+
+PartitionRow run_partition(std::size_t n, const Options& o) {
+  const auto started = Clock::now();
+  PartitionRow row;
+  row.n = n;
+  row.r = successors_for(n);
+  Simulation sim({1, row.r, o.seed + n});
+  if (build(sim, n, o.max_rounds) < 0) progress("ringsim: N=%zu: build did not converge\n", n);
+  std::vector<bool> side(sim.host_count(), false), other(sim.host_count(), true);
+  for (std::size_t h : pick(sim, 0.5)) {
+    side[h] = true;
+    other[h] = false;
+  }
+  sim.split(side);
+  for (int i = 0; i <= o.max_rounds; ++i) {
+    if (sim.check(false, &side).ring_ok() && sim.check(false, &other).ring_ok()) {
+      row.split_rounds = i;
+      break;
+    }
+    sim.round();
+  }
+  sim.heal();
+  std::vector<std::size_t> a, b;
+  for (std::size_t h = 0; h < side.size(); ++h) (side[h] ? a : b).push_back(h);
+  const std::size_t from = a[sim.rng()() % a.size()], to = b[sim.rng()() % b.size()];
+  const std::uint64_t before = sim.messages();
+  auto report = sim.merge(from, to);
+  row.merge_messages = sim.messages() - before;
+  if (report.ok()) {
+    row.walked = report->ours + report->theirs;
+    row.notifies = report->notifies;
+  }
+  row.merged = converge(sim, o.max_rounds, Level::kRing);
+  row.seconds = seconds_since(started);
+  progress("ringsim: partition N=%zu done in %.1f s\n", n, row.seconds);
+  return row;
+}
+
+void print_partition(const std::vector<PartitionRow>& rows, std::ostream& out) {
+  out << "### Partition, heal, one merge\n\n"
+         "| N | r | rounds until each half is a ring | merge: vnodes walked | Notifies | "
+         "requests | rounds until every successor is right | until the whole ring is right |\n"
+         "|---|---|---|---|---|---|---|---|\n";
+  for (const PartitionRow& p : rows) {
+    out << "| " << p.n << " | " << p.r << " | " << p.split_rounds << " | " << p.walked << " | "
+        << p.notifies << " | " << p.merge_messages << " | " << p.merged.successors << " | "
+        << p.merged.ring << " |\n";
+  }
+}
+
 struct KeyRow {
   int vnodes = 0;
   std::size_t hosts = 0;
@@ -380,6 +442,22 @@ void write_data(const std::vector<SizeRow>& rows, const std::vector<KeyRow>& key
 int run(const Options& o) {
   std::vector<std::size_t> sizes;
   for (int l = o.min_log2; l <= o.max_log2; ++l) sizes.push_back(std::size_t{1} << l);
+  if (o.partition) {
+    std::vector<PartitionRow> rows(sizes.size());
+    std::atomic<std::size_t> next{0};
+    auto worker = [&] {
+      for (std::size_t i; (i = next.fetch_add(1)) < sizes.size();) {
+        const std::size_t k = sizes.size() - 1 - i;
+        rows[k] = run_partition(sizes[k], o);
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < std::max(1, o.threads); ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+    print_partition(rows, std::cout);
+    return 0;
+  }
   if (o.big) sizes.push_back(100000);
   // Sizes run on `threads` threads, largest first; each has its own Simulation.
   std::vector<SizeRow> rows(sizes.size());
@@ -424,6 +502,8 @@ int main(int argc, char** argv) {
                  "rounds after the mass join until these are right")
       ->check(CLI::IsMember({"successors", "ring", "fingers"}));
   app.add_option("--threads", o.threads, "sizes simulated at once")->check(CLI::Range(1, 64));
+  app.add_flag("--partition", o.partition,
+               "only the partition experiment: split in halves, heal, one merge");
   CLI11_PARSE(app, argc, argv);
   if (o.min_log2 > o.max_log2) {
     std::fprintf(stderr, "ringsim: --min-log2 is larger than --max-log2\n");

@@ -8,6 +8,7 @@
 #include "dendrite/message.h"
 #include "dendrite/metrics.h"
 #include "host/network.h"
+#include "host/ring_merge.h"
 #include "support/mem_network.h"
 
 namespace dendrite::sim {
@@ -173,10 +174,10 @@ std::vector<std::size_t> Simulation::live_hosts() const {
   return out;
 }
 
-std::vector<Vnode> Simulation::live_vnodes() const {
+std::vector<Vnode> Simulation::live_vnodes(const std::vector<bool>* only) const {
   std::vector<Vnode> out;
   for (std::size_t i = 0; i < state_->hosts.size(); ++i) {
-    if (!up(i)) continue;
+    if (!up(i) || (only != nullptr && !(*only)[i])) continue;
     for (const Vnode& v : state_->hosts[i]->ring->local_vnodes()) out.push_back(v);
   }
   std::sort(out.begin(), out.end(), [](const Vnode& a, const Vnode& b) { return a.id < b.id; });
@@ -204,16 +205,16 @@ void Simulation::round() {
   for (auto [h, i] : order) state_->hosts[h]->ring->stabilize(i);
 }
 
-RingCheck Simulation::check(bool fingers) const {
+RingCheck Simulation::check(bool fingers, const std::vector<bool>* only) const {
   RingCheck c;
-  const std::vector<Vnode> all = live_vnodes();
+  const std::vector<Vnode> all = live_vnodes(only);
   const std::size_t n = all.size();
   if (n == 0) return c;
   const std::size_t r = static_cast<std::size_t>(std::max(1, options_.num_successors));
   const std::size_t want = n > 1 ? std::min(r, n - 1) : 1;
   std::vector<Vnode> succ;
   for (std::size_t hi = 0; hi < state_->hosts.size(); ++hi) {
-    if (!up(hi)) continue;
+    if (!up(hi) || (only != nullptr && !(*only)[hi])) continue;
     const host::Ring& ring = *state_->hosts[hi]->ring;
     for (std::size_t i = 0; i < ring.vnode_count(); ++i) {
       const host::VnodeState s = ring.state(i);
@@ -235,6 +236,24 @@ RingCheck Simulation::check(bool fingers) const {
     }
   }
   return c;
+}
+
+void Simulation::split(const std::vector<bool>& side) {
+  for (std::size_t i = 0; i < state_->hosts.size(); ++i) {
+    state_->net.set_side(state_->hosts[i]->address, i < side.size() && side[i] ? 1 : 0);
+  }
+}
+
+void Simulation::heal() {
+  state_->net.clear_sides();
+}
+
+Result<host::MergeReport> Simulation::merge(std::size_t from, std::size_t to) {
+  Host& a = *state_->hosts.at(from);
+  Host& b = *state_->hosts.at(to);
+  return host::merge_rings(*a.endpoint, a.ring->local_vnodes()[0], b.ring->local_vnodes()[0],
+                           std::max(1, options_.num_successors), Milliseconds(1000),
+                           std::size_t{1} << 20);
 }
 
 LookupOutcome Simulation::lookup(std::size_t from, const Id& key,

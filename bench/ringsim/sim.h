@@ -20,6 +20,7 @@
 #include "dendrite/status.h"
 #include "dendrite/vnode.h"
 #include "host/ring.h"
+#include "host/ring_merge.h"
 
 namespace dendrite::sim {
 
@@ -87,8 +88,8 @@ class Simulation {
   // In the ring (created or joined) and not killed.
   bool up(std::size_t host) const;
   std::vector<std::size_t> live_hosts() const;
-  // Every vnode of the live hosts, sorted by id.
-  std::vector<Vnode> live_vnodes() const;
+  // Every vnode of the live hosts (flagged in `only`, when given), sorted by id.
+  std::vector<Vnode> live_vnodes(const std::vector<bool>* only = nullptr) const;
 
   // One stabilisation round: Ring::stabilize() of every vnode of every live
   // host once, in a random order.
@@ -100,8 +101,17 @@ class Simulation {
   // One round of the live vnode `v` only.
   void stabilize(const Vnode& v);
 
-  // Compares every live vnode's state with the truth.
-  RingCheck check(bool fingers) const;
+  // Compares every live vnode's state with the truth (of the ring the hosts
+  // flagged in `only` would make, when given: one side of a partition).
+  RingCheck check(bool fingers, const std::vector<bool>* only = nullptr) const;
+
+  // Partitions the hosts: those flagged in `side` from the others (calls
+  // between the two sides time out). heal() undoes it.
+  void split(const std::vector<bool>& side);
+  void heal();
+  // Ring unification (host/ring_merge.h) started by host `from` towards the
+  // ring of host `to`.
+  Result<host::MergeReport> merge(std::size_t from, std::size_t to);
 
   // Ring::lookup(r, key) from host `from`, judged against the live vnodes
   // (`sorted` = live_vnodes(), passed in so many lookups share it).

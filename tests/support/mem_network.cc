@@ -58,6 +58,16 @@ void MemNetwork::heal() {
   cuts_.clear();
 }
 
+void MemNetwork::set_side(const std::string& address, int side) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sides_[address] = side;
+}
+
+void MemNetwork::clear_sides() {
+  std::lock_guard<std::mutex> lock(mu_);
+  sides_.clear();
+}
+
 bool MemNetwork::alive(const std::string& address) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = hosts_.find(address);
@@ -91,6 +101,12 @@ Result<Message> MemNetwork::deliver(const std::string& from, const std::string& 
       return Status(it->second.failure, to + " is down");
     }
     handler = it->second.handler;
+    if (!sides_.empty()) {
+      auto a = sides_.find(from), b = sides_.find(to);
+      if (a != sides_.end() && b != sides_.end() && a->second != b->second) {
+        return Status::Timeout(to + " is on the other side of a partition from " + from);
+      }
+    }
     auto cut = cuts_.find({from, to});
     if (cut != cuts_.end()) {
       if (!cut->second) return Status::Timeout(to + " is cut off from " + from);

@@ -45,6 +45,12 @@ class MemNetwork {
   void cut(const std::string& from, const std::string& to, bool deliver = false);
   // Undoes every cut().
   void heal();
+  // Puts `address` on side `side` of a partition: calls between hosts on
+  // different sides fail with Timeout (hosts without a side reach everyone).
+  // Cheaper than cut() for every pair when rings are large.
+  void set_side(const std::string& address, int side);
+  // Undoes every set_side().
+  void clear_sides();
   // True when `address` is registered and not killed.
   bool alive(const std::string& address) const;
 
@@ -70,6 +76,7 @@ class MemNetwork {
   std::map<std::string, Entry> hosts_;                          // GUARDED_BY(mu_)
   std::map<std::string, std::unique_ptr<Endpoint>> endpoints_;  // GUARDED_BY(mu_)
   std::map<std::pair<std::string, std::string>, bool> cuts_;    // GUARDED_BY(mu_): deliver?
+  std::map<std::string, int> sides_;                            // GUARDED_BY(mu_)
   std::atomic<std::uint64_t> calls_{0};
   std::atomic<std::uint64_t> by_type_[256] = {};
 };

@@ -108,6 +108,39 @@ TEST(RingSim, FailuresThenStabilisationGiveARightRing) {
   }
 }
 
+TEST(RingSim, PartitionedHalvesMergeIntoOneRightRing) {
+  // 64 hosts of two vnodes split in halves until each half is a ring of its
+  // own, healed, and one merge from one host: one right ring again, with
+  // lookups that agree with brute force.
+  Simulation sim({2, 12, 11});
+  build_right(sim, 64);
+  std::vector<bool> side(64, false), other(64, true);
+  std::vector<std::size_t> live = sim.live_hosts();
+  std::shuffle(live.begin(), live.end(), sim.rng());
+  for (std::size_t i = 0; i < 32; ++i) {
+    side[live[i]] = true;
+    other[live[i]] = false;
+  }
+  sim.split(side);
+  bool halves = false;
+  for (int i = 0; i < 60 && !halves; ++i) {
+    sim.round();
+    halves = sim.check(false, &side).ring_ok() && sim.check(false, &other).ring_ok();
+  }
+  ASSERT_TRUE(halves);
+  sim.heal();
+  EXPECT_FALSE(sim.check(false).ring_ok());  // two rings, without a merge for ever
+  auto report = sim.merge(live[0], live[40]);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->ours, 64u);
+  EXPECT_EQ(report->theirs, 64u);
+  const Convergence c = converge(sim, 60, Level::kFingers);
+  EXPECT_GE(c.ring, 0);
+  EXPECT_GE(c.fingers, 0);
+  EXPECT_TRUE(sim.check(true).all_ok());
+  expect_lookups_right(sim, kKeys / 3, std::log2(128.0));
+}
+
 TEST(RingSim, MassJoinConverges) {
   // Hosts of two vnodes: 24 join a ring of 24 at once, with only the rounds
   // Ring::join runs, then random rounds until everything is right.
