@@ -39,7 +39,7 @@ int run_ring(const Options& opt) {
   for (const auto& v : *ring) in_ring.insert(v.host);
   std::string down, outside;
   for (const auto& m : *members) {
-    if (m.state == "down") down += (down.empty() ? "" : ", ") + m.host;
+    if (m.state == "down" || m.state == "suspect") down += (down.empty() ? "" : ", ") + m.host;
     if (m.state == "up" && !in_ring.contains(m.host)) {
       outside += (outside.empty() ? "" : ", ") + m.host;
     }

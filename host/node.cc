@@ -65,10 +65,12 @@ struct Node::Impl {
     doc["members"] = nlohmann::json::array();
     if (membership) {
       for (const RememberedHost& h : membership->snapshot()) {
-        doc["members"].push_back({{"host", h.address},
-                                  {"state", host_state_name(h.state)},
-                                  {"seed", h.seed},
-                                  {"in_view", h.in_view}});
+        doc["members"].push_back(
+            {{"host", h.address},
+             {"state",
+              h.state == HostState::kUp && h.suspect ? "suspect" : host_state_name(h.state)},
+             {"seed", h.seed},
+             {"in_view", h.in_view}});
       }
     }
     doc["plugins"] = nlohmann::json::array();

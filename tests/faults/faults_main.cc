@@ -317,7 +317,7 @@ int run(int argc, char** argv) {
   }
   std::vector<std::string> scenarios;
   if (flags.scenario == "all") {
-    scenarios = {"kill", "pause", "leave", "partition", "clock", "mixed"};
+    scenarios = {"kill", "pause", "leave", "partition", "clock", "split", "oneway", "mixed"};
   } else {
     std::size_t from = 0;
     for (std::size_t comma; (comma = flags.scenario.find(',', from)) != std::string::npos;

@@ -403,5 +403,53 @@ TEST_F(DtableCliTest, EveryFailureHasItsExitCode) {
   EXPECT_EQ(r.code, 0) << r.err;
 }
 
+TEST_F(DtableCliTest, ACrashedHostIsRememberedShownDownAndForgottenOnRequest) {
+  const auto hosts = start_ring();
+  ASSERT_FALSE(HasFailure());
+  const std::string a = hosts[0], b = hosts[1], c = hosts[2];
+  kill9("b");
+  ASSERT_TRUE(settled({a, c}));
+
+  // a remembers b as down (a probe found it silent) and `ring` says so.
+  RunResult r;
+  EXPECT_TRUE(eventually([&] {
+    r = cli({"--node", a, "ring"});
+    return r.code == 0 && r.err.find("remembered hosts down") != std::string::npos &&
+           r.err.find(b) != std::string::npos;
+  })) << r.code
+      << " " << r.err;
+  // "suspect" until its probe times out, then "down".
+  std::string members;
+  EXPECT_TRUE(eventually([&] {
+    auto doc = client::fetch_status(a, 2000ms);
+    if (!doc.ok()) return false;
+    members = (*doc)["members"].dump();
+    for (const json& m : (*doc)["members"]) {
+      if (m["host"] == b && m["state"] == "down") return true;
+    }
+    return false;
+  })) << members;
+
+  // Strict writes: every key's three holders are a, b and c, so with b down
+  // consistency 3 is refused, naming b, and consistency 2 is met.
+  r = cli({"--node", a, "set", "strict", "x", "--consistency", "3"});
+  EXPECT_EQ(r.code, 4) << r.err;
+  r = cli({"--node", a, "set", "strict", "x", "--consistency", "2"});
+  EXPECT_EQ(r.code, 0) << r.err;
+
+  // The operator forgets b: gone from `ring`'s report; forgetting it again
+  // (or any host a never knew) is "not found".
+  r = cli({"--node", a, "forget", b});
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = cli({"--node", a, "forget", b});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("is not a remembered host"), std::string::npos) << r.err;
+  r = cli({"--node", a, "forget", "not-an-address"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  r = cli({"--node", a, "ring"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find(b), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace dendrite::systest

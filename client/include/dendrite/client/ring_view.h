@@ -49,7 +49,7 @@ Result<std::vector<Vnode>> walk_ring(const std::string& node, Milliseconds timeo
 // A host the node remembers (status document "members").
 struct MemberStatus {
   std::string host;
-  std::string state;  // "up", "down" or "left"
+  std::string state;  // "up", "suspect", "down" or "left"
 };
 // The "members" list of a status document (empty when it has none).
 // Errors: Internal for a malformed list.
