@@ -439,39 +439,37 @@ void write_data(const std::vector<SizeRow>& rows, const std::vector<KeyRow>& key
   for (const KeyRow& r : keys) k << r.vnodes << '\t' << r.p1 << '\t' << r.p99 << '\n';
 }
 
-int run(const Options& o) {
-  std::vector<std::size_t> sizes;
-  for (int l = o.min_log2; l <= o.max_log2; ++l) sizes.push_back(std::size_t{1} << l);
-  if (o.partition) {
-    std::vector<PartitionRow> rows(sizes.size());
-    std::atomic<std::size_t> next{0};
-    auto worker = [&] {
-      for (std::size_t i; (i = next.fetch_add(1)) < sizes.size();) {
-        const std::size_t k = sizes.size() - 1 - i;
-        rows[k] = run_partition(sizes[k], o);
-      }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 1; t < std::max(1, o.threads); ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& t : pool) t.join();
-    print_partition(rows, std::cout);
-    return 0;
-  }
-  if (o.big) sizes.push_back(100000);
-  // Sizes run on `threads` threads, largest first; each has its own Simulation.
-  std::vector<SizeRow> rows(sizes.size());
+// run_one(n) for every size, on `threads` threads, largest first (each has
+// its own Simulation); the rows in size order.
+template <typename Row, typename RunOne>
+std::vector<Row> for_sizes(const std::vector<std::size_t>& sizes, int threads, RunOne run_one) {
+  std::vector<Row> rows(sizes.size());
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (std::size_t i; (i = next.fetch_add(1)) < sizes.size();) {
       const std::size_t k = sizes.size() - 1 - i;
-      rows[k] = run_size(sizes[k], o);
+      rows[k] = run_one(sizes[k]);
     }
   };
   std::vector<std::thread> pool;
-  for (int t = 1; t < std::max(1, o.threads); ++t) pool.emplace_back(worker);
+  for (int t = 1; t < std::max(1, threads); ++t) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
+  return rows;
+}
+
+int run(const Options& o) {
+  std::vector<std::size_t> sizes;
+  for (int l = o.min_log2; l <= o.max_log2; ++l) sizes.push_back(std::size_t{1} << l);
+  if (o.partition) {
+    print_partition(for_sizes<PartitionRow>(sizes, o.threads,
+                                            [&](std::size_t n) { return run_partition(n, o); }),
+                    std::cout);
+    return 0;
+  }
+  if (o.big) sizes.push_back(100000);
+  const std::vector<SizeRow> rows =
+      for_sizes<SizeRow>(sizes, o.threads, [&](std::size_t n) { return run_size(n, o); });
   std::vector<KeyRow> keys;
   for (int v : {1, 2, 5, 10, 20}) keys.push_back(key_spread(v, o));
   print_tables(rows, keys, o, std::cout);

@@ -31,39 +31,6 @@ constexpr const char* kPeers[] = {"127.0.0.1:7201", "127.0.0.1:7202"};
 constexpr int kVnodes = 2;
 constexpr auto kWait = std::chrono::seconds(10);
 
-using raw_pb::field_bytes;
-using raw_pb::field_varint;
-using raw_pb::vnode_bytes;
-
-// SetItem(dest, {key, val, keyHash}, minAcks): a client write to its primary.
-Message set_item(const Vnode& dest, const std::string& key, const std::string& value,
-                 int min_acks) {
-  std::string item;
-  field_bytes(item, 1, key);
-  field_bytes(item, 2, value);
-  field_bytes(item, 5, Id::hash(key).raw());
-  std::string m;
-  field_bytes(m, 1, vnode_bytes(dest));
-  field_bytes(m, 2, item);
-  field_varint(m, 5, static_cast<std::uint64_t>(min_acks));
-  return Message{dmsg::kSetItem, m};
-}
-
-// Response{ok: true, copies: 1}: what a replica answers a write it took.
-Message replica_ok() {
-  std::string m;
-  field_varint(m, 1, 1);
-  field_varint(m, 5, 1);
-  return Message{dmsg::kResponse, m};
-}
-
-// Whether `reply` is a Response with ok set (field 1, serialized first).
-bool response_ok(const Result<Message>& reply) {
-  if (!reply.ok() || reply->type != dmsg::kResponse) return false;
-  const std::string& p = reply->payload;
-  return p.size() >= 2 && p[0] == 0x08 && p[1] == 0x01;
-}
-
 std::vector<Vnode> vnodes_of(const std::string& host) {
   std::vector<Vnode> out;
   for (int i = 0; i < kVnodes; ++i) {
@@ -89,7 +56,7 @@ class RefusingReplica {
       held_once_ = true;
       cv_.wait_for(lock, kWait, [this] { return released_; });
     }
-    return replica_ok();
+    return raw_pb::dtable_replica_ok();
   }
   void release() {
     std::lock_guard lock(mu_);
@@ -174,8 +141,9 @@ TEST(DtableReplicaFallbackTest, BatchRefusedByAnOriginalReplicaIsResentAsSingleW
   Answers answers;
   const int min_acks = 3;  // the primary's copy and both replicas'
   for (const std::string& key : keys) {
-    hook->handle_async(set_item(primary, key, "v-" + key, min_acks),
-                       [&answers](Result<Message> reply) { answers.add(response_ok(reply)); });
+    hook->handle_async(
+        raw_pb::dtable_set_item(primary, key, "v-" + key, min_acks),
+        [&answers](Result<Message> reply) { answers.add(raw_pb::dtable_response_ok(reply)); });
   }
   replica.release();
   EXPECT_EQ(answers.wait_ok(static_cast<int>(keys.size())), static_cast<int>(keys.size()));
@@ -188,8 +156,9 @@ TEST(DtableReplicaFallbackTest, BatchRefusedByAnOriginalReplicaIsResentAsSingleW
   const int batches_before = replica.batches();
   Answers more;
   for (const std::string& key : keys) {
-    hook->handle_async(set_item(primary, key, "w-" + key, min_acks),
-                       [&more](Result<Message> reply) { more.add(response_ok(reply)); });
+    hook->handle_async(
+        raw_pb::dtable_set_item(primary, key, "w-" + key, min_acks),
+        [&more](Result<Message> reply) { more.add(raw_pb::dtable_response_ok(reply)); });
   }
   EXPECT_EQ(more.wait_ok(static_cast<int>(keys.size())), static_cast<int>(keys.size()));
   EXPECT_EQ(replica.batches(), batches_before);

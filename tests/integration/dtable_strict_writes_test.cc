@@ -29,29 +29,6 @@ constexpr const char* kDown = "127.0.0.1:7309";
 constexpr const char* kMoreDown[] = {"127.0.0.1:7308", "127.0.0.1:7307"};
 constexpr int kVnodes = 2;
 
-using raw_pb::field_bytes;
-using raw_pb::field_varint;
-using raw_pb::vnode_bytes;
-
-Message set_item(const Vnode& dest, const std::string& key, int min_acks) {
-  std::string item;
-  field_bytes(item, 1, key);
-  field_bytes(item, 2, "v-" + key);
-  field_bytes(item, 5, Id::hash(key).raw());
-  std::string m;
-  field_bytes(m, 1, vnode_bytes(dest));
-  field_bytes(m, 2, item);
-  field_varint(m, 5, static_cast<std::uint64_t>(min_acks));
-  return Message{dmsg::kSetItem, m};
-}
-
-Message replica_ok() {
-  std::string m;
-  field_varint(m, 1, 1);
-  field_varint(m, 5, 1);
-  return Message{dmsg::kResponse, m};
-}
-
 std::vector<Vnode> vnodes_of(const std::string& host) {
   std::vector<Vnode> out;
   for (int i = 0; i < kVnodes; ++i) {
@@ -114,7 +91,8 @@ class StrictWritesTest : public ::testing::Test {
     host_.set_members(members);
     host_.set_responder([this](const std::string&, const Message& m) -> Result<Message> {
       if (refuse_replicas_) return make_error("replica refuses");
-      if (m.type == dmsg::kSetReplica || m.type == dmsg::kSetMultiItem) return replica_ok();
+      if (m.type == dmsg::kSetReplica || m.type == dmsg::kSetMultiItem)
+        return raw_pb::dtable_replica_ok();
       return Status::Unavailable("not a replica write");
     });
   }
@@ -136,13 +114,12 @@ class StrictWritesTest : public ::testing::Test {
   Outcome write(TransportHook* hook, const Vnode& primary, const std::string& key, int c) {
     std::promise<Result<Message>> reply;
     auto got = reply.get_future();
-    hook->handle_async(set_item(primary, key, c),
+    hook->handle_async(raw_pb::dtable_set_item(primary, key, "v-" + key, c),
                        [&reply](Result<Message> r) { reply.set_value(std::move(r)); });
     if (got.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return {};
     Result<Message> r = got.get();
     if (!r.ok()) return {false, r.status().to_string()};
-    const std::string& p = r->payload;
-    return {r->type == dmsg::kResponse && p.size() >= 2 && p[0] == 0x08 && p[1] == 0x01, p};
+    return {raw_pb::dtable_response_ok(r), r->payload};
   }
 
   static bool has(const std::vector<std::string>& hosts, const std::string& h) {

@@ -10,6 +10,9 @@
 #include <vector>
 
 #include "chord.pb.h"
+#include "dendrite/dtable/messages.h"
+#include "dendrite/message.h"
+#include "dendrite/status.h"
 #include "dendrite/vnode.h"
 
 namespace dendrite::testing::raw_pb {
@@ -84,6 +87,35 @@ inline std::optional<std::vector<Field>> read_fields(std::string_view message) {
     out.push_back(std::move(f));
   }
   return out;
+}
+
+// SetItem(dest, {key, val, keyHash}, minAcks): a client write to its primary.
+inline Message dtable_set_item(const Vnode& dest, const std::string& key, const std::string& value,
+                               int min_acks) {
+  std::string item;
+  field_bytes(item, 1, key);
+  field_bytes(item, 2, value);
+  field_bytes(item, 5, Id::hash(key).raw());
+  std::string m;
+  field_bytes(m, 1, vnode_bytes(dest));
+  field_bytes(m, 2, item);
+  field_varint(m, 5, static_cast<std::uint64_t>(min_acks));
+  return Message{dtable::msg::kSetItem, m};
+}
+
+// Response{ok: true, copies: 1}: what a replica answers a write it took.
+inline Message dtable_replica_ok() {
+  std::string m;
+  field_varint(m, 1, 1);
+  field_varint(m, 5, 1);
+  return Message{dtable::msg::kResponse, m};
+}
+
+// Whether `reply` is a Response with ok set (field 1, serialized first).
+inline bool dtable_response_ok(const Result<Message>& reply) {
+  if (!reply.ok() || reply->type != dtable::msg::kResponse) return false;
+  const std::string& p = reply->payload;
+  return p.size() >= 2 && p[0] == 0x08 && p[1] == 0x01;
 }
 
 }  // namespace dendrite::testing::raw_pb
