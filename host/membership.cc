@@ -1,6 +1,7 @@
 #include "host/membership.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace dendrite::host {
 
@@ -117,6 +118,7 @@ void Membership::left(const std::string& host) {
   std::lock_guard lock(mu_);
   RememberedHost& h = remember(host);
   h.state = HostState::kLeft;
+  h.left_while_probing = h.probing;
   h.in_view = false;
   h.probe_scheduled = false;
   h.backoff = Milliseconds(0);
@@ -151,8 +153,10 @@ std::pair<HostState, HostState> Membership::probe_done(const std::string& host,
   h.probing = false;
   if (outcome != ProbeOutcome::kNoAnswer) h.suspect = false;
   if (h.state == HostState::kLeft) {
-    // A left host that answers has rejoined; one that does not stays left.
-    if (outcome == ProbeOutcome::kNoAnswer) return {before, before};
+    // A left host that answers a probe sent after its Leave has rejoined;
+    // one that does not, or answered before it left, stays left.
+    const bool stale = std::exchange(h.left_while_probing, false);
+    if (outcome == ProbeOutcome::kNoAnswer || stale) return {before, before};
     h.state = HostState::kUp;
   }
   switch (outcome) {

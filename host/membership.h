@@ -55,6 +55,9 @@ struct RememberedHost {
   // Dropped out of the ring view and not heard from since: not counted as
   // reachable until a probe answers (Member::reachable).
   bool suspect = false;
+  // It said goodbye while a probe was in flight: that probe's answer (sent
+  // before the Leave) does not make it up again.
+  bool left_while_probing = false;
   Milliseconds backoff{0};  // the current pause between probes while down
   TimePoint down_since{};   // meaningful when state == kDown
   std::uint64_t probes = 0;

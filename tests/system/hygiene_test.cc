@@ -115,7 +115,10 @@ TEST(HygieneTest, DeadAndDepartedPeersLeaveNoDescriptorsOrThreadsBehind) {
   // ones said goodbye and are not. Once the operator forgets the crashed ones,
   // nothing is kept for any of them.
   for (const std::string& gone : killed) {
-    EXPECT_TRUE(client::forget_host(seed, gone, 2000ms).ok()) << gone;
+    // Not found: a's view never showed it at a moment its healer looked (it
+    // takes the view in once a second, and a peer may die sooner).
+    const Status s = client::forget_host(seed, gone, 2000ms);
+    EXPECT_TRUE(s.ok() || s.code() == StatusCode::kNotFound) << gone << ": " << s.to_string();
   }
   EXPECT_EQ(client::forget_host(seed, killed.front(), 2000ms).code(), StatusCode::kNotFound);
 

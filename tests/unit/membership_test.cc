@@ -114,6 +114,15 @@ TEST_F(MembershipTest, LeftHostsAreNotProbedUntilTheyShowUpAgain) {
   EXPECT_EQ(m.probe_done("a:1", ProbeOutcome::kSameRing, t0 + seconds(401)).second, HostState::kUp);
 }
 
+TEST_F(MembershipTest, AnAnswerSentBeforeALeaveDoesNotBringTheHostBack) {
+  m.observe_view(view({"a:1"}), t0);
+  ASSERT_EQ(m.take_due(t0), std::vector<std::string>{"a:1"});  // probe in flight
+  m.left("a:1");                                               // its Leave arrives
+  EXPECT_EQ(m.probe_done("a:1", ProbeOutcome::kSameRing, t0).second, HostState::kLeft);
+  m.observe_view(view({}), t0);
+  EXPECT_TRUE(m.take_due(t0 + seconds(100)).empty());
+}
+
 TEST_F(MembershipTest, DownHostsAreForgottenAfterTheConfiguredTime) {
   m.observe_view(view({"a:1", "b:1"}), t0);
   m.observe_view(view({}), t0);
