@@ -42,7 +42,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   dendrite::test::MemNetwork net;
   auto a = dendrite::fuzz::make_fuzz_ring(net, fuzz::kRingHostA);
   auto b = dendrite::fuzz::make_fuzz_ring(net, fuzz::kRingHostB);
-  Dispatcher dispatcher([] { return std::string("{}"); });
+  Dispatcher dispatcher([] { return std::string("{}"); },
+                        [](const std::string& host) {
+                          return dendrite::Status::NotFound("not remembered: " + host);
+                        });
   dispatcher.attach_ring(a.get());
   net.add(fuzz::kRingHostA, [&dispatcher](const Message& m) { return dispatcher.handle(m); });
   net.add(fuzz::kRingHostB, [ring = b.get()](const Message& m) { return ring->handle(m); });

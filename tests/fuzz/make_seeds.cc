@@ -107,7 +107,11 @@ RingTraffic capture_ring() {
   dendrite::test::MemNetwork net;
   auto a = fuzz::make_fuzz_ring(net, fuzz::kRingHostA);
   auto b = fuzz::make_fuzz_ring(net, fuzz::kRingHostB);
-  dendrite::host::Dispatcher dispatcher([] { return std::string(R"({"vnodes": []})"); });
+  dendrite::host::Dispatcher dispatcher(
+      [] { return std::string(R"({"vnodes": []})"); },
+      [](const std::string& host) {
+        return dendrite::Status::NotFound("not remembered: " + host);
+      });
   dispatcher.attach_ring(a.get());
   Sampler requests, replies;
   std::mutex mu;
@@ -131,7 +135,7 @@ RingTraffic capture_ring() {
   }
   for (const char* key : {"alpha", "beta", "gamma"}) (void)b->lookup(3, Id::hash(key));
   // Requests the session does not send A on its own: the host's status, an
-  // unknown type, the original's Ack, Join and ListVnodes.
+  // unknown type, the original's Ack, Join and ListVnodes, and ForgetHost.
   requests.add(Message{dendrite::msg::kHostStatus, {}});
   requests.add(Message{0x1e, {}});
   dendrite::PBProtoAck ack;
@@ -139,6 +143,9 @@ RingTraffic capture_ring() {
   ack.set_ok(true);
   requests.add(dendrite::pack(dendrite::msg::kAck, ack));
   requests.add(Message{dendrite::msg::kJoin, {}});
+  dendrite::PBForgetHostRequest forget;
+  forget.set_host(fuzz::kRingHostB);
+  requests.add(dendrite::pack(dendrite::msg::kForgetHost, forget));
   b->leave();  // Leave to A
   net.remove(fuzz::kRingHostA);
   net.remove(fuzz::kRingHostB);
