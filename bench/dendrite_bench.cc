@@ -12,8 +12,8 @@
 // mset/mget send K keys per request (default 10, as redis-benchmark's MSET) and
 // count one request per K keys.
 // Exit: 0 ok · 1 other request errors · 2 usage or bad input · 3 unreachable or
-// timed out · 4 consistency not met (DESIGN.md). A test whose requests time
-// out or find nothing to talk to stops at once.
+// timed out · 4 consistency not met (docs/contract.md "Exit codes"). A test
+// whose requests time out or find nothing to talk to stops at once.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -57,7 +57,7 @@ struct Options {
   bool quiet = false;
 };
 
-// The exit code of a failed request (DESIGN.md "Programs").
+// The exit code of a failed request (docs/contract.md "Exit codes").
 int exit_code_of(StatusCode code) {
   switch (code) {
     case StatusCode::kInvalidArgument:

@@ -1,5 +1,5 @@
 // Shared by the dendrite-cli commands: the global options, the exit codes of
-// DESIGN.md and the one-line error report.
+// docs/contract.md and the one-line error report.
 #pragma once
 
 #include <string>
@@ -9,7 +9,7 @@
 
 namespace dendrite::cli {
 
-// Exit codes (DESIGN.md "Programs").
+// Exit codes (docs/contract.md "Exit codes").
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitNotFound = 1;
 inline constexpr int kExitUsage = 2;

@@ -1,4 +1,4 @@
-// dendrited: one Dendrite node (DESIGN.md "Programs").
+// dendrited: one Dendrite node (docs/contract.md "dendrited").
 //   dendrited [--config FILE] [--listen H:P] [--advertise H:P] [--join H:P]...
 //             [--vnodes N] [--replicas N] [--plugin-dir DIR] [--log-level LEVEL]
 //             [--print-config]

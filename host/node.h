@@ -14,7 +14,8 @@
 
 namespace dendrite::host {
 
-// Why start() failed, for the exit code (DESIGN.md: 2 config/plugins, 1 bind/join).
+// Why start() failed, for the exit code (docs/contract.md "Exit codes": 2 config or
+// plugins, 1 bind or join).
 enum class StartFailure { kNone, kConfig, kBind, kJoin, kPlugin };
 
 // Not thread-safe: start() and stop() come from one controlling thread. The

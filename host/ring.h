@@ -1,7 +1,7 @@
 // The Chord ring of one host: its local vnodes, their successor lists, fingers
 // and predecessors; the ring's request handlers; stabilisation; lookups; join
-// and graceful leave. Follows Zave's corrected rules (DESIGN.md "Ring
-// correctness"). Talks to other hosts only through the Network seam and never
+// and graceful leave. Follows Zave's corrected rules (docs/ring.md "Correctness
+// rules"). Talks to other hosts only through the Network seam and never
 // holds a lock across a network call, so it runs the same over ZeroMQ and over
 // the in-memory networks of tests and the simulator.
 #pragma once

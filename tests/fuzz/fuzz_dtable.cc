@@ -131,7 +131,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
     } catch (const std::exception& e) {
       // The host would answer Err, but no exception may cross the plugin
-      // boundary (DESIGN.md rule 4).
+      // boundary (docs/plugin-guide.md "7. Errors are values").
       std::fprintf(stderr, "fuzz_dtable: type 0x%02x threw: %s\n", request->type, e.what());
       std::abort();
     }

@@ -1,8 +1,8 @@
 // System tests of dendrite-bench: its output is redis-benchmark's (the --csv
 // header, columns and quoting; the -q line), --sequential writes every key of
-// -r once, and it exits with DESIGN.md's codes and one line on stderr, quickly,
-// when the node cannot be reached. One dendrited process with the dtable
-// plugin per test.
+// -r once, and it exits with the codes of docs/contract.md ("Exit codes") and
+// one line on stderr, quickly, when the node cannot be reached. One dendrited
+// process with the dtable plugin per test.
 #include <signal.h>
 #include <unistd.h>
 

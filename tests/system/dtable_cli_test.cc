@@ -1,8 +1,8 @@
 // System tests of the key/value commands: three dendrited processes running
 // the dtable plugin, dendrite-cli run as a program. 1,000 keys written through
 // the CLI at consistency 2 survive a kill -9 of one process; every failure of
-// set/get/del/keys has its exit code (DESIGN.md "Programs") and one line on
-// stderr.
+// set/get/del/keys has its exit code (docs/contract.md "Exit codes") and one
+// line on stderr.
 #include <signal.h>
 
 #include <algorithm>

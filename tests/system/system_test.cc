@@ -1,5 +1,6 @@
 // System tests: real dendrited processes on 127.0.0.1 and dendrite-cli run as
-// a program, checking the external contract of DESIGN.md "Programs".
+// a program, checking the external contract of docs/contract.md ("dendrited",
+// "dendrite-cli", "Exit codes").
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
