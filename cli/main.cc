@@ -2,7 +2,7 @@
 //   dendrite-cli [--node H:P] [--timeout MS] status|ring
 //   dendrite-cli [--node H:P] [--timeout MS] set KEY VALUE [--consistency N]
 //   dendrite-cli [--node H:P] [--timeout MS] get KEY | del KEY [--consistency N] | keys [--local]
-// Exit codes (DESIGN.md): 0 ok, 1 not found, 2 usage or bad input,
+// Exit codes (docs/contract.md "Exit codes"): 0 ok, 1 not found, 2 usage or bad input,
 // 3 unreachable or timed out, 4 consistency not met. Errors: one line on stderr.
 // This file parses the command line; the commands live in ring_commands.cc
 // and data_commands.cc.
@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "data_commands.h"
+#include "dendrite/address.h"
 #include "dendrite/client/connection.h"
 #include "ring_commands.h"
 
@@ -104,7 +105,7 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
-  if (Status s = dendrite::client::check_node_address(opt.node); !s.ok()) {
+  if (Status s = dendrite::check_peer_address(opt.node); !s.ok()) {
     std::cerr << "dendrite-cli: --node: " << s.message() << "\n";
     return kExitUsage;
   }

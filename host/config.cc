@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cassert>
 #include <cctype>
-#include <charconv>
 #include <cstdint>
 #include <fstream>
 #include <initializer_list>
@@ -11,6 +10,8 @@
 #include <set>
 #include <sstream>
 #include <string_view>
+
+#include "dendrite/address.h"
 
 namespace dendrite::host {
 namespace {
@@ -150,8 +151,7 @@ class ObjectReader {
 };
 
 Status check_address(const std::string& field, const std::string& value, int min_port) {
-  auto hp = parse_host_port(value);
-  if (!hp.ok() || hp->second < min_port) {
+  if (!parse_host_port(value, min_port).ok()) {
     return field_error(field, "must be a host:port string with a port from " +
                                   std::to_string(min_port) + " to 65535");
   }
@@ -321,7 +321,7 @@ Status take_plugins(const ObjectReader& r, Config& c) {
 }  // namespace
 
 Config default_config() {
-  // The embedded default of DESIGN.md.
+  // The embedded default (docs/contract.md "Config file", docs/config.md).
   Config c;
   c.plugins.push_back(PluginSpec{"dtable", std::nullopt, "{}"});
   c.plugins.push_back(PluginSpec{"metrics", std::nullopt, R"({"listen":"127.0.0.1:9464"})"});
@@ -511,24 +511,6 @@ Result<LogLevel> parse_log_level(const std::string& name) {
 std::string log_level_name(LogLevel level) {
   const auto i = static_cast<std::size_t>(level);
   return i < std::size(kLogLevels) ? std::string(kLogLevels[i]) : "info";
-}
-
-Result<std::pair<std::string, int>> parse_host_port(const std::string& text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
-    return Status::InvalidArgument("expected host:port, got '" + text + "'");
-  }
-  const std::string host = text.substr(0, colon);
-  if (std::any_of(host.begin(), host.end(), [](unsigned char ch) { return std::isspace(ch); })) {
-    return Status::InvalidArgument("expected host:port, got '" + text + "'");
-  }
-  const std::string_view port_text = std::string_view(text).substr(colon + 1);
-  int port = -1;
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535) {
-    return Status::InvalidArgument("port must be a number from 0 to 65535 in '" + text + "'");
-  }
-  return std::pair<std::string, int>(host, port);
 }
 
 }  // namespace dendrite::host

@@ -1,5 +1,5 @@
 // The node's configuration: defaults, the JSON file, and command-line overrides
-// (DESIGN.md "Config"). Errors name the field and the problem in one line.
+// (docs/config.md). Errors name the field and the problem in one line.
 #pragma once
 
 #include <cstdint>
@@ -72,8 +72,5 @@ nlohmann::json to_json(const Config& config);
 // Parses "debug", "info", ... Errors: InvalidArgument.
 Result<LogLevel> parse_log_level(const std::string& name);
 std::string log_level_name(LogLevel level);
-
-// Splits "host:port" (port 0..65535). Errors: InvalidArgument.
-Result<std::pair<std::string, int>> parse_host_port(const std::string& text);
 
 }  // namespace dendrite::host

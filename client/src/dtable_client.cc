@@ -4,6 +4,7 @@
 #include <future>
 #include <set>
 
+#include "dendrite/address.h"
 #include "dtable_core.h"
 #include "dtable_ops.h"
 
@@ -13,7 +14,7 @@ using detail::DtableCore;
 
 Result<std::unique_ptr<DtableClient>> DtableClient::connect(const std::string& node,
                                                             DtableClientOptions options) {
-  if (Status s = check_node_address(node); !s.ok()) return s;
+  if (Status s = check_peer_address(node); !s.ok()) return s;
   if (options.timeout.count() <= 0) {
     return Status::InvalidArgument("the timeout must be positive");
   }
@@ -190,7 +191,7 @@ std::vector<Result<std::string>> DtableClient::get_multi(const std::vector<std::
 
 Result<std::vector<std::string>> DtableClient::local_keys(const std::string& node) {
   const std::string host = node.empty() ? core_->seed() : node;
-  if (Status s = check_node_address(host); !s.ok()) return s;
+  if (Status s = check_peer_address(host); !s.ok()) return s;
   auto keys = detail::list_host_keys(*core_, host);
   if (!keys.ok()) return keys.status();
   std::sort(keys->begin(), keys->end());

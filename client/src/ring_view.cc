@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "chord.pb.h"
+#include "dendrite/address.h"
 
 namespace dendrite::client {
 namespace {
@@ -93,7 +94,7 @@ Result<std::vector<MemberStatus>> parse_members(const json& status) {
 }
 
 Status forget_host(const std::string& node, const std::string& host, Milliseconds timeout) {
-  if (Status s = check_node_address(host); !s.ok()) return s;
+  if (Status s = check_peer_address(host); !s.ok()) return s;
   auto conn = Connection::open(node);
   if (!conn.ok()) return conn.status();
   PBForgetHostRequest req;

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "dendrite/address.h"
 #include "host/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -22,8 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // "advertise" is printed as the advertised address, which a file must give
   // with a port from 1: a config listening on port 0 (ephemeral) and not
   // advertising prints a file that is refused (docs/fuzzing.md, findings).
-  auto advertised = parse_host_port(config->advertised());
-  if (!advertised.ok() || advertised->second == 0) return 0;
+  if (!dendrite::check_peer_address(config->advertised()).ok()) return 0;
   auto again = parse_config(Config{}, printed, "printed");
   if (!again.ok() || !validate(*again).ok()) std::abort();
   if (to_json(*again) != to_json(*config)) std::abort();

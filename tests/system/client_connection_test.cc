@@ -17,6 +17,8 @@
 #include <gtest/gtest.h>
 #include <zmq.hpp>
 
+#include "dendrite/address.h"
+
 namespace dendrite::client {
 namespace {
 
@@ -100,7 +102,7 @@ TEST(ConnectionTest, RejectsMalformedAddresses) {
     ASSERT_FALSE(c.ok()) << bad;
     EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument) << bad;
   }
-  EXPECT_TRUE(check_node_address("127.0.0.1:5000").ok());
+  EXPECT_TRUE(check_peer_address("127.0.0.1:5000").ok());
 }
 
 TEST(ConnectionTest, ManyThreadsManyRequestsInFlight) {

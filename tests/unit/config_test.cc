@@ -1,5 +1,5 @@
-// Config: defaults, JSON overrides, every error line, to_json round trip,
-// parse_host_port.
+// Config: defaults, JSON overrides, every error line, to_json round trip.
+
 #include "host/config.h"
 
 #include <cstdio>
@@ -286,24 +286,6 @@ TEST(ConfigTest, LogLevels) {
     EXPECT_EQ(*parsed, level);
   }
   EXPECT_EQ(parse_log_level("verbose").status().code(), StatusCode::kInvalidArgument);
-}
-
-TEST(ConfigTest, ParseHostPort) {
-  auto hp = parse_host_port("127.0.0.1:5000");
-  ASSERT_TRUE(hp.ok());
-  EXPECT_EQ(hp->first, "127.0.0.1");
-  EXPECT_EQ(hp->second, 5000);
-  EXPECT_EQ(parse_host_port("example.org:0")->second, 0);
-  EXPECT_EQ(parse_host_port("h:65535")->second, 65535);
-  EXPECT_EQ(parse_host_port("[::1]:7")->first, "[::1]");
-  for (const char* bad : {"", "5000", ":5000", "h:", "h:65536", "h:-1", "h:+1", "h:12x", "h :1",
-                          "h:99999999999999999999"}) {
-    auto r = parse_host_port(bad);
-    EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) {
-      EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
-    }
-  }
 }
 
 }  // namespace
