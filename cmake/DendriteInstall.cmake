@@ -28,9 +28,13 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/plugins/dtable/include/dendrite
 if(TARGET dendrite_client)
   set_target_properties(dendrite_client PROPERTIES EXPORT_NAME client)
   set_target_properties(dendrite_dtable_client_proto PROPERTIES EXPORT_NAME dtable_client_proto)
+  # The ZeroMQ request channel the client is built on: linked through it only
+  # (its headers are not part of the client's interface).
+  set_target_properties(dendrite_wire PROPERTIES EXPORT_NAME wire)
   target_include_directories(dendrite_client INTERFACE
     $<INSTALL_INTERFACE:${DENDRITE_INSTALL_INCLUDEDIR}>)
-  install(TARGETS dendrite_client dendrite_dtable_client_proto EXPORT DendriteSDKTargets
+  install(TARGETS dendrite_client dendrite_dtable_client_proto dendrite_wire
+          EXPORT DendriteSDKTargets
           ARCHIVE DESTINATION ${DENDRITE_INSTALL_LIBDIR})
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/client/include/dendrite
           DESTINATION ${DENDRITE_INSTALL_INCLUDEDIR})

@@ -1,6 +1,7 @@
 // The ZeroMQ transport: a ROUTER server with an adaptive worker pool, and a
-// client that keeps one DEALER per peer and multiplexes requests on it with a
-// correlation frame (WIRE.md). Wire-compatible with the original's REQ/REP.
+// client that keeps one request channel (wire::PeerChannel) per peer and
+// multiplexes requests on it with a correlation frame (docs/wire.md
+// "Framing"). Wire-compatible with the original's REQ/REP.
 #pragma once
 
 #include <cstddef>

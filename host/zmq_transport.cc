@@ -4,12 +4,10 @@
 //
 // Server: [identity][envelope...][empty][payload] -> the handler (inline on the
 // I/O thread or on the worker pool) -> [identity][envelope...][empty][reply].
-// Client: [id(8)][empty][payload] on the peer's DEALER; the reply
-// [id][empty][reply] is matched to the pending call by id.
+// Client: one wire::PeerChannel per peer host (the request side of the
+// protocol, shared with the client library), polled by the same thread.
 
 #include <pthread.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -33,25 +31,26 @@
 #include <zmq.hpp>
 
 #include "dendrite/batch_frame.h"
-#include "host/frame_codec.h"
+#include "dendrite/wire/frame_codec.h"
+#include "dendrite/wire/peer_channel.h"
+#include "dendrite/wire/wakeup.h"
+#include "dendrite/wire/zmq_frames.h"
 #include "host/logging.h"
 #include "host/transport.h"
 #include "host/transport_stats.h"
 #include "host/worker_pool.h"
 
-// Defined in ThreadSanitizer builds (GCC and clang spell it differently).
-#if defined(__SANITIZE_THREAD__)
-#define DENDRITE_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define DENDRITE_TSAN 1
-#endif
-#endif
-
 namespace dendrite::host {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using wire::frame_of;
+using wire::kCorrelationIdBytes;
+using wire::kMaxEnvelopeFrames;
+using wire::message_of;
+using wire::PeerChannel;
+using wire::RequestFramer;
+using wire::view;
 
 // Messages read from one socket per poll round, so no socket starves others.
 constexpr int kBatch = 256;
@@ -60,7 +59,7 @@ constexpr auto kPeerIdle = std::chrono::seconds(60);
 // The poll loop wakes at least this often (idle peers, stale deadlines).
 constexpr auto kHousekeeping = std::chrono::milliseconds(1000);
 // Messages queued to one peer before the ROUTER drops more replies (see
-// open()) or a DEALER refuses more requests ("too many requests queued").
+// open()) or a peer's channel refuses more requests ("send queue ... is full").
 constexpr int kPeerQueue = 100000;
 
 // The I/O thread of the transport running on this thread, if any.
@@ -147,71 +146,6 @@ class Envelope {
 constexpr std::size_t kBatchReplyBytes = 1u << 20;
 // Room a batch reply starts with, so that it seldom grows (and copies itself).
 constexpr std::size_t kBatchReplyReserve = 16u << 10;
-// Requests to one peer sent as one batch frame at most (else at the end of the
-// poll round), and how long a new peer may take to answer the batch probe.
-constexpr std::size_t kPeerBatchEntries = 1024;
-constexpr std::size_t kPeerBatchBytes = 256u << 10;
-constexpr auto kProbeTimeout = std::chrono::seconds(5);
-
-#ifdef DENDRITE_TSAN
-constexpr bool kThreadSanitizer = true;
-#else
-constexpr bool kThreadSanitizer = false;
-#endif
-
-// Frames at least this big are handed to ZeroMQ without a copy; smaller ones
-// are copied, which spares ZeroMQ's allocation for a borrowed buffer and its
-// free on ZeroMQ's own I/O thread (measured no slower: docs/transport.md).
-constexpr std::size_t kZeroCopyBytes = 64u << 10;
-
-// A zmq::message_t holding the bytes of `frame`: a copy when the frame is
-// small, or always under ThreadSanitizer (a buffer freed on libzmq's
-// uninstrumented thread looks like a race to it, and each such report costs
-// far more than the copy); else `frame`'s own buffer, taken over.
-zmq::message_t message_of(std::string&& frame) {
-  if (kThreadSanitizer || frame.size() < kZeroCopyBytes) {
-    return zmq::message_t(frame.data(), frame.size());
-  }
-  auto* held = new std::string(std::move(frame));
-  return zmq::message_t(
-      held->data(), held->size(), [](void*, void* hint) { delete static_cast<std::string*>(hint); },
-      held);
-}
-
-// The wire frame of `m` (type byte + payload), built with a single copy.
-zmq::message_t frame_of(const Message& m) {
-  zmq::message_t f(m.payload.size() + 1);
-  auto* p = static_cast<char*>(f.data());
-  p[0] = static_cast<char>(m.type);
-  if (!m.payload.empty()) std::memcpy(p + 1, m.payload.data(), m.payload.size());
-  return f;
-}
-
-std::string_view view(const zmq::message_t& m) {
-  return {static_cast<const char*>(m.data()), m.size()};
-}
-
-// True when `host` looks like "name:port" with a port in 1..65535.
-bool valid_peer_address(const std::string& host) {
-  const auto colon = host.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == host.size()) return false;
-  if (host.size() - colon - 1 > 5) return false;
-  unsigned port = 0;
-  for (std::size_t i = colon + 1; i < host.size(); ++i) {
-    if (host[i] < '0' || host[i] > '9') return false;
-    port = port * 10 + static_cast<unsigned>(host[i] - '0');
-  }
-  return port >= 1 && port <= 65535;
-}
-
-// ZMQ_MAXMSGSIZE: well above max_frame_bytes (so oversized frames still get an
-// Err reply) but bounded, so a hostile peer cannot make us allocate at will.
-std::int64_t max_message_size(std::size_t max_frame_bytes) {
-  constexpr std::uint64_t kCap = std::numeric_limits<std::int64_t>::max() / 4;
-  const std::uint64_t m = std::min<std::uint64_t>(max_frame_bytes, kCap);
-  return static_cast<std::int64_t>(2 * m + (64u << 10));
-}
-
 void invoke(const ReplyCallback& done, Result<Message> r,
             const std::shared_ptr<spdlog::logger>& log) {
   if (!done) return;
@@ -251,30 +185,26 @@ struct ZmqTransport::Impl {
     std::string frame;  // msg::kBatch, then the entries
   };
 
-  // One DEALER per peer host; owned by the I/O thread.
-  struct Peer {
-    std::string host;
-    zmq::socket_t socket;
-    std::size_t pending = 0;
-    Clock::time_point last_used;
-    // Whether the peer takes batch frames: asked once when the socket opens
-    // (see send_probe()); until it answers, requests go one per message.
-    enum class Batching { kUnknown, kYes, kNo };
-    Batching batching = Batching::kUnknown;
-    std::uint64_t probe_id = 0;
-    Clock::time_point probe_deadline;
-    // Requests started in this poll round, sent together at its end.
-    std::string batch;
-    std::vector<std::uint64_t> batch_ids;
-  };
+  // Tells the transport's statistics about the calls of every peer channel.
+  class CallStats final : public wire::CallObserver {
+   public:
+    CallStats(TransportStats& stats, std::shared_ptr<spdlog::logger> log)
+        : stats_(stats), log_(std::move(log)) {}
+    void sent(MessageType type) override { stats_.of(type).sent->inc(); }
+    void answered(MessageType type, Clock::duration latency) override {
+      stats_.of(type).latency->observe(latency);
+    }
+    void timed_out(MessageType type) override { stats_.of(type).timeouts->inc(); }
+    void malformed_reply(const std::string& peer, std::string_view why) override {
+      log_->debug("dropped malformed reply from {}: {}", peer, why);
+    }
+    void callback_threw(std::string_view what) override {
+      log_->error("reply callback threw: {}", what);
+    }
 
-  struct Pending {
-    ReplyCallback done;
-    Clock::time_point deadline;
-    Milliseconds timeout;
-    Peer* peer;
-    MessageType type;
-    Clock::time_point sent;
+   private:
+    TransportStats& stats_;
+    std::shared_ptr<spdlog::logger> log_;
   };
 
   // A request served on the worker pool.
@@ -340,11 +270,9 @@ struct ZmqTransport::Impl {
     });
   }
 
-  ~Impl() {
-    stop();
-    // Closed only now: a call racing stop() may still write to it.
-    if (wake_fd >= 0) ::close(wake_fd);
-  }
+  // The wake-up descriptor closes after this, with the members: a call racing
+  // stop() may still notify it.
+  ~Impl() { stop(); }
 
   // ---- any thread -------------------------------------------------------
 
@@ -405,11 +333,7 @@ struct ZmqTransport::Impl {
     }
   }
 
-  void wake() {
-    const std::uint64_t one = 1;
-    // EAGAIN only when the counter is saturated: the I/O thread is awake anyway.
-    [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
-  }
+  void wake() { wakeup.notify(); }
 
   void post_reply(Outbound&& out) {
     if (t_io_owner == this) {  // an answer given on the I/O thread: send it now
@@ -458,7 +382,7 @@ struct ZmqTransport::Impl {
     try {
       zmq::socket_t r(ctx, zmq::socket_type::router);
       r.set(zmq::sockopt::linger, 0);
-      r.set(zmq::sockopt::maxmsgsize, max_message_size(config.max_frame_bytes));
+      r.set(zmq::sockopt::maxmsgsize, wire::max_message_size(config.max_frame_bytes));
       // A ROUTER drops a reply its peer's queue has no room for. libzmq sees
       // a reader's progress only every half queue, so a client with a few
       // hundred requests in flight can hit the default 1,000 while it reads
@@ -472,10 +396,7 @@ struct ZmqTransport::Impl {
       std::string bound = r.get(zmq::sockopt::last_endpoint);
       if (bound.rfind("tcp://", 0) == 0) bound.erase(0, 6);
       address = config.advertise.empty() ? bound : config.advertise;
-      wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-      if (wake_fd < 0) {
-        return Status::Internal(std::string("eventfd: ") + std::strerror(errno));
-      }
+      if (Status s = wakeup.open(); !s.ok()) return s;
       router = std::move(r);
     } catch (const zmq::error_t& e) {
       return Status::Unavailable("cannot bind " + endpoint + ": " + e.what());
@@ -586,7 +507,10 @@ struct ZmqTransport::Impl {
       if (items_dirty) rebuild_items();
       auto now = Clock::now();
       auto wake_at = next_housekeeping;
-      if (!deadlines.empty()) wake_at = std::min(wake_at, deadlines.front().first);
+      const std::optional<Clock::time_point> due = next_deadline();
+      if (due) wake_at = std::min(wake_at, *due);
+      // Requests a failed send's callback started again: they leave now.
+      if (!batching_peers.empty()) wake_at = now;
       long timeout_ms = 0;
       if (wake_at > now) {
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(wake_at - now);
@@ -604,18 +528,17 @@ struct ZmqTransport::Impl {
         }
         if (items[0].revents & ZMQ_POLLIN) serve_router();
         for (std::size_t i = 2; i < items.size(); ++i) {
-          if (items[i].revents & ZMQ_POLLIN) read_peer(*item_peers[i - 2]);
+          if (items[i].revents & ZMQ_POLLIN) item_peers[i - 2]->read(kBatch);
         }
       } catch (const zmq::error_t& e) {
         log->error("transport I/O error: {}", e.what());
       }
       now = Clock::now();
-      expire(now);
+      if (due && now >= *due) expire(now);
       flush_batch_replies();
       flush_peer_batches();
       if (now >= next_housekeeping) {
         close_idle_peers(now);
-        compact_deadlines();
         next_housekeeping = now + kHousekeeping;
       }
     }
@@ -625,9 +548,9 @@ struct ZmqTransport::Impl {
     items.clear();
     item_peers.clear();
     items.push_back({router.handle(), 0, ZMQ_POLLIN, 0});
-    items.push_back({nullptr, wake_fd, ZMQ_POLLIN, 0});
+    items.push_back({nullptr, wakeup.fd(), ZMQ_POLLIN, 0});
     for (auto& [host, peer] : peers) {
-      items.push_back({peer->socket.handle(), 0, ZMQ_POLLIN, 0});
+      items.push_back({peer->socket_handle(), 0, ZMQ_POLLIN, 0});
       item_peers.push_back(peer.get());
     }
     items_dirty = false;
@@ -635,8 +558,7 @@ struct ZmqTransport::Impl {
 
   // Takes what other threads queued. False when the transport is stopping.
   bool drain_inbox() {
-    std::uint64_t count;
-    [[maybe_unused]] auto n = ::read(wake_fd, &count, sizeof count);
+    wakeup.drain();
     {
       std::lock_guard lock(mu);
       if (state != State::kRunning) return false;
@@ -855,267 +777,61 @@ struct ZmqTransport::Impl {
 
   // ---- client side ----
 
-  // The DEALER for `host`, connecting it on first use; nullptr and `error` set
-  // when the address is unusable.
-  Peer* peer_for(const std::string& host, std::string& error) {
+  // The channel to `host`, opened on first use; nullptr and `error` set when
+  // the address is unusable.
+  PeerChannel* peer_for(const std::string& host, std::string& error) {
     if (auto it = peers.find(host); it != peers.end()) return it->second.get();
-    if (!valid_peer_address(host)) {
-      error = "cannot connect to '" + host + "': not an ip:port address";
+    wire::ChannelOptions options;
+    options.max_message_bytes = wire::max_message_size(config.max_frame_bytes);
+    options.send_queue = kPeerQueue;
+    options.observer = &call_stats;
+    auto opened = PeerChannel::open(ctx, host, options);
+    if (!opened.ok()) {
+      error = opened.status().message();
       return nullptr;
     }
-    try {
-      zmq::socket_t s(ctx, zmq::socket_type::dealer);
-      s.set(zmq::sockopt::linger, 0);
-      s.set(zmq::sockopt::maxmsgsize, max_message_size(config.max_frame_bytes));
-      s.set(zmq::sockopt::sndhwm, kPeerQueue);
-      if (host.front() == '[') s.set(zmq::sockopt::ipv6, 1);
-      s.connect("tcp://" + host);
-      auto peer = std::make_unique<Peer>();
-      peer->host = host;
-      peer->socket = std::move(s);
-      peer->last_used = Clock::now();
-      Peer* p = peer.get();
-      peers.emplace(host, std::move(peer));
-      items_dirty = true;
-      send_probe(*p);
-      return p;
-    } catch (const zmq::error_t& e) {
-      error = "cannot connect to tcp://" + host + ": " + e.what();
-      return nullptr;
-    }
+    PeerChannel* p = opened->get();
+    peers.emplace(host, std::move(opened).value());
+    items_dirty = true;
+    return p;
   }
 
   void start_call(Outgoing& call) {
     std::string error;
-    Peer* peer = peer_for(call.host, error);
+    PeerChannel* peer = peer_for(call.host, error);
     if (peer == nullptr) return invoke(call.done, Status::Unavailable(std::move(error)), log);
-    const std::uint64_t id = next_id++;
-    if (peer->batching == Peer::Batching::kYes) {
-      // Sent with the other requests to this peer at the end of the round.
-      char tag[kCorrelationIdBytes];
-      put_correlation_id(id, reinterpret_cast<unsigned char*>(tag));
-      if (peer->batch.empty()) {
-        peer->batch.reserve(kBatchReplyReserve);
-        peer->batch.push_back(static_cast<char>(msg::kBatch));
-        batching_peers.push_back(peer);
-      }
-      append_batch_entry(peer->batch, std::string_view(tag, sizeof tag), call.request.type,
-                         call.request.payload);
-      peer->batch_ids.push_back(id);
-    } else {
-      zmq::message_t id_frame(kCorrelationIdBytes);
-      put_correlation_id(id, static_cast<unsigned char*>(id_frame.data()));
-      zmq::message_t delimiter;
-      zmq::message_t payload = frame_of(call.request);
-      constexpr auto more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
-      if (!peer->socket.send(id_frame, more)) {
-        return invoke(call.done, Status::Unavailable("too many requests queued to " + call.host),
-                      log);
-      }
-      peer->socket.send(delimiter, more);
-      peer->socket.send(payload, zmq::send_flags::dontwait);
-    }
-    ++peer->pending;
-    const Clock::time_point now = Clock::now();
-    peer->last_used = now;
-    stats.of(call.request.type).sent->inc();
-    pending.emplace(id, Pending{std::move(call.done), call.deadline, call.timeout, peer,
-                                call.request.type, now});
-    deadlines.emplace_back(call.deadline, id);
-    std::push_heap(deadlines.begin(), deadlines.end(), later);
-    if (peer->batch_ids.size() >= kPeerBatchEntries || peer->batch.size() >= kPeerBatchBytes) {
-      flush_peer_batch(*peer);
-    }
-  }
-
-  // Asks a new peer whether it takes batch frames: a batch holding one
-  // kBatchProbe, behind its own id. A node of ours answers with a batch whose
-  // entry is a kBatchProbe saying kBatchProbeYes; an original node with an
-  // Err, or not at all.
-  void send_probe(Peer& peer) {
-    peer.probe_id = next_id++;
-    zmq::message_t id_frame(kCorrelationIdBytes);
-    auto* id = static_cast<unsigned char*>(id_frame.data());
-    put_correlation_id(peer.probe_id, id);
-    std::string frame(1, static_cast<char>(msg::kBatch));
-    append_batch_entry(frame,
-                       std::string_view(reinterpret_cast<const char*>(id), kCorrelationIdBytes),
-                       msg::kBatchProbe, {});
-    constexpr auto more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
-    zmq::message_t delimiter;
-    if (!peer.socket.send(id_frame, more)) {
-      peer.batching = Peer::Batching::kNo;
-      return;
-    }
-    peer.socket.send(delimiter, more);
-    peer.socket.send(message_of(std::move(frame)), zmq::send_flags::dontwait);
-    peer.probe_deadline = Clock::now() + kProbeTimeout;
-  }
-
-  // Settles `peer`'s batching from the reply to its probe.
-  void take_probe_reply(Peer& peer, std::string_view reply) {
-    char id[kCorrelationIdBytes];
-    put_correlation_id(peer.probe_id, reinterpret_cast<unsigned char*>(id));
-    const bool yes = answers_batch_probe(reply, std::string_view(id, sizeof id));
-    peer.batching = yes ? Peer::Batching::kYes : Peer::Batching::kNo;
-    log->debug("{} {} batch frames", peer.host, yes ? "takes" : "does not take");
-  }
-
-  // Sends the requests waiting in `peer`'s batch as one message.
-  void flush_peer_batch(Peer& peer) {
-    if (peer.batch_ids.empty()) return;
-    std::vector<std::uint64_t> ids = std::move(peer.batch_ids);
-    peer.batch_ids.clear();
-    zmq::message_t frame = message_of(std::move(peer.batch));
-    peer.batch.clear();
-    constexpr auto more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
-    zmq::message_t delimiter;
-    if (peer.socket.send(delimiter, more)) {
-      peer.socket.send(frame, zmq::send_flags::dontwait);
-      return;
-    }
-    // The peer's queue is full: every request of the batch fails now.
-    for (std::uint64_t id : ids) {
-      auto it = pending.find(id);
-      if (it == pending.end()) continue;
-      ReplyCallback done = std::move(it->second.done);
-      pending.erase(it);
-      --peer.pending;
-      invoke(done, Status::Unavailable("too many requests queued to " + peer.host), log);
+    // Staged requests leave together at the end of the poll round.
+    if (peer->call(std::move(call.request), call.timeout, call.deadline, std::move(call.done))) {
+      batching_peers.push_back(peer);
     }
   }
 
   // Sends the batches of requests started in this poll round. I/O thread only.
   void flush_peer_batches() {
     // A callback run by a failed batch may start calls: take the list first.
-    std::vector<Peer*> flushing;
+    std::vector<PeerChannel*> flushing;
     flushing.swap(batching_peers);
-    for (Peer* p : flushing) flush_peer_batch(*p);
+    for (PeerChannel* p : flushing) p->flush();
   }
 
-  static bool later(const std::pair<Clock::time_point, std::uint64_t>& a,
-                    const std::pair<Clock::time_point, std::uint64_t>& b) {
-    return a.first > b.first;
-  }
-
-  // Reads up to kBatch replies from `peer`; returns how many it read (kBatch:
-  // more may be waiting).
-  int read_peer(Peer& peer) {
-    for (int i = 0; i < kBatch; ++i) {
-      zmq::message_t frames[3];
-      std::size_t n = 0;
-      bool more = true;
-      while (more) {
-        zmq::message_t f;
-        if (!peer.socket.recv(f, zmq::recv_flags::dontwait)) {
-          if (n == 0) return i;
-          break;
-        }
-        more = f.more();
-        if (n < 3) frames[n] = std::move(f);
-        ++n;
-      }
-      if (n == 2 && frames[0].size() == 0) {  // [empty][batch reply]
-        const std::string_view frame = view(frames[1]);
-        BatchReader reader(frame);
-        for (BatchReader::Entry e; reader.next(e);) {
-          if (e.tag.size() != kCorrelationIdBytes) continue;
-          std::uint64_t id = 0;
-          for (char c : e.tag) id = (id << 8) | static_cast<unsigned char>(c);
-          complete_call(peer, id, Message::from_frame(e.frame));
-        }
-        if (!reader.error().empty()) {
-          log->debug("malformed batch reply from {}: {}", peer.host, reader.error());
-        }
-        continue;
-      }
-      std::optional<ReceivedReply> reply =
-          decode_reply(n, view(frames[0]), view(frames[1]), view(frames[2]), peer.host);
-      if (!reply) {
-        log->debug("dropped malformed reply from {} ({} frames)", peer.host, n);
-        continue;
-      }
-      if (reply->id == peer.probe_id && peer.batching == Peer::Batching::kUnknown) {
-        take_probe_reply(peer, view(frames[2]));
-        continue;
-      }
-      complete_call(peer, reply->id, std::move(reply->message));
-    }
-    return kBatch;
-  }
-
-  // Completes the call `id` to `peer` with `reply`; a reply to an unknown
-  // call (timed out already) is dropped.
-  void complete_call(Peer& peer, std::uint64_t id, Result<Message> reply) {
-    auto it = pending.find(id);
-    if (it == pending.end()) {
-      log->debug("dropped reply from {} to unknown request {}", peer.host, id);
-      return;
-    }
-    ReplyCallback done = std::move(it->second.done);
-    const Clock::time_point now = Clock::now();
-    stats.of(it->second.type).latency->observe(now - it->second.sent);
-    pending.erase(it);
-    --peer.pending;
-    peer.last_used = now;
-    invoke(done, std::move(reply), log);
-  }
-
-  // Reads every reply waiting on every peer socket.
-  void read_all_peers() {
-    std::vector<Peer*> all;
-    all.reserve(peers.size());
-    for (auto& [host, peer] : peers) all.push_back(peer.get());
-    for (Peer* p : all) {
-      while (read_peer(*p) == kBatch) {
-      }
-    }
-  }
-
+  // Fails the calls that are due on every peer.
   void expire(Clock::time_point now) {
-    bool drained = false;
-    while (!deadlines.empty() && deadlines.front().first <= now) {
-      const std::uint64_t id = deadlines.front().second;
-      auto it = pending.find(id);
-      if (it != pending.end() && !drained) {
-        // A busy loop may have left replies unread (kBatch per peer and
-        // round): those that arrived in time are not timeouts. Reading them
-        // runs callbacks that may change `pending` and `deadlines`: look again.
-        drained = true;
-        read_all_peers();
-        continue;
-      }
-      std::pop_heap(deadlines.begin(), deadlines.end(), later);
-      deadlines.pop_back();
-      if (it == pending.end()) continue;  // answered already
-      Pending p = std::move(it->second);
-      pending.erase(it);
-      --p.peer->pending;
-      stats.of(p.type).timeouts->inc();
-      invoke(p.done,
-             Status::Timeout("request to " + p.peer->host + " timed out after " +
-                             std::to_string(p.timeout.count()) + " ms"),
-             log);
-    }
+    for (PeerChannel* p : item_peers) p->expire(now);
   }
 
-  // Deadlines of answered calls stay in the heap until due; rebuild it when
-  // they outnumber the live ones.
-  void compact_deadlines() {
-    if (deadlines.size() <= 2 * pending.size() + 1024) return;
-    deadlines.clear();
-    for (const auto& [id, p] : pending) deadlines.emplace_back(p.deadline, id);
-    std::make_heap(deadlines.begin(), deadlines.end(), later);
+  // The earliest deadline of any peer's calls.
+  std::optional<Clock::time_point> next_deadline() {
+    std::optional<Clock::time_point> next;
+    for (PeerChannel* p : item_peers) {
+      const auto due = p->next_deadline();
+      if (due && (!next || *due < *next)) next = due;
+    }
+    return next;
   }
 
   void close_idle_peers(Clock::time_point now) {
-    for (auto& [host, peer] : peers) {
-      if (peer->batching == Peer::Batching::kUnknown && now >= peer->probe_deadline) {
-        peer->batching = Peer::Batching::kNo;  // no answer: one request per message
-      }
-    }
     for (auto it = peers.begin(); it != peers.end();) {
-      if (it->second->pending == 0 && now - it->second->last_used >= kPeerIdle) {
+      if (it->second->pending() == 0 && now - it->second->last_used() >= kPeerIdle) {
         log->debug("closing idle connection to {}", it->first);
         it = peers.erase(it);
         items_dirty = true;
@@ -1139,11 +855,8 @@ struct ZmqTransport::Impl {
     const Status stopped = Status::Unavailable("transport stopped");
     for (auto& c : io_calls) invoke(c.done, stopped, log);
     io_calls.clear();
-    auto in_flight = std::move(pending);
-    pending.clear();
-    deadlines.clear();
-    for (auto& [id, p] : in_flight) invoke(p.done, stopped, log);
-    in_flight.clear();
+    batching_peers.clear();
+    for (auto& [host, peer] : peers) peer->close(stopped);
     items.clear();
     item_peers.clear();
     batching_peers.clear();
@@ -1165,14 +878,14 @@ struct ZmqTransport::Impl {
   std::atomic<std::size_t> pending_bytes{0};
   std::mutex stop_mu;  // serialises the joining part of stop()
   std::thread io;
-  int wake_fd = -1;
+  wire::Wakeup wakeup;
 
   // Shared with other threads; guarded by mu.
   std::mutex mu;
   State state = State::kNew;
   std::vector<Outgoing> calls;
   std::vector<Outbound> replies;
-  bool signaled = false;  // wake_fd written since the I/O thread last drained
+  bool signaled = false;  // wakeup notified since the I/O thread last drained
   bool io_done = false;   // the I/O thread has stopped taking work (written by it
                           // only, so it reads it without the lock)
 
@@ -1180,32 +893,19 @@ struct ZmqTransport::Impl {
   zmq::socket_t router;
   std::vector<Outgoing> io_calls;
   std::vector<Outbound> io_replies;
-  std::unordered_map<std::string, std::unique_ptr<Peer>> peers;
-  std::unordered_map<std::uint64_t, Pending> pending;
-  std::vector<std::pair<Clock::time_point, std::uint64_t>> deadlines;  // min-heap
-  std::uint64_t next_id = 1;
+  CallStats call_stats{stats, log};
+  std::unordered_map<std::string, std::unique_ptr<PeerChannel>> peers;
   std::vector<zmq_pollitem_t> items;
-  std::vector<Peer*> item_peers;  // item_peers[i] polls at items[i + 2]
+  std::vector<PeerChannel*> item_peers;  // item_peers[i] polls at items[i + 2]
   bool items_dirty = true;
   // Batch replies being filled in this poll round, one per envelope.
   std::vector<BatchReply> batch_replies;
-  // Peers whose batch holds requests started in this poll round.
-  std::vector<Peer*> batching_peers;
+  // Peers holding requests started in this poll round, not sent yet.
+  std::vector<PeerChannel*> batching_peers;
 
   // Last: unregistered first, while the pool it reads still exists.
   CollectorHandle pool_gauges;
 };
-
-#ifdef DENDRITE_TSAN
-// libzmq (not built with TSan) hands messages and commands between the
-// application's threads and its own I/O threads through lock-free queues that
-// TSan cannot see, so it reports races on every message buffer. Suppress those
-// whose stacks run through libzmq; races in our own code are still reported.
-// Weak, so a program that brings its own suppressions keeps them.
-extern "C" __attribute__((weak)) const char* __tsan_default_suppressions() {
-  return "race:libzmq.so\n";
-}
-#endif
 
 ZmqTransport::ZmqTransport(TransportConfig config, RequestHandler& handler)
     : impl_(std::make_unique<Impl>(std::move(config), handler)) {}

@@ -1,84 +1,36 @@
 #include "dendrite/client/connection.h"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <cstring>
 #include <deque>
 #include <future>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include <zmq.hpp>
 
-#include "dendrite/batch_frame.h"
+#include "dendrite/address.h"
+#include "dendrite/wire/peer_channel.h"
+#include "dendrite/wire/wakeup.h"
 
 namespace dendrite::client {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kIdBytes = 8;
 // Longest the I/O thread sleeps in poll when nothing is due (it also wakes on
 // every new request and every reply).
 constexpr Milliseconds kMaxPoll{1000};
-// Requests queued in ZeroMQ for a node that is not connected (yet).
-constexpr int kSendQueue = 100000;
-// A batch frame is closed at this many entries or bytes (the node refuses
-// more than kMaxBatchEntries).
-constexpr std::size_t kBatchEntries = 1024;
-constexpr std::size_t kBatchBytes = 256u << 10;
 // While replies are being read, requests their callbacks queue leave early
 // once this many wait (so the node need not wait for the last reply read),
 // else together after the last reply (fewer, bigger batches).
 constexpr std::size_t kEarlyFlush = 32;
-// How long the node may take to answer the batch probe before the connection
-// settles on one request per message.
-constexpr Milliseconds kProbeTimeout{5000};
-
-std::string encode_id(std::uint64_t id) {
-  std::string out(kIdBytes, '\0');
-  for (std::size_t i = 0; i < kIdBytes; ++i) {
-    out[kIdBytes - 1 - i] = static_cast<char>((id >> (8 * i)) & 0xff);
-  }
-  return out;
-}
-
-std::uint64_t decode_id(std::string_view frame) {
-  std::uint64_t id = 0;
-  const auto* p = reinterpret_cast<const unsigned char*>(frame.data());
-  for (std::size_t i = 0; i < kIdBytes; ++i) id = (id << 8) | p[i];
-  return id;
-}
 
 }  // namespace
-
-Status check_node_address(const std::string& node) {
-  const auto colon = node.rfind(':');
-  const auto bad = [&] {
-    return Status::InvalidArgument("'" + node + "' is not host:port with a port from 1 to 65535");
-  };
-  if (colon == std::string::npos || colon == 0 || colon + 1 == node.size()) return bad();
-  for (std::size_t i = 0; i < colon; ++i) {
-    if (node[i] == ' ' || node[i] == '\t' || node[i] == '/') return bad();
-  }
-  int port = 0;
-  const char* first = node.data() + colon + 1;
-  const char* last = node.data() + node.size();
-  auto [end, ec] = std::from_chars(first, last, port);
-  if (ec != std::errc() || end != last || port < 1 || port > 65535) return bad();
-  return Status::Ok();
-}
 
 namespace {
 
@@ -94,7 +46,7 @@ struct Outgoing {
 // State shared by a loop and the connections it serves.
 struct ConnectionLoop::Impl {
   zmq::context_t context{1};
-  int wake_fd = -1;  // eventfd: requests queued from other threads, a connection closing, stop
+  wire::Wakeup wakeup;  // requests queued from other threads, a connection closing, stop
   std::thread thread;
 
   std::mutex mu;
@@ -117,8 +69,7 @@ struct ConnectionLoop::Impl {
   std::vector<Closing> closing;  // retired at the top of the next round
 
   ~Impl();
-  void wake();
-  void drain_wake();
+  void wake() { wakeup.notify(); }
   // Sends what the ready connections queued; those closing go to `closing`.
   void flush_ready();
   // Retires the connections in `closing`: their requests fail, their sockets
@@ -130,18 +81,10 @@ struct ConnectionLoop::Impl {
 };
 
 struct Connection::Impl {
-  struct Pending {
-    ReplyCallback done;
-    Milliseconds timeout;
-  };
-  // Requests in the order they were sent, with their deadlines. Requests with
-  // one timeout expire in the order they were sent, so each timeout has a FIFO
-  // queue; answered requests leave it lazily (at its front, or when due).
-  using DeadlineQueue = std::deque<std::pair<Clock::time_point, std::uint64_t>>;
-
   std::string node;
   std::shared_ptr<ConnectionLoop::Impl> loop;
-  zmq::socket_t socket;  // used by the loop's thread only (once it joined)
+  // Used by the loop's thread only, once the connection joined it.
+  std::unique_ptr<wire::PeerChannel> channel;
 
   // Guarded by loop->mu.
   std::deque<Outgoing> outbox;
@@ -149,142 +92,14 @@ struct Connection::Impl {
   bool in_ready = false;  // listed in loop->ready
   bool retired = false;   // closed by the loop's thread: the destructor may go on
 
-  // Whether the node takes batch frames: unknown until it answered the probe
-  // sent when the connection joined its loop; until then requests go one per
-  // message.
-  enum class Batching { kUnknown, kYes, kNo };
-
   // The loop's thread only.
-  Batching batching = Batching::kUnknown;
-  std::uint64_t probe_id = 0;
-  Clock::time_point probe_deadline;
-  std::uint64_t next_id = 1;
-  std::unordered_map<std::uint64_t, Pending> pending;
-  std::map<Milliseconds, DeadlineQueue> deadlines;  // by timeout
-  bool readable = true;                             // poll said so (or not polled yet)
+  bool readable = true;  // poll said so (or not polled yet)
 
-  // Registers `out` as pending under `id` with its deadline.
-  void track(std::uint64_t id, Outgoing& out) {
-    deadlines[out.timeout].emplace_back(Clock::now() + out.timeout, id);
-    pending.emplace(id, Pending{std::move(out.done), out.timeout});
-  }
-
-  // Sends the probe that tells whether the node takes batch frames: a batch
-  // of one kBatchProbe, behind its own id. Our nodes answer with a batch frame
-  // whose entry is a kBatchProbe saying kBatchProbeYes; an original node with
-  // an Err (or not at all), and a node that echoes what it gets with an
-  // empty probe.
-  void send_probe() {
-    probe_id = next_id++;
-    std::string frame(1, static_cast<char>(msg::kBatch));
-    const std::string id_frame = encode_id(probe_id);
-    append_batch_entry(frame, id_frame, msg::kBatchProbe, {});
-    try {
-      if (socket.send(zmq::buffer(id_frame),
-                      zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-        socket.send(zmq::message_t(), zmq::send_flags::sndmore);
-        socket.send(zmq::buffer(frame), zmq::send_flags::none);
-        probe_deadline = Clock::now() + kProbeTimeout;
-        return;
-      }
-    } catch (const zmq::error_t&) {
-    }
-    batching = Batching::kNo;
-  }
-
-  // Sends `outs` in batch frames of up to kBatchEntries entries / kBatchBytes.
-  void send_batched(std::deque<Outgoing>& outs) {
-    std::size_t i = 0;
-    while (i < outs.size()) {
-      const std::size_t first = i;
-      std::string frame;
-      frame.reserve(kBatchBytes / 16);
-      frame.push_back(static_cast<char>(msg::kBatch));
-      std::vector<std::uint64_t> ids;
-      while (i < outs.size() && ids.size() < kBatchEntries && frame.size() < kBatchBytes) {
-        const std::uint64_t id = next_id++;
-        const Message& m = outs[i].request;
-        append_batch_entry(frame, encode_id(id), m.type, m.payload);
-        ids.push_back(id);
-        ++i;
-      }
-      bool sent = false;
-      std::string error;
-      try {
-        sent = socket.send(zmq::message_t(), zmq::send_flags::sndmore | zmq::send_flags::dontwait)
-                   .has_value();
-        if (sent) socket.send(zmq::buffer(frame), zmq::send_flags::none);
-        if (!sent) error = "send queue to " + node + " is full";
-      } catch (const zmq::error_t& e) {
-        error = "cannot send to " + node + ": " + e.what();
-      }
-      for (std::size_t k = 0; k < ids.size(); ++k) {
-        Outgoing& out = outs[first + k];
-        if (sent) {
-          track(ids[k], out);
-        } else {
-          out.done(Status::Unavailable(error));
-        }
-      }
-    }
-  }
-
-  void send(Outgoing out) {
-    const std::uint64_t id = next_id++;
-    const std::string id_frame = encode_id(id);
-    const std::string frame = out.request.to_frame();
-    bool sent = false;
-    try {
-      sent =
-          socket.send(zmq::buffer(id_frame), zmq::send_flags::sndmore | zmq::send_flags::dontwait)
-              .has_value();
-      if (sent) {
-        // Once the first part is queued, the rest of the message is queued too.
-        socket.send(zmq::message_t(), zmq::send_flags::sndmore);
-        socket.send(zmq::buffer(frame), zmq::send_flags::none);
-      }
-    } catch (const zmq::error_t& e) {
-      out.done(Status::Unavailable("cannot send to " + node + ": " + e.what()));
-      return;
-    }
-    if (!sent) {
-      out.done(Status::Unavailable("send queue to " + node + " is full"));
-      return;
-    }
-    track(id, out);
-  }
-
-  // Sends the requests in `batch` (taken from the outbox).
+  // Sends the requests in `batch` (taken from the outbox): one message, or
+  // batch frames when the node takes them.
   void transmit(std::deque<Outgoing>& batch) {
-    if (batching == Batching::kYes && batch.size() > 1) {
-      send_batched(batch);
-    } else {
-      for (auto& out : batch) send(std::move(out));
-    }
-  }
-
-  // Completes the pending request `id` with the reply frame `frame`.
-  void complete(std::uint64_t id, std::string_view frame) {
-    auto it = pending.find(id);
-    if (it == pending.end()) return;  // timed out already
-    ReplyCallback done = std::move(it->second.done);
-    pending.erase(it);
-    auto reply = Message::from_frame(frame);
-    if (!reply.ok()) {
-      done(Status::Internal("empty reply from " + node));
-    } else {
-      done(std::move(reply).value());
-    }
-  }
-
-  // Completes the requests answered by the entries of a batch frame; entries
-  // with a tag that is not one of our ids are dropped.
-  void complete_batch(std::string_view frame) {
-    BatchReader reader(frame);
-    for (BatchReader::Entry e; reader.next(e);) {
-      if (e.tag.size() != kIdBytes) continue;
-      complete(decode_id(e.tag), e.frame);
-    }
+    for (auto& out : batch) channel->call(std::move(out.request), out.timeout, std::move(out.done));
+    channel->flush();
   }
 
   // Reads every reply that is ready and completes its request. Requests that
@@ -294,88 +109,17 @@ struct Connection::Impl {
   void receive() {
     for (bool first = true;; first = false) {
       if (!first && loop->holds(kEarlyFlush)) loop->flush_ready();
-      std::vector<zmq::message_t> frames;
-      try {
-        zmq::message_t part;
-        if (!socket.recv(part, zmq::recv_flags::dontwait)) return;
-        frames.push_back(std::move(part));
-        while (frames.back().more()) {
-          zmq::message_t next;
-          if (!socket.recv(next, zmq::recv_flags::none)) break;
-          frames.push_back(std::move(next));
-        }
-      } catch (const zmq::error_t&) {
-        return;
-      }
-      // Expected [id][empty][reply], or [empty][batch reply]; anything else
-      // is dropped.
-      if (frames.size() == 2 && frames[0].size() == 0) {
-        const std::string_view frame = frames[1].to_string_view();
-        if (!frame.empty() && static_cast<MessageType>(frame[0]) == msg::kBatch) {
-          complete_batch(frame);
-        }
-        continue;
-      }
-      if (frames.size() != 3 || frames[0].size() != kIdBytes || frames[1].size() != 0) continue;
-      const std::uint64_t id = decode_id(frames[0].to_string_view());
-      if (batching == Batching::kUnknown && id == probe_id) {
-        batching = answers_batch_probe(frames[2].to_string_view(), encode_id(probe_id))
-                       ? Batching::kYes
-                       : Batching::kNo;
-        continue;
-      }
-      complete(id, frames[2].to_string_view());
+      if (channel->read(1) == 0) return;
     }
-  }
-
-  // Fails the requests whose deadline passed and drops answered ones from
-  // the fronts of the deadline queues; settles on one request per message
-  // when the probe went unanswered. Returns the earliest deadline left.
-  std::optional<Clock::time_point> expire(Clock::time_point now) {
-    std::optional<Clock::time_point> next;
-    for (auto q = deadlines.begin(); q != deadlines.end();) {
-      DeadlineQueue& queue = q->second;
-      while (!queue.empty()) {
-        const auto [deadline, id] = queue.front();
-        auto it = pending.find(id);
-        if (it == pending.end()) {  // answered
-          queue.pop_front();
-          continue;
-        }
-        if (deadline > now) break;
-        queue.pop_front();
-        ReplyCallback done = std::move(it->second.done);
-        const Milliseconds timeout = it->second.timeout;
-        pending.erase(it);
-        done(Status::Timeout("no reply from " + node + " within " +
-                             std::to_string(timeout.count()) + " ms"));
-      }
-      if (queue.empty()) {
-        q = deadlines.erase(q);
-        continue;
-      }
-      if (!next || queue.front().first < *next) next = queue.front().first;
-      ++q;
-    }
-    if (batching == Batching::kUnknown) {
-      if (now >= probe_deadline) {
-        batching = Batching::kNo;  // no answer: one request per message
-      } else if (!next || probe_deadline < *next) {
-        next = probe_deadline;
-      }
-    }
-    return next;
   }
 
   // Fails what is queued and pending and closes the socket. The loop's
   // thread; `queued` were in the outbox.
   void close(std::deque<Outgoing>& queued) {
-    for (auto& out : queued) out.done(Status::Unavailable("connection closed"));
-    deadlines.clear();
-    auto left = std::move(pending);
-    pending.clear();
-    for (auto& [id, p] : left) p.done(Status::Unavailable("connection closed"));
-    socket.close();
+    channel->close(Status::Unavailable("connection closed"));
+    // A closed channel fails a call at once, as it fails the pending ones.
+    for (auto& out : queued)
+      channel->call(std::move(out.request), out.timeout, std::move(out.done));
   }
 };
 
@@ -390,18 +134,6 @@ ConnectionLoop::Impl::~Impl() {
     wake();
     thread.join();
   }
-  if (wake_fd >= 0) ::close(wake_fd);
-}
-
-void ConnectionLoop::Impl::wake() {
-  const std::uint64_t one = 1;
-  // Fails only when the counter would overflow, and then the thread is awake anyway.
-  [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
-}
-
-void ConnectionLoop::Impl::drain_wake() {
-  std::uint64_t count;
-  [[maybe_unused]] auto n = ::read(wake_fd, &count, sizeof count);
 }
 
 bool ConnectionLoop::Impl::holds(std::size_t n) {
@@ -465,10 +197,7 @@ void ConnectionLoop::Impl::run() {
       joined.swap(joining);
       wake_pending = false;
     }
-    for (Connection::Impl* conn : joined) {
-      members.push_back(conn);
-      conn->send_probe();
-    }
+    for (Connection::Impl* conn : joined) members.push_back(conn);
     joined.clear();
     flush_ready();
     retire_closing();
@@ -480,7 +209,8 @@ void ConnectionLoop::Impl::run() {
     const auto now = Clock::now();
     std::optional<Clock::time_point> next;
     for (Connection::Impl* conn : members) {
-      const auto due = conn->expire(now);
+      conn->channel->expire(now);
+      const auto due = conn->channel->next_deadline();
       if (due && (!next || *due < *next)) next = due;
     }
 
@@ -498,9 +228,9 @@ void ConnectionLoop::Impl::run() {
     }
     items.clear();
     for (Connection::Impl* conn : members) {
-      items.push_back({conn->socket.handle(), 0, ZMQ_POLLIN, 0});
+      items.push_back({conn->channel->socket_handle(), 0, ZMQ_POLLIN, 0});
     }
-    items.push_back({nullptr, wake_fd, ZMQ_POLLIN, 0});
+    items.push_back({nullptr, wakeup.fd(), ZMQ_POLLIN, 0});
     try {
       zmq::poll(items.data(), items.size(), wait);
     } catch (const zmq::error_t& e) {
@@ -509,16 +239,13 @@ void ConnectionLoop::Impl::run() {
     for (std::size_t i = 0; i < members.size(); ++i) {
       members[i]->readable = (items[i].revents & ZMQ_POLLIN) != 0;
     }
-    if (items.back().revents & ZMQ_POLLIN) drain_wake();
+    if (items.back().revents & ZMQ_POLLIN) wakeup.drain();
   }
 }
 
 Result<std::shared_ptr<ConnectionLoop>> ConnectionLoop::start() {
   auto impl = std::make_shared<Impl>();
-  impl->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (impl->wake_fd < 0) {
-    return Status::Internal(std::string("eventfd: ") + std::strerror(errno));
-  }
+  if (Status s = impl->wakeup.open(); !s.ok()) return s;
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->run(); });
   return std::shared_ptr<ConnectionLoop>(new ConnectionLoop(std::move(impl)));
@@ -531,7 +258,7 @@ ConnectionLoop::~ConnectionLoop() = default;
 // ---- Connection --------------------------------------------------------------
 
 Result<std::unique_ptr<Connection>> Connection::open(const std::string& node) {
-  if (Status s = check_node_address(node); !s.ok()) return s;
+  if (Status s = check_peer_address(node); !s.ok()) return s;
   auto loop = ConnectionLoop::start();
   if (!loop.ok()) return loop.status();
   return open(node, *loop);
@@ -539,21 +266,18 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& node) {
 
 Result<std::unique_ptr<Connection>> Connection::open(const std::string& node,
                                                      const std::shared_ptr<ConnectionLoop>& loop) {
-  if (Status s = check_node_address(node); !s.ok()) return s;
   auto impl = std::make_unique<Impl>();
   impl->node = node;
   impl->loop = loop->impl_;
-  try {
-    impl->socket = zmq::socket_t(impl->loop->context, zmq::socket_type::dealer);
-    impl->socket.set(zmq::sockopt::linger, 0);
-    impl->socket.set(zmq::sockopt::sndhwm, kSendQueue);
-    impl->socket.connect("tcp://" + node);
-  } catch (const zmq::error_t& e) {
-    return Status::Internal("cannot connect to " + node + ": " + e.what());
+  auto channel = wire::PeerChannel::open(impl->loop->context, node, wire::ChannelOptions{});
+  if (!channel.ok()) {
+    if (channel.status().code() == StatusCode::kInvalidArgument) return channel.status();
+    return Status::Internal(channel.status().message());
   }
+  impl->channel = std::move(channel).value();
   ConnectionLoop::Impl& l = *impl->loop;
   {
-    // The socket moves to the loop's thread here (the lock is the memory
+    // The channel moves to the loop's thread here (the lock is the memory
     // barrier ZeroMQ asks for).
     std::lock_guard lock(l.mu);
     l.joining.push_back(impl.get());

@@ -1,4 +1,4 @@
-// Fuzz target: the transport's frame decoding (host/frame_codec.h).
+// Fuzz target: the transport's frame decoding (dendrite/wire/frame_codec.h).
 // Input: records (records.h). Tag bit 0 of the first record picks the side:
 // 0 = a request received on the ROUTER ([identity][envelope...][empty][payload],
 // the original's REQ envelope or our DEALER's), 1 = a reply received on one of
@@ -13,13 +13,13 @@
 
 #include "dendrite/batch_frame.h"
 #include "dendrite/message.h"
-#include "host/frame_codec.h"
+#include "dendrite/wire/frame_codec.h"
 #include "records.h"
 
 namespace {
 
 using dendrite::Message;
-using dendrite::host::RequestFramer;
+using dendrite::wire::RequestFramer;
 
 // Small, so the fuzzer reaches the size check.
 constexpr std::size_t kMaxFrameBytes = 4096;
@@ -69,7 +69,7 @@ void request_side(const std::vector<std::string_view>& frames) {
     }
   }
   // The transport keeps the envelope in fixed storage of this size.
-  check(envelope.size() <= dendrite::host::kMaxEnvelopeFrames);
+  check(envelope.size() <= dendrite::wire::kMaxEnvelopeFrames);
   check(envelope.size() == framer.envelope_frames());
   const RequestFramer::Outcome outcome = framer.finish(payload.size(), kMaxFrameBytes);
   if (outcome.verdict != RequestFramer::Verdict::kServe) {
@@ -88,11 +88,11 @@ void reply_side(const std::vector<std::string_view>& frames) {
   std::string_view parts[3];
   for (std::size_t i = 0; i < frames.size() && i < 3; ++i) parts[i] = frames[i];
   auto reply =
-      dendrite::host::decode_reply(frames.size(), parts[0], parts[1], parts[2], "127.0.0.1:1");
+      dendrite::wire::decode_reply(frames.size(), parts[0], parts[1], parts[2], "127.0.0.1:1");
   if (!reply) return;
   check(frames.size() == 3 && parts[1].empty());
-  unsigned char id[dendrite::host::kCorrelationIdBytes];
-  dendrite::host::put_correlation_id(reply->id, id);
+  unsigned char id[dendrite::wire::kCorrelationIdBytes];
+  dendrite::wire::put_correlation_id(reply->id, id);
   check(std::string_view(reinterpret_cast<const char*>(id), sizeof id) == parts[0]);
   if (reply->message.ok()) {
     check(reply->message->to_frame() == parts[2]);

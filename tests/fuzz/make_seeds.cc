@@ -19,9 +19,9 @@
 #include "dendrite/id.h"
 #include "dendrite/message.h"
 #include "dendrite/testing/fake_host.h"
+#include "dendrite/wire/frame_codec.h"
 #include "dtable_client.pb.h"
 #include "host/dispatcher.h"
-#include "host/frame_codec.h"
 #include "host/logging.h"
 #include "host/plugin_loader.h"
 #include "records.h"
@@ -418,14 +418,6 @@ std::vector<std::pair<std::string, Message>> readdress(
   return out;
 }
 
-// ---- frames ----
-
-std::string correlation(std::uint64_t id) {
-  std::string out(dendrite::host::kCorrelationIdBytes, '\0');
-  dendrite::host::put_correlation_id(id, reinterpret_cast<unsigned char*>(out.data()));
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -491,16 +483,19 @@ int main(int argc, char** argv) {
     w.write("frames", "req_" + hex2(type),  // the original's REQ: [identity][empty][payload]
             record(0, identity) + record(0, "") + record(0, f));
     w.write("frames", "dealer_" + hex2(type),  // ours: [identity][id][empty][payload]
-            record(0, identity) + record(0, correlation(id++)) + record(0, "") + record(0, f));
+            record(0, identity) + record(0, dendrite::wire::correlation_frame(id++)) +
+                record(0, "") + record(0, f));
   }
   for (const auto& [type, frames] : ring.replies) {
     w.write("frames", "reply_" + hex2(type),
-            record(1, correlation(id++)) + record(1, "") + record(1, frames.front()));
+            record(1, dendrite::wire::correlation_frame(id++)) + record(1, "") +
+                record(1, frames.front()));
   }
   const std::string ping = ring.requests.at(dendrite::msg::kPing).front();
   w.write("frames", "bad_no_delimiter", record(0, identity) + record(0, ping));
   std::string deep;
-  for (int i = 0; i < 7; ++i) deep += record(0, correlation(static_cast<std::uint64_t>(i)));
+  for (int i = 0; i < 7; ++i)
+    deep += record(0, dendrite::wire::correlation_frame(static_cast<std::uint64_t>(i)));
   w.write("frames", "bad_deep_envelope", deep + record(0, "") + record(0, ping));
   w.write("frames", "bad_empty_payload", record(0, identity) + record(0, "") + record(0, ""));
   w.write("frames", "bad_two_payloads",

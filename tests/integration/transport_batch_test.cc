@@ -252,9 +252,11 @@ TEST(TransportBatch, CallsBetweenNodesAreBatched) {
   }
   ASSERT_TRUE(eventually([&] { return answered.load() == kCalls; }, 30s));
   EXPECT_EQ(good.load(), kCalls);
-  // Fewer frames than calls: started together, they left together.
+  // Fewer frames than calls: started together, they left together (a call
+  // alone in its poll round leaves as a plain message).
   const double batches = b.counter("dendrite_transport_batches_total");
-  EXPECT_GE(b.counter("dendrite_transport_batched_requests_total"), kCalls);
+  const double batched = b.counter("dendrite_transport_batched_requests_total");
+  EXPECT_GE(batched, kCalls / 2) << batched << " calls in batches";
   EXPECT_LT(batches, kCalls / 2) << batches << " batches";
 }
 

@@ -1,12 +1,12 @@
-// host/frame_codec.h: the request and reply shapes of docs/transport.md.
-#include "host/frame_codec.h"
+// dendrite/wire/frame_codec.h: the request and reply shapes of docs/transport.md.
+#include "dendrite/wire/frame_codec.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-namespace dendrite::host {
+namespace dendrite::wire {
 namespace {
 
 using Role = RequestFramer::Role;
@@ -80,4 +80,4 @@ TEST(FrameCodecTest, DecodesRepliesByCorrelationId) {
 }
 
 }  // namespace
-}  // namespace dendrite::host
+}  // namespace dendrite::wire

@@ -1,6 +1,6 @@
-#include "host/frame_codec.h"
+#include "dendrite/wire/frame_codec.h"
 
-namespace dendrite::host {
+namespace dendrite::wire {
 
 RequestFramer::Role RequestFramer::take(std::size_t size) {
   const std::size_t index = index_++;
@@ -42,16 +42,27 @@ void put_correlation_id(std::uint64_t id, unsigned char* out) {
   }
 }
 
+std::uint64_t get_correlation_id(std::string_view frame) {
+  std::uint64_t id = 0;
+  for (std::size_t i = 0; i < kCorrelationIdBytes; ++i) {
+    id = (id << 8) | static_cast<unsigned char>(frame[i]);
+  }
+  return id;
+}
+
+std::string correlation_frame(std::uint64_t id) {
+  std::string out(kCorrelationIdBytes, '\0');
+  put_correlation_id(id, reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
 std::optional<ReceivedReply> decode_reply(std::size_t frame_count, std::string_view id,
                                           std::string_view delimiter, std::string_view reply,
                                           const std::string& peer) {
   if (frame_count != 3 || id.size() != kCorrelationIdBytes || !delimiter.empty()) {
     return std::nullopt;
   }
-  std::uint64_t value = 0;
-  for (std::size_t k = 0; k < kCorrelationIdBytes; ++k) {
-    value = (value << 8) | static_cast<unsigned char>(id[k]);
-  }
+  const std::uint64_t value = get_correlation_id(id);
   Result<Message> message = Message::from_frame(reply);
   if (!message.ok())
     message = Status::Unavailable("malformed reply from " + peer + ": empty frame");
@@ -59,4 +70,4 @@ std::optional<ReceivedReply> decode_reply(std::size_t frame_count, std::string_v
   return out;
 }
 
-}  // namespace dendrite::host
+}  // namespace dendrite::wire

@@ -1,21 +1,25 @@
 // A client connection to one Dendrite node: one ZeroMQ DEALER socket with many
 // requests in flight, matched to their replies by a correlation frame
-// ([8-byte id][empty][type + payload], WIRE.md). Used by dendrite-cli and by
-// programs that talk to a ring from outside it.
+// ([8-byte id][empty][type + payload], docs/wire.md). Used by dendrite-cli and
+// by programs that talk to a ring from outside it. Node addresses are checked
+// with dendrite::check_peer_address (dendrite/address.h).
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "dendrite/address.h"
 #include "dendrite/host.h"
 #include "dendrite/message.h"
 #include "dendrite/status.h"
 
 namespace dendrite::client {
 
-// Checks a node address "host:port" (port 1..65535). Errors: InvalidArgument
-// naming the address.
-Status check_node_address(const std::string& node);
+// Kept for programs written against earlier releases.
+[[deprecated("use dendrite::check_peer_address (dendrite/address.h)")]] inline Status
+check_node_address(const std::string& node) {
+  return check_peer_address(node);
+}
 
 // One I/O thread, with one ZeroMQ context, that serves any number of
 // connections: it sends their requests, reads their replies and runs their
@@ -75,9 +79,10 @@ class Connection {
 
   // Like request() but returns at once. `done` runs exactly once, on the
   // loop's thread (or on the calling thread when the connection is
-  // already closing), with the reply or the error. `done` must not block and
-  // must not destroy a connection; it may issue further request_async(), on
-  // this connection or any other.
+  // already closing), with the reply or the error. `done` must not block, throw
+  // (what it throws on the loop's thread is caught and dropped) or destroy a
+  // connection; it may issue further request_async(), on this connection or
+  // any other.
   void request_async(Message request, Milliseconds timeout, ReplyCallback done);
 
  private:

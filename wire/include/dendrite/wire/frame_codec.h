@@ -1,9 +1,10 @@
-// What the transport makes of received ZeroMQ multipart messages (WIRE.md
-// "Framing and sockets", docs/transport.md): requests on the ROUTER, as
+// What a node or client makes of received ZeroMQ multipart messages
+// (docs/wire.md "Framing"): requests on a ROUTER, as
 // [identity][envelope...][empty][payload] (the original's REQ clients send
 // [empty][payload], our DEALERs [id][empty][payload]), and replies on our
-// DEALERs, [id][empty][reply]. Pure; thread-safe. Socket I/O stays in
-// zmq_transport.cc, which feeds these the frames it receives.
+// DEALERs, [id][empty][reply]. Pure; thread-safe. Socket I/O stays with the
+// callers (host/zmq_transport.cc, peer_channel.cc), which feed these the frames
+// they receive.
 #pragma once
 
 #include <cstddef>
@@ -15,7 +16,7 @@
 #include "dendrite/message.h"
 #include "dendrite/status.h"
 
-namespace dendrite::host {
+namespace dendrite::wire {
 
 // Envelope frames kept per request; a request with more is dropped as hostile
 // (REQ clients send 1 after the ROUTER's identity, our DEALERs 2).
@@ -61,6 +62,10 @@ class RequestFramer {
 
 // Writes `id` as the kCorrelationIdBytes of a correlation frame.
 void put_correlation_id(std::uint64_t id, unsigned char* out);
+// The correlation frame of `id` (kCorrelationIdBytes bytes).
+std::string correlation_frame(std::uint64_t id);
+// The id in the first kCorrelationIdBytes of `frame` (the caller checked its size).
+std::uint64_t get_correlation_id(std::string_view frame);
 
 // A reply received on one of our DEALERs.
 struct ReceivedReply {
@@ -76,4 +81,4 @@ std::optional<ReceivedReply> decode_reply(std::size_t frame_count, std::string_v
                                           std::string_view delimiter, std::string_view reply,
                                           const std::string& peer);
 
-}  // namespace dendrite::host
+}  // namespace dendrite::wire

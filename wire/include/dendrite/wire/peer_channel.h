@@ -1,0 +1,180 @@
+// A request channel to one node: a ZeroMQ DEALER on which many requests are in
+// flight at once, each sent as [8-byte id][empty][type + payload] and matched
+// to its reply by that id (docs/wire.md "Framing"), each with a deadline. The
+// one implementation of the request side of the protocol: the node's transport
+// keeps one per peer host, the client library one per connection.
+//
+// When the channel opens it asks the node whether it takes batch frames (a
+// batch holding one kBatchProbe). Until a yes comes, every request is its own
+// message; after it, requests started between two flush() calls leave as one
+// batch frame (a lone request still leaves as a plain message). A node that
+// answers with an Err, or not within the probe timeout, gets plain messages
+// for good: the original's nodes understand nothing else.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "dendrite/host.h"
+#include "dendrite/message.h"
+#include "dendrite/status.h"
+
+namespace dendrite::wire {
+
+using Clock = std::chrono::steady_clock;
+
+// What a channel tells its owner about its calls, for metrics and logs. Every
+// method runs on the channel's thread; the defaults do nothing.
+class CallObserver {
+ public:
+  virtual ~CallObserver() = default;
+  // A request of `type` left (or was staged for the next batch).
+  virtual void sent(MessageType /*type*/) {}
+  // Its reply came `latency` after it was started.
+  virtual void answered(MessageType /*type*/, Clock::duration /*latency*/) {}
+  // Its deadline passed without a reply.
+  virtual void timed_out(MessageType /*type*/) {}
+  // A reply that fits no shape of the protocol was dropped.
+  virtual void malformed_reply(const std::string& /*peer*/, std::string_view /*why*/) {}
+  // A reply callback threw; the channel caught it and went on.
+  virtual void callback_threw(std::string_view /*what*/) {}
+};
+
+struct ChannelOptions {
+  // ZMQ_MAXMSGSIZE of the socket (see max_message_size()); -1 = no limit.
+  std::int64_t max_message_bytes = -1;
+  // Messages ZeroMQ queues for the node (while it is not connected, or slow)
+  // before a request fails with Unavailable "send queue ... is full".
+  int send_queue = 100000;
+  // How long the node may take to answer the batch probe.
+  Milliseconds probe_timeout{5000};
+  // A batch frame leaves once it holds this many requests or bytes (the
+  // node refuses batches of more than kMaxBatchEntries).
+  std::size_t batch_entries = 1024;
+  std::size_t batch_bytes = 256u << 10;
+  // Told about calls; nullptr = nobody. Must outlive the channel.
+  CallObserver* observer = nullptr;
+};
+
+// Not thread-safe: after open(), one thread (the owner's I/O thread) makes
+// every call and runs every callback; the channel may move to another thread
+// once, with a memory barrier (a mutex hand-over), as its socket may. A reply
+// callback may call() this or any other channel of the thread, but must not
+// destroy a channel.
+class PeerChannel {
+ public:
+  // Connects a DEALER in `ctx` to `address` ("host:port", checked with
+  // check_peer_address) and sends the batch probe. Connecting is lazy: an
+  // unreachable node is not an error here; its requests time out.
+  // Errors: InvalidArgument for a malformed address, Unavailable when ZeroMQ
+  // refuses the socket.
+  static Result<std::unique_ptr<PeerChannel>> open(zmq::context_t& ctx, const std::string& address,
+                                                   const ChannelOptions& options);
+
+  // Fails what is still pending with Unavailable "connection to <address>
+  // closed" (callbacks run here), then closes the socket.
+  ~PeerChannel();
+  PeerChannel(const PeerChannel&) = delete;
+  PeerChannel& operator=(const PeerChannel&) = delete;
+
+  const std::string& address() const { return address_; }
+  // The socket, to poll for ZMQ_POLLIN; reading it is read()'s job.
+  void* socket_handle() { return socket_.handle(); }
+
+  // Starts a request: `done` runs exactly once, with the reply (an Err reply
+  // is a message), Timeout "no reply from <address> within <timeout> ms" once
+  // `deadline` passed (checked by expire()), or Unavailable when it cannot be
+  // sent or the channel closes. Sent at once, or staged for the next flush()
+  // when the node takes batches. Returns true when this call staged the
+  // channel's first request since the last flush(): the owner must flush()
+  // it before it sleeps.
+  bool call(Message request, Milliseconds timeout, Clock::time_point deadline, ReplyCallback done);
+  // The same with the deadline `timeout` from now (at most a day).
+  bool call(Message request, Milliseconds timeout, ReplyCallback done);
+
+  // Sends the staged requests: one as a plain message, more as batch frames.
+  void flush();
+
+  // Reads up to `max` messages that have arrived, without blocking, and
+  // completes the calls they answer. Returns how many it read (`max`: more
+  // may be waiting).
+  std::size_t read(std::size_t max);
+
+  // Fails the calls whose deadline is at or before `now`, after reading the
+  // replies that already arrived (a reply that came in time is no timeout).
+  // Settles on plain messages when the probe went unanswered.
+  void expire(Clock::time_point now);
+
+  // The earliest moment expire() has work: a call's deadline or the probe's.
+  std::optional<Clock::time_point> next_deadline();
+
+  // Fails every call in flight with `why` and closes the socket; later calls
+  // fail at once with `why`. Idempotent.
+  void close(const Status& why);
+
+  // Calls started and not yet completed.
+  std::size_t pending() const { return pending_.size(); }
+  // When a call last started or completed.
+  Clock::time_point last_used() const { return last_used_; }
+  // Whether the node answered the probe with a yes (for tests and logs).
+  bool batches() const { return batching_ == Batching::kYes; }
+
+ private:
+  enum class Batching { kUnknown, kYes, kNo };
+  struct Pending {
+    ReplyCallback done;
+    Milliseconds timeout;
+    MessageType type;
+    Clock::time_point started;
+  };
+  // Calls by timeout, each queue in order of deadline: calls with one timeout
+  // come due in the order they start, so inserting is O(1) (at the back) and
+  // a queue per timeout stands in for a heap. Answered calls leave lazily (at
+  // the front, when due, or when they outnumber the calls in flight).
+  using DeadlineQueue = std::deque<std::pair<Clock::time_point, std::uint64_t>>;
+
+  PeerChannel(std::string address, zmq::socket_t socket, const ChannelOptions& options);
+
+  void send_probe();
+  void settle_probe(std::string_view reply);
+  // Sends one request as [id][empty][frame]. Unavailable when it cannot.
+  Status send_plain(std::uint64_t id, const Message& request);
+  void stage(std::uint64_t id, Message&& request);
+  void track(std::uint64_t id, MessageType type, Milliseconds timeout, Clock::time_point deadline,
+             ReplyCallback&& done);
+  void take_reply(std::size_t frame_count, zmq::message_t* frames);
+  void complete(std::uint64_t id, Result<Message> reply);
+  void fail(std::uint64_t id, const Status& why);
+  void run(ReplyCallback& done, Result<Message> result);
+
+  const std::string address_;
+  zmq::socket_t socket_;
+  const ChannelOptions options_;
+  Batching batching_ = Batching::kUnknown;
+  std::uint64_t probe_id_ = 0;
+  Clock::time_point probe_deadline_;
+  std::uint64_t next_id_ = 1;
+  std::unordered_map<std::uint64_t, Pending> pending_;
+  std::map<Milliseconds, DeadlineQueue> deadlines_;
+  // Staged for flush(): the first request alone, then (from the second on)
+  // all of them in a batch frame.
+  std::optional<std::pair<std::uint64_t, Message>> staged_one_;
+  std::string batch_;
+  std::vector<std::uint64_t> batch_ids_;
+  Clock::time_point last_used_;
+  std::optional<Status> closed_;
+};
+
+}  // namespace dendrite::wire
