@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <random>
 #include <string>
@@ -128,9 +129,10 @@ class TransportRobustness : public ::testing::Test {
     return e.ok() ? e->error() : std::string();
   }
 
-  // Sends a normal Ping with a fresh id on `s` and skips other replies until
-  // its answer. Returns how many other replies came first, or -1 if none came.
-  int probe(zmq::socket_t& s) {
+  // Sends a normal Ping with a fresh id on `s` and reads other replies until
+  // its answer, handing each to `other` when given. Returns how many other
+  // replies came first, or -1 if its answer did not come.
+  int probe(zmq::socket_t& s, const std::function<void(const Frames&)>& other = {}) {
     const std::string id = "probe-" + std::to_string(++probes_);
     send(s, {id, "", ping_frame()});
     for (int skipped = 0; skipped < 10000; ++skipped) {
@@ -141,6 +143,7 @@ class TransportRobustness : public ::testing::Test {
         EXPECT_TRUE(m.ok() && m->type == msg::kPing);
         return skipped;
       }
+      if (other) other(*reply);
     }
     return -1;
   }
@@ -238,8 +241,17 @@ TEST_F(TransportRobustness, RandomMultipartFuzzKeepsServing) {
     }
     send(dealer_, f);
   }
-  // Every reply that comes back is well formed; then a normal request works.
-  EXPECT_GE(probe(dealer_), 0);
+  // Every reply that comes back is well formed: the request's envelope, the
+  // empty delimiter, then one frame holding a message (an Err, or the
+  // handler's answer); then a normal request works.
+  int malformed = 0;
+  const int replies = probe(dealer_, [&](const Frames& reply) {
+    const bool shaped = reply.size() >= 2 && reply[reply.size() - 2].empty() &&
+                        Message::from_frame(reply.back()).ok();
+    if (!shaped) ++malformed;
+  });
+  EXPECT_GT(replies, 0) << "the fuzzed requests got no reply at all";
+  EXPECT_EQ(malformed, 0) << "of " << replies << " replies";
   zmq::socket_t fresh = connect();
   EXPECT_EQ(probe(fresh), 0);
   EXPECT_GT(handler_.handled.load(), 0);

@@ -321,7 +321,15 @@ TEST(RingTest, JoinDuringConcurrentLookups) {
 TEST(RingTest, ConcurrentStabilisationOfAllHosts) {
   Cluster c;
   c.build(4);
-  // Every host stabilises on its own thread while others look up.
+  ASSERT_GE(c.converge(), 0) << c.check();
+  // The keys looked up meanwhile, with their owners (no host comes or goes,
+  // so every lookup must find them while rounds run on every host at once).
+  std::mt19937_64 rng(9);
+  std::vector<std::pair<Id, Vnode>> keys;
+  for (int i = 0; i < 2000; ++i) {
+    const Id key = random_id(rng);
+    keys.emplace_back(key, c.owners(key, 1)[0]);
+  }
   std::vector<std::thread> threads;
   std::atomic<bool> stop{false};
   for (TestHost* h : c.up_hosts()) {
@@ -331,16 +339,22 @@ TEST(RingTest, ConcurrentStabilisationOfAllHosts) {
       }
     });
   }
+  int looked_up = 0, wrong = 0, empty_state = 0;
   threads.emplace_back([&] {
-    std::mt19937_64 rng(9);
     for (int i = 0; i < 20000 && !stop.load(); ++i) {
-      (void)c.host(addr(1)).ring->lookup(2, random_id(rng));
-      (void)c.host(addr(2)).ring->state(0);
+      const auto& [key, want] = keys[static_cast<std::size_t>(i) % keys.size()];
+      auto r = c.host(addr(1)).ring->lookup(1, key);
+      if (!r.ok() || r->size() != 1 || !(r->front() == want)) ++wrong;
+      ++looked_up;
+      if (c.host(addr(2)).ring->state(0).successors.empty()) ++empty_state;
     }
   });
   for (std::size_t i = 0; i + 1 < threads.size(); ++i) threads[i].join();
   stop = true;
   threads.back().join();
+  EXPECT_GT(looked_up, 0);
+  EXPECT_EQ(wrong, 0) << "of " << looked_up << " lookups";
+  EXPECT_EQ(empty_state, 0);
   EXPECT_GE(c.converge(), 0) << c.check();
 }
 
