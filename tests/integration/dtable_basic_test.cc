@@ -11,7 +11,7 @@
 
 #include "integration/dtable_cluster.h"
 
-namespace dendrite::testing {
+namespace dendrite::test {
 namespace {
 
 using dtable::KeyValue;
@@ -282,4 +282,4 @@ TEST(DtableServiceTest, UnknownConfigKeyFailsStartNamingIt) {
 }
 
 }  // namespace
-}  // namespace dendrite::testing
+}  // namespace dendrite::test

@@ -22,7 +22,7 @@
 #include "support/eventually.h"
 #include "support/metric_sums.h"
 
-namespace dendrite::testing {
+namespace dendrite::test {
 namespace {
 
 using client::DtableClient;
@@ -503,4 +503,4 @@ TEST_F(DtableClientTest, DestroyingTheClientCompletesWhatIsInFlight) {
 }
 
 }  // namespace
-}  // namespace dendrite::testing
+}  // namespace dendrite::test

@@ -17,8 +17,9 @@
 #include "dendrite/dtable/dtable.h"
 #include "host/node.h"
 #include "support/cluster.h"
+#include "support/programs.h"
 
-namespace dendrite::testing {
+namespace dendrite::test {
 
 // The dtable plugin config of the tests: a quick self-check and grace.
 inline std::string dtable_test_settings() {
@@ -32,7 +33,7 @@ inline host::Config dtable_node_config(std::vector<std::string> join,
   host::Config c = test_config(std::move(join), /*vnodes=*/3);
   c.replicas = 2;
   c.timeout = Milliseconds(500);
-  c.plugin_dir = DENDRITE_PLUGIN_DIR;
+  c.plugin_dir = plugin_dir();
   c.plugins.push_back(host::PluginSpec{"dtable", std::nullopt, settings});
   return c;
 }
@@ -149,4 +150,4 @@ class DtableCluster {
   std::vector<std::shared_ptr<dtable::Table>> tables_;
 };
 
-}  // namespace dendrite::testing
+}  // namespace dendrite::test

@@ -12,7 +12,7 @@
 #include "integration/dtable_cluster.h"
 #include "integration/raw_protobuf.h"
 
-namespace dendrite::testing {
+namespace dendrite::test {
 namespace {
 
 namespace dmsg = dtable::msg;
@@ -146,4 +146,4 @@ TEST(DtableConsistencyTest, MisroutedRequestGetsWrongOwner) {
 }
 
 }  // namespace
-}  // namespace dendrite::testing
+}  // namespace dendrite::test

@@ -9,7 +9,7 @@
 
 #include "integration/dtable_cluster.h"
 
-namespace dendrite::testing {
+namespace dendrite::test {
 namespace {
 
 // `count` keys whose owner is a vnode of node `victim`.
@@ -113,4 +113,4 @@ TEST(DtableFailoverTest, DeleteStaysDeletedAfterFailover) {
 }
 
 }  // namespace
-}  // namespace dendrite::testing
+}  // namespace dendrite::test

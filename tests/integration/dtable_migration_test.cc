@@ -13,7 +13,7 @@
 
 #include "integration/dtable_cluster.h"
 
-namespace dendrite::testing {
+namespace dendrite::test {
 namespace {
 
 std::string value_for(const std::string& key) {
@@ -211,4 +211,4 @@ TEST(DtableMigrationTest, GracefulLeaveLosesNothing) {
 }
 
 }  // namespace
-}  // namespace dendrite::testing
+}  // namespace dendrite::test

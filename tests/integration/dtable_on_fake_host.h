@@ -9,8 +9,9 @@
 #include "dendrite/status.h"
 #include "dendrite/testing/fake_host.h"
 #include "host/plugin_loader.h"
+#include "support/programs.h"
 
-namespace dendrite::testing {
+namespace dendrite::test {
 
 // The built dtable plugin loaded on `host` and started, with settle_ms 0 (or
 // the given config) and its log lines kept. Stops and unloads it in stop() or
@@ -18,9 +19,9 @@ namespace dendrite::testing {
 class DtableOnFakeHost {
  public:
   // `config`: the plugin's JSON config.
-  explicit DtableOnFakeHost(FakeHost& host, std::string config = R"({"settle_ms": 0})")
+  explicit DtableOnFakeHost(testing::FakeHost& host, std::string config = R"({"settle_ms": 0})")
       : config_(std::move(config)),
-        log_(std::make_shared<RecordingLogger>()),
+        log_(std::make_shared<testing::RecordingLogger>()),
         loader_(".", host, [log = log_](const std::string&) { return log; }) {}
   ~DtableOnFakeHost() { stop(); }
   DtableOnFakeHost(const DtableOnFakeHost&) = delete;
@@ -28,8 +29,8 @@ class DtableOnFakeHost {
 
   // Loads and starts the plugin; the first error of either.
   Status start() {
-    if (Status s = loader_.load({host::PluginSpec{
-            "dtable", std::string(DENDRITE_PLUGIN_DIR) + "/libdtable.so", config_}});
+    if (Status s =
+            loader_.load({host::PluginSpec{"dtable", plugin_dir() + "/libdtable.so", config_}});
         !s.ok()) {
       return s;
     }
@@ -49,9 +50,9 @@ class DtableOnFakeHost {
 
  private:
   std::string config_;
-  std::shared_ptr<RecordingLogger> log_;
+  std::shared_ptr<testing::RecordingLogger> log_;
   host::PluginLoader loader_;
   bool stopped_ = false;
 };
 
-}  // namespace dendrite::testing
+}  // namespace dendrite::test

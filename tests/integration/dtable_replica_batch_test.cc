@@ -15,7 +15,7 @@
 #include "integration/dtable_on_fake_host.h"
 #include "integration/raw_protobuf.h"
 
-namespace dendrite::testing {
+namespace dendrite::test {
 namespace {
 
 namespace dmsg = dtable::msg;
@@ -23,6 +23,7 @@ using raw_pb::field_bytes;
 using raw_pb::field_varint;
 using raw_pb::read_fields;
 using raw_pb::vnode_bytes;
+using testing::FakeHost;
 
 constexpr const char* kHost = "127.0.0.1:7300";
 constexpr const char* kPeer = "127.0.0.1:7301";
@@ -117,4 +118,4 @@ TEST(DtableReplicaBatchTest, AnswerListsResultsOnlyWhenAnItemWasRefused) {
 }
 
 }  // namespace
-}  // namespace dendrite::testing
+}  // namespace dendrite::test

@@ -21,10 +21,11 @@
 #include "integration/dtable_on_fake_host.h"
 #include "integration/raw_protobuf.h"
 
-namespace dendrite::testing {
+namespace dendrite::test {
 namespace {
 
 namespace dmsg = dtable::msg;
+using testing::FakeHost;
 
 constexpr const char* kHost = "127.0.0.1:7200";
 constexpr const char* kPeers[] = {"127.0.0.1:7201", "127.0.0.1:7202"};
@@ -167,4 +168,4 @@ TEST(DtableReplicaFallbackTest, BatchRefusedByAnOriginalReplicaIsResentAsSingleW
 }
 
 }  // namespace
-}  // namespace dendrite::testing
+}  // namespace dendrite::test

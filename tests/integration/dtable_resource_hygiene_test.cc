@@ -11,13 +11,14 @@
 #include <gtest/gtest.h>
 
 #include "dtable_cluster.h"
+#include "support/programs.h"
 
 namespace dendrite {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::DtableCluster;
-using testing::test_config;
+using test::DtableCluster;
+using test::test_config;
 
 // Entries of a /proc directory ("." and ".." excluded), or -1.
 int entries(const char* path) {
@@ -52,7 +53,7 @@ Usage settle_to(const Usage& base) {
 
 host::Config broken_config(const std::string& plugin) {
   host::Config c = test_config({}, 2);
-  c.plugin_dir = DENDRITE_TEST_PLUGIN_DIR;
+  c.plugin_dir = test::test_plugin_dir();
   c.plugins.push_back(host::PluginSpec{"echo", std::nullopt, "{}"});
   c.plugins.push_back(host::PluginSpec{plugin, std::nullopt, "{}"});
   return c;

@@ -18,10 +18,11 @@
 #include "integration/dtable_on_fake_host.h"
 #include "integration/raw_protobuf.h"
 
-namespace dendrite::testing {
+namespace dendrite::test {
 namespace {
 
 namespace dmsg = dtable::msg;
+using testing::FakeHost;
 
 constexpr const char* kHost = "127.0.0.1:7300";
 constexpr const char* kPeers[] = {"127.0.0.1:7301", "127.0.0.1:7302"};
@@ -193,4 +194,4 @@ TEST_F(StrictWritesTest, SloppyWritesCountWhateverTheReachableRingHas) {
 }
 
 }  // namespace
-}  // namespace dendrite::testing
+}  // namespace dendrite::test

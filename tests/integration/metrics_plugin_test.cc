@@ -16,9 +16,10 @@
 #include "dendrite/metrics/http.h"
 #include "integration/dtable_cluster.h"
 #include "support/metric_sums.h"
+#include "support/programs.h"
 #include "support/promtool.h"
 
-namespace dendrite::testing {
+namespace dendrite::test {
 namespace {
 
 using nlohmann::json;
@@ -281,7 +282,7 @@ TEST_F(MetricsPluginTest, InvalidConfigFailsStartWithTheKeyNamed) {
        {Case{R"({"lisen": "127.0.0.1:0"})", "'lisen'"},
         Case{R"({"listen": "localhost"})", "'listen'"}, Case{R"({"threads": -1})", "'threads'"}}) {
     host::Config config = test_config();
-    config.plugin_dir = DENDRITE_PLUGIN_DIR;
+    config.plugin_dir = plugin_dir();
     config.plugins = {metrics_plugin(c.config)};
     host::Node node(config);
     Status s = node.start();
@@ -297,7 +298,7 @@ TEST_F(MetricsPluginTest, PortInUseFailsStart) {
   add_node();
   const std::string taken = http_of(0);
   host::Config config = test_config();
-  config.plugin_dir = DENDRITE_PLUGIN_DIR;
+  config.plugin_dir = plugin_dir();
   config.plugins = {metrics_plugin(json{{"listen", taken}}.dump())};
   host::Node node(config);
   Status s = node.start();
@@ -306,4 +307,4 @@ TEST_F(MetricsPluginTest, PortInUseFailsStart) {
 }
 
 }  // namespace
-}  // namespace dendrite::testing
+}  // namespace dendrite::test

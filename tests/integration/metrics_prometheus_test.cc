@@ -23,7 +23,7 @@
 
 extern char** environ;
 
-namespace dendrite::testing {
+namespace dendrite::test {
 namespace {
 
 using nlohmann::json;
@@ -173,4 +173,4 @@ TEST(MetricsPrometheusTest, PrometheusScrapesTwoNodes) {
 }
 
 }  // namespace
-}  // namespace dendrite::testing
+}  // namespace dendrite::test

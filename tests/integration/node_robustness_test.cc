@@ -12,7 +12,7 @@
 #include "chord.pb.h"
 #include "support/cluster.h"
 
-namespace dendrite::testing {
+namespace dendrite::test {
 namespace {
 
 class NodeRobustnessTest : public ::testing::Test {
@@ -116,4 +116,4 @@ TEST_F(NodeRobustnessTest, OversizedAndMalformedMultipartDoNotStopTheNode) {
 }
 
 }  // namespace
-}  // namespace dendrite::testing
+}  // namespace dendrite::test

@@ -18,14 +18,15 @@
 #include "plugins/include/test_plugins/event_recorder.h"
 #include "plugins/include/test_plugins/test_plugins.h"
 #include "support/cluster.h"
+#include "support/programs.h"
 
-namespace dendrite::testing {
+namespace dendrite::test {
 namespace {
 
 using test_plugins::CounterService;
 using test_plugins::EventRecorder;
 
-const std::string kPluginDir = DENDRITE_TEST_PLUGIN_DIR;
+const std::string kPluginDir = test_plugin_dir();
 constexpr Milliseconds kCallTimeout{5000};
 
 std::string file_of(const std::string& name) {
@@ -218,4 +219,4 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 }  // namespace
-}  // namespace dendrite::testing
+}  // namespace dendrite::test

@@ -15,7 +15,7 @@
 #include "dendrite/status.h"
 #include "dendrite/vnode.h"
 
-namespace dendrite::testing::raw_pb {
+namespace dendrite::test::raw_pb {
 
 // Appends `v` as a base-128 varint.
 inline void varint(std::string& out, std::uint64_t v) {
@@ -118,4 +118,4 @@ inline bool dtable_response_ok(const Result<Message>& reply) {
   return p.size() >= 2 && p[0] == 0x08 && p[1] == 0x01;
 }
 
-}  // namespace dendrite::testing::raw_pb
+}  // namespace dendrite::test::raw_pb

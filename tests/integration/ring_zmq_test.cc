@@ -9,7 +9,7 @@
 
 #include "support/cluster.h"
 
-namespace dendrite::testing {
+namespace dendrite::test {
 namespace {
 
 Id random_id(std::mt19937_64& rng) {
@@ -108,4 +108,4 @@ TEST(RingZmqTest, NodeJoinsWhileLookupsRun) {
 }
 
 }  // namespace
-}  // namespace dendrite::testing
+}  // namespace dendrite::test

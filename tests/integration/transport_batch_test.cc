@@ -28,8 +28,8 @@ namespace dendrite::host {
 namespace {
 
 using namespace std::chrono_literals;
-using dendrite::testing::eventually;
-using dendrite::testing::sum_of;
+using dendrite::test::eventually;
+using dendrite::test::sum_of;
 
 constexpr MessageType kSync = 0x50;    // handle() on the I/O thread
 constexpr MessageType kNow = 0x51;     // handle_async(), answered at once

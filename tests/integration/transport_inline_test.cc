@@ -25,7 +25,7 @@ namespace dendrite::host {
 namespace {
 
 using namespace std::chrono_literals;
-using dendrite::testing::eventually;
+using dendrite::test::eventually;
 
 constexpr MessageType kNow = 0x50;       // answered at once
 constexpr MessageType kLater = 0x51;     // answered when the test says so

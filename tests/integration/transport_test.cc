@@ -26,11 +26,13 @@
 #include "dendrite/message.h"
 #include "host/transport.h"
 #include "host/worker_pool.h"
+#include "support/eventually.h"
 
 namespace dendrite::host {
 namespace {
 
 using namespace std::chrono_literals;
+using test::eventually;
 
 constexpr MessageType kEcho = 0x40;     // echoed by a worker
 constexpr MessageType kBlock = 0x41;    // waits for the gate, then echoed by a worker
@@ -39,16 +41,6 @@ constexpr MessageType kThrow = 0x43;    // the handler throws (a bug the transpo
 constexpr auto kWait = 20s;             // bound of every wait for a condition
 
 // Waits (bounded) until `cond` holds; returns its final value.
-template <typename F>
-bool eventually(F cond, std::chrono::milliseconds limit = kWait) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > end) return cond();
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
-
 // Ping is answered inline; kEcho/kBlock/kBarrier on workers; anything else Err.
 class TestHandler final : public RequestHandler {
  public:

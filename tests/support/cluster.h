@@ -14,7 +14,7 @@
 
 #include "host/node.h"
 
-namespace dendrite::testing {
+namespace dendrite::test {
 
 // A config for a test node: ephemeral port, fast stabilisation and failure
 // detection, no plugins.
@@ -156,4 +156,4 @@ class Cluster {
   std::vector<std::unique_ptr<host::Node>> nodes_;
 };
 
-}  // namespace dendrite::testing
+}  // namespace dendrite::test

@@ -4,18 +4,20 @@
 #include <chrono>
 #include <thread>
 
-namespace dendrite::testing {
+namespace dendrite::test {
 
-// Polls `cond` every 5 ms until it holds or `limit` passed; returns its final
-// value. Any thread.
+// Polls `cond` every `every` until it holds or `limit` passed; returns its
+// final value. In-process conditions are cheap to poll often; system tests,
+// whose conditions run programs, poll less often. Any thread.
 template <typename F>
-bool eventually(F cond, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+bool eventually(F cond, std::chrono::milliseconds limit = std::chrono::seconds(20),
+                std::chrono::milliseconds every = std::chrono::milliseconds(5)) {
   const auto end = std::chrono::steady_clock::now() + limit;
   while (!cond()) {
     if (std::chrono::steady_clock::now() > end) return cond();
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(every);
   }
   return true;
 }
 
-}  // namespace dendrite::testing
+}  // namespace dendrite::test

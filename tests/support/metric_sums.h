@@ -7,7 +7,7 @@
 
 #include "dendrite/metrics.h"
 
-namespace dendrite::testing {
+namespace dendrite::test {
 
 // The sum of every series of `name` (whose labels include `match`) in a snapshot.
 inline double sum_of(const std::vector<MetricFamily>& snap, const std::string& name,
@@ -26,4 +26,4 @@ inline double sum_of(const std::vector<MetricFamily>& snap, const std::string& n
   return total;
 }
 
-}  // namespace dendrite::testing
+}  // namespace dendrite::test

@@ -15,7 +15,7 @@
 
 #include <gtest/gtest.h>
 
-namespace dendrite::testing {
+namespace dendrite::test {
 
 // The path of executable `name` on PATH, if any.
 inline std::optional<std::string> find_program(const std::string& name) {
@@ -62,17 +62,17 @@ inline PromtoolResult promtool_check_metrics(const std::string& promtool, const 
   return r;
 }
 
-}  // namespace dendrite::testing
+}  // namespace dendrite::test
 
 // Skips the test when `tool` is not installed, except under CI=true, where
 // that is a failure. Sets `var` (std::string) to its path.
-#define DENDRITE_REQUIRE_TOOL(var, tool)                                                \
-  std::string var;                                                                      \
-  do {                                                                                  \
-    auto found_ = ::dendrite::testing::find_program(tool);                              \
-    if (!found_) {                                                                      \
-      if (::dendrite::testing::under_ci()) FAIL() << tool " is required under CI=true"; \
-      GTEST_SKIP() << tool " is not installed (Debian package prometheus)";             \
-    }                                                                                   \
-    var = *found_;                                                                      \
+#define DENDRITE_REQUIRE_TOOL(var, tool)                                             \
+  std::string var;                                                                   \
+  do {                                                                               \
+    auto found_ = ::dendrite::test::find_program(tool);                              \
+    if (!found_) {                                                                   \
+      if (::dendrite::test::under_ci()) FAIL() << tool " is required under CI=true"; \
+      GTEST_SKIP() << tool " is not installed (Debian package prometheus)";          \
+    }                                                                                \
+    var = *found_;                                                                   \
   } while (0)

@@ -23,6 +23,8 @@
 
 #include "common/refusing_port.h"
 #include "dendrite/client/ring_view.h"
+#include "support/eventually.h"
+#include "support/programs.h"
 #include "system/process.h"
 
 namespace dendrite::systest {
@@ -30,24 +32,18 @@ namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
+using test::eventually;
 
-const std::string kBin = DENDRITE_BIN_DIR;
-const std::string kDendrited = kBin + "/dendrited";
-const std::string kBench = kBin + "/dendrite-bench";
-const std::string kCli = kBin + "/dendrite-cli";
+// How often a wait polls: its conditions run programs or walk the ring.
+constexpr auto kPoll = 100ms;
+
+const std::string kDendrited = test::program("dendrited");
+const std::string kBench = test::program("dendrite-bench");
+const std::string kCli = test::program("dendrite-cli");
 // redis-benchmark 7's --csv header, byte for byte.
 const std::string kCsvHeader =
     "\"test\",\"rps\",\"avg_latency_ms\",\"min_latency_ms\",\"p50_latency_ms\","
     "\"p95_latency_ms\",\"p99_latency_ms\",\"max_latency_ms\"";
-
-bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds limit = 15s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return cond();
-}
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
@@ -71,12 +67,12 @@ class BenchTest : public ::testing::Test {
     const std::string config = dir_.write("node.json", doc.dump(2));
     process_ = std::make_unique<Process>(std::vector<std::string>{kDendrited, "--config", config},
                                          dir_.path() + "/node.out", dir_.path() + "/node.err");
-    ASSERT_TRUE(eventually([&] {
-                  return !process_->running() || client::fetch_status(node_, 500ms).ok();
-                }) &&
-                process_->running())
+    ASSERT_TRUE(
+        eventually([&] { return !process_->running() || client::fetch_status(node_, 500ms).ok(); },
+                   15s, kPoll) &&
+        process_->running())
         << "the node did not come up: " << read_file(dir_.path() + "/node.err");
-    ASSERT_TRUE(eventually([&] { return cli({"set", "probe", "x"}).code == 0; }));
+    ASSERT_TRUE(eventually([&] { return cli({"set", "probe", "x"}).code == 0; }, 15s, kPoll));
     ASSERT_EQ(cli({"del", "probe"}).code, 0);
   }
 

@@ -24,6 +24,8 @@
 #include "dendrite/client/dtable_client.h"
 #include "dendrite/client/ring_view.h"
 #include "dendrite/id.h"
+#include "support/eventually.h"
+#include "support/programs.h"
 #include "system/process.h"
 
 namespace dendrite::systest {
@@ -31,10 +33,13 @@ namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
+using test::eventually;
 
-const std::string kBin = DENDRITE_BIN_DIR;
-const std::string kDendrited = kBin + "/dendrited";
-const std::string kCli = kBin + "/dendrite-cli";
+// How often a wait polls: its conditions run programs or walk the ring.
+constexpr auto kPoll = 100ms;
+
+const std::string kDendrited = test::program("dendrited");
+const std::string kCli = test::program("dendrite-cli");
 // Generous bounds: the machine is shared and sanitizer builds are slow. Tests
 // wait for outcomes, they never assert how long something took.
 constexpr auto kSettle = 90s;
@@ -42,15 +47,6 @@ constexpr int kVnodes = 3;
 constexpr std::size_t kNumSuccessors = 8;  // the default num_successors
 // CLI processes run at the same time when many commands are needed.
 constexpr std::size_t kParallelCli = 4;
-
-bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds limit = kSettle) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return cond();
-}
 
 // One line of text ending in a newline.
 bool is_one_line(const std::string& s) {
@@ -119,8 +115,8 @@ class DtableCliTest : public ::testing::Test {
                            dir_.path() + "/" + name + ".out", dir_.path() + "/" + name + ".err")};
     Process& p = *node.process;
     nodes_[name] = std::move(node);
-    const bool up =
-        eventually([&] { return !p.running() || client::fetch_status(address, 500ms).ok(); });
+    const bool up = eventually(
+        [&] { return !p.running() || client::fetch_status(address, 500ms).ok(); }, kSettle, kPoll);
     EXPECT_TRUE(up && p.running()) << "node " << name << " did not come up";
     return address;
   }
@@ -144,30 +140,32 @@ class DtableCliTest : public ::testing::Test {
     std::sort(ring.begin(), ring.end(), [](const Vnode& x, const Vnode& y) { return x.id < y.id; });
     const std::size_t n = ring.size();
     const std::size_t want = std::min<std::size_t>(kNumSuccessors, n - 1);
-    return eventually([&] {
-      for (const auto& h : hosts) {
-        auto doc = client::fetch_status(h, 1000ms);
-        if (!doc.ok()) return false;
-        auto vnodes = client::parse_vnodes(*doc);
-        if (!vnodes.ok() || vnodes->size() != static_cast<std::size_t>(kVnodes)) return false;
-        for (std::size_t k = 0; k < vnodes->size(); ++k) {
-          const Vnode& self = (*vnodes)[k].self;
-          const auto pos =
-              static_cast<std::size_t>(std::find(ring.begin(), ring.end(), self) - ring.begin());
-          if (pos == n) return false;
-          const auto& succ = (*vnodes)[k].successors;
-          if (succ.size() != want) return false;
-          for (std::size_t j = 0; j < want; ++j) {
-            if (succ[j] != ring[(pos + 1 + j) % n]) return false;
+    return eventually(
+        [&] {
+          for (const auto& h : hosts) {
+            auto doc = client::fetch_status(h, 1000ms);
+            if (!doc.ok()) return false;
+            auto vnodes = client::parse_vnodes(*doc);
+            if (!vnodes.ok() || vnodes->size() != static_cast<std::size_t>(kVnodes)) return false;
+            for (std::size_t k = 0; k < vnodes->size(); ++k) {
+              const Vnode& self = (*vnodes)[k].self;
+              const auto pos = static_cast<std::size_t>(std::find(ring.begin(), ring.end(), self) -
+                                                        ring.begin());
+              if (pos == n) return false;
+              const auto& succ = (*vnodes)[k].successors;
+              if (succ.size() != want) return false;
+              for (std::size_t j = 0; j < want; ++j) {
+                if (succ[j] != ring[(pos + 1 + j) % n]) return false;
+              }
+              const json& pred = (*doc)["vnodes"][k]["predecessor"];
+              if (!pred.is_object() || pred.value("id", "") != ring[(pos + n - 1) % n].id.hex()) {
+                return false;
+              }
+            }
           }
-          const json& pred = (*doc)["vnodes"][k]["predecessor"];
-          if (!pred.is_object() || pred.value("id", "") != ring[(pos + n - 1) % n].id.hex()) {
-            return false;
-          }
-        }
-      }
-      return true;
-    });
+          return true;
+        },
+        kSettle, kPoll);
   }
 
   // Three nodes in one settled ring whose dtable accepts writes.
@@ -176,7 +174,11 @@ class DtableCliTest : public ::testing::Test {
     const std::string b = start_node("b", {a});
     const std::string c = start_node("c", {a});
     EXPECT_TRUE(settled({a, b, c}));
-    EXPECT_TRUE(eventually([&] { return cli({"--node", a, "set", "probe", "x"}).code == 0; }));
+    EXPECT_TRUE(eventually(
+        [&] {
+          return cli({"--node", a, "set", "probe", "x"}).code == 0;
+        },
+        kSettle, kPoll));
     return {a, b, c};
   }
 
@@ -286,17 +288,19 @@ TEST_F(DtableCliTest, ThousandKeysWrittenAtConsistencyTwoSurviveKillNine) {
   want.push_back("probe");
   std::sort(want.begin(), want.end());
   std::string listed;
-  const bool complete = eventually([&] {
-    RunResult r = cli({"--node", c, "--timeout", "2000", "keys"});
-    listed = r.out;
-    if (r.code != 0) return false;
-    std::vector<std::string> lines;
-    std::size_t at = 0;
-    for (std::size_t nl; (nl = r.out.find('\n', at)) != std::string::npos; at = nl + 1) {
-      lines.push_back(r.out.substr(at, nl - at));
-    }
-    return lines == want && at == r.out.size();
-  });
+  const bool complete = eventually(
+      [&] {
+        RunResult r = cli({"--node", c, "--timeout", "2000", "keys"});
+        listed = r.out;
+        if (r.code != 0) return false;
+        std::vector<std::string> lines;
+        std::size_t at = 0;
+        for (std::size_t nl; (nl = r.out.find('\n', at)) != std::string::npos; at = nl + 1) {
+          lines.push_back(r.out.substr(at, nl - at));
+        }
+        return lines == want && at == r.out.size();
+      },
+      kSettle, kPoll);
   EXPECT_TRUE(complete) << listed.substr(0, 2000);
   RunResult local_a = cli({"--node", a, "keys", "--local"});
   RunResult local_c = cli({"--node", c, "keys", "--local"});
@@ -412,23 +416,28 @@ TEST_F(DtableCliTest, ACrashedHostIsRememberedShownDownAndForgottenOnRequest) {
 
   // a remembers b as down (a probe found it silent) and `ring` says so.
   RunResult r;
-  EXPECT_TRUE(eventually([&] {
-    r = cli({"--node", a, "ring"});
-    return r.code == 0 && r.err.find("remembered hosts down") != std::string::npos &&
-           r.err.find(b) != std::string::npos;
-  })) << r.code
-      << " " << r.err;
+  EXPECT_TRUE(eventually(
+      [&] {
+        r = cli({"--node", a, "ring"});
+        return r.code == 0 && r.err.find("remembered hosts down") != std::string::npos &&
+               r.err.find(b) != std::string::npos;
+      },
+      kSettle, kPoll))
+      << r.code << " " << r.err;
   // "suspect" until its probe times out, then "down".
   std::string members;
-  EXPECT_TRUE(eventually([&] {
-    auto doc = client::fetch_status(a, 2000ms);
-    if (!doc.ok()) return false;
-    members = (*doc)["members"].dump();
-    for (const json& m : (*doc)["members"]) {
-      if (m["host"] == b && m["state"] == "down") return true;
-    }
-    return false;
-  })) << members;
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto doc = client::fetch_status(a, 2000ms);
+        if (!doc.ok()) return false;
+        members = (*doc)["members"].dump();
+        for (const json& m : (*doc)["members"]) {
+          if (m["host"] == b && m["state"] == "down") return true;
+        }
+        return false;
+      },
+      kSettle, kPoll))
+      << members;
 
   // Strict writes: every key's three holders are a, b and c, so with b down
   // consistency 3 is refused, naming b, and consistency 2 is met.

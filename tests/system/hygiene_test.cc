@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dendrite/client/ring_view.h"
+#include "support/programs.h"
 #include "system/process.h"
 
 namespace dendrite::systest {
@@ -53,7 +54,7 @@ class Nodes {
     if (!join.empty()) config["join"] = {join};
     const std::string path = dir_.write(name + ".json", config.dump());
     procs_.push_back(std::make_unique<Process>(
-        std::vector<std::string>{std::string(DENDRITE_BIN_DIR) + "/dendrited", "--config", path},
+        std::vector<std::string>{test::program("dendrited"), "--config", path},
         dir_.path() + "/" + name + ".out", dir_.path() + "/" + name + ".err"));
     addresses_.push_back(address);
     Process* p = procs_.back().get();

@@ -23,6 +23,7 @@
 #include "dendrite/client/ring_view.h"
 #include "dendrite/message.h"
 #include "plugins/include/test_plugins/test_plugins.h"
+#include "support/programs.h"
 #include "system/process.h"
 
 namespace dendrite::systest {
@@ -108,11 +109,11 @@ TEST(OverloadTest, FloodGetsBusyRepliesMemoryStaysBoundedServiceResumes) {
                  {"limits", {{"max_pending", 512}, {"max_pending_bytes", 8 << 20}}},
                  {"plugins",
                   {{{"name", "slow"},
-                    {"path", std::string(DENDRITE_TEST_PLUGIN_DIR) + "/libslow.so"},
+                    {"path", test::test_plugin_dir() + "/libslow.so"},
                     {"config", {{"delay_ms", 2000}}}}}}};
   const std::string config_path = dir.write("node.json", config.dump(2));
-  Process node({std::string(DENDRITE_BIN_DIR) + "/dendrited", "--config", config_path},
-               dir.path() + "/node.out", dir.path() + "/node.err");
+  Process node({test::program("dendrited"), "--config", config_path}, dir.path() + "/node.out",
+               dir.path() + "/node.err");
   bool up = false;
   for (int i = 0; i < 600 && !up && node.running(); ++i) {
     up = client::fetch_status(address, 500ms).ok();

@@ -21,6 +21,8 @@
 
 #include "dendrite/client/ring_view.h"
 #include "dendrite/id.h"
+#include "support/eventually.h"
+#include "support/programs.h"
 #include "system/process.h"
 
 namespace dendrite::systest {
@@ -28,25 +30,19 @@ namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
+using test::eventually;
 
-const std::string kBin = DENDRITE_BIN_DIR;
-const std::string kDendrited = kBin + "/dendrited";
-const std::string kCli = kBin + "/dendrite-cli";
+// How often a wait polls: its conditions run programs or walk the ring.
+constexpr auto kPoll = 100ms;
+
+const std::string kDendrited = test::program("dendrited");
+const std::string kCli = test::program("dendrite-cli");
 // Generous bounds: the machine is shared and sanitizer builds are slow. Tests
 // wait for outcomes, they never assert how long something took.
 constexpr auto kSettle = 90s;
 constexpr int kVnodes = 3;
 
 // Polls `cond` every 100 ms until it holds or `limit` passes.
-bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds limit = kSettle) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return cond();
-}
-
 // The ids a stable ring of `hosts` has, ascending.
 std::vector<std::string> expected_ids(const std::vector<std::string>& hosts) {
   std::vector<Id> ids;
@@ -126,8 +122,8 @@ class SystemTest : public ::testing::Test {
                            dir_.path() + "/" + name + ".out", dir_.path() + "/" + name + ".err")};
     Process& p = *node.process;
     nodes_[name] = std::move(node);
-    const bool up =
-        eventually([&] { return !p.running() || client::fetch_status(address, 500ms).ok(); });
+    const bool up = eventually(
+        [&] { return !p.running() || client::fetch_status(address, 500ms).ok(); }, kSettle, kPoll);
     EXPECT_TRUE(up && p.running()) << "node " << name << " did not come up";
     return address;
   }
@@ -137,16 +133,18 @@ class SystemTest : public ::testing::Test {
   // Waits until walking the ring from each of `hosts` gives exactly their vnodes.
   bool converged(const std::vector<std::string>& hosts) {
     const std::vector<std::string> want = expected_ids(hosts);
-    return eventually([&] {
-      for (const auto& h : hosts) {
-        auto ring = client::walk_ring(h, 1000ms);
-        if (!ring.ok()) return false;
-        std::vector<std::string> got;
-        for (const Vnode& v : *ring) got.push_back(v.id.hex());
-        if (got != want) return false;
-      }
-      return true;
-    });
+    return eventually(
+        [&] {
+          for (const auto& h : hosts) {
+            auto ring = client::walk_ring(h, 1000ms);
+            if (!ring.ok()) return false;
+            std::vector<std::string> got;
+            for (const Vnode& v : *ring) got.push_back(v.id.hex());
+            if (got != want) return false;
+          }
+          return true;
+        },
+        kSettle, kPoll);
   }
 
   RunResult cli(const std::vector<std::string>& args) {
@@ -201,9 +199,10 @@ TEST_F(SystemTest, ThreeNodesFormOneRingSeenAlikeFromEveryNode) {
 TEST_F(SystemTest, StartupLogNamesTheAllocatorTheBuildChose) {
   start_node("a");
   const std::string log_path = dir_.path() + "/a.err";
-  ASSERT_TRUE(eventually([&] {
-    return read_file(log_path).find(" is up with ") != std::string::npos;
-  })) << read_file(log_path);
+  ASSERT_TRUE(
+      eventually([&] { return read_file(log_path).find(" is up with ") != std::string::npos; },
+                 kSettle, kPoll))
+      << read_file(log_path);
   const std::string log = read_file(log_path);
   const std::string want = std::string("(allocator: ") + DENDRITE_PROGRAM_ALLOCATOR;
   EXPECT_NE(log.find(want), std::string::npos) << "expected '" << want << "' in:\n" << log;

@@ -66,7 +66,7 @@ TEST(MetricsExpositionTest, PromtoolAcceptsTrickyLabels) {
   CollectorHandle c = r.add_collector(
       [](MetricWriter& w) { w.gauge("dendrite_collected_bytes", "Collected.", {}, 1e12); });
   const std::string text = render_exposition(r.snapshot());
-  auto result = ::dendrite::testing::promtool_check_metrics(promtool, text);
+  auto result = ::dendrite::test::promtool_check_metrics(promtool, text);
   EXPECT_EQ(result.exit_code, 0) << result.output << "\n" << text;
 }
 

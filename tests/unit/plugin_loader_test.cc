@@ -19,6 +19,7 @@
 #include "plugins/include/test_plugins/event_recorder.h"
 #include "plugins/include/test_plugins/test_plugins.h"
 #include "support/fake_host.h"
+#include "support/programs.h"
 
 namespace dendrite::host {
 namespace {
@@ -28,7 +29,7 @@ using test_plugins::EventRecorder;
 using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
 
-const std::string kDir = DENDRITE_TEST_PLUGIN_DIR;
+const std::string kDir = test::test_plugin_dir();
 
 std::string file_of(const std::string& name) {
   return kDir + "/lib" + name + ".so";
