@@ -31,7 +31,7 @@
 #include "bare_echo.h"
 #include "dendrite/message.h"
 #include "host/logging.h"
-#include "host/transport.h"
+#include "host/zmq_transport.h"
 
 namespace {
 
@@ -48,7 +48,7 @@ constexpr int kDeep = 64;
 
 class EchoHandler final : public dendrite::host::RequestHandler {
  public:
-  bool is_inline(MessageType type) const override { return type == kInlineEcho; }
+  bool runs_inline(MessageType type) const override { return type == kInlineEcho; }
   Message handle(const Message& request) override { return request; }
 };
 

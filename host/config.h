@@ -15,7 +15,7 @@
 #include "dendrite/status.h"
 #include "host/membership.h"
 #include "host/plugin_loader.h"
-#include "host/transport.h"
+#include "host/zmq_transport.h"
 
 namespace dendrite::host {
 

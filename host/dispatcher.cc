@@ -26,13 +26,13 @@ void Dispatcher::disable_plugins() {
   }
 }
 
-bool Dispatcher::is_inline(MessageType type) const {
+bool Dispatcher::runs_inline(MessageType type) const {
   // The ring's and the host's own handlers never block; plugin handlers may.
   return type <= msg::kLastHostType || plugins_.load() == nullptr ||
          plugins_.load()->hook_for(type) == nullptr;
 }
 
-bool Dispatcher::is_inline_async(MessageType type) const {
+bool Dispatcher::runs_inline_async(MessageType type) const {
   const PluginLoader* plugins = plugins_.load();
   TransportHook* hook = plugins ? plugins->hook_for(type) : nullptr;
   if (hook == nullptr) return false;

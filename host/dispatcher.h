@@ -34,9 +34,9 @@ class Dispatcher final : public RequestHandler {
   // after a minute, logging how many are still outstanding).
   void disable_plugins();
 
-  bool is_inline(MessageType type) const override;
+  bool runs_inline(MessageType type) const override;
   // Plugin types whose hook says TransportHook::runs_inline().
-  bool is_inline_async(MessageType type) const override;
+  bool runs_inline_async(MessageType type) const override;
   Message handle(const Message& request) override;
   // Plugin types go to TransportHook::handle_async (the answer may come later,
   // from another thread); everything else is answered at once by handle().

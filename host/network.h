@@ -38,11 +38,11 @@ class RequestHandler {
   virtual ~RequestHandler() = default;
   // True when requests of `type` are cheap and never block, so the transport may
   // answer them on its I/O thread instead of a worker.
-  virtual bool is_inline(MessageType type) const = 0;
+  virtual bool runs_inline(MessageType type) const = 0;
   // True when handle_async() for `type` never blocks and is quick, so the
   // transport may call it on its I/O thread (the answer may still come later,
-  // from a reply callback). Checked for types that are not is_inline().
-  virtual bool is_inline_async(MessageType type) const {
+  // from a reply callback). Checked for types that are not runs_inline().
+  virtual bool runs_inline_async(MessageType type) const {
     (void)type;
     return false;
   }

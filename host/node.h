@@ -10,7 +10,7 @@
 #include "dendrite/status.h"
 #include "host/config.h"
 #include "host/ring.h"
-#include "host/transport.h"
+#include "host/zmq_transport.h"
 
 namespace dendrite::host {
 

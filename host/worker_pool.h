@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "host/transport.h"
+#include "host/zmq_transport.h"
 
 namespace dendrite::host {
 

@@ -36,9 +36,9 @@
 #include "dendrite/wire/wakeup.h"
 #include "dendrite/wire/zmq_frames.h"
 #include "host/logging.h"
-#include "host/transport.h"
 #include "host/transport_stats.h"
 #include "host/worker_pool.h"
+#include "host/zmq_transport.h"
 
 namespace dendrite::host {
 namespace {
@@ -655,7 +655,7 @@ struct ZmqTransport::Impl {
     if (type == msg::kBatchProbe) {  // answered here: this transport serves batches
       return deliver(std::move(env), frame_of(Message{type, std::string(kBatchProbeYes)}));
     }
-    if (handler.is_inline(type)) {
+    if (handler.runs_inline(type)) {
       Message reply = handle_safely(request);
       if (reply.type == msg::kErr) counted.errors->inc();
       deliver(std::move(env), frame_of(reply));
@@ -663,7 +663,7 @@ struct ZmqTransport::Impl {
       stats.busy().inc();
       counted.errors->inc();
       deliver(std::move(env), frame_of(make_error(why)));
-    } else if (handler.is_inline_async(type)) {
+    } else if (handler.runs_inline_async(type)) {
       serve_async(std::move(env), std::move(request));
     } else {
       pool.submit(std::make_unique<ServerTask>(this, std::move(env), std::move(request)));

@@ -20,7 +20,7 @@
 #include "dendrite/batch_frame.h"
 #include "dendrite/client/connection.h"
 #include "dendrite/message.h"
-#include "host/transport.h"
+#include "host/zmq_transport.h"
 #include "support/eventually.h"
 #include "support/metric_sums.h"
 
@@ -38,8 +38,8 @@ constexpr MessageType kWorker = 0x53;  // on the worker pool
 
 class Handler final : public RequestHandler {
  public:
-  bool is_inline(MessageType type) const override { return type == kSync; }
-  bool is_inline_async(MessageType type) const override { return type == kNow || type == kLater; }
+  bool runs_inline(MessageType type) const override { return type == kSync; }
+  bool runs_inline_async(MessageType type) const override { return type == kNow || type == kLater; }
   Message handle(const Message& request) override {
     return Message{request.type, "sync:" + request.payload};
   }

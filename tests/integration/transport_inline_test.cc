@@ -1,4 +1,4 @@
-// ZmqTransport's inline asynchronous path (RequestHandler::is_inline_async,
+// ZmqTransport's inline asynchronous path (RequestHandler::runs_inline_async,
 // behind TransportHook::runs_inline): handlers run on the I/O thread, may
 // answer later from any thread, may send requests from there, and hold their
 // room in the pending limits until answered. Plus the queue limits: replies to
@@ -18,7 +18,7 @@
 #include <zmq.hpp>
 
 #include "dendrite/message.h"
-#include "host/transport.h"
+#include "host/zmq_transport.h"
 #include "support/eventually.h"
 
 namespace dendrite::host {
@@ -41,8 +41,8 @@ std::string thread_name() {
 
 class InlineHandler final : public RequestHandler {
  public:
-  bool is_inline(MessageType) const override { return false; }
-  bool is_inline_async(MessageType type) const override { return type != kEcho; }
+  bool runs_inline(MessageType) const override { return false; }
+  bool runs_inline_async(MessageType type) const override { return type != kEcho; }
   Message handle(const Message& request) override { return request; }
 
   void handle_async(Message request, std::function<void(Message)> done) override {

@@ -21,7 +21,7 @@
 
 #include "chord.pb.h"
 #include "dendrite/message.h"
-#include "host/transport.h"
+#include "host/zmq_transport.h"
 
 namespace dendrite::host {
 namespace {
@@ -37,7 +37,7 @@ constexpr auto kWait = 20s;
 // anything else Err.
 class StrictHandler final : public RequestHandler {
  public:
-  bool is_inline(MessageType type) const override { return type == msg::kPing; }
+  bool runs_inline(MessageType type) const override { return type == msg::kPing; }
   Message handle(const Message& request) override {
     ++handled;
     if (request.type == msg::kPing) {

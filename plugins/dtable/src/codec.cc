@@ -17,7 +17,7 @@ std::optional<Vnode> from_pb(const dendrite::PBProtoVnode& v) {
   return Vnode{*id, v.host()};
 }
 
-void to_pb(const Item& item, PBDTableItem* out, bool with_value) {
+void to_pb(const Item& item, pb::PBDTableItem* out, bool with_value) {
   if (!item.key.empty()) out->set_key(item.key);
   out->set_keyhash(item.hash.raw());
   out->set_timestamp(item.timestamp);
@@ -52,12 +52,12 @@ std::size_t varint_size(std::uint64_t v) {
 constexpr int kVarint = 0;
 constexpr int kBytes = 2;
 
-// A tag of a PBDTableItem field (numbers below 16: one byte).
+// A tag of a pb::PBDTableItem field (numbers below 16: one byte).
 char tag(int field, int wire_type) {
   return static_cast<char>((field << 3) | wire_type);
 }
 
-// The encoded size of a PBDTableItem as to_pb() fills it, less its key and
+// The encoded size of a pb::PBDTableItem as to_pb() fills it, less its key and
 // value bytes.
 std::size_t item_size(const Item& item) {
   std::size_t n = 0;
@@ -85,7 +85,7 @@ void append_items(const std::vector<Item>& items, std::size_t from, std::size_t 
     const Item& item = items[i];
     put_varint(outer, out);
     put_varint(item_size(item), out);
-    // Field numbers of PBDTableItem (dtable.proto).
+    // Field numbers of pb::PBDTableItem (dtable.proto).
     if (!item.key.empty()) {
       out->push_back(tag(1, kBytes));
       put_varint(item.key.size(), out);
@@ -122,7 +122,7 @@ namespace {
 // item_from_pb() with the key and value given by `take_key(item)` and
 // `take_value(item)`.
 template <typename TakeKey, typename TakeValue>
-Result<Item> make_item(const PBDTableItem& pb, TakeKey take_key, TakeValue take_value) {
+Result<Item> make_item(const pb::PBDTableItem& pb, TakeKey take_key, TakeValue take_value) {
   Item item;
   take_key(item);
   if (pb.has_keyhash()) {
@@ -145,25 +145,25 @@ Result<Item> make_item(const PBDTableItem& pb, TakeKey take_key, TakeValue take_
 
 }  // namespace
 
-Result<Item> item_from_pb(const PBDTableItem& pb) {
+Result<Item> item_from_pb(const pb::PBDTableItem& pb) {
   return make_item(
       pb, [&](Item& item) { item.key = pb.key(); }, [&](Item& item) { item.value = pb.val(); });
 }
 
-Result<Item> item_from_pb(PBDTableItem&& pb) {
+Result<Item> item_from_pb(pb::PBDTableItem&& pb) {
   return make_item(
       pb, [&](Item& item) { item.key = std::move(*pb.mutable_key()); },
       [&](Item& item) { item.value = std::move(*pb.mutable_val()); });
 }
 
 Message ok_response() {
-  PBDTableResponse r;
+  pb::PBDTableResponse r;
   r.set_ok(true);
   return pack(msg::kResponse, r);
 }
 
 Message fail_response(int code, std::string_view error) {
-  PBDTableResponse r;
+  pb::PBDTableResponse r;
   r.set_ok(false);
   r.set_code(code);
   r.set_error(std::string(error));

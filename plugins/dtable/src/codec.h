@@ -15,8 +15,8 @@
 
 namespace dendrite::dtable {
 
-// The generated messages live in package (namespace) ::dtable.
-using namespace ::dtable;  // NOLINT(google-build-using-namespace)
+// The generated messages (package dtable, so namespace ::dtable).
+namespace pb = ::dtable;
 
 void to_pb(const Vnode& v, dendrite::PBProtoVnode* out);
 // Nullopt when the id is not 20 bytes.
@@ -24,8 +24,8 @@ std::optional<Vnode> from_pb(const dendrite::PBProtoVnode& v);
 
 // Fills key, keyHash, timestamp, commited, val (unless a tombstone or
 // !with_value) and deleted.
-void to_pb(const Item& item, PBDTableItem* out, bool with_value = true);
-// Appends items [from, to) to `out` as entries of the repeated PBDTableItem
+void to_pb(const Item& item, pb::PBDTableItem* out, bool with_value = true);
+// Appends items [from, to) to `out` as entries of the repeated pb::PBDTableItem
 // field `field` of the message `out` encodes, each as to_pb(item) fills it,
 // without building messages (one buffer for a whole batch). Appending to a
 // message's serialization is a valid encoding of it with those items added.
@@ -35,9 +35,9 @@ void append_items(const std::vector<Item>& items, std::size_t from, std::size_t 
 // The item of a write: keyHash from the field when 20 bytes, else SHA-1(key).
 // As in the original, an item without `val` is a delete. Errors: no key and no
 // keyHash, a bad keyHash, or a key that does not hash to keyHash.
-Result<Item> item_from_pb(const PBDTableItem& pb);
+Result<Item> item_from_pb(const pb::PBDTableItem& pb);
 // The same, taking the key and value out of `pb` (no copies).
-Result<Item> item_from_pb(PBDTableItem&& pb);
+Result<Item> item_from_pb(pb::PBDTableItem&& pb);
 
 // A key hash from the wire (exactly 20 bytes).
 Result<Id> hash_from_pb(const std::string& raw);

@@ -37,7 +37,7 @@ ReplicaMeta request_meta(const Context& ctx, const dendrite::PBProtoVnode* origi
 // The bookkeeping of item `pb` of a request with `base`: its depth, and its
 // own master when it names one. Returns `base` itself when the item names
 // neither, else `scratch` filled in.
-const ReplicaMeta& item_meta(const PBDTableItem& pb, const ReplicaMeta& base,
+const ReplicaMeta& item_meta(const pb::PBDTableItem& pb, const ReplicaMeta& base,
                              ReplicaMeta& scratch) {
   if (!pb.has_replicainfo()) return base;
   scratch = base;
@@ -51,9 +51,9 @@ const ReplicaMeta& item_meta(const PBDTableItem& pb, const ReplicaMeta& base,
 // Writes `item` (decoded from `pb`, which keeps its replicaInfo) as a
 // replica copy into v's replica table, with the bookkeeping of a request
 // with `base`.
-PBDTableResponse apply_replica(Context& ctx, VnodeState& v, const Result<Item>& item,
-                               const PBDTableItem& pb, const ReplicaMeta& base) {
-  PBDTableResponse r;
+pb::PBDTableResponse apply_replica(Context& ctx, VnodeState& v, const Result<Item>& item,
+                                   const pb::PBDTableItem& pb, const ReplicaMeta& base) {
+  pb::PBDTableResponse r;
   if (!item.ok()) {
     r.set_ok(false);
     r.set_code(kCodeInvalidArgument);
@@ -73,7 +73,7 @@ PBDTableResponse apply_replica(Context& ctx, VnodeState& v, const Result<Item>& 
   return r;
 }
 
-void fill_response(PBDTableResponse* r, const WriteOutcome& o) {
+void fill_response(pb::PBDTableResponse* r, const WriteOutcome& o) {
   r->set_ok(o.code == kCodeOk);
   if (o.code != kCodeOk) {
     r->set_code(o.code);
@@ -195,7 +195,7 @@ Result<Message> Handlers::handle(const Message& m) {
 }
 
 Message Handlers::status(const Message& m) {
-  auto req = unpack<PBDTableStatus>(m, m.type);
+  auto req = unpack<pb::PBDTableStatus>(m, m.type);
   if (!req.ok()) return decode_error(m.type);
   auto dest = from_pb(req->dest());
   if (dest && ctx_->local(dest->id)) return ok_response();
@@ -203,7 +203,7 @@ Message Handlers::status(const Message& m) {
 }
 
 void Handlers::get_item(const Message& m, Respond respond) {
-  auto req = unpack<PBDTableGetItem>(m, m.type);
+  auto req = unpack<pb::PBDTableGetItem>(m, m.type);
   if (!req.ok()) return respond(decode_error(m.type));
   auto dest = from_pb(req->dest());
   VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
@@ -235,7 +235,7 @@ Result<Message> Handlers::wait_for(const Message& m) {
 }
 
 Message Handlers::set_replica(const Message& m) {
-  auto req = unpack<PBDTableSetItem>(m, m.type);
+  auto req = unpack<pb::PBDTableSetItem>(m, m.type);
   if (!req.ok()) return decode_error(m.type);
   auto dest = from_pb(req->dest());
   VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
@@ -246,7 +246,7 @@ Message Handlers::set_replica(const Message& m) {
 }
 
 void Handlers::set_item(const Message& m, Respond respond) {
-  auto req = unpack<PBDTableSetItem>(m, m.type);
+  auto req = unpack<pb::PBDTableSetItem>(m, m.type);
   if (!req.ok()) return respond(decode_error(m.type));
   auto dest = from_pb(req->dest());
   VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
@@ -274,14 +274,14 @@ void Handlers::set_item(const Message& m, Respond respond) {
   items.push_back(std::move(*item));
   primary_write_async(ctx_, *owner, std::move(items), req->minacks(),
                       [respond = std::move(respond)](std::vector<WriteOutcome> outcomes) {
-                        PBDTableResponse r;
+                        pb::PBDTableResponse r;
                         fill_response(&r, outcomes.at(0));
                         respond(pack(msg::kResponse, r));
                       });
 }
 
 void Handlers::set_multi(const Message& m, Respond respond) {
-  auto req = unpack<PBDTableSetMultiItem>(m, m.type);
+  auto req = unpack<pb::PBDTableSetMultiItem>(m, m.type);
   if (!req.ok()) return respond(decode_error(m.type));
   auto dest = from_pb(req->dest());
   VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
@@ -303,12 +303,12 @@ void Handlers::set_multi(const Message& m, Respond respond) {
     if (hashes.size() > 1) v->replica.prefetch(hashes);
     // The answer lists a result per item only when one failed; {ok} alone
     // says every item was written.
-    std::vector<std::pair<int, PBDTableResponse>> failed;
+    std::vector<std::pair<int, pb::PBDTableResponse>> failed;
     for (int i = 0; i < n; ++i) {
-      PBDTableResponse r = apply_replica(*ctx_, *v, items[i], req->items(i), base);
+      pb::PBDTableResponse r = apply_replica(*ctx_, *v, items[i], req->items(i), base);
       if (!r.ok()) failed.emplace_back(i, std::move(r));
     }
-    PBDTableResponse reply;
+    pb::PBDTableResponse reply;
     reply.set_ok(failed.empty());
     if (!failed.empty()) {
       auto next = failed.begin();
@@ -327,11 +327,11 @@ void Handlers::set_multi(const Message& m, Respond respond) {
   // they finish, and the last one answers.
   struct Batch {
     std::mutex mu;
-    std::vector<PBDTableResponse> results;  // GUARDED_BY(mu)
-    int waiting = 0;                        // GUARDED_BY(mu)
+    std::vector<pb::PBDTableResponse> results;  // GUARDED_BY(mu)
+    int waiting = 0;                            // GUARDED_BY(mu)
     Respond respond;
     void answer() {
-      PBDTableResponse reply;
+      pb::PBDTableResponse reply;
       reply.set_ok(true);
       for (auto& r : results) {
         if (!r.ok()) reply.set_ok(false);
@@ -458,7 +458,7 @@ void Handlers::set_multi(const Message& m, Respond respond) {
 }
 
 Message Handlers::clear_replica(const Message& m) {
-  auto req = unpack<PBDTableClearReplica>(m, m.type);
+  auto req = unpack<pb::PBDTableClearReplica>(m, m.type);
   if (!req.ok()) return decode_error(m.type);
   auto dest = from_pb(req->dest());
   VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
@@ -474,7 +474,7 @@ Message Handlers::clear_replica(const Message& m) {
 }
 
 Message Handlers::set_replica_info(const Message& m) {
-  auto req = unpack<PBDTableSetReplicaInfo>(m, m.type);
+  auto req = unpack<pb::PBDTableSetReplicaInfo>(m, m.type);
   if (!req.ok()) return decode_error(m.type);
   auto dest = from_pb(req->dest());
   VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
@@ -488,7 +488,7 @@ Message Handlers::set_replica_info(const Message& m) {
 }
 
 void Handlers::get_multi(const Message& m, Respond respond) {
-  auto req = unpack<PBDTableGetMultiItem>(m, m.type);
+  auto req = unpack<pb::PBDTableGetMultiItem>(m, m.type);
   if (!req.ok()) return respond(decode_error(m.type));
   auto dest = from_pb(req->dest());
   VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
@@ -502,7 +502,7 @@ void Handlers::get_multi(const Message& m, Respond respond) {
     Vnode origin;
     Respond respond;
     void answer() {
-      PBDTableMultiItemResponse reply;
+      pb::PBDTableMultiItemResponse reply;
       to_pb(origin, reply.mutable_origin());
       for (const Message& item : items) reply.add_items()->ParseFromString(item.payload);
       respond(pack(msg::kMultiItemResponse, reply));
@@ -559,7 +559,7 @@ void Handlers::get_multi(const Message& m, Respond respond) {
 }
 
 Message Handlers::local_keys(const Message& m) {
-  auto req = unpack<PBDTableLocalKeys>(m, m.type);
+  auto req = unpack<pb::PBDTableLocalKeys>(m, m.type);
   if (!req.ok()) return decode_error(m.type);
   std::vector<VnodeState*> vnodes;
   if (req->has_dest()) {
@@ -594,7 +594,7 @@ Message Handlers::local_keys(const Message& m) {
                std::make_move_iterator(part.end()));
   }
   std::sort(all.begin(), all.end(), [](const Item& a, const Item& b) { return a.hash < b.hash; });
-  PBDTableMultiItemResponse reply;
+  pb::PBDTableMultiItemResponse reply;
   if (vnodes.size() == 1) to_pb(vnodes[0]->self, reply.mutable_origin());
   const std::size_t limit = req->limit() > 0 ? static_cast<std::size_t>(req->limit())
                                              : std::numeric_limits<std::size_t>::max();
@@ -611,7 +611,7 @@ Message Handlers::local_keys(const Message& m) {
 }
 
 Message Handlers::drop_items(const Message& m) {
-  auto req = unpack<PBDTableDropItems>(m, m.type);
+  auto req = unpack<pb::PBDTableDropItems>(m, m.type);
   if (!req.ok()) return decode_error(m.type);
   auto dest = from_pb(req->dest());
   VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
@@ -636,7 +636,7 @@ Message Handlers::drop_items(const Message& m) {
 }
 
 Message Handlers::replica_digest(const Message& m) {
-  auto req = unpack<PBDTableReplicaDigest>(m, m.type);
+  auto req = unpack<pb::PBDTableReplicaDigest>(m, m.type);
   if (!req.ok()) return decode_error(m.type);
   auto dest = from_pb(req->dest());
   VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
@@ -644,7 +644,7 @@ Message Handlers::replica_digest(const Message& m) {
   auto origin = from_pb(req->origin());
   if (!origin) return decode_error(m.type);
   const std::int64_t now = ctx_->clock->age_now();
-  PBDTableMultiItemResponse reply;
+  pb::PBDTableMultiItemResponse reply;
   to_pb(v->self, reply.mutable_origin());
   for (const auto& item : req->items()) {
     auto hash = Id::from_bytes(item.keyhash());
@@ -658,7 +658,7 @@ Message Handlers::replica_digest(const Message& m) {
 }
 
 Message Handlers::promote_key(const Message& m) {
-  auto req = unpack<PBDTablePromoteKey>(m, m.type);
+  auto req = unpack<pb::PBDTablePromoteKey>(m, m.type);
   if (!req.ok()) return decode_error(m.type);
   auto dest = from_pb(req->dest());
   VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;

@@ -8,7 +8,7 @@
 #include "dendrite/dtable/dtable.h"
 #include "dendrite/dtable/messages.h"
 #include "handlers.h"
-#include "migration.h"
+#include "maintenance.h"
 #include "service.h"
 #include "settings.h"
 

@@ -15,9 +15,9 @@ namespace {
 std::vector<bool> acked_items(const Result<Message>& reply, std::size_t n) {
   std::vector<bool> ok(n, false);
   if (!reply.ok() || reply->type != msg::kResponse) return ok;
-  auto r = unpack<PBDTableResponse>(*reply, msg::kResponse);
+  auto r = unpack<pb::PBDTableResponse>(*reply, msg::kResponse);
   if (!r.ok()) return ok;
-  auto good = [](const PBDTableResponse& x) { return x.ok() || x.code() == kCodeOlder; };
+  auto good = [](const pb::PBDTableResponse& x) { return x.ok() || x.code() == kCodeOlder; };
   if (static_cast<std::size_t>(r->results_size()) == n) {
     for (std::size_t i = 0; i < n; ++i) ok[i] = good(r->results(static_cast<int>(i)));
   } else if (good(*r)) {
@@ -33,22 +33,22 @@ std::vector<bool> acked_items(const Result<Message>& reply, std::size_t n) {
 Message replica_request(const Vnode& primary, const Vnode& target, int depth,
                         const std::vector<Item>& items) {
   if (items.size() == 1) {
-    PBDTableSetItem req;
+    pb::PBDTableSetItem req;
     to_pb(target, req.mutable_dest());
     to_pb(primary, req.mutable_origin());
-    PBDTableItem* pb = req.mutable_item();
+    pb::PBDTableItem* pb = req.mutable_item();
     to_pb(items[0], pb);
     auto* info = pb->mutable_replicainfo();
     to_pb(primary, info->mutable_master());
     info->set_depth(depth);
     return pack(msg::kSetReplica, req);
   }
-  PBDTableSetMultiItem req;
+  pb::PBDTableSetMultiItem req;
   to_pb(target, req.mutable_dest());
   to_pb(primary, req.mutable_origin());
   req.set_replica(true);
   for (const Item& item : items) {
-    PBDTableItem* pb = req.add_items();
+    pb::PBDTableItem* pb = req.add_items();
     to_pb(item, pb);
     if (depth != 0) pb->mutable_replicainfo()->set_depth(depth);
   }

@@ -113,7 +113,7 @@ void ReplicaWrite::abort(const std::vector<bool>& failed) {
 }
 
 void ReplicaWrite::drop(std::size_t target, const std::vector<std::size_t>& items) {
-  PBDTableDropItems req;
+  pb::PBDTableDropItems req;
   to_pb(targets_[target], req.mutable_dest());
   to_pb(primary_, req.mutable_origin());
   req.set_replica(true);
@@ -215,7 +215,7 @@ bool sync_replica(const std::shared_ptr<Context>& ctx, VnodeState& v, const Vnod
   const std::size_t batch = std::max<std::size_t>(ctx->settings.batch_items, 256) * 4;
   bool ok = true;
   for (std::size_t from = 0; from < stamps.size(); from += batch) {
-    PBDTableReplicaDigest req;
+    pb::PBDTableReplicaDigest req;
     to_pb(target, req.mutable_dest());
     to_pb(v.self, req.mutable_origin());
     const std::size_t to = std::min(stamps.size(), from + batch);
@@ -226,7 +226,7 @@ bool sync_replica(const std::shared_ptr<Context>& ctx, VnodeState& v, const Vnod
     }
     auto reply = ctx->call(target.host, pack(msg::kReplicaDigest, req));
     if (!reply.ok()) return false;
-    auto missing = unpack<PBDTableMultiItemResponse>(*reply, msg::kMultiItemResponse);
+    auto missing = unpack<pb::PBDTableMultiItemResponse>(*reply, msg::kMultiItemResponse);
     if (!missing.ok()) return false;
     std::vector<Item> items;
     for (const auto& m : missing->items()) {
@@ -248,7 +248,7 @@ void drop_replicas(const std::shared_ptr<Context>& ctx, const Vnode& master, con
                    const std::vector<Id>& hashes) {
   const std::size_t batch = std::max<std::size_t>(ctx->settings.batch_items, 256) * 4;
   for (std::size_t from = 0; from < hashes.size(); from += batch) {
-    PBDTableDropItems req;
+    pb::PBDTableDropItems req;
     to_pb(target, req.mutable_dest());
     to_pb(master, req.mutable_origin());
     req.set_replica(true);

@@ -113,7 +113,7 @@ Status TableService::write(std::string_view key, std::string_view value, bool de
   if (!guard.entered()) return stopped();
   if (Status s = check_write(key, value.size(), options); !s.ok()) return s;
   const Id hash = Id::hash(key);
-  PBDTableSetItem req;
+  pb::PBDTableSetItem req;
   auto* item = req.mutable_item();
   item->set_key(std::string(key));
   item->set_keyhash(hash.raw());
@@ -142,7 +142,7 @@ Status TableService::write(std::string_view key, std::string_view value, bool de
       last = e;
       continue;
     }
-    auto r = unpack<PBDTableResponse>(*reply, msg::kResponse);
+    auto r = unpack<pb::PBDTableResponse>(*reply, msg::kResponse);
     if (!r.ok()) return Status::Internal("malformed reply to a write: " + r.status().message());
     if (r->ok()) return Status::Ok();
     Status s = status_of(r->code(), r->error());
@@ -259,7 +259,7 @@ std::vector<Status> TableService::set_multi(const std::vector<KeyValue>& items,
         idx.size(), ctx_->settings.batch_items, ctx_->settings.batch_bytes,
         [&](std::size_t k) { return items[idx[k]].key.size() + items[idx[k]].value.size(); });
     for (const auto& [from, to] : ranges) {
-      PBDTableSetMultiItem req;
+      pb::PBDTableSetMultiItem req;
       to_pb(primary, req.mutable_dest());
       req.set_minacks(options.consistency);
       for (std::size_t k = from; k < to; ++k) {
@@ -268,8 +268,9 @@ std::vector<Status> TableService::set_multi(const std::vector<KeyValue>& items,
         item->set_val(items[idx[k]].value);
       }
       auto reply = ctx_->call(primary.host, pack(msg::kSetMultiItem, req), limit);
-      Result<PBDTableResponse> r = Status::Unavailable("no reply");
-      if (reply.ok() && error_of(*reply).ok()) r = unpack<PBDTableResponse>(*reply, msg::kResponse);
+      Result<pb::PBDTableResponse> r = Status::Unavailable("no reply");
+      if (reply.ok() && error_of(*reply).ok())
+        r = unpack<pb::PBDTableResponse>(*reply, msg::kResponse);
       for (std::size_t k = from; k < to; ++k) {
         const int pos = static_cast<int>(k - from);
         if (!r.ok() || pos >= r->results_size()) {
@@ -319,14 +320,14 @@ std::vector<Result<std::string>> TableService::get_multi(const std::vector<std::
     const auto& [primary, idx] = group;
     for (std::size_t from = 0; from < idx.size(); from += ctx_->settings.batch_items) {
       const std::size_t to = std::min(idx.size(), from + ctx_->settings.batch_items);
-      PBDTableGetMultiItem req;
+      pb::PBDTableGetMultiItem req;
       to_pb(primary, req.mutable_dest());
       if (options.consistency > 1) req.set_consistency(options.consistency);
       for (std::size_t k = from; k < to; ++k) req.add_keyhashes(Id::hash(keys[idx[k]]).raw());
       auto reply = ctx_->call(primary.host, pack(msg::kGetMultiItem, req), timeout(options));
-      Result<PBDTableMultiItemResponse> r = Status::Unavailable("no reply");
+      Result<pb::PBDTableMultiItemResponse> r = Status::Unavailable("no reply");
       if (reply.ok() && error_of(*reply).ok()) {
-        r = unpack<PBDTableMultiItemResponse>(*reply, msg::kMultiItemResponse);
+        r = unpack<pb::PBDTableMultiItemResponse>(*reply, msg::kMultiItemResponse);
       }
       for (std::size_t k = from; k < to; ++k) {
         const int pos = static_cast<int>(k - from);

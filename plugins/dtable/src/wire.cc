@@ -6,7 +6,7 @@
 namespace dendrite::dtable {
 
 Message get_item_request(const Vnode& dest, const Id& hash, GetMode mode, int consistency) {
-  PBDTableGetItem req;
+  pb::PBDTableGetItem req;
   to_pb(dest, req.mutable_dest());
   req.set_keyhash(hash.raw());
   if (consistency > 1) req.set_consistency(consistency);
@@ -18,7 +18,7 @@ Message get_item_request(const Vnode& dest, const Id& hash, GetMode mode, int co
 Result<std::optional<Item>> item_from_reply(const Result<Message>& reply) {
   if (!reply.ok()) return reply.status();
   if (Status e = error_of(*reply); !e.ok()) return e;
-  auto pb = unpack<PBDTableItem>(*reply, msg::kItem);
+  auto pb = unpack<pb::PBDTableItem>(*reply, msg::kItem);
   if (!pb.ok()) return pb.status();
   if (pb->code() != kCodeOk) return status_of(pb->code(), pb->error());
   if (!pb->found() && !pb->deleted()) return std::optional<Item>();
@@ -28,7 +28,7 @@ Result<std::optional<Item>> item_from_reply(const Result<Message>& reply) {
 }
 
 Message item_reply(const std::optional<Item>& item) {
-  PBDTableItem pb;
+  pb::PBDTableItem pb;
   if (item) {
     to_pb(*item, &pb);
     pb.set_found(!item->deleted);
@@ -39,7 +39,7 @@ Message item_reply(const std::optional<Item>& item) {
 }
 
 Message item_error_reply(int code, const std::string& error) {
-  PBDTableItem pb;
+  pb::PBDTableItem pb;
   pb.set_found(false);
   pb.set_code(code);
   pb.set_error(error);

@@ -1,4 +1,4 @@
-#include "migration.h"
+#include "maintenance.h"
 
 #include <algorithm>
 #include <atomic>
@@ -293,7 +293,7 @@ std::vector<Item> Maintenance::pull(const Vnode& from, const std::optional<Vnode
   std::vector<Item> out;
   std::optional<Id> after;
   for (int page = 0; page < 100000 && !stopping(); ++page) {
-    PBDTableLocalKeys req;
+    pb::PBDTableLocalKeys req;
     to_pb(from, req.mutable_dest());
     req.set_replicas(true);
     req.set_with_values(true);
@@ -306,7 +306,7 @@ std::vector<Item> Maintenance::pull(const Vnode& from, const std::optional<Vnode
     if (after) req.set_afterkeyhash(after->raw());
     auto reply = ctx_->call(from.host, pack(msg::kLocalKeys, req));
     if (!reply.ok()) break;
-    auto list = unpack<PBDTableMultiItemResponse>(*reply, msg::kMultiItemResponse);
+    auto list = unpack<pb::PBDTableMultiItemResponse>(*reply, msg::kMultiItemResponse);
     if (!list.ok()) break;
     for (const auto& pb : list->items()) {
       auto item = item_from_pb(pb);
@@ -555,18 +555,18 @@ std::size_t Maintenance::deliver(const Vnode& owner, std::vector<Item> items,
       if (flight->failures >= 2) break;
       ++flight->in_flight;
     }
-    PBDTableSetMultiItem req;
+    pb::PBDTableSetMultiItem req;
     to_pb(owner, req.mutable_dest());
     if (keeper) to_pb(*keeper, req.mutable_origin());
     req.set_demoting(true);
     Message packed = pack(msg::kSetMultiItem, req);
-    append_items(items, from, to, PBDTableSetMultiItem::kItemsFieldNumber, &packed.payload);
+    append_items(items, from, to, pb::PBDTableSetMultiItem::kItemsFieldNumber, &packed.payload);
     ctx_->send_async(
         owner.host, std::move(packed),
         [flight, from = from, n = to - from](Result<Message> reply) {
-          Result<PBDTableResponse> r = Status::Unavailable("no answer");
+          Result<pb::PBDTableResponse> r = Status::Unavailable("no answer");
           if (reply.ok() && error_of(*reply).ok()) {
-            r = unpack<PBDTableResponse>(*reply, msg::kResponse);
+            r = unpack<pb::PBDTableResponse>(*reply, msg::kResponse);
           }
           std::vector<char> took(n, 0);
           if (r.ok()) {
