@@ -35,7 +35,11 @@ function(dendrite_add_plugin)
   target_link_libraries(${P_NAME} PRIVATE DendriteSDK::sdk ${P_LIBRARIES})
   target_include_directories(${P_NAME} PRIVATE ${CMAKE_BINARY_DIR}/gen)
   target_compile_features(${P_NAME} PRIVATE cxx_std_20)
-  if(DENDRITE_WARNINGS)
+  # In this tree, the project's warnings; a plugin built against the installed
+  # package gets the options in DENDRITE_WARNINGS, when it sets that variable.
+  if(TARGET dendrite_warnings)
+    target_link_libraries(${P_NAME} PRIVATE dendrite_warnings)
+  elseif(DENDRITE_WARNINGS)
     target_compile_options(${P_NAME} PRIVATE ${DENDRITE_WARNINGS})
   endif()
   if(P_PROTOS)

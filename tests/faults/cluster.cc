@@ -70,8 +70,8 @@ bool Cluster::launch(int i, const std::vector<std::string>& join, std::chrono::m
                  "FAKETIME_NO_CACHE=1", "ASAN_OPTIONS=" + asan_options});
   }
   argv.insert(argv.end(), {options_.dendrited, "--config", base + ".json"});
-  node.child = std::make_unique<proc::ChildProcess>(argv, base + ".out", base + ".err",
-                                                    proc::Output::kAppend);
+  node.child = std::make_unique<test::ChildProcess>(argv, base + ".out", base + ".err",
+                                                    test::Output::kAppend);
   node.stopped = false;
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -90,7 +90,7 @@ bool Cluster::start(std::string* error) {
       nodes_.push_back(Node{"n" + std::to_string(i), net_.node_ip(i) + ":7100", nullptr});
       continue;
     }
-    const int port = proc::free_port();
+    const int port = test::free_port();
     if (port == 0) {
       *error = "no free port on 127.0.0.1";
       return false;

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "common/child_process.h"
 #include "dendrite/vnode.h"
 #include "faults/netlab.h"
+#include "support/child_process.h"
 
 namespace dendrite::faults {
 
@@ -97,7 +97,7 @@ class Cluster {
   struct Node {
     std::string name;
     std::string address;
-    std::unique_ptr<proc::ChildProcess> child;
+    std::unique_ptr<test::ChildProcess> child;
     bool stopped = false;
   };
   bool launch(int i, const std::vector<std::string>& join, std::chrono::milliseconds limit);

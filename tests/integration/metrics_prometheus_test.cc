@@ -3,83 +3,24 @@
 // targets up and a dendrite_ series with the expected value. The server binds
 // 127.0.0.1 only, keeps its data in a temporary directory and is killed at the end.
 #include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include "common/refusing_port.h"
 #include "dendrite/metrics/http.h"
 #include "integration/dtable_cluster.h"
+#include "support/child_process.h"
+#include "support/process.h"
 #include "support/promtool.h"
-
-extern char** environ;
 
 namespace dendrite::test {
 namespace {
 
 using nlohmann::json;
-
-// A free TCP port on 127.0.0.1 (bound and released; the window is short).
-int free_port() {
-  return proc::RefusingPort().port();
-}
-
-// One child process; killed (TERM, then KILL) when destroyed.
-class Child {
- public:
-  Child(const std::vector<std::string>& argv, const std::string& log) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~Child() { stop(); }
-  bool started() const { return pid_ > 0; }
-  bool running() {
-    if (pid_ <= 0) return false;
-    int status;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return false;
-    }
-    return true;
-  }
-  void stop() {
-    if (!running()) return;
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 200; ++i) {  // 10 s
-      if (!running()) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 TEST(MetricsPrometheusTest, PrometheusScrapesTwoNodes) {
   DENDRITE_REQUIRE_TOOL(prometheus, "prometheus");
@@ -113,11 +54,11 @@ TEST(MetricsPrometheusTest, PrometheusScrapesTwoNodes) {
   const int port = free_port();
   ASSERT_GT(port, 0);
   const std::string log = (dir / "prometheus.log").string();
-  Child server({prometheus, "--config.file=" + (dir / "prometheus.yml").string(),
-                "--web.listen-address=127.0.0.1:" + std::to_string(port),
-                "--storage.tsdb.path=" + (dir / "data").string(), "--log.level=warn"},
-               log);
-  ASSERT_TRUE(server.started());
+  ChildProcess server({prometheus, "--config.file=" + (dir / "prometheus.yml").string(),
+                       "--web.listen-address=127.0.0.1:" + std::to_string(port),
+                       "--storage.tsdb.path=" + (dir / "data").string(), "--log.level=warn"},
+                      log + ".out", log);
+  ASSERT_GT(server.pid(), 0);
 
   httplib::Client api("127.0.0.1", port);
   api.set_connection_timeout(2);
@@ -168,7 +109,8 @@ TEST(MetricsPrometheusTest, PrometheusScrapesTwoNodes) {
       std::chrono::seconds(30)))
       << writes;
 
-  server.stop();
+  server.signal(SIGTERM);
+  EXPECT_TRUE(server.wait_for(std::chrono::seconds(10)).has_value());
   std::filesystem::remove_all(dir);
 }
 

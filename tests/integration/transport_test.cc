@@ -22,11 +22,11 @@
 #include <zmq_addon.hpp>
 
 #include "chord.pb.h"
-#include "common/refusing_port.h"
 #include "dendrite/message.h"
-#include "host/transport.h"
 #include "host/worker_pool.h"
+#include "host/zmq_transport.h"
 #include "support/eventually.h"
+#include "support/refusing_port.h"
 
 namespace dendrite::host {
 namespace {
@@ -44,7 +44,7 @@ constexpr auto kWait = 20s;             // bound of every wait for a condition
 // Ping is answered inline; kEcho/kBlock/kBarrier on workers; anything else Err.
 class TestHandler final : public RequestHandler {
  public:
-  bool is_inline(MessageType type) const override { return type == msg::kPing; }
+  bool runs_inline(MessageType type) const override { return type == msg::kPing; }
 
   Message handle(const Message& request) override {
     ++handled;
@@ -321,7 +321,7 @@ TEST(Transport, TimesOutAgainstSilentRouter) {
 TEST(Transport, NobodyListeningOrBadAddress) {
   // A port bound but not listening: connecting is refused, and the port stays
   // ours (a port that was merely free could be handed to the transport below).
-  const proc::RefusingPort refusing;
+  const test::RefusingPort refusing;
   ASSERT_NE(refusing.address(), "");
   const std::string dead = refusing.address();
   TestHandler h;
@@ -595,7 +595,7 @@ TEST(Transport, RefusesWithBusyBeyondThePendingBytes) {
 // Drops every request's answer callback unanswered (a handler bug).
 class DroppingHandler final : public RequestHandler {
  public:
-  bool is_inline(MessageType) const override { return false; }
+  bool runs_inline(MessageType) const override { return false; }
   Message handle(const Message& request) override { return request; }
   void handle_async(Message, std::function<void(Message)>) override {}
 };

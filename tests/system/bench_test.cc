@@ -21,13 +21,13 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "common/refusing_port.h"
 #include "dendrite/client/ring_view.h"
 #include "support/eventually.h"
+#include "support/process.h"
 #include "support/programs.h"
-#include "system/process.h"
+#include "support/refusing_port.h"
 
-namespace dendrite::systest {
+namespace dendrite::test {
 namespace {
 
 using nlohmann::json;
@@ -169,7 +169,7 @@ TEST_F(BenchTest, SequentialWritesEveryKeyOfTheKeySpaceOnce) {
 // A port bound but not listening (connections are refused), and one nobody
 // holds: either way one line on stderr and exit 3, within a few timeouts.
 TEST_F(BenchTest, UnreachableNodeExitsThreeWithOneLine) {
-  const proc::RefusingPort refusing;
+  const test::RefusingPort refusing;
   ASSERT_NE(refusing.address(), "");
   const std::string bound = refusing.address();
   const std::string nobody = "127.0.0.1:" + std::to_string(free_port());
@@ -206,4 +206,4 @@ TEST_F(BenchTest, ConsistencyNotMetExitsFour) {
 }
 
 }  // namespace
-}  // namespace dendrite::systest
+}  // namespace dendrite::test

@@ -25,10 +25,10 @@
 #include "dendrite/client/ring_view.h"
 #include "dendrite/id.h"
 #include "support/eventually.h"
+#include "support/process.h"
 #include "support/programs.h"
-#include "system/process.h"
 
-namespace dendrite::systest {
+namespace dendrite::test {
 namespace {
 
 using nlohmann::json;
@@ -461,4 +461,4 @@ TEST_F(DtableCliTest, ACrashedHostIsRememberedShownDownAndForgottenOnRequest) {
 }
 
 }  // namespace
-}  // namespace dendrite::systest
+}  // namespace dendrite::test

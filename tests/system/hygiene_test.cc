@@ -17,10 +17,10 @@
 #include <nlohmann/json.hpp>
 
 #include "dendrite/client/ring_view.h"
+#include "support/process.h"
 #include "support/programs.h"
-#include "system/process.h"
 
-namespace dendrite::systest {
+namespace dendrite::test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -144,4 +144,4 @@ TEST(HygieneTest, DeadAndDepartedPeersLeaveNoDescriptorsOrThreadsBehind) {
 }
 
 }  // namespace
-}  // namespace dendrite::systest
+}  // namespace dendrite::test

@@ -23,10 +23,10 @@
 #include "dendrite/client/ring_view.h"
 #include "dendrite/message.h"
 #include "plugins/include/test_plugins/test_plugins.h"
+#include "support/process.h"
 #include "support/programs.h"
-#include "system/process.h"
 
-namespace dendrite::systest {
+namespace dendrite::test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -155,4 +155,4 @@ TEST(OverloadTest, FloodGetsBusyRepliesMemoryStaysBoundedServiceResumes) {
 }
 
 }  // namespace
-}  // namespace dendrite::systest
+}  // namespace dendrite::test

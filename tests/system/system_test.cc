@@ -22,10 +22,10 @@
 #include "dendrite/client/ring_view.h"
 #include "dendrite/id.h"
 #include "support/eventually.h"
+#include "support/process.h"
 #include "support/programs.h"
-#include "system/process.h"
 
-namespace dendrite::systest {
+namespace dendrite::test {
 namespace {
 
 using nlohmann::json;
@@ -350,4 +350,4 @@ TEST_F(SystemTest, CliUsageErrorsExit2) {
 }
 
 }  // namespace
-}  // namespace dendrite::systest
+}  // namespace dendrite::test

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace dendrite::proc {
+namespace dendrite::test {
 
 // How a child's output files are opened.
 enum class Output {
@@ -54,4 +54,4 @@ class ChildProcess {
 // 0 when none could be found.
 int free_port();
 
-}  // namespace dendrite::proc
+}  // namespace dendrite::test

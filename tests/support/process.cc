@@ -1,4 +1,4 @@
-#include "system/process.h"
+#include "support/process.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -18,7 +18,7 @@
 
 #include <gtest/gtest.h>
 
-namespace dendrite::systest {
+namespace dendrite::test {
 RunResult run(const std::vector<std::string>& argv, const std::string& dir,
               std::chrono::milliseconds limit) {
   static int counter = 0;
@@ -36,12 +36,6 @@ RunResult run(const std::vector<std::string>& argv, const std::string& dir,
   result.out = read_file(base + ".out");
   result.err = read_file(base + ".err");
   return result;
-}
-
-int free_port() {
-  const int port = proc::free_port();
-  if (port == 0) ADD_FAILURE() << "cannot find a free port: " << std::strerror(errno);
-  return port;
 }
 
 std::string read_file(const std::string& path) {
@@ -71,4 +65,4 @@ std::string TempDir::write(const std::string& name, const std::string& content) 
   return file;
 }
 
-}  // namespace dendrite::systest
+}  // namespace dendrite::test

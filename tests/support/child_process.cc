@@ -1,6 +1,6 @@
-#include "common/child_process.h"
+#include "support/child_process.h"
 
-#include "common/refusing_port.h"
+#include "support/refusing_port.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -13,7 +13,7 @@
 #include <thread>
 #include <utility>
 
-namespace dendrite::proc {
+namespace dendrite::test {
 namespace {
 
 int decode_wait_status(int status) {
@@ -84,4 +84,4 @@ int free_port() {
   return RefusingPort().port();  // bound, then released at once
 }
 
-}  // namespace dendrite::proc
+}  // namespace dendrite::test

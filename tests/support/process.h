@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "common/child_process.h"
+#include "support/child_process.h"
 
-namespace dendrite::systest {
+namespace dendrite::test {
 
 // A started child process (output files truncated); see common/child_process.h.
-using Process = proc::ChildProcess;
+using Process = test::ChildProcess;
 
 // What a finished program printed and returned.
 struct RunResult {
@@ -27,9 +27,6 @@ struct RunResult {
 // files in `dir`.
 RunResult run(const std::vector<std::string>& argv, const std::string& dir,
               std::chrono::milliseconds limit = std::chrono::seconds(60));
-
-// A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, close).
-int free_port();
 
 // The whole content of a file ("" when unreadable).
 std::string read_file(const std::string& path);
@@ -49,4 +46,4 @@ class TempDir {
   std::string path_;
 };
 
-}  // namespace dendrite::systest
+}  // namespace dendrite::test

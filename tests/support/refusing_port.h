@@ -11,7 +11,7 @@
 
 #include <string>
 
-namespace dendrite::proc {
+namespace dendrite::test {
 
 class RefusingPort {
  public:
@@ -48,4 +48,4 @@ class RefusingPort {
   std::string address_;
 };
 
-}  // namespace dendrite::proc
+}  // namespace dendrite::test
