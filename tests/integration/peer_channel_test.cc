@@ -148,10 +148,10 @@ class PeerChannelTest : public ::testing::Test {
 };
 
 TEST_F(PeerChannelTest, BatchesAfterAYesAndMatchesRepliesInAnyOrder) {
+  Results results;  // before the channel: its destructor fails what is pending
   auto c = open();
   ASSERT_NE(c, nullptr);
   settle(*c, true);
-  Results results;
   EXPECT_TRUE(c->call(Message{kEcho, "a"}, 5s, results.add(0)));
   EXPECT_FALSE(c->call(Message{kEcho, "b"}, 5s, results.add(1)));
   EXPECT_FALSE(c->call(Message{kEcho, "c"}, 5s, results.add(2)));
@@ -184,10 +184,10 @@ TEST_F(PeerChannelTest, BatchesAfterAYesAndMatchesRepliesInAnyOrder) {
 }
 
 TEST_F(PeerChannelTest, ALoneRequestLeavesAsAPlainMessage) {
+  Results results;  // before the channel: its destructor fails what is pending
   auto c = open();
   ASSERT_NE(c, nullptr);
   settle(*c, true);
-  Results results;
   EXPECT_TRUE(c->call(Message{kEcho, "solo"}, 5s, results.add(0)));
   c->flush();
   auto m = router_.receive();
@@ -201,10 +201,10 @@ TEST_F(PeerChannelTest, ALoneRequestLeavesAsAPlainMessage) {
 }
 
 TEST_F(PeerChannelTest, AnOriginalNodesErrMeansOneRequestPerMessage) {
+  Results results;  // before the channel: its destructor fails what is pending
   auto c = open();
   ASSERT_NE(c, nullptr);
   settle(*c, false);
-  Results results;
   for (int i = 0; i < 3; ++i) {
     EXPECT_FALSE(c->call(Message{kEcho, std::to_string(i)}, 5s, results.add(i)));
   }
@@ -218,6 +218,7 @@ TEST_F(PeerChannelTest, AnOriginalNodesErrMeansOneRequestPerMessage) {
 }
 
 TEST_F(PeerChannelTest, AnUnansweredProbeSettlesOnPlainMessagesAtItsDeadline) {
+  Results results;  // before the channel: its destructor fails what is pending
   options_.probe_timeout = 50ms;
   auto c = open();
   ASSERT_NE(c, nullptr);
@@ -226,7 +227,6 @@ TEST_F(PeerChannelTest, AnUnansweredProbeSettlesOnPlainMessagesAtItsDeadline) {
   ASSERT_TRUE(due.has_value());
   c->expire(*due);
   EXPECT_FALSE(c->next_deadline().has_value());  // nothing left to wait for
-  Results results;
   EXPECT_FALSE(c->call(Message{kEcho, "x"}, 5s, results.add(0)));
   auto m = router_.receive();
   ASSERT_TRUE(m.has_value());
@@ -234,10 +234,10 @@ TEST_F(PeerChannelTest, AnUnansweredProbeSettlesOnPlainMessagesAtItsDeadline) {
 }
 
 TEST_F(PeerChannelTest, DeadlinesExpireInOrderEvenWhenHandedOverLate) {
+  Results results;  // before the channel: its destructor fails what is pending
   auto c = open();
   ASSERT_NE(c, nullptr);
   settle(*c, true);
-  Results results;
   const auto now = Clock::now();
   // Same timeout, but the second call's deadline is earlier (its caller was
   // preempted before the hand-over): it must not wait behind the first.
@@ -258,10 +258,10 @@ TEST_F(PeerChannelTest, DeadlinesExpireInOrderEvenWhenHandedOverLate) {
 }
 
 TEST_F(PeerChannelTest, AReplyThatCameInTimeIsNoTimeout) {
+  Results results;  // before the channel: its destructor fails what is pending
   auto c = open();
   ASSERT_NE(c, nullptr);
   settle(*c, true);
-  Results results;
   c->call(Message{kEcho, "q"}, 100ms, results.add(0));
   c->flush();
   auto m = router_.receive();
@@ -277,10 +277,10 @@ TEST_F(PeerChannelTest, AReplyThatCameInTimeIsNoTimeout) {
 }
 
 TEST_F(PeerChannelTest, CloseFailsPendingAndLaterCallsAndSurvivesAThrowingCallback) {
+  Results results;  // before the channel: its destructor fails what is pending
   auto c = open();
   ASSERT_NE(c, nullptr);
   settle(*c, true);
-  Results results;
   c->call(Message{kEcho, "1"}, 5s, results.add(0));
   c->call(Message{kEcho, "2"}, 5s, [](Result<Message>) { throw std::runtime_error("boom"); });
   c->flush();
@@ -295,10 +295,10 @@ TEST_F(PeerChannelTest, CloseFailsPendingAndLaterCallsAndSurvivesAThrowingCallba
 }
 
 TEST_F(PeerChannelTest, StrayAndMalformedRepliesAreDropped) {
+  Results results;  // before the channel: its destructor fails what is pending
   auto c = open();
   ASSERT_NE(c, nullptr);
   settle(*c, true);
-  Results results;
   c->call(Message{kEcho, "q"}, 5s, results.add(0));
   c->flush();
   auto m = router_.receive();
