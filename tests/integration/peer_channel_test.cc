@@ -143,18 +143,20 @@ class PeerChannelTest : public ::testing::Test {
   zmq::context_t ctx_{1};
   Router router_;
   Heard heard_;
+  // Outlives every channel a test body opens: a channel's destructor fails
+  // the calls still pending into it.
+  Results results_;
   ChannelOptions options_;
   std::string identity_;
 };
 
 TEST_F(PeerChannelTest, BatchesAfterAYesAndMatchesRepliesInAnyOrder) {
-  Results results;  // before the channel: its destructor fails what is pending
   auto c = open();
   ASSERT_NE(c, nullptr);
   settle(*c, true);
-  EXPECT_TRUE(c->call(Message{kEcho, "a"}, 5s, results.add(0)));
-  EXPECT_FALSE(c->call(Message{kEcho, "b"}, 5s, results.add(1)));
-  EXPECT_FALSE(c->call(Message{kEcho, "c"}, 5s, results.add(2)));
+  EXPECT_TRUE(c->call(Message{kEcho, "a"}, 5s, results_.add(0)));
+  EXPECT_FALSE(c->call(Message{kEcho, "b"}, 5s, results_.add(1)));
+  EXPECT_FALSE(c->call(Message{kEcho, "c"}, 5s, results_.add(2)));
   c->flush();
   auto batch = router_.receive();
   ASSERT_TRUE(batch.has_value());
@@ -174,21 +176,20 @@ TEST_F(PeerChannelTest, BatchesAfterAYesAndMatchesRepliesInAnyOrder) {
   append_batch_entry(reply, entries[1].first, kEcho, "B");
   router_.send({identity_, "", reply});
   router_.send({identity_, entries[0].first, "", Message{kEcho, "A"}.to_frame()});
-  ASSERT_TRUE(pump(*c, [&] { return results.got.size() == 3; }));
-  EXPECT_EQ(results.got.at(0)->payload, "A");
-  EXPECT_EQ(results.got.at(1)->payload, "B");
-  EXPECT_EQ(results.got.at(2)->payload, "C");
+  ASSERT_TRUE(pump(*c, [&] { return results_.got.size() == 3; }));
+  EXPECT_EQ(results_.got.at(0)->payload, "A");
+  EXPECT_EQ(results_.got.at(1)->payload, "B");
+  EXPECT_EQ(results_.got.at(2)->payload, "C");
   EXPECT_EQ(heard_.sent_count, 3);
   EXPECT_EQ(heard_.answered_count, 3);
   EXPECT_EQ(c->pending(), 0u);
 }
 
 TEST_F(PeerChannelTest, ALoneRequestLeavesAsAPlainMessage) {
-  Results results;  // before the channel: its destructor fails what is pending
   auto c = open();
   ASSERT_NE(c, nullptr);
   settle(*c, true);
-  EXPECT_TRUE(c->call(Message{kEcho, "solo"}, 5s, results.add(0)));
+  EXPECT_TRUE(c->call(Message{kEcho, "solo"}, 5s, results_.add(0)));
   c->flush();
   auto m = router_.receive();
   ASSERT_TRUE(m.has_value());
@@ -196,17 +197,16 @@ TEST_F(PeerChannelTest, ALoneRequestLeavesAsAPlainMessage) {
   EXPECT_EQ((*m)[1].size(), kCorrelationIdBytes);
   EXPECT_EQ((*m)[3], (Message{kEcho, "solo"}.to_frame()));
   router_.send({identity_, (*m)[1], "", Message{kEcho, "back"}.to_frame()});
-  ASSERT_TRUE(pump(*c, [&] { return results.got.size() == 1; }));
-  EXPECT_EQ(results.got.at(0)->payload, "back");
+  ASSERT_TRUE(pump(*c, [&] { return results_.got.size() == 1; }));
+  EXPECT_EQ(results_.got.at(0)->payload, "back");
 }
 
 TEST_F(PeerChannelTest, AnOriginalNodesErrMeansOneRequestPerMessage) {
-  Results results;  // before the channel: its destructor fails what is pending
   auto c = open();
   ASSERT_NE(c, nullptr);
   settle(*c, false);
   for (int i = 0; i < 3; ++i) {
-    EXPECT_FALSE(c->call(Message{kEcho, std::to_string(i)}, 5s, results.add(i)));
+    EXPECT_FALSE(c->call(Message{kEcho, std::to_string(i)}, 5s, results_.add(i)));
   }
   for (int i = 0; i < 3; ++i) {
     auto m = router_.receive();
@@ -218,7 +218,6 @@ TEST_F(PeerChannelTest, AnOriginalNodesErrMeansOneRequestPerMessage) {
 }
 
 TEST_F(PeerChannelTest, AnUnansweredProbeSettlesOnPlainMessagesAtItsDeadline) {
-  Results results;  // before the channel: its destructor fails what is pending
   options_.probe_timeout = 50ms;
   auto c = open();
   ASSERT_NE(c, nullptr);
@@ -227,42 +226,40 @@ TEST_F(PeerChannelTest, AnUnansweredProbeSettlesOnPlainMessagesAtItsDeadline) {
   ASSERT_TRUE(due.has_value());
   c->expire(*due);
   EXPECT_FALSE(c->next_deadline().has_value());  // nothing left to wait for
-  EXPECT_FALSE(c->call(Message{kEcho, "x"}, 5s, results.add(0)));
+  EXPECT_FALSE(c->call(Message{kEcho, "x"}, 5s, results_.add(0)));
   auto m = router_.receive();
   ASSERT_TRUE(m.has_value());
   EXPECT_EQ(m->size(), 4u);
 }
 
 TEST_F(PeerChannelTest, DeadlinesExpireInOrderEvenWhenHandedOverLate) {
-  Results results;  // before the channel: its destructor fails what is pending
   auto c = open();
   ASSERT_NE(c, nullptr);
   settle(*c, true);
   const auto now = Clock::now();
   // Same timeout, but the second call's deadline is earlier (its caller was
   // preempted before the hand-over): it must not wait behind the first.
-  c->call(Message{kEcho, "late"}, 100ms, now + 10s, results.add(0));
-  c->call(Message{kEcho, "early"}, 100ms, now + 50ms, results.add(1));
-  c->call(Message{kEcho, "other timeout"}, 20ms, now + 20ms, results.add(2));
+  c->call(Message{kEcho, "late"}, 100ms, now + 10s, results_.add(0));
+  c->call(Message{kEcho, "early"}, 100ms, now + 50ms, results_.add(1));
+  c->call(Message{kEcho, "other timeout"}, 20ms, now + 20ms, results_.add(2));
   c->flush();
   EXPECT_EQ(c->next_deadline(), now + 20ms);
   c->expire(now + 60ms);
-  ASSERT_EQ(results.got.size(), 2u);
-  EXPECT_EQ(results.got.at(1).status().code(), StatusCode::kTimeout);
-  EXPECT_EQ(results.got.at(1).status().message(),
+  ASSERT_EQ(results_.got.size(), 2u);
+  EXPECT_EQ(results_.got.at(1).status().code(), StatusCode::kTimeout);
+  EXPECT_EQ(results_.got.at(1).status().message(),
             "no reply from " + router_.address() + " within 100 ms");
-  EXPECT_EQ(results.got.at(2).status().code(), StatusCode::kTimeout);
+  EXPECT_EQ(results_.got.at(2).status().code(), StatusCode::kTimeout);
   EXPECT_EQ(c->next_deadline(), now + 10s);
   EXPECT_EQ(heard_.timeouts, 2);
   EXPECT_EQ(c->pending(), 1u);
 }
 
 TEST_F(PeerChannelTest, AReplyThatCameInTimeIsNoTimeout) {
-  Results results;  // before the channel: its destructor fails what is pending
   auto c = open();
   ASSERT_NE(c, nullptr);
   settle(*c, true);
-  c->call(Message{kEcho, "q"}, 100ms, results.add(0));
+  c->call(Message{kEcho, "q"}, 100ms, results_.add(0));
   c->flush();
   auto m = router_.receive();
   ASSERT_TRUE(m.has_value());
@@ -271,35 +268,33 @@ TEST_F(PeerChannelTest, AReplyThatCameInTimeIsNoTimeout) {
   zmq::pollitem_t item{c->socket_handle(), 0, ZMQ_POLLIN, 0};
   ASSERT_EQ(zmq::poll(&item, 1, 5s), 1);
   c->expire(Clock::now() + 1s);
-  ASSERT_EQ(results.got.size(), 1u);
-  ASSERT_TRUE(results.got.at(0).ok()) << results.got.at(0).status().to_string();
-  EXPECT_EQ(results.got.at(0)->payload, "r");
+  ASSERT_EQ(results_.got.size(), 1u);
+  ASSERT_TRUE(results_.got.at(0).ok()) << results_.got.at(0).status().to_string();
+  EXPECT_EQ(results_.got.at(0)->payload, "r");
 }
 
 TEST_F(PeerChannelTest, CloseFailsPendingAndLaterCallsAndSurvivesAThrowingCallback) {
-  Results results;  // before the channel: its destructor fails what is pending
   auto c = open();
   ASSERT_NE(c, nullptr);
   settle(*c, true);
-  c->call(Message{kEcho, "1"}, 5s, results.add(0));
+  c->call(Message{kEcho, "1"}, 5s, results_.add(0));
   c->call(Message{kEcho, "2"}, 5s, [](Result<Message>) { throw std::runtime_error("boom"); });
   c->flush();
   c->close(Status::Unavailable("going away"));
-  ASSERT_EQ(results.got.size(), 1u);
-  EXPECT_EQ(results.got.at(0).status(), Status::Unavailable("going away"));
+  ASSERT_EQ(results_.got.size(), 1u);
+  EXPECT_EQ(results_.got.at(0).status(), Status::Unavailable("going away"));
   ASSERT_EQ(heard_.thrown.size(), 1u);
   EXPECT_EQ(heard_.thrown[0], "boom");
-  EXPECT_FALSE(c->call(Message{kEcho, "3"}, 5s, results.add(1)));
-  EXPECT_EQ(results.got.at(1).status(), Status::Unavailable("going away"));
+  EXPECT_FALSE(c->call(Message{kEcho, "3"}, 5s, results_.add(1)));
+  EXPECT_EQ(results_.got.at(1).status(), Status::Unavailable("going away"));
   EXPECT_EQ(c->pending(), 0u);
 }
 
 TEST_F(PeerChannelTest, StrayAndMalformedRepliesAreDropped) {
-  Results results;  // before the channel: its destructor fails what is pending
   auto c = open();
   ASSERT_NE(c, nullptr);
   settle(*c, true);
-  c->call(Message{kEcho, "q"}, 5s, results.add(0));
+  c->call(Message{kEcho, "q"}, 5s, results_.add(0));
   c->flush();
   auto m = router_.receive();
   ASSERT_TRUE(m.has_value());
@@ -307,8 +302,8 @@ TEST_F(PeerChannelTest, StrayAndMalformedRepliesAreDropped) {
   router_.send({identity_, "short", "", Message{kEcho, "bad id"}.to_frame()});
   router_.send({identity_, "", std::string(1, static_cast<char>(msg::kBatch)) + "\x07"});
   router_.send({identity_, (*m)[1], "", Message{kEcho, "mine"}.to_frame()});
-  ASSERT_TRUE(pump(*c, [&] { return results.got.size() == 1; }));
-  EXPECT_EQ(results.got.at(0)->payload, "mine");
+  ASSERT_TRUE(pump(*c, [&] { return results_.got.size() == 1; }));
+  EXPECT_EQ(results_.got.at(0)->payload, "mine");
   EXPECT_EQ(heard_.malformed, 2);  // the short id and the broken batch
 }
 
