@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dendrite/client/ring_view.h"
+#include "dendrite/vnode_json.h"
 
 namespace dendrite::cli {
 namespace {
@@ -28,7 +29,7 @@ int run_ring(const Options& opt) {
   auto ring = dendrite::client::walk_ring(opt.node, opt.timeout());
   if (!ring.ok()) return fail("ring", ring.status());
   nlohmann::json list = nlohmann::json::array();
-  for (const auto& v : *ring) list.push_back(dendrite::client::vnode_json(v));
+  for (const auto& v : *ring) list.push_back(dendrite::vnode_to_json(v));
   print_json(list);
 
   auto doc = dendrite::client::fetch_status(opt.node, opt.timeout());

@@ -2,25 +2,15 @@
 
 #include "chord.pb.h"
 #include "dendrite/dtable/messages.h"
-#include "dtable_client.pb.h"
+#include "dendrite/vnode_pb.h"
+#include "dtable.pb.h"
 
 namespace dendrite::client::detail {
 namespace {
 
 namespace msg = dendrite::dtable::msg;
 namespace dt = dendrite::dtable;
-namespace pb = ::dtable_client;
-
-void to_pb(const Vnode& v, dendrite::PBProtoVnode* out) {
-  out->set_id(v.id.raw());
-  out->set_host(v.host);
-}
-
-std::optional<Vnode> from_pb(const dendrite::PBProtoVnode& v) {
-  auto id = Id::from_bytes(v.id());
-  if (!id) return std::nullopt;
-  return Vnode{*id, v.host()};
-}
+namespace pb = ::dtable;
 
 // The Status for a failure code of a Response or Item.
 Status status_of(int code, const std::string& error) {

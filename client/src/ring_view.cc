@@ -7,29 +7,14 @@
 
 #include "chord.pb.h"
 #include "dendrite/address.h"
+#include "dendrite/vnode_json.h"
 
 namespace dendrite::client {
 namespace {
 
 using nlohmann::json;
 
-std::optional<Vnode> parse_vnode_ref(const json& j) {
-  if (!j.is_object()) return std::nullopt;
-  auto id = j.find("id");
-  auto host = j.find("host");
-  if (id == j.end() || host == j.end() || !id->is_string() || !host->is_string()) {
-    return std::nullopt;
-  }
-  auto parsed = Id::from_hex(id->get<std::string>());
-  if (!parsed) return std::nullopt;
-  return Vnode{*parsed, host->get<std::string>()};
-}
-
 }  // namespace
-
-json vnode_json(const Vnode& v) {
-  return json{{"id", v.id.hex()}, {"host", v.host}};
-}
 
 Result<json> fetch_status(Connection& conn, Milliseconds timeout) {
   auto reply = conn.request(pack(msg::kHostStatus, PBHostStatusRequest()), timeout);
@@ -60,14 +45,14 @@ Result<std::vector<VnodeStatus>> parse_vnodes(const json& status) {
   }
   std::vector<VnodeStatus> out;
   for (const json& v : *vnodes) {
-    auto self = parse_vnode_ref(v);
+    auto self = vnode_from_json(v);
     auto succ = v.find("successors");
     if (!self || succ == v.end() || !succ->is_array()) {
       return Status::Internal("status document has a malformed vnode: " + v.dump());
     }
     VnodeStatus vs{*self, {}};
     for (const json& s : *succ) {
-      auto ref = parse_vnode_ref(s);
+      auto ref = vnode_from_json(s);
       if (!ref) return Status::Internal("status document has a malformed successor: " + s.dump());
       vs.successors.push_back(*ref);
     }

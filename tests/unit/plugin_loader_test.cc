@@ -14,11 +14,11 @@
 #include <vector>
 
 #include "dendrite/plugin.h"
-#include "host/service_registry.h"
+#include "dendrite/service_registry.h"
+#include "dendrite/testing/fake_host.h"
 #include "plugins/include/test_plugins/counter_service.h"
 #include "plugins/include/test_plugins/event_recorder.h"
 #include "plugins/include/test_plugins/test_plugins.h"
-#include "support/fake_host.h"
 #include "support/programs.h"
 
 namespace dendrite::host {

@@ -6,17 +6,6 @@
 
 namespace dendrite::dtable {
 
-void to_pb(const Vnode& v, dendrite::PBProtoVnode* out) {
-  out->set_id(v.id.raw());
-  out->set_host(v.host);
-}
-
-std::optional<Vnode> from_pb(const dendrite::PBProtoVnode& v) {
-  auto id = Id::from_bytes(v.id());
-  if (!id) return std::nullopt;
-  return Vnode{*id, v.host()};
-}
-
 void to_pb(const Item& item, pb::PBDTableItem* out, bool with_value) {
   if (!item.key.empty()) out->set_key(item.key);
   out->set_keyhash(item.hash.raw());

@@ -10,6 +10,7 @@
 #include "dendrite/message.h"
 #include "dendrite/status.h"
 #include "dendrite/vnode.h"
+#include "dendrite/vnode_pb.h"
 #include "dtable.pb.h"
 #include "item.h"
 
@@ -18,9 +19,9 @@ namespace dendrite::dtable {
 // The generated messages (package dtable, so namespace ::dtable).
 namespace pb = ::dtable;
 
-void to_pb(const Vnode& v, dendrite::PBProtoVnode* out);
-// Nullopt when the id is not 20 bytes.
-std::optional<Vnode> from_pb(const dendrite::PBProtoVnode& v);
+// One vnode: dendrite::to_pb / from_pb (dendrite/vnode_pb.h).
+using ::dendrite::from_pb;
+using ::dendrite::to_pb;
 
 // Fills key, keyHash, timestamp, commited, val (unless a tombstone or
 // !with_value) and deleted.
@@ -41,6 +42,15 @@ Result<Item> item_from_pb(pb::PBDTableItem&& pb);
 
 // A key hash from the wire (exactly 20 bytes).
 Result<Id> hash_from_pb(const std::string& raw);
+
+// `reply` decoded as a `Pb` message of type `type`. Errors: the transport's
+// (no reply), an Err reply (its text), or a reply that does not decode.
+template <typename Pb>
+Result<Pb> reply_as(const Result<Message>& reply, MessageType type) {
+  if (!reply.ok()) return reply.status();
+  if (Status err = error_of(*reply); !err.ok()) return err;
+  return unpack<Pb>(*reply, type);
+}
 
 // Response{ok=true}.
 Message ok_response();

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "chord.pb.h"
+#include "dendrite/vnode_json.h"
 #include "metrics.pb.h"
 
 namespace dendrite::metrics {
@@ -17,26 +18,10 @@ namespace {
 
 using nlohmann::json;
 
-json ref(const Vnode& v) {
-  return json{{"id", v.id.hex()}, {"host", v.host}};
-}
-
 json refs(const std::vector<Vnode>& list) {
   json out = json::array();
-  for (const Vnode& v : list) out.push_back(ref(v));
+  for (const Vnode& v : list) out.push_back(vnode_to_json(v));
   return out;
-}
-
-std::optional<Vnode> parse_ref(const json& j) {
-  if (!j.is_object()) return std::nullopt;
-  auto id = j.find("id");
-  auto host = j.find("host");
-  if (id == j.end() || host == j.end() || !id->is_string() || !host->is_string()) {
-    return std::nullopt;
-  }
-  auto parsed = Id::from_hex(id->get<std::string>());
-  if (!parsed) return std::nullopt;
-  return Vnode{*parsed, host->get<std::string>()};
 }
 
 std::string escape_xml(std::string_view text) {
@@ -114,9 +99,9 @@ json local_view(Host& host, const std::map<std::string, double>& keys) {
   doc["address"] = host.address();
   doc["vnodes"] = json::array();
   for (const Vnode& v : host.local_vnodes()) {
-    json j = ref(v);
+    json j = vnode_to_json(v);
     auto pred = host.predecessor(v.id);
-    j["predecessor"] = pred ? ref(*pred) : json(nullptr);
+    j["predecessor"] = pred ? vnode_to_json(*pred) : json(nullptr);
     j["successors"] = refs(host.successors(v.id));
     j["fingers"] = refs(host.fingers(v.id));
     auto k = keys.find(v.id.hex());
@@ -145,12 +130,12 @@ Result<std::vector<RingEntry>> walk_ring(Host& host, Milliseconds timeout, std::
       return Status::Internal("bad status document from " + node);
     }
     for (const json& v : *vnodes) {
-      auto self = parse_ref(v);
+      auto self = vnode_from_json(v);
       auto succ = v.find("successors");
       if (!self || succ == v.end() || !succ->is_array()) continue;
       std::vector<Vnode> list;
       for (const json& s : *succ) {
-        if (auto r = parse_ref(s)) list.push_back(*r);
+        if (auto r = vnode_from_json(s)) list.push_back(*r);
       }
       successors[self->id] = std::move(list);
     }
@@ -222,7 +207,7 @@ Result<std::vector<RingEntry>> walk_ring(Host& host, Milliseconds timeout, std::
 json walk_json(const std::vector<RingEntry>& ring) {
   json out = json::array();
   for (const RingEntry& e : ring) {
-    json j = ref(e.vnode);
+    json j = vnode_to_json(e.vnode);
     j["keys"] = e.keys ? json(static_cast<std::int64_t>(*e.keys)) : json(nullptr);
     out.push_back(std::move(j));
   }

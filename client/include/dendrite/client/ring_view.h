@@ -60,7 +60,4 @@ Result<std::vector<MemberStatus>> parse_members(const nlohmann::json& status);
 // malformed address; those of Connection::request().
 Status forget_host(const std::string& node, const std::string& host, Milliseconds timeout);
 
-// {"id": 40 lower-case hex digits, "host": "H:P"}.
-nlohmann::json vnode_json(const Vnode& v);
-
 }  // namespace dendrite::client

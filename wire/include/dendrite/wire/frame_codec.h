@@ -3,7 +3,7 @@
 // [identity][envelope...][empty][payload] (the original's REQ clients send
 // [empty][payload], our DEALERs [id][empty][payload]), and replies on our
 // DEALERs, [id][empty][reply]. Pure; thread-safe. Socket I/O stays with the
-// callers (host/zmq_transport.cc, peer_channel.cc), which feed these the frames
+// callers (host/src/zmq_transport.cc, peer_channel.cc), which feed these the frames
 // they receive.
 #pragma once
 

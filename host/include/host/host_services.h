@@ -5,10 +5,10 @@
 #include <atomic>
 
 #include "dendrite/host.h"
+#include "dendrite/service_registry.h"
 #include "host/membership.h"
 #include "host/network.h"
 #include "host/ring.h"
-#include "host/service_registry.h"
 
 namespace dendrite::host {
 

@@ -10,13 +10,13 @@
 #include "dendrite/message.h"
 #include "dendrite/status.h"
 #include "dendrite/vnode.h"
+#include "dendrite/vnode_pb.h"
 
 namespace dendrite::host {
 
-// Fills `out` with `v`.
-void to_pb(const Vnode& v, PBProtoVnode* out);
-// The vnode in `pb`, or nullopt when its id is not exactly 20 bytes.
-std::optional<Vnode> from_pb(const PBProtoVnode& pb);
+// One vnode: dendrite::to_pb / from_pb (dendrite/vnode_pb.h).
+using ::dendrite::from_pb;
+using ::dendrite::to_pb;
 // The vnodes of a repeated field; fails (nullopt) if any entry is malformed.
 std::optional<std::vector<Vnode>> from_pb(
     const google::protobuf::RepeatedPtrField<PBProtoVnode>& list);

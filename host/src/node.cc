@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <mutex>
 
+#include "dendrite/service_registry.h"
+#include "dendrite/vnode_json.h"
 #include "host/allocator.h"
 #include "host/dispatcher.h"
 #include "host/event_queue.h"
@@ -11,16 +13,11 @@
 #include "host/plugin_loader.h"
 #include "host/process_metrics.h"
 #include "host/ring_healer.h"
-#include "host/service_registry.h"
 #include "host/stabilizer.h"
 #include "host/transport_stats.h"
 
 namespace dendrite::host {
 namespace {
-
-nlohmann::json vnode_json(const Vnode& v) {
-  return {{"id", v.id.hex()}, {"host", v.host}};
-}
 
 std::string resolve_plugin_dir(const Config& config, const std::string& executable_dir) {
   if (config.plugin_dir) return *config.plugin_dir;
@@ -55,10 +52,10 @@ struct Node::Impl {
     if (ring) {
       for (std::size_t i = 0; i < ring->vnode_count(); ++i) {
         VnodeState s = ring->state(i);
-        nlohmann::json v = vnode_json(s.self);
-        v["predecessor"] = s.predecessor ? vnode_json(*s.predecessor) : nlohmann::json(nullptr);
+        nlohmann::json v = vnode_to_json(s.self);
+        v["predecessor"] = s.predecessor ? vnode_to_json(*s.predecessor) : nlohmann::json(nullptr);
         v["successors"] = nlohmann::json::array();
-        for (const Vnode& succ : s.successors) v["successors"].push_back(vnode_json(succ));
+        for (const Vnode& succ : s.successors) v["successors"].push_back(vnode_to_json(succ));
         doc["vnodes"].push_back(std::move(v));
       }
     }

@@ -16,9 +16,9 @@
 #include <boost/dll/shared_library.hpp>
 
 #include "dendrite/plugin.h"
+#include "dendrite/service_registry.h"
 #include "host/logging.h"
 #include "host/plugin_descriptor.h"
-#include "host/service_registry.h"
 
 namespace dendrite::host {
 namespace {

@@ -14,8 +14,8 @@
 #include "dendrite/host.h"
 #include "dendrite/logger.h"
 #include "dendrite/message.h"
+#include "dendrite/service_registry.h"
 #include "dendrite/status.h"
-#include "host/service_registry.h"
 
 namespace dendrite::host {
 

@@ -2,17 +2,6 @@
 
 namespace dendrite::host {
 
-void to_pb(const Vnode& v, PBProtoVnode* out) {
-  out->set_id(v.id.raw());
-  out->set_host(v.host);
-}
-
-std::optional<Vnode> from_pb(const PBProtoVnode& pb) {
-  auto id = Id::from_bytes(pb.id());
-  if (!id) return std::nullopt;
-  return Vnode{*id, pb.host()};
-}
-
 std::optional<std::vector<Vnode>> from_pb(
     const google::protobuf::RepeatedPtrField<PBProtoVnode>& list) {
   std::vector<Vnode> out;
