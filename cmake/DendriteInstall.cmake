@@ -1,4 +1,4 @@
-# `cmake --install`: programs, libdendrite_sdk.so, the in-tree plugins, the
+# `cmake --install`: programs, libdendrite_sdk.so, the client, the
 # SDK headers and the CMake package DendriteSDK (config, version, targets and
 # the dendrite_add_plugin()/dendrite_generate_proto() functions). Included by
 # the top-level CMakeLists.txt after every target exists.
@@ -14,26 +14,17 @@ foreach(program dendrited dendrite-cli)
     install(TARGETS ${program} RUNTIME DESTINATION ${DENDRITE_INSTALL_BINDIR})
   endif()
 endforeach()
-foreach(plugin dtable metrics)
-  if(TARGET ${plugin})
-    install(TARGETS ${plugin} LIBRARY DESTINATION ${DENDRITE_INSTALL_PLUGINDIR})
-  endif()
-endforeach()
-
-# The dtable service interface (dendrite/dtable/*.h), for plugins using it.
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/plugins/dtable/include/dendrite
-        DESTINATION ${DENDRITE_INSTALL_INCLUDEDIR})
+# Each plugin installs itself (dendrite_install_plugin in plugins/<name>/).
 
 # The client library (dendrite/client/*.h), for programs that call a plugin.
 if(TARGET dendrite_client)
   set_target_properties(dendrite_client PROPERTIES EXPORT_NAME client)
-  set_target_properties(dendrite_dtable_client_proto PROPERTIES EXPORT_NAME dtable_client_proto)
   # The ZeroMQ request channel the client is built on: linked through it only
   # (its headers are not part of the client's interface).
   set_target_properties(dendrite_wire PROPERTIES EXPORT_NAME wire)
   target_include_directories(dendrite_client INTERFACE
     $<INSTALL_INTERFACE:${DENDRITE_INSTALL_INCLUDEDIR}>)
-  install(TARGETS dendrite_client dendrite_dtable_client_proto dendrite_wire
+  install(TARGETS dendrite_client dendrite_wire
           EXPORT DendriteSDKTargets
           ARCHIVE DESTINATION ${DENDRITE_INSTALL_LIBDIR})
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/client/include/dendrite

@@ -20,7 +20,7 @@
 #include "dendrite/message.h"
 #include "dendrite/testing/fake_host.h"
 #include "dendrite/wire/frame_codec.h"
-#include "dtable_client.pb.h"
+#include "dtable.pb.h"
 #include "host/dispatcher.h"
 #include "host/logging.h"
 #include "host/plugin_loader.h"
@@ -39,7 +39,7 @@ using dendrite::Status;
 using dendrite::Vnode;
 namespace fs = std::filesystem;
 namespace fuzz = dendrite::fuzz;
-namespace pb = dtable_client;
+namespace pb = ::dtable;
 
 // Seeds per message type kept from captured traffic.
 constexpr std::size_t kPerType = 3;

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "dendrite/dtable/messages.h"
-#include "integration/dtable_on_fake_host.h"
+#include "dtable_on_fake_host.h"
 #include "integration/raw_protobuf.h"
 
 namespace dendrite::test {

@@ -14,7 +14,7 @@
 #include <zmq.hpp>
 
 #include "dendrite/metrics/http.h"
-#include "integration/dtable_cluster.h"
+#include "support/dtable_cluster.h"
 #include "support/metric_sums.h"
 #include "support/programs.h"
 #include "support/promtool.h"

@@ -38,8 +38,7 @@ TEST(DtableSettingsTest, WriteProblemNamesTheLimit) {
   s.max_value_bytes = 10;
   EXPECT_EQ(write_problem("abcd", 10, s), "");
   EXPECT_EQ(write_problem("", 1, s), "a write needs the key");
-  EXPECT_EQ(write_problem("abcde", 1, s),
-            "key of 5 bytes exceeds the limit of 4 (max_key_bytes)");
+  EXPECT_EQ(write_problem("abcde", 1, s), "key of 5 bytes exceeds the limit of 4 (max_key_bytes)");
   EXPECT_EQ(write_problem("a", 11, s),
             "value of 11 bytes exceeds the limit of 10 (max_value_bytes)");
 }
@@ -49,8 +48,7 @@ TEST(DtableBatchesTest, RangesHoldTheItemAndByteLimits) {
   const std::vector<std::size_t> sizes{3, 3, 3, 10, 1, 1, 1, 1};
   auto size_of = [&](std::size_t i) { return sizes[i]; };
   // By bytes (7): a 10-byte item travels alone.
-  EXPECT_EQ(batch_ranges(sizes.size(), 100, 7, size_of),
-            (Ranges{{0, 2}, {2, 3}, {3, 4}, {4, 8}}));
+  EXPECT_EQ(batch_ranges(sizes.size(), 100, 7, size_of), (Ranges{{0, 2}, {2, 3}, {3, 4}, {4, 8}}));
   // By items (3).
   EXPECT_EQ(batch_ranges(sizes.size(), 3, 1000, size_of), (Ranges{{0, 3}, {3, 6}, {6, 8}}));
   EXPECT_TRUE(batch_ranges(0, 3, 10, size_of).empty());

@@ -1,6 +1,6 @@
 // dtable's replica channels against a replica that refuses batches (as an
 // original node does: it knows SetReplica but not SetMultiItem{replica}).
-// The real plugin runs on a FakeHost (integration/dtable_on_fake_host.h)
+// The real plugin runs on a FakeHost (dtable_on_fake_host.h)
 // whose peers answer for the replicas, so the test decides what each replica
 // request gets and sees every one sent.
 // Raw dtable messages are hand-encoded (integration/raw_protobuf.h).
@@ -18,7 +18,7 @@
 
 #include "dendrite/dtable/messages.h"
 #include "dendrite/testing/fake_host.h"
-#include "integration/dtable_on_fake_host.h"
+#include "dtable_on_fake_host.h"
 #include "integration/raw_protobuf.h"
 
 namespace dendrite::test {

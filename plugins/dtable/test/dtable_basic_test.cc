@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "integration/dtable_cluster.h"
+#include "support/dtable_cluster.h"
 
 namespace dendrite::test {
 namespace {

@@ -1,7 +1,7 @@
 // What a replica answers a batch of replica writes (SetMultiItem{replica}):
 // Response{ok} alone when it wrote every item, and one result per item, in
 // order, when it refused one (the primary acknowledges item by item from
-// them). The real plugin runs on a FakeHost (integration/dtable_on_fake_host.h);
+// them). The real plugin runs on a FakeHost (dtable_on_fake_host.h);
 // the messages are hand-encoded and read back raw (integration/raw_protobuf.h).
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 
 #include "dendrite/dtable/messages.h"
 #include "dendrite/testing/fake_host.h"
-#include "integration/dtable_on_fake_host.h"
+#include "dtable_on_fake_host.h"
 #include "integration/raw_protobuf.h"
 
 namespace dendrite::test {

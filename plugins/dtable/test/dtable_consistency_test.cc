@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "dendrite/dtable/messages.h"
-#include "integration/dtable_cluster.h"
 #include "integration/raw_protobuf.h"
+#include "support/dtable_cluster.h"
 
 namespace dendrite::test {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "integration/dtable_cluster.h"
+#include "support/dtable_cluster.h"
 
 namespace dendrite::test {
 namespace {

@@ -12,8 +12,8 @@
 #include <httplib.h>
 
 #include "dendrite/metrics/http.h"
-#include "integration/dtable_cluster.h"
 #include "support/child_process.h"
+#include "support/dtable_cluster.h"
 #include "support/process.h"
 #include "support/promtool.h"
 

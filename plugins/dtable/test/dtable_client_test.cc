@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "dendrite/client/dtable_client.h"
-#include "integration/dtable_cluster.h"
+#include "support/dtable_cluster.h"
 #include "support/eventually.h"
 #include "support/metric_sums.h"
 

@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "dtable_cluster.h"
+#include "support/dtable_cluster.h"
 #include "support/programs.h"
 
 namespace dendrite {
