@@ -39,13 +39,61 @@ bool same(const std::optional<Vnode>& a, const Vnode& b) {
   return a && a->id == b.id && a->host == b.host;
 }
 
-// ---- single-key writes (set, del) ----
+// ---- single-key operations (set, del, get) ----
 
-class WriteOp : public std::enable_shared_from_this<WriteOp> {
+// What WriteOp and GetOp share: the attempt count, the owner a node named,
+// the retry after a backoff. `Op` derives from it and provides attempt() and
+// finish(Status). Touched by one thread at a time: each step starts the next.
+template <typename Op>
+class SingleKeyOp : public std::enable_shared_from_this<Op> {
+ protected:
+  explicit SingleKeyOp(DtableCore& core) : core_(core) {}
+
+  // Where the next attempt goes: the owner a node named, else the owner of
+  // `hash` in `view`. Counts the attempt and notes when it is sent.
+  Vnode next_target(const RingSnapshot& view, const Id& hash) {
+    if (++attempts_ > 1) core_.n_retries.fetch_add(1, std::memory_order_relaxed);
+    Vnode target = hint_ ? *hint_ : view.vnodes[view.owner_index(hash)];
+    hint_.reset();
+    sent_ = SteadyClock::now();
+    return target;
+  }
+
+  // `target` answered that it is not the key's owner, naming `hint` perhaps.
+  void wrong_owner(const Status& error, const std::optional<Vnode>& hint, const Vnode& target) {
+    core_.n_wrong_owner.fetch_add(1, std::memory_order_relaxed);
+    retry(error, true, same(hint, target) ? std::nullopt : hint);
+  }
+
+  // Another attempt: at once to a named owner (the view is refreshed
+  // meanwhile), else after a backoff; `error` is final after the last attempt.
+  void retry(const Status& error, bool wrong_owner, std::optional<Vnode> hint) {
+    Op& op = static_cast<Op&>(*this);
+    if (attempts_ >= core_.options().max_attempts) {
+      return op.finish(final_error(error, wrong_owner, attempts_));
+    }
+    if (hint) {
+      core_.request_refresh(sent_);
+      hint_ = std::move(hint);
+      return op.attempt();
+    }
+    auto self = this->shared_from_this();
+    if (!core_.schedule(core_.backoff(attempts_ + 1), sent_, [self] { self->attempt(); })) {
+      op.finish(closed());
+    }
+  }
+
+  DtableCore& core_;
+  int attempts_ = 0;
+  std::optional<Vnode> hint_;
+  SteadyClock::time_point sent_{};
+};
+
+class WriteOp : public SingleKeyOp<WriteOp> {
  public:
   WriteOp(DtableCore& core, std::string key, std::string value, bool deleted, int consistency,
           StatusCallback done)
-      : core_(core),
+      : SingleKeyOp(core),
         key_(std::move(key)),
         value_(std::move(value)),
         deleted_(deleted),
@@ -55,10 +103,7 @@ class WriteOp : public std::enable_shared_from_this<WriteOp> {
   void attempt() {
     auto view = core_.view();
     if (!view || core_.closing()) return finish(closed());
-    if (++attempts_ > 1) core_.n_retries.fetch_add(1, std::memory_order_relaxed);
-    Vnode target = hint_ ? *hint_ : view->vnodes[view->owner_index(Id::hash(key_))];
-    hint_.reset();
-    sent_ = SteadyClock::now();
+    Vnode target = next_target(*view, Id::hash(key_));
     auto self = shared_from_this();
     core_.send(
         target.host, set_item_request(target, key_, value_, deleted_, consistency_),
@@ -71,53 +116,32 @@ class WriteOp : public std::enable_shared_from_this<WriteOp> {
       case Next::kDone:
         return finish(a.status);
       case Next::kWrongOwner:
-        core_.n_wrong_owner.fetch_add(1, std::memory_order_relaxed);
-        return retry(a.status, true, same(a.hint, target) ? std::nullopt : a.hint);
+        return wrong_owner(a.status, a.hint, target);
       case Next::kRetry:
       case Next::kNoAnswer:
         return retry(a.status, false, std::nullopt);
     }
   }
 
-  void retry(const Status& error, bool wrong_owner, std::optional<Vnode> hint) {
-    if (attempts_ >= core_.options().max_attempts) {
-      return finish(final_error(error, wrong_owner, attempts_));
-    }
-    auto self = shared_from_this();
-    if (hint) {
-      // Straight to the owner the node named; the view is refreshed meanwhile.
-      core_.request_refresh(sent_);
-      hint_ = std::move(hint);
-      return attempt();
-    }
-    if (!core_.schedule(core_.backoff(attempts_ + 1), sent_, [self] { self->attempt(); })) {
-      finish(closed());
-    }
-  }
-
+  friend class SingleKeyOp<WriteOp>;
   void finish(Status s) {
     StatusCallback done = std::move(done_);
     done(std::move(s));
   }
 
-  DtableCore& core_;
   const std::string key_;
   const std::string value_;
   const bool deleted_;
   const int consistency_;
   StatusCallback done_;
-  // Touched by one thread at a time: each step starts the next one.
-  int attempts_ = 0;
-  std::optional<Vnode> hint_;
-  SteadyClock::time_point sent_{};
 };
 
 // ---- single-key reads ----
 
-class GetOp : public std::enable_shared_from_this<GetOp> {
+class GetOp : public SingleKeyOp<GetOp> {
  public:
   GetOp(DtableCore& core, std::string key, int consistency, ValueCallback done)
-      : core_(core),
+      : SingleKeyOp(core),
         key_(std::move(key)),
         hash_(Id::hash(key_)),
         consistency_(consistency),
@@ -126,11 +150,8 @@ class GetOp : public std::enable_shared_from_this<GetOp> {
   void attempt() {
     auto view = core_.view();
     if (!view || core_.closing()) return finish(closed());
-    if (++attempts_ > 1) core_.n_retries.fetch_add(1, std::memory_order_relaxed);
     view_ = view;
-    Vnode target = hint_ ? *hint_ : view->vnodes[view->owner_index(hash_)];
-    hint_.reset();
-    sent_ = SteadyClock::now();
+    Vnode target = next_target(*view, hash_);
     auto self = shared_from_this();
     core_.send(
         target.host, get_item_request(target, hash_, consistency_, false),
@@ -154,8 +175,7 @@ class GetOp : public std::enable_shared_from_this<GetOp> {
         if (!a.status.ok()) return finish(a.status);
         return finish(value_of(a, key_));
       case Next::kWrongOwner:
-        core_.n_wrong_owner.fetch_add(1, std::memory_order_relaxed);
-        return retry(a.status, true, same(a.hint, target) ? std::nullopt : a.hint);
+        return wrong_owner(a.status, a.hint, target);
       case Next::kRetry:
         return retry(a.status, false, std::nullopt);
       case Next::kNoAnswer:
@@ -206,36 +226,18 @@ class GetOp : public std::enable_shared_from_this<GetOp> {
     retry(primary_error, false, std::nullopt);
   }
 
-  void retry(const Status& error, bool wrong_owner, std::optional<Vnode> hint) {
-    if (attempts_ >= core_.options().max_attempts) {
-      return finish(final_error(error, wrong_owner, attempts_));
-    }
-    auto self = shared_from_this();
-    if (hint) {
-      core_.request_refresh(sent_);
-      hint_ = std::move(hint);
-      return attempt();
-    }
-    if (!core_.schedule(core_.backoff(attempts_ + 1), sent_, [self] { self->attempt(); })) {
-      finish(closed());
-    }
-  }
-
+  friend class SingleKeyOp<GetOp>;
   void finish(Result<std::string> r) {
     ValueCallback done = std::move(done_);
     done(std::move(r));
   }
 
-  DtableCore& core_;
   const std::string key_;
   const Id hash_;
   const int consistency_;
   ValueCallback done_;
   // Steps run one after another (each starts the next), except the replica
   // answers, which arrive concurrently and use mu_.
-  int attempts_ = 0;
-  std::optional<Vnode> hint_;
-  SteadyClock::time_point sent_{};
   std::shared_ptr<const RingSnapshot> view_;
   std::mutex mu_;
   Status primary_error_;              // guarded by mu_
@@ -274,6 +276,21 @@ std::vector<std::pair<Vnode, std::vector<std::size_t>>> batches(
 class MultiBase {
  protected:
   explicit MultiBase(DtableCore& core, std::size_t n) : core_(core), hints_(n), wrong_(n) {}
+
+  // Starts a round: the items to retry (their keys hash to `hashes`),
+  // batched by the owner a node named or else their owner in `view`.
+  // REQUIRES: mu_ held.
+  std::vector<std::pair<Vnode, std::vector<std::size_t>>> plan_round(
+      const RingSnapshot& view, const std::vector<Id>& hashes) {
+    if (++attempts_ > 1) core_.n_retries.fetch_add(1, std::memory_order_relaxed);
+    std::vector<std::size_t> todo;
+    todo.swap(retry_);
+    refresh_ = false;
+    auto plan = batches(view, hashes, hints_, todo);
+    batches_left_ = plan.size();
+    sent_ = SteadyClock::now();
+    return plan;
+  }
 
   // An item to try again: at once at `hint`, or after a refresh.
   // REQUIRES: mu_ held.
@@ -317,13 +334,7 @@ class SetMultiOp : public std::enable_shared_from_this<SetMultiOp>, MultiBase {
     std::vector<std::pair<Vnode, std::vector<std::size_t>>> plan;
     {
       std::lock_guard lock(mu_);
-      if (++attempts_ > 1) core_.n_retries.fetch_add(1, std::memory_order_relaxed);
-      std::vector<std::size_t> todo;
-      todo.swap(retry_);
-      refresh_ = false;
-      plan = batches(*view, hashes_, hints_, todo);
-      batches_left_ = plan.size();
-      sent_ = SteadyClock::now();
+      plan = plan_round(*view, hashes_);
     }
     if (plan.empty()) return finish();
     auto self = shared_from_this();
@@ -438,13 +449,7 @@ class GetMultiOp : public std::enable_shared_from_this<GetMultiOp>, MultiBase {
     {
       std::lock_guard lock(mu_);
       round_pending_ = false;
-      if (++attempts_ > 1) core_.n_retries.fetch_add(1, std::memory_order_relaxed);
-      std::vector<std::size_t> todo;
-      todo.swap(retry_);
-      refresh_ = false;
-      plan = batches(*view, hashes_, hints_, todo);
-      batches_left_ = plan.size();
-      sent_ = SteadyClock::now();
+      plan = plan_round(*view, hashes_);
     }
     if (plan.empty()) return maybe_finish();
     auto self = shared_from_this();

@@ -25,6 +25,31 @@ Message unknown_vnode(const std::string& raw_id) {
   return make_error("unknown vnode " + (id ? id->hex() : std::string("(malformed id)")));
 }
 
+// A request addressed to one vnode (its `dest` field): decoded, with that
+// vnode when it is one of this node's; otherwise `vnode` is null and `error`
+// is the reply (a message that does not decode, or an unknown vnode).
+template <typename Pb>
+struct ForVnode {
+  Pb req;
+  VnodeState* vnode = nullptr;
+  Message error;
+};
+
+template <typename Pb>
+ForVnode<Pb> decode_for_vnode(const Context& ctx, const Message& m) {
+  ForVnode<Pb> out;
+  auto req = unpack<Pb>(m, m.type);
+  if (!req.ok()) {
+    out.error = decode_error(m.type);
+    return out;
+  }
+  out.req = std::move(*req);
+  auto dest = from_pb(out.req.dest());
+  out.vnode = dest ? ctx.local(dest->id) : nullptr;
+  if (!out.vnode) out.error = unknown_vnode(out.req.dest().id());
+  return out;
+}
+
 // Replica bookkeeping for the replica writes of one request from `origin`:
 // the origin as master, depth 0, refreshed now. Items refine it (item_meta).
 ReplicaMeta request_meta(const Context& ctx, const dendrite::PBProtoVnode* origin) {
@@ -203,11 +228,10 @@ Message Handlers::status(const Message& m) {
 }
 
 void Handlers::get_item(const Message& m, Respond respond) {
-  auto req = unpack<pb::PBDTableGetItem>(m, m.type);
-  if (!req.ok()) return respond(decode_error(m.type));
-  auto dest = from_pb(req->dest());
-  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
-  if (!v) return respond(unknown_vnode(req->dest().id()));
+  auto in = decode_for_vnode<pb::PBDTableGetItem>(*ctx_, m);
+  if (!in.vnode) return respond(std::move(in.error));
+  auto* req = &in.req;
+  VnodeState* v = in.vnode;
   auto hash = hash_from_pb(req->keyhash());
   if (!hash.ok()) return respond(item_error_reply(kCodeInvalidArgument, hash.status().message()));
   // A replica read also sees the primary table: after a failover the copy may
@@ -235,22 +259,20 @@ Result<Message> Handlers::wait_for(const Message& m) {
 }
 
 Message Handlers::set_replica(const Message& m) {
-  auto req = unpack<pb::PBDTableSetItem>(m, m.type);
-  if (!req.ok()) return decode_error(m.type);
-  auto dest = from_pb(req->dest());
-  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
-  if (!v) return unknown_vnode(req->dest().id());
+  auto in = decode_for_vnode<pb::PBDTableSetItem>(*ctx_, m);
+  if (!in.vnode) return std::move(in.error);
+  auto* req = &in.req;
+  VnodeState* v = in.vnode;
   const ReplicaMeta base = request_meta(*ctx_, req->has_origin() ? &req->origin() : nullptr);
   const Result<Item> item = item_from_pb(std::move(*req->mutable_item()));  // key, value only
   return pack(msg::kResponse, apply_replica(*ctx_, *v, item, req->item(), base));
 }
 
 void Handlers::set_item(const Message& m, Respond respond) {
-  auto req = unpack<pb::PBDTableSetItem>(m, m.type);
-  if (!req.ok()) return respond(decode_error(m.type));
-  auto dest = from_pb(req->dest());
-  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
-  if (!v) return respond(unknown_vnode(req->dest().id()));
+  auto in = decode_for_vnode<pb::PBDTableSetItem>(*ctx_, m);
+  if (!in.vnode) return respond(std::move(in.error));
+  auto* req = &in.req;
+  VnodeState* v = in.vnode;
   auto item = item_from_pb(std::move(*req->mutable_item()));  // moves the key and value out
   if (!item.ok()) return respond(fail_response(kCodeInvalidArgument, item.status().message()));
   if (req->demoting()) {
@@ -281,11 +303,10 @@ void Handlers::set_item(const Message& m, Respond respond) {
 }
 
 void Handlers::set_multi(const Message& m, Respond respond) {
-  auto req = unpack<pb::PBDTableSetMultiItem>(m, m.type);
-  if (!req.ok()) return respond(decode_error(m.type));
-  auto dest = from_pb(req->dest());
-  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
-  if (!v) return respond(unknown_vnode(req->dest().id()));
+  auto in = decode_for_vnode<pb::PBDTableSetMultiItem>(*ctx_, m);
+  if (!in.vnode) return respond(std::move(in.error));
+  auto* req = &in.req;
+  VnodeState* v = in.vnode;
   const int n = req->items_size();
   if (req->replica()) {
     const ReplicaMeta base = request_meta(*ctx_, req->has_origin() ? &req->origin() : nullptr);
@@ -458,11 +479,10 @@ void Handlers::set_multi(const Message& m, Respond respond) {
 }
 
 Message Handlers::clear_replica(const Message& m) {
-  auto req = unpack<pb::PBDTableClearReplica>(m, m.type);
-  if (!req.ok()) return decode_error(m.type);
-  auto dest = from_pb(req->dest());
-  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
-  if (!v) return unknown_vnode(req->dest().id());
+  auto in = decode_for_vnode<pb::PBDTableClearReplica>(*ctx_, m);
+  if (!in.vnode) return std::move(in.error);
+  auto* req = &in.req;
+  VnodeState* v = in.vnode;
   auto hash = hash_from_pb(req->keyhash());
   if (!hash.ok()) return fail_response(kCodeInvalidArgument, hash.status().message());
   std::optional<Id> master;
@@ -474,11 +494,10 @@ Message Handlers::clear_replica(const Message& m) {
 }
 
 Message Handlers::set_replica_info(const Message& m) {
-  auto req = unpack<pb::PBDTableSetReplicaInfo>(m, m.type);
-  if (!req.ok()) return decode_error(m.type);
-  auto dest = from_pb(req->dest());
-  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
-  if (!v) return unknown_vnode(req->dest().id());
+  auto in = decode_for_vnode<pb::PBDTableSetReplicaInfo>(*ctx_, m);
+  if (!in.vnode) return std::move(in.error);
+  auto* req = &in.req;
+  VnodeState* v = in.vnode;
   auto hash = hash_from_pb(req->keyhash());
   if (!hash.ok()) return fail_response(kCodeInvalidArgument, hash.status().message());
   // Our replica copies are committed when written; the original's commit step
@@ -488,11 +507,10 @@ Message Handlers::set_replica_info(const Message& m) {
 }
 
 void Handlers::get_multi(const Message& m, Respond respond) {
-  auto req = unpack<pb::PBDTableGetMultiItem>(m, m.type);
-  if (!req.ok()) return respond(decode_error(m.type));
-  auto dest = from_pb(req->dest());
-  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
-  if (!v) return respond(unknown_vnode(req->dest().id()));
+  auto in = decode_for_vnode<pb::PBDTableGetMultiItem>(*ctx_, m);
+  if (!in.vnode) return respond(std::move(in.error));
+  auto* req = &in.req;
+  VnodeState* v = in.vnode;
   // One item reply per hash; reads at several local primaries fill theirs as
   // they finish, and the last one answers.
   struct Batch {
@@ -611,11 +629,10 @@ Message Handlers::local_keys(const Message& m) {
 }
 
 Message Handlers::drop_items(const Message& m) {
-  auto req = unpack<pb::PBDTableDropItems>(m, m.type);
-  if (!req.ok()) return decode_error(m.type);
-  auto dest = from_pb(req->dest());
-  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
-  if (!v) return unknown_vnode(req->dest().id());
+  auto in = decode_for_vnode<pb::PBDTableDropItems>(*ctx_, m);
+  if (!in.vnode) return std::move(in.error);
+  auto* req = &in.req;
+  VnodeState* v = in.vnode;
   std::optional<Id> master;
   if (req->has_origin()) {
     if (auto o = from_pb(req->origin())) master = o->id;
@@ -636,11 +653,10 @@ Message Handlers::drop_items(const Message& m) {
 }
 
 Message Handlers::replica_digest(const Message& m) {
-  auto req = unpack<pb::PBDTableReplicaDigest>(m, m.type);
-  if (!req.ok()) return decode_error(m.type);
-  auto dest = from_pb(req->dest());
-  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
-  if (!v) return unknown_vnode(req->dest().id());
+  auto in = decode_for_vnode<pb::PBDTableReplicaDigest>(*ctx_, m);
+  if (!in.vnode) return std::move(in.error);
+  auto* req = &in.req;
+  VnodeState* v = in.vnode;
   auto origin = from_pb(req->origin());
   if (!origin) return decode_error(m.type);
   const std::int64_t now = ctx_->clock->age_now();
@@ -658,11 +674,10 @@ Message Handlers::replica_digest(const Message& m) {
 }
 
 Message Handlers::promote_key(const Message& m) {
-  auto req = unpack<pb::PBDTablePromoteKey>(m, m.type);
-  if (!req.ok()) return decode_error(m.type);
-  auto dest = from_pb(req->dest());
-  VnodeState* v = dest ? ctx_->local(dest->id) : nullptr;
-  if (!v) return unknown_vnode(req->dest().id());
+  auto in = decode_for_vnode<pb::PBDTablePromoteKey>(*ctx_, m);
+  if (!in.vnode) return std::move(in.error);
+  auto* req = &in.req;
+  VnodeState* v = in.vnode;
   auto item = item_from_pb(req->item());
   if (!item.ok()) return fail_response(kCodeInvalidArgument, item.status().message());
   adopt(ctx_, *v, {*item}, /*replicate=*/true);

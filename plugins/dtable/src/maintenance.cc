@@ -564,10 +564,7 @@ std::size_t Maintenance::deliver(const Vnode& owner, std::vector<Item> items,
     ctx_->send_async(
         owner.host, std::move(packed),
         [flight, from = from, n = to - from](Result<Message> reply) {
-          Result<pb::PBDTableResponse> r = Status::Unavailable("no answer");
-          if (reply.ok() && error_of(*reply).ok()) {
-            r = unpack<pb::PBDTableResponse>(*reply, msg::kResponse);
-          }
+          auto r = reply_as<pb::PBDTableResponse>(reply, msg::kResponse);
           std::vector<char> took(n, 0);
           if (r.ok()) {
             for (std::size_t k = 0; k < n; ++k) {

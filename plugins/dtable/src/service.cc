@@ -226,6 +226,23 @@ Result<std::string> TableService::get(std::string_view key, const Options& optio
   return last;
 }
 
+TableService::PrimaryGroups TableService::group_by_primary(
+    const std::vector<std::size_t>& which,
+    const std::function<const std::string&(std::size_t)>& key_of) const {
+  PrimaryGroups out;
+  for (std::size_t i : which) {
+    auto primary = route(Id::hash(key_of(i)), false);
+    if (!primary.ok()) {
+      out.single.push_back(i);
+      continue;
+    }
+    auto& g = out.groups[{primary->host, primary->id}];
+    g.first = *primary;
+    g.second.push_back(i);
+  }
+  return out;
+}
+
 std::vector<Status> TableService::set_multi(const std::vector<KeyValue>& items,
                                             const Options& options) {
   std::vector<Status> out(items.size());
@@ -235,20 +252,15 @@ std::vector<Status> TableService::set_multi(const std::vector<KeyValue>& items,
     return out;
   }
   // Group by primary; anything a batch cannot settle goes through set().
-  std::map<std::pair<std::string, Id>, std::pair<Vnode, std::vector<std::size_t>>> groups;
-  std::vector<std::size_t> single;
+  std::vector<std::size_t> which;
   for (std::size_t i = 0; i < items.size(); ++i) {
     out[i] = check_write(items[i].key, items[i].value.size(), options);
-    if (!out[i].ok()) continue;
-    auto primary = route(Id::hash(items[i].key), false);
-    if (!primary.ok()) {
-      single.push_back(i);
-      continue;
-    }
-    auto& g = groups[{primary->host, primary->id}];
-    g.first = *primary;
-    g.second.push_back(i);
+    if (out[i].ok()) which.push_back(i);
   }
+  PrimaryGroups by =
+      group_by_primary(which, [&](std::size_t i) -> const std::string& { return items[i].key; });
+  auto& groups = by.groups;
+  auto& single = by.single;
   const Milliseconds limit = timeout(options) + ctx_->timeout() + Milliseconds(100);
   for (auto& [where, group] : groups) {
     // Named references, not a structured binding: clang before 16 cannot
@@ -267,10 +279,8 @@ std::vector<Status> TableService::set_multi(const std::vector<KeyValue>& items,
         item->set_key(items[idx[k]].key);
         item->set_val(items[idx[k]].value);
       }
-      auto reply = ctx_->call(primary.host, pack(msg::kSetMultiItem, req), limit);
-      Result<pb::PBDTableResponse> r = Status::Unavailable("no reply");
-      if (reply.ok() && error_of(*reply).ok())
-        r = unpack<pb::PBDTableResponse>(*reply, msg::kResponse);
+      auto r = reply_as<pb::PBDTableResponse>(
+          ctx_->call(primary.host, pack(msg::kSetMultiItem, req), limit), msg::kResponse);
       for (std::size_t k = from; k < to; ++k) {
         const int pos = static_cast<int>(k - from);
         if (!r.ok() || pos >= r->results_size()) {
@@ -300,22 +310,18 @@ std::vector<Result<std::string>> TableService::get_multi(const std::vector<std::
     std::fill(out.begin(), out.end(), Result<std::string>(stopped()));
     return out;
   }
-  std::map<std::pair<std::string, Id>, std::pair<Vnode, std::vector<std::size_t>>> groups;
-  std::vector<std::size_t> single;
+  std::vector<std::size_t> which;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     if (Status s = check(keys[i], options); !s.ok()) {
       out[i] = s;
-      continue;
+    } else {
+      which.push_back(i);
     }
-    auto primary = route(Id::hash(keys[i]), false);
-    if (!primary.ok()) {
-      single.push_back(i);
-      continue;
-    }
-    auto& g = groups[{primary->host, primary->id}];
-    g.first = *primary;
-    g.second.push_back(i);
   }
+  PrimaryGroups by =
+      group_by_primary(which, [&](std::size_t i) -> const std::string& { return keys[i]; });
+  auto& groups = by.groups;
+  auto& single = by.single;
   for (auto& [where, group] : groups) {
     const auto& [primary, idx] = group;
     for (std::size_t from = 0; from < idx.size(); from += ctx_->settings.batch_items) {
@@ -324,11 +330,9 @@ std::vector<Result<std::string>> TableService::get_multi(const std::vector<std::
       to_pb(primary, req.mutable_dest());
       if (options.consistency > 1) req.set_consistency(options.consistency);
       for (std::size_t k = from; k < to; ++k) req.add_keyhashes(Id::hash(keys[idx[k]]).raw());
-      auto reply = ctx_->call(primary.host, pack(msg::kGetMultiItem, req), timeout(options));
-      Result<pb::PBDTableMultiItemResponse> r = Status::Unavailable("no reply");
-      if (reply.ok() && error_of(*reply).ok()) {
-        r = unpack<pb::PBDTableMultiItemResponse>(*reply, msg::kMultiItemResponse);
-      }
+      auto r = reply_as<pb::PBDTableMultiItemResponse>(
+          ctx_->call(primary.host, pack(msg::kGetMultiItem, req), timeout(options)),
+          msg::kMultiItemResponse);
       for (std::size_t k = from; k < to; ++k) {
         const int pos = static_cast<int>(k - from);
         if (!r.ok() || pos >= r->items_size()) {

@@ -3,6 +3,8 @@
 // changing ring, and reads the replicas when the primary does not answer.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +37,16 @@ class TableService final : public Table {
   // The key's primary: a local vnode that owns it, else a lookup (always a
   // lookup when `fresh`).
   Result<Vnode> route(const Id& hash, bool fresh) const;
+  // The indices `which` grouped by the primary of key_of(i), one group per
+  // vnode (in a stable order); `single` holds those whose primary is not
+  // known now (they go through the one-key path).
+  struct PrimaryGroups {
+    std::map<std::pair<std::string, Id>, std::pair<Vnode, std::vector<std::size_t>>> groups;
+    std::vector<std::size_t> single;
+  };
+  PrimaryGroups group_by_primary(
+      const std::vector<std::size_t>& which,
+      const std::function<const std::string&(std::size_t)>& key_of) const;
   Status check(std::string_view key, const Options& options) const;
   // check() plus the key and value size limits of a write.
   Status check_write(std::string_view key, std::size_t value_bytes, const Options& options) const;
