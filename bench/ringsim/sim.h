@@ -6,7 +6,7 @@
 // seeded, so a run is reproducible.
 //
 // Shared by bench/ringsim (the program behind docs/ringsim.md) and its unit test
-// (tests/unit/ringsim_test.cc). Not thread-safe: one thread drives a Simulation.
+// (ringsim_test.cc beside it). Not thread-safe: one thread drives a Simulation.
 #pragma once
 
 #include <cstddef>
