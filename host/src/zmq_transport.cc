@@ -198,6 +198,9 @@ struct ZmqTransport::Impl {
     void malformed_reply(const std::string& peer, std::string_view why) override {
       log_->debug("dropped malformed reply from {}: {}", peer, why);
     }
+    void receive_failed(const std::string& peer, std::string_view what) override {
+      log_->warn("receiving from {} failed: {}", peer, what);
+    }
     void callback_threw(std::string_view what) override {
       log_->error("reply callback threw: {}", what);
     }

@@ -196,7 +196,7 @@ std::size_t PeerChannel::read(std::size_t max) {
       take_reply(count, frames);
     }
   } catch (const zmq::error_t& e) {
-    if (options_.observer) options_.observer->malformed_reply(address_, e.what());
+    if (options_.observer) options_.observer->receive_failed(address_, e.what());
   }
   return n;
 }

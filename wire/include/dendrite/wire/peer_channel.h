@@ -48,6 +48,9 @@ class CallObserver {
   virtual void timed_out(MessageType /*type*/) {}
   // A reply that fits no shape of the protocol was dropped.
   virtual void malformed_reply(const std::string& /*peer*/, std::string_view /*why*/) {}
+  // Receiving from the peer's socket failed (a ZeroMQ error, e.g. the context
+  // is terminating); what had arrived so far was read.
+  virtual void receive_failed(const std::string& /*peer*/, std::string_view /*what*/) {}
   // A reply callback threw; the channel caught it and went on.
   virtual void callback_threw(std::string_view /*what*/) {}
 };
