@@ -1,5 +1,6 @@
 #include "host/node.h"
 
+#include <atomic>
 #include <filesystem>
 #include <mutex>
 
@@ -18,6 +19,21 @@
 
 namespace dendrite::host {
 namespace {
+
+// Where a node is in its life, as the status document's "state" says.
+enum class NodeState { kStarting, kServing, kStopping };
+
+const char* node_state_name(NodeState s) {
+  switch (s) {
+    case NodeState::kStarting:
+      return "starting";
+    case NodeState::kServing:
+      return "serving";
+    case NodeState::kStopping:
+      return "stopping";
+  }
+  return "unknown";
+}
 
 std::string resolve_plugin_dir(const Config& config, const std::string& executable_dir) {
   if (config.plugin_dir) return *config.plugin_dir;
@@ -72,6 +88,7 @@ struct Node::Impl {
     }
     doc["plugins"] = nlohmann::json::array();
     for (const std::string& name : plugin_names) doc["plugins"].push_back({{"name", name}});
+    doc["state"] = node_state_name(state.load(std::memory_order_acquire));
     doc["config"] = to_json(config);
     return doc;
   }
@@ -84,6 +101,7 @@ struct Node::Impl {
 
   void teardown(bool graceful) {
     auto log = get_logger("node");
+    state.store(NodeState::kStopping, std::memory_order_release);
     if (plugins_started) {
       host->set_leaving(graceful);
       dispatcher.disable_plugins();
@@ -139,6 +157,8 @@ struct Node::Impl {
   bool started = false;
   bool ring_up = false;
   bool plugins_started = false;
+  // What the status document reports; any thread reads it.
+  std::atomic<NodeState> state{NodeState::kStarting};
   std::string address;
 };
 
@@ -253,6 +273,7 @@ Status Node::start() {
     n.plugins_started = false;
     return n.fail(StartFailure::kPlugin, s);
   }
+  n.state.store(NodeState::kServing, std::memory_order_release);
   return Status::Ok();
 }
 

@@ -13,6 +13,7 @@
 
 #include "dendrite/client/ring_view.h"
 #include "dendrite/id.h"
+#include "support/serving.h"
 
 namespace dendrite::faults {
 namespace {
@@ -76,7 +77,7 @@ bool Cluster::launch(int i, const std::vector<std::string>& join, std::chrono::m
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
     if (!node.child->running()) return false;
-    if (client::fetch_status(node.address, 500ms).ok()) return true;
+    if (test::serving(node.address, 500ms)) return true;
     std::this_thread::sleep_for(100ms);
   }
   return false;

@@ -26,6 +26,7 @@
 #include "support/process.h"
 #include "support/programs.h"
 #include "support/refusing_port.h"
+#include "support/serving.h"
 
 namespace dendrite::test {
 namespace {
@@ -68,8 +69,7 @@ class BenchTest : public ::testing::Test {
     process_ = std::make_unique<Process>(std::vector<std::string>{kDendrited, "--config", config},
                                          dir_.path() + "/node.out", dir_.path() + "/node.err");
     ASSERT_TRUE(
-        eventually([&] { return !process_->running() || client::fetch_status(node_, 500ms).ok(); },
-                   15s, kPoll) &&
+        eventually([&] { return !process_->running() || serving(node_, 500ms); }, 15s, kPoll) &&
         process_->running())
         << "the node did not come up: " << read_file(dir_.path() + "/node.err");
     ASSERT_TRUE(eventually([&] { return cli({"set", "probe", "x"}).code == 0; }, 15s, kPoll));

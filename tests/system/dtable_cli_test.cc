@@ -27,6 +27,7 @@
 #include "support/eventually.h"
 #include "support/process.h"
 #include "support/programs.h"
+#include "support/serving.h"
 
 namespace dendrite::test {
 namespace {
@@ -115,8 +116,8 @@ class DtableCliTest : public ::testing::Test {
                            dir_.path() + "/" + name + ".out", dir_.path() + "/" + name + ".err")};
     Process& p = *node.process;
     nodes_[name] = std::move(node);
-    const bool up = eventually(
-        [&] { return !p.running() || client::fetch_status(address, 500ms).ok(); }, kSettle, kPoll);
+    const bool up =
+        eventually([&] { return !p.running() || serving(address, 500ms); }, kSettle, kPoll);
     EXPECT_TRUE(up && p.running()) << "node " << name << " did not come up";
     return address;
   }

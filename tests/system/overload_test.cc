@@ -25,6 +25,7 @@
 #include "plugins/include/test_plugins/test_plugins.h"
 #include "support/process.h"
 #include "support/programs.h"
+#include "support/serving.h"
 
 namespace dendrite::test {
 namespace {
@@ -116,7 +117,7 @@ TEST(OverloadTest, FloodGetsBusyRepliesMemoryStaysBoundedServiceResumes) {
                dir.path() + "/node.err");
   bool up = false;
   for (int i = 0; i < 600 && !up && node.running(); ++i) {
-    up = client::fetch_status(address, 500ms).ok();
+    up = serving(address, 500ms);
     if (!up) std::this_thread::sleep_for(100ms);
   }
   ASSERT_TRUE(up) << read_file(dir.path() + "/node.err");

@@ -233,6 +233,7 @@ TEST_F(SystemTest, StatusShowsVnodesWithPredecessorAndSuccessors) {
     for (const json& s : v["successors"]) EXPECT_TRUE(is_vnode_ref(s)) << s.dump();
   }
   EXPECT_TRUE(doc["plugins"].is_array());
+  EXPECT_EQ(doc["state"], "serving");
   EXPECT_EQ(doc["config"]["listen"], b);
   EXPECT_EQ(doc["config"]["join"], json::array({a}));
 }
@@ -303,6 +304,26 @@ TEST_F(SystemTest, UnreachableSeedExits1) {
   const std::string self = "127.0.0.1:" + std::to_string(free_port());
   RunResult r = dendrited({"--config", write_config("lonely", self, {nobody})});
   EXPECT_EQ(r.code, 1) << r.err;
+}
+
+// While a node is still joining (here a seed that never answers), its port
+// answers status requests, and the status says it is not serving yet.
+TEST_F(SystemTest, StatusSaysStartingUntilTheJoinIsDone) {
+  const std::string nobody = "127.0.0.1:" + std::to_string(free_port());
+  const std::string self = "127.0.0.1:" + std::to_string(free_port());
+  Process p({kDendrited, "--config", write_config("joining", self, {nobody})},
+            dir_.path() + "/joining.out", dir_.path() + "/joining.err");
+  std::string state;
+  eventually(
+      [&] {
+        auto doc = client::fetch_status(self, 300ms);
+        if (doc.ok()) state = (*doc)["state"].get<std::string>();
+        return doc.ok() || !p.running();
+      },
+      kSettle, kPoll);
+  EXPECT_EQ(state, "starting") << read_file(dir_.path() + "/joining.err");
+  EXPECT_EQ(p.wait_for(std::chrono::seconds(60)), std::optional<int>(1))
+      << "a join that never succeeds ends the node with exit 1";
 }
 
 TEST_F(SystemTest, PrintConfigExits0WithTheEffectiveConfig) {
