@@ -13,7 +13,7 @@ packages=(
   libboost-dev libboost-filesystem-dev
   nlohmann-json3-dev libspdlog-dev libcli11-dev libssl-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  libmimalloc-dev libabsl-dev
+  libmimalloc-dev libabsl-dev librocksdb-dev
   prometheus
   iproute2 iptables faketime
 )

@@ -21,7 +21,57 @@ Status read_int(const nlohmann::json& value, const std::string& key, std::int64_
   return Status::Ok();
 }
 
+Status parse_storage(const nlohmann::json& doc, StorageSettings& s) {
+  if (!doc.is_object()) return bad("storage", "must be a JSON object");
+  for (const auto& [key, value] : doc.items()) {
+    const std::string name = "storage." + key;
+    std::int64_t v = 0;
+    Status st;
+    if (key == "engine") {
+      if (!value.is_string() || (value != "rocksdb" && value != "memory")) {
+        return bad(name, "must be \"rocksdb\" or \"memory\"");
+      }
+      s.engine =
+          value == "rocksdb" ? StorageSettings::Engine::kRocksdb : StorageSettings::Engine::kMemory;
+    } else if (key == "path") {
+      if (!value.is_string() || value.get<std::string>().empty()) {
+        return bad(name, "must be a non-empty string (a directory)");
+      }
+      s.path = value.get<std::string>();
+    } else if (key == "sync") {
+      if (!value.is_string() || (value != "always" && value != "periodic")) {
+        return bad(name, "must be \"always\" or \"periodic\"");
+      }
+      s.sync =
+          value == "always" ? StorageSettings::Sync::kAlways : StorageSettings::Sync::kPeriodic;
+    } else if (key == "sync_period_ms") {
+      st = read_int(value, name, 1, 60000, v);
+      s.sync_period = Milliseconds(v);
+    } else if (key == "cache_mb") {
+      st = read_int(value, name, 1, 1 << 20, v);
+      s.cache_mb = static_cast<std::size_t>(v);
+    } else if (key == "reserve_mb") {
+      st = read_int(value, name, 0, 1 << 20, v);
+      s.reserve_mb = static_cast<std::size_t>(v);
+    } else {
+      return Status::InvalidArgument(
+          "dtable config: unknown key '" + name +
+          "' (valid: engine, path, sync, sync_period_ms, cache_mb, reserve_mb)");
+    }
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+std::string default_data_path(const std::string& address) {
+  std::string name = address;
+  for (char& c : name) {
+    if (c == ':' || c == '/' || c == '[' || c == ']') c = '_';
+  }
+  return "dendrite-data/" + name;
+}
 
 Result<Settings> parse_settings(const std::string& json_text) {
   Settings s;
@@ -59,11 +109,13 @@ Result<Settings> parse_settings(const std::string& json_text) {
         return bad(key, "must be \"strict\" or \"sloppy\"");
       }
       s.strict_writes = value == "strict";
+    } else if (key == "storage") {
+      st = parse_storage(value, s.storage);
     } else {
       return Status::InvalidArgument("dtable config: unknown key '" + key +
                                      "' (valid: check_interval_ms, tombstone_grace_ms, settle_ms, "
                                      "batch_items, batch_bytes, max_key_bytes, max_value_bytes, "
-                                     "partition_writes)");
+                                     "partition_writes, storage)");
     }
     if (!st.ok()) return st;
   }

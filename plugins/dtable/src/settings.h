@@ -10,6 +10,34 @@
 
 namespace dendrite::dtable {
 
+// Where and how dtable keeps its tables (the "storage" object; docs/dtable.md
+// "Storage").
+struct StorageSettings {
+  enum class Engine {
+    kRocksdb,  // on disk, every change written through (the default)
+    kMemory,   // in memory only: lost when the node stops
+  };
+  enum class Sync {
+    kAlways,    // a write is acknowledged once its log record is on disk (fsync)
+    kPeriodic,  // the log is synced every sync_period; acknowledged at once
+  };
+  Engine engine = Engine::kRocksdb;
+  // The node's data directory; "" means dendrite-data/<advertise address with
+  // ':' as '_'> under the working directory.
+  std::string path;
+  Sync sync = Sync::kAlways;
+  Milliseconds sync_period{1000};
+  // RocksDB's block cache, MiB.
+  std::size_t cache_mb = 64;
+  // Writes are refused (reads go on) while the file system of `path` has
+  // less than this free, MiB: the node says "disk full" before the engine
+  // fails on it.
+  std::size_t reserve_mb = 128;
+};
+
+// The default data directory of a node advertising `address` ("ip:port").
+std::string default_data_path(const std::string& address);
+
 struct Settings {
   // Period of the self-check (replica repair, orphan clearing, collection).
   Milliseconds check_interval{60000};
@@ -37,6 +65,7 @@ struct Settings {
   // (handed back to the true holders after the heal). docs/dtable.md
   // "Partitions".
   bool strict_writes = true;
+  StorageSettings storage;
 };
 
 // Why a client's write of `key` with a value of `value_bytes` is refused, or

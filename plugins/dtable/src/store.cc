@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "store_record.h"
+
 namespace dendrite::dtable {
 namespace {
 
@@ -11,7 +13,8 @@ constexpr std::size_t kMaxVersions = 16;
 
 }  // namespace
 
-Store::Store(bool keep_history) : keep_history_(keep_history) {
+Store::Store(bool keep_history, Journal* journal, TableId table)
+    : keep_history_(keep_history), journal_(journal), table_(table) {
   // Every byte of an entry counts a million times over.
   static_assert(sizeof(Entry) <= 40, "Store::Entry grew");
 }
@@ -37,11 +40,16 @@ void Store::by_shard(const std::vector<Item>& items, Fn fn, Store* also) const {
     const std::size_t k = shard_index(items[i].hash);
     order[start[k] + fill[k]++] = i;
   }
+  JournalBatch batch;
   auto run = [&](Shard& s, std::size_t k) {
     // The table is far larger than the caches: touch every item's slot
     // first, so their cache misses overlap instead of coming one by one.
     for (std::size_t j = start[k]; j < start[k + 1]; ++j) s.entries.prefetch(items[order[j]].hash);
-    for (std::size_t j = start[k]; j < start[k + 1]; ++j) fn(s, order[j]);
+    for (std::size_t j = start[k]; j < start[k + 1]; ++j) fn(s, order[j], batch);
+    if (journal_ && !batch.empty()) {
+      journal_->write(batch);
+      batch.ops.clear();
+    }
   };
   // Starting at the first item's shard: concurrent batches do not all queue
   // on shard 0, then 1, and so on.
@@ -170,6 +178,10 @@ void Store::Entry::compact() {
   }
 }
 
+std::vector<std::int64_t> Store::Entry::aborted_marks() const {
+  return extra_ ? extra_->aborted : std::vector<std::int64_t>();
+}
+
 bool Store::Entry::aborted(std::int64_t ts) const {
   return extra_ &&
          std::find(extra_->aborted.begin(), extra_->aborted.end(), ts) != extra_->aborted.end();
@@ -275,13 +287,13 @@ PutResult Store::put_stamped(Item& item, const std::function<std::int64_t()>& st
   Shard& s = shard(item.hash);
   std::lock_guard lock(s.mu);
   item.timestamp = stamp();
-  return put_locked(s, s.entries[item.hash], item, committed, nullptr);
+  return put_locked(s, item.hash, s.entries[item.hash], item, committed, nullptr);
 }
 
 PutResult Store::put(const Item& item, bool committed, const ReplicaMeta* meta) {
   Shard& s = shard(item.hash);
   std::lock_guard lock(s.mu);
-  return put_locked(s, s.entries[item.hash], item, committed, meta);
+  return put_locked(s, item.hash, s.entries[item.hash], item, committed, meta);
 }
 
 Store::Usage Store::visible_usage(const Entry& e) {
@@ -300,13 +312,96 @@ void Store::erase_entry(Shard& s, Map::iterator it) {
   s.entries.erase(it);
 }
 
-PutResult Store::put_locked(Shard& s, Entry& e, const Item& item, bool committed,
-                            const ReplicaMeta* meta) {
+PutResult Store::put_locked(Shard& s, const Id& hash, Entry& e, const Item& item, bool committed,
+                            const ReplicaMeta* meta, JournalBatch* batch) {
   const Usage before = visible_usage(e);
   const PutResult r = put_entry(e, item, committed, meta);
   account(s, before, visible_usage(e));
-  if (r != PutResult::kOlder) e.set_seq(changes_.fetch_add(1, std::memory_order_acq_rel) + 1);
+  if (r != PutResult::kOlder) {
+    e.set_seq(changes_.fetch_add(1, std::memory_order_acq_rel) + 1);
+    record(hash, e, batch);
+  }
   return r;
+}
+
+void Store::record(const Id& hash, const Entry& e, JournalBatch* batch) const {
+  if (!journal_) return;
+  if (batch) {
+    std::string rec;
+    encode(e, rec);
+    batch->put(table_, hash, std::move(rec));
+    return;
+  }
+  thread_local std::string buffer;  // reused: no allocation per write
+  encode(e, buffer);
+  journal_->put(table_, hash, buffer);
+}
+
+void Store::record_erase(const Id& hash, JournalBatch* batch) const {
+  if (!journal_) return;
+  if (batch) {
+    batch->erase(table_, hash);
+  } else {
+    journal_->erase(table_, hash);
+  }
+}
+
+void Store::encode(const Entry& e, std::string& out) {
+  StoreRecord r;
+  r.key = e.key();
+  for (std::size_t i = 0; i < e.count(); ++i) {
+    r.versions.push_back(StoreRecord::Version{e.ts(i), e.value(i), e.deleted(i), e.committed(i)});
+  }
+  r.aborted = e.aborted_marks();
+  const ReplicaMeta& m = e.meta();
+  r.master = m.master;
+  r.depth = m.depth;
+  encode_record(r, out);
+}
+
+bool Store::decode(std::string_view record, Entry& e) {
+  StoreRecord r;
+  if (!decode_record(record, r)) return false;
+  if (!r.key.empty()) e.set_key(r.key);
+  if (r.versions.size() == 1) {
+    const auto& v = r.versions.front();
+    e.set_single(v.ts, v.value, v.deleted, v.committed);
+  } else if (!r.versions.empty()) {
+    std::vector<Version>& vs = e.multi();
+    for (const auto& v : r.versions) {
+      vs.push_back(Version{std::string(v.value), v.ts, v.deleted, v.committed});
+    }
+  }
+  for (std::int64_t ts : r.aborted) e.add_aborted(ts);
+  if (r.master || r.depth != 0) {
+    ReplicaMeta& m = e.mutable_meta();
+    m.master = r.master;
+    m.depth = r.depth;
+  }
+  e.compact();
+  return true;
+}
+
+Status Store::load(std::int64_t now_ns) {
+  if (!journal_) return Status::Ok();
+  Status bad;
+  const Status s = journal_->scan(table_, Id(), [&](const Id& hash, std::string_view rec) {
+    Shard& sh = shard(hash);
+    std::lock_guard lock(sh.mu);
+    Entry& e = sh.entries[hash];
+    if (!decode(rec, e)) {
+      bad = Status::FailedPrecondition(
+          "storage: " + journal_->path() + " holds a malformed record (table " +
+          std::to_string(table_.vnode) + static_cast<char>(table_.kind) + ", key hash " +
+          hash.hex() + "); refusing to start: restore a backup, or move the directory away");
+      return false;
+    }
+    if (e.meta().master) e.mutable_meta().refreshed_ns = now_ns;
+    account(sh, {}, visible_usage(e));
+    return true;
+  });
+  if (!bad.ok()) return bad;
+  return s;
 }
 
 void Store::mark_committed(Entry& e, std::size_t v) const {
@@ -368,12 +463,14 @@ CommitResult Store::commit(const Id& hash, std::int64_t ts) {
   }
   if (c && e.ts(*c) > ts) {
     erase_version(e, *v);  // pending: not visible
+    record(hash, e);
     return CommitResult::kSuperseded;
   }
   const Usage before = visible_usage(e);
   mark_committed(e, *v);
   account(s, before, visible_usage(e));
   e.set_seq(changes_.fetch_add(1, std::memory_order_acq_rel) + 1);
+  record(hash, e);
   return CommitResult::kCommitted;
 }
 
@@ -383,11 +480,15 @@ bool Store::rollback(const Id& hash, std::int64_t ts) {
   Entry& e = s.entries[hash];
   e.add_aborted(ts);
   auto v = e.find(ts);
-  if (!v) return false;
+  if (!v) {
+    record(hash, e);
+    return false;
+  }
   const Usage before = visible_usage(e);
   erase_version(e, *v);
   account(s, before, visible_usage(e));
   e.set_seq(changes_.fetch_add(1, std::memory_order_acq_rel) + 1);
+  record(hash, e);
   return true;
 }
 
@@ -438,15 +539,16 @@ bool Store::erase_if_not_newer(const Id& hash, std::int64_t ts) {
   const Entry& e = it->second;
   if (e.count() > 0 && e.ts(e.count() - 1) > ts) return false;
   erase_entry(s, it);
+  record_erase(hash);
   return true;
 }
 
 void Store::adopt(std::vector<Item>& items) {
   std::vector<bool> keep(items.size(), true);
-  by_shard(items, [&](Shard& s, std::size_t i) {
+  by_shard(items, [&](Shard& s, std::size_t i, JournalBatch& batch) {
     Item& item = items[i];
     Entry& e = s.entries[item.hash];
-    put_locked(s, e, item, /*committed=*/true, nullptr);
+    put_locked(s, item.hash, e, item, /*committed=*/true, nullptr, &batch);
     auto c = e.newest_committed();
     if (!c) {
       keep[i] = false;
@@ -467,13 +569,14 @@ void Store::adopt(std::vector<Item>& items) {
 
 void Store::erase_if_not_newer(const std::vector<Item>& items, std::vector<Id>* erased) {
   std::vector<bool> gone(items.size(), false);
-  by_shard(items, [&](Shard& s, std::size_t i) {
+  by_shard(items, [&](Shard& s, std::size_t i, JournalBatch& batch) {
     auto it = s.entries.find(items[i].hash);
     if (it == s.entries.end()) return;
     const Entry& e = it->second;
     if (e.count() > 0 && e.ts(e.count() - 1) > items[i].timestamp) return;
     if (items[i].seen != 0 && e.seq() != items[i].seen) return;
     erase_entry(s, it);
+    record_erase(items[i].hash, &batch);
     gone[i] = true;
   });
   if (!erased) return;
@@ -488,7 +591,7 @@ void Store::move_to(Store& dest, const std::vector<Item>& items, const ReplicaMe
   std::vector<bool> gone(items.size(), false);
   by_shard(
       items,
-      [&](Shard& s, std::size_t i) {
+      [&](Shard& s, std::size_t i, JournalBatch& batch) {
         const Item& item = items[i];
         auto it = s.entries.find(item.hash);
         if (it == s.entries.end()) return;
@@ -506,14 +609,18 @@ void Store::move_to(Store& dest, const std::vector<Item>& items, const ReplicaMe
           node.mapped().mutable_meta() = meta;
           node.mapped().set_seq(dest.changes_.fetch_add(1, std::memory_order_acq_rel) + 1);
           account(d, {}, usage);
+          record_erase(item.hash, &batch);
+          dest.record(item.hash, node.mapped(), &batch);
           d.entries.insert(std::move(node));
           return;
         }
         if (auto c = e.newest_committed()) {
           if (there == d.entries.end()) there = d.entries.try_emplace(item.hash).first;
-          dest.put_locked(d, there->second, to_item(item.hash, e, *c), /*committed=*/true, &meta);
+          dest.put_locked(d, item.hash, there->second, to_item(item.hash, e, *c),
+                          /*committed=*/true, &meta, &batch);
         }
         erase_entry(s, it);
+        record_erase(item.hash, &batch);
       },
       &dest);
   if (!erased) return;
@@ -530,6 +637,7 @@ bool Store::erase_replica(const Id& hash, const std::optional<Id>& master) {
   const ReplicaMeta& meta = it->second.meta();
   if (master && meta.master && meta.master->id != *master) return false;
   erase_entry(s, it);
+  record_erase(hash);
   return true;
 }
 
@@ -542,8 +650,12 @@ bool Store::refresh(const Id& hash, std::int64_t ts, const Vnode& master, std::i
   auto c = e.newest_committed();
   if (!c || e.ts(*c) < ts) return false;
   ReplicaMeta& meta = e.mutable_meta();
+  const bool moved = meta.master != master;
   meta.master = master;
   meta.refreshed_ns = now_ns;
+  // The refresh time is not kept on disk (load() renews it): only a change of
+  // master is worth a write.
+  if (moved) record(hash, e);
   return true;
 }
 
@@ -590,17 +702,21 @@ std::vector<std::pair<Id, std::int64_t>> Store::stamps() const {
 std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
                            std::int64_t history_grace_ns) {
   std::size_t erased = 0;
+  JournalBatch batch;
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
     for (auto it = s.entries.begin(); it != s.entries.end();) {
       Entry& e = it->second;
       const Usage before = visible_usage(e);
       auto c = e.newest_committed();
+      const std::size_t marks = e.aborted_marks().size();
+      bool changed = false;
       if (c && *c > 0 && e.ts(*c) < now_ns - history_grace_ns) {
         std::vector<Version>& vs = e.multi();
         vs.erase(vs.begin(), vs.begin() + static_cast<std::ptrdiff_t>(*c));
         e.compact();
         c = 0;
+        changed = true;
       }
       const bool dead = c && *c + 1 == e.count() && e.deleted(*c) && tombstone_grace_ns > 0 &&
                         e.ts(*c) < now_ns - tombstone_grace_ns;
@@ -609,12 +725,18 @@ std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
                                 : e.expire_aborted(std::numeric_limits<std::int64_t>::min());
       if (dead || (e.count() == 0 && no_marks)) {
         account(s, before, {});
+        record_erase(it->first, &batch);
         s.entries.erase(it++);  // erasing leaves the other iterators valid
         ++erased;
       } else {
         account(s, before, visible_usage(e));
+        if (changed || e.aborted_marks().size() != marks) record(it->first, e, &batch);
         ++it;
       }
+    }
+    if (journal_ && !batch.empty()) {
+      journal_->write(batch);
+      batch.ops.clear();
     }
   }
   return erased;

@@ -1,8 +1,10 @@
-// The in-memory tables of dtable. Each local vnode has a primary table (keys it
-// owns) and a replica table (copies for other primaries). A key holds a short
-// list of versions: the newest committed one is what reads see; newer pending
-// ones await their write's outcome (commit or rollback); a replica keeps the
-// version before its newest so a rolled-back write restores it.
+// The tables of dtable. Each local vnode has a primary table (keys it owns)
+// and a replica table (copies for other primaries). A key holds a short list
+// of versions: the newest committed one is what reads see; newer pending ones
+// await their write's outcome (commit or rollback); a replica keeps the
+// version before its newest so a rolled-back write restores it. The tables
+// live in memory; with a Journal every change of a key is also written
+// through to disk as that key's whole state, and load() reads them back.
 #pragma once
 
 #include <array>
@@ -22,8 +24,10 @@
 #include <absl/container/flat_hash_map.h>
 
 #include "dendrite/id.h"
+#include "dendrite/status.h"
 #include "dendrite/vnode.h"
 #include "item.h"
+#include "journal.h"
 
 namespace dendrite::dtable {
 
@@ -56,12 +60,21 @@ struct StoredVersion {
 
 // A sharded hash table of entries keyed by key hash. Thread-safe: every method
 // takes only the lock of the key's shard (or each shard in turn), never calls
-// out while holding it, and copies what it returns.
+// out while holding it (but for the journal's writes), and copies what it
+// returns.
 class Store {
  public:
   // `keep_history`: keep the version before the newest committed one (replica
-  // tables, so a rollback restores it). Primary tables keep none.
-  explicit Store(bool keep_history);
+  // tables, so a rollback restores it). Primary tables keep none. `journal`
+  // (may be null: memory only) receives every change as table `table`; it
+  // must outlive the Store.
+  explicit Store(bool keep_history, Journal* journal = nullptr, TableId table = {});
+
+  // Reads the table's records from the journal into an empty Store (before
+  // it is used). Replica entries count as refreshed at `now_ns`, so their
+  // masters get a whole lease to renew them. Fails, naming the table and the
+  // key hash, on a record it cannot decode.
+  Status load(std::int64_t now_ns);
 
   // Stores `item` as a version (committed or pending). Replica tables record
   // `meta` (master, depth, refresh time) on kApplied and kDuplicate.
@@ -226,6 +239,8 @@ class Store {
     void prefetch_versions() const;
 
     bool aborted(std::int64_t ts) const;
+    // The aborted marks, oldest first (empty when none).
+    std::vector<std::int64_t> aborted_marks() const;
     // Remembers `ts` as aborted (the oldest mark goes beyond kMaxAborted).
     void add_aborted(std::int64_t ts);
     // Drops the aborted marks older than `before`. True when none is left.
@@ -284,11 +299,22 @@ class Store {
   // Calls fn(shard, index) for each index of `items`, grouped by shard, with
   // that shard's lock held (each shard locked once), and with `also`'s shard
   // of the same index locked too when given.
+  // With a journal, the changes each shard's calls record in the batch given
+  // to fn are written before that shard's lock is released.
   template <typename Fn>
   void by_shard(const std::vector<Item>& items, Fn fn, Store* also = nullptr) const;
-  // put() into s's entry e, accounting. REQUIRES: s.mu.
-  PutResult put_locked(Shard& s, Entry& e, const Item& item, bool committed,
-                       const ReplicaMeta* meta);
+  // put() into s's entry e, accounting, recording the change (into `batch`
+  // when given, else at once). REQUIRES: s.mu.
+  PutResult put_locked(Shard& s, const Id& hash, Entry& e, const Item& item, bool committed,
+                       const ReplicaMeta* meta, JournalBatch* batch = nullptr);
+  // Records e as the state of `hash` (into `batch` when given, else at
+  // once); nothing without a journal. REQUIRES: the entry's shard lock.
+  void record(const Id& hash, const Entry& e, JournalBatch* batch = nullptr) const;
+  // Records that `hash` has no entry. REQUIRES: its shard lock.
+  void record_erase(const Id& hash, JournalBatch* batch = nullptr) const;
+  // The journal record of an entry, and back (false: malformed).
+  static void encode(const Entry& e, std::string& out);
+  static bool decode(std::string_view record, Entry& e);
   // put() into entry e. REQUIRES: the entry's shard lock; the caller accounts.
   PutResult put_entry(Entry& e, const Item& item, bool committed, const ReplicaMeta* meta);
   // What `e` adds to its shard's usage (its visible value, if any).
@@ -308,6 +334,8 @@ class Store {
   static void erase_version(Entry& e, std::size_t i);
 
   const bool keep_history_;
+  Journal* const journal_;
+  const TableId table_;
   mutable std::array<Shard, kShards> shards_;
   std::atomic<std::uint64_t> changes_{0};
 };

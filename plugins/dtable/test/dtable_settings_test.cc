@@ -32,6 +32,44 @@ TEST(DtableSettingsTest, EveryKeyIsRead) {
   EXPECT_EQ(s->max_value_bytes, 0u);
 }
 
+TEST(DtableSettingsTest, StorageDefaultsToRocksdbWithSyncAlways) {
+  auto s = parse_settings("{}");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->storage.engine, StorageSettings::Engine::kRocksdb);
+  EXPECT_EQ(s->storage.sync, StorageSettings::Sync::kAlways);
+  EXPECT_EQ(s->storage.path, "");
+  EXPECT_EQ(default_data_path("127.0.0.1:5000"), "dendrite-data/127.0.0.1_5000");
+  EXPECT_EQ(default_data_path("[::1]:5000"), "dendrite-data/___1__5000");
+}
+
+TEST(DtableSettingsTest, EveryStorageKeyIsRead) {
+  auto s = parse_settings(R"({"storage": {"engine": "memory", "path": "/var/lib/d",
+      "sync": "periodic", "sync_period_ms": 250, "cache_mb": 512, "reserve_mb": 0}})");
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  EXPECT_EQ(s->storage.engine, StorageSettings::Engine::kMemory);
+  EXPECT_EQ(s->storage.path, "/var/lib/d");
+  EXPECT_EQ(s->storage.sync, StorageSettings::Sync::kPeriodic);
+  EXPECT_EQ(s->storage.sync_period, Milliseconds(250));
+  EXPECT_EQ(s->storage.cache_mb, 512u);
+  EXPECT_EQ(s->storage.reserve_mb, 0u);
+}
+
+TEST(DtableSettingsTest, StorageErrorsNameTheKey) {
+  auto error = [](const std::string& json) { return parse_settings(json).status().message(); };
+  EXPECT_EQ(error(R"({"storage": "disk"})"), "dtable config: 'storage' must be a JSON object");
+  EXPECT_EQ(error(R"({"storage": {"engine": "leveldb"}})"),
+            "dtable config: 'storage.engine' must be \"rocksdb\" or \"memory\"");
+  EXPECT_EQ(error(R"({"storage": {"sync": "never"}})"),
+            "dtable config: 'storage.sync' must be \"always\" or \"periodic\"");
+  EXPECT_EQ(error(R"({"storage": {"path": ""}})"),
+            "dtable config: 'storage.path' must be a non-empty string (a directory)");
+  EXPECT_EQ(error(R"({"storage": {"sync_period_ms": 0}})"),
+            "dtable config: 'storage.sync_period_ms' must be between 1 and 60000");
+  EXPECT_EQ(error(R"({"storage": {"cache": 1}})"),
+            "dtable config: unknown key 'storage.cache' (valid: engine, path, sync, "
+            "sync_period_ms, cache_mb, reserve_mb)");
+}
+
 TEST(DtableSettingsTest, WriteProblemNamesTheLimit) {
   Settings s;
   s.max_key_bytes = 4;

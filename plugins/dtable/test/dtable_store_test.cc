@@ -1,18 +1,96 @@
 // Table semantics of dtable: last write wins, older writes refused, pending
 // versions invisible until committed, rollback restoring the previous version,
 // tombstones and their collection, replica bookkeeping, concurrent writers.
+// Each test runs against both engines: in memory, and written through to
+// RocksDB, where every table must then read back from disk exactly as it is.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "clock.h"
+#include "rocksdb_journal.h"
 #include "store.h"
+#include "support/process.h"
 
 namespace dendrite::dtable {
 namespace {
+
+enum class Engine { kMemory, kRocksdb };
+
+// Every version and the replica bookkeeping (less the refresh time, which is
+// not kept) of `hash` in `t`, as text.
+std::string describe(const Store& t, const Id& hash) {
+  std::string out;
+  for (const StoredVersion& v : t.versions(hash)) {
+    out += v.item.key + "=" + v.item.value + "@" + std::to_string(v.item.timestamp) +
+           (v.item.deleted ? " deleted" : "") + (v.committed ? " committed" : " pending") + "; ";
+  }
+  if (auto m = t.meta(hash)) {
+    out += "master " + (m->master ? m->master->to_string() : "-") + " depth " +
+           std::to_string(m->depth);
+  }
+  return out;
+}
+
+class DtableStoreTest : public ::testing::TestWithParam<Engine> {
+ protected:
+  void SetUp() override {
+    if (GetParam() != Engine::kRocksdb) return;
+    auto j = open_rocksdb_journal(RocksJournalOptions{dir_.path() + "/db"},
+                                  JournalIdentity{"127.0.0.1:1", {Id::hash("v0")}});
+    ASSERT_TRUE(j.ok()) << j.status().message();
+    journal_ = std::move(*j);
+  }
+
+  // With RocksDB: every table reads back from the journal as it is in memory.
+  void TearDown() override {
+    if (!journal_) return;
+    for (std::size_t i = 0; i < tables_.size(); ++i) {
+      const Store& t = *tables_[i];
+      Store back(/*keep_history=*/true, journal_.get(), id(i));
+      ASSERT_TRUE(back.load(0).ok());
+      EXPECT_EQ(back.size(), t.size()) << "table " << i;
+      std::vector<Id> hashes;
+      ASSERT_TRUE(journal_
+                      ->scan(id(i), Id(),
+                             [&](const Id& h, std::string_view) {
+                               hashes.push_back(h);
+                               return true;
+                             })
+                      .ok());
+      for (const auto& [h, ts] : t.stamps()) {
+        EXPECT_EQ(describe(back, h), describe(t, h)) << "table " << i << " key " << h.hex();
+      }
+      for (const Id& h : hashes) {
+        EXPECT_EQ(describe(back, h), describe(t, h)) << "table " << i << " key " << h.hex();
+      }
+    }
+  }
+
+  // A new table (on the journal with RocksDB).
+  Store& table(bool keep_history) {
+    tables_.push_back(std::make_unique<Store>(keep_history, journal_.get(), id(tables_.size())));
+    return *tables_.back();
+  }
+
+  static TableId id(std::size_t i) {
+    return TableId{static_cast<std::uint16_t>(i), TableId::Kind::kPrimary};
+  }
+
+  test::TempDir dir_;
+  std::unique_ptr<Journal> journal_;
+  std::vector<std::unique_ptr<Store>> tables_;  // after journal_: destroyed first
+};
+
+INSTANTIATE_TEST_SUITE_P(Engines, DtableStoreTest,
+                         ::testing::Values(Engine::kMemory, Engine::kRocksdb),
+                         [](const auto& info) {
+                           return info.param == Engine::kMemory ? "memory" : "rocksdb";
+                         });
 
 Item item(const std::string& key, const std::string& value, std::int64_t ts) {
   return Item{key, Id::hash(key), value, ts, false};
@@ -29,8 +107,8 @@ std::string numbered_key(int n) {
   return key;
 }
 
-TEST(DtableStoreTest, LastWriteWinsByTimestamp) {
-  Store t(false);
+TEST_P(DtableStoreTest, LastWriteWinsByTimestamp) {
+  Store& t = table(false);
   EXPECT_EQ(t.put(item("k", "a", 10), true), PutResult::kApplied);
   EXPECT_EQ(t.put(item("k", "b", 20), true), PutResult::kApplied);
   auto got = t.get(Id::hash("k"));
@@ -40,22 +118,22 @@ TEST(DtableStoreTest, LastWriteWinsByTimestamp) {
   EXPECT_EQ(got->key, "k");
 }
 
-TEST(DtableStoreTest, OlderWriteIsRefused) {
-  Store t(false);
+TEST_P(DtableStoreTest, OlderWriteIsRefused) {
+  Store& t = table(false);
   t.put(item("k", "new", 20), true);
   EXPECT_EQ(t.put(item("k", "old", 10), true), PutResult::kOlder);
   EXPECT_EQ(t.get(Id::hash("k"))->value, "new");
 }
 
-TEST(DtableStoreTest, SameVersionTwiceIsADuplicate) {
-  Store t(false);
+TEST_P(DtableStoreTest, SameVersionTwiceIsADuplicate) {
+  Store& t = table(false);
   t.put(item("k", "v", 10), true);
   EXPECT_EQ(t.put(item("k", "v", 10), true), PutResult::kDuplicate);
   EXPECT_EQ(t.versions(Id::hash("k")).size(), 1u);
 }
 
-TEST(DtableStoreTest, PendingVersionIsInvisibleUntilCommitted) {
-  Store t(false);
+TEST_P(DtableStoreTest, PendingVersionIsInvisibleUntilCommitted) {
+  Store& t = table(false);
   const Id h = Id::hash("k");
   t.put(item("k", "old", 10), true);
   t.put(item("k", "new", 20), false);
@@ -67,8 +145,8 @@ TEST(DtableStoreTest, PendingVersionIsInvisibleUntilCommitted) {
   EXPECT_EQ(t.versions(h).size(), 1u);
 }
 
-TEST(DtableStoreTest, RollbackOfAPendingWriteLeavesThePreviousVersion) {
-  Store t(false);
+TEST_P(DtableStoreTest, RollbackOfAPendingWriteLeavesThePreviousVersion) {
+  Store& t = table(false);
   const Id h = Id::hash("k");
   t.put(item("k", "old", 10), true);
   t.put(item("k", "failed", 20), false);
@@ -78,8 +156,8 @@ TEST(DtableStoreTest, RollbackOfAPendingWriteLeavesThePreviousVersion) {
   EXPECT_FALSE(t.rollback(h, 20));
 }
 
-TEST(DtableStoreTest, RollbackOfTheOnlyVersionErasesTheKey) {
-  Store t(false);
+TEST_P(DtableStoreTest, RollbackOfTheOnlyVersionErasesTheKey) {
+  Store& t = table(false);
   const Id h = Id::hash("k");
   t.put(item("k", "failed", 20), false);
   EXPECT_FALSE(t.get(h));
@@ -88,10 +166,10 @@ TEST(DtableStoreTest, RollbackOfTheOnlyVersionErasesTheKey) {
   EXPECT_EQ(t.size(), 0u);
 }
 
-TEST(DtableStoreTest, ARolledBackVersionIsRefusedWhenItComesBack) {
+TEST_P(DtableStoreTest, ARolledBackVersionIsRefusedWhenItComesBack) {
   // A replica write that arrives after its rollback, or an orphan copy handed
   // back to the primary, must not resurrect a failed write.
-  Store primary(false);
+  Store& primary = table(false);
   const Id h = Id::hash("k");
   primary.put(item("k", "v1", 10), true);
   primary.put(item("k", "failed", 20), false);
@@ -103,8 +181,8 @@ TEST(DtableStoreTest, ARolledBackVersionIsRefusedWhenItComesBack) {
   EXPECT_EQ(primary.get(h)->value, "v3");
 }
 
-TEST(DtableStoreTest, RollbackBeforeTheWriteArrivesStillRefusesIt) {
-  Store replica(true);
+TEST_P(DtableStoreTest, RollbackBeforeTheWriteArrivesStillRefusesIt) {
+  Store& replica = table(true);
   const Id h = Id::hash("k");
   EXPECT_FALSE(replica.rollback(h, 20));  // the drop overtook the write
   EXPECT_EQ(replica.size(), 0u);
@@ -116,10 +194,10 @@ TEST(DtableStoreTest, RollbackBeforeTheWriteArrivesStillRefusesIt) {
   EXPECT_EQ(replica.put(item("k", "again", 20), true), PutResult::kApplied);
 }
 
-TEST(DtableStoreTest, WritesStampedUnderTheKeyLockAreNeverRefused) {
+TEST_P(DtableStoreTest, WritesStampedUnderTheKeyLockAreNeverRefused) {
   // Concurrent client writes of one key at its primary: each is stamped under
   // the key's lock, so none is refused as older than one stamped after it.
-  Store primary(false);
+  Store& primary = table(false);
   HybridClock clock;
   std::atomic<int> refused{0};
   std::vector<std::thread> threads;
@@ -140,8 +218,8 @@ TEST(DtableStoreTest, WritesStampedUnderTheKeyLockAreNeverRefused) {
   EXPECT_TRUE(primary.get(Id::hash("k")));
 }
 
-TEST(DtableStoreTest, ReplicaRollbackRestoresThePreviousCommittedVersion) {
-  Store replica(true);
+TEST_P(DtableStoreTest, ReplicaRollbackRestoresThePreviousCommittedVersion) {
+  Store& replica = table(true);
   const Id h = Id::hash("k");
   replica.put(item("k", "v1", 10), true);
   replica.put(item("k", "v2", 20), true);
@@ -150,8 +228,8 @@ TEST(DtableStoreTest, ReplicaRollbackRestoresThePreviousCommittedVersion) {
   EXPECT_EQ(replica.get(h)->value, "v1");
 }
 
-TEST(DtableStoreTest, ConcurrentPendingWritesCommitInAnyOrder) {
-  Store t(false);
+TEST_P(DtableStoreTest, ConcurrentPendingWritesCommitInAnyOrder) {
+  Store& t = table(false);
   const Id h = Id::hash("k");
   t.put(item("k", "base", 5), true);
   t.put(item("k", "a", 10), false);
@@ -164,8 +242,8 @@ TEST(DtableStoreTest, ConcurrentPendingWritesCommitInAnyOrder) {
   EXPECT_EQ(t.put(item("k", "late", 15), false), PutResult::kOlder);
 }
 
-TEST(DtableStoreTest, FailedNewerWriteDoesNotHideAnOlderCommittedOne) {
-  Store t(false);
+TEST_P(DtableStoreTest, FailedNewerWriteDoesNotHideAnOlderCommittedOne) {
+  Store& t = table(false);
   const Id h = Id::hash("k");
   t.put(item("k", "a", 10), false);
   t.put(item("k", "b", 20), false);
@@ -174,8 +252,8 @@ TEST(DtableStoreTest, FailedNewerWriteDoesNotHideAnOlderCommittedOne) {
   EXPECT_EQ(t.get(h)->value, "a");
 }
 
-TEST(DtableStoreTest, TombstoneHidesTheValueAndRefusesOlderWrites) {
-  Store t(false);
+TEST_P(DtableStoreTest, TombstoneHidesTheValueAndRefusesOlderWrites) {
+  Store& t = table(false);
   const Id h = Id::hash("k");
   t.put(item("k", "v", 10), true);
   EXPECT_EQ(t.put(tombstone("k", 20), true), PutResult::kApplied);
@@ -193,8 +271,8 @@ TEST(DtableStoreTest, TombstoneHidesTheValueAndRefusesOlderWrites) {
   EXPECT_EQ(t.get(h)->value, "again");
 }
 
-TEST(DtableStoreTest, TombstonesAreCollectedOnlyAfterTheGrace) {
-  Store t(false);
+TEST_P(DtableStoreTest, TombstonesAreCollectedOnlyAfterTheGrace) {
+  Store& t = table(false);
   const Id h = Id::hash("k");
   t.put(tombstone("k", 1000), true);
   t.put(item("live", "v", 1000), true);
@@ -206,8 +284,8 @@ TEST(DtableStoreTest, TombstonesAreCollectedOnlyAfterTheGrace) {
   EXPECT_TRUE(t.get(Id::hash("live")));
 }
 
-TEST(DtableStoreTest, TombstoneWithAPendingWriteIsNotCollected) {
-  Store t(false);
+TEST_P(DtableStoreTest, TombstoneWithAPendingWriteIsNotCollected) {
+  Store& t = table(false);
   const Id h = Id::hash("k");
   t.put(tombstone("k", 1000), true);
   t.put(item("k", "v", 3000), false);
@@ -216,8 +294,8 @@ TEST(DtableStoreTest, TombstoneWithAPendingWriteIsNotCollected) {
   EXPECT_EQ(t.get(h)->value, "v");
 }
 
-TEST(DtableStoreTest, ReplicaHistoryIsCollectedAfterItsGrace) {
-  Store replica(true);
+TEST_P(DtableStoreTest, ReplicaHistoryIsCollectedAfterItsGrace) {
+  Store& replica = table(true);
   const Id h = Id::hash("k");
   replica.put(item("k", "v1", 10), true);
   replica.put(item("k", "v2", 20), true);
@@ -229,8 +307,8 @@ TEST(DtableStoreTest, ReplicaHistoryIsCollectedAfterItsGrace) {
   EXPECT_EQ(replica.get(h)->value, "v2");
 }
 
-TEST(DtableStoreTest, EraseKeepsANewerVersion) {
-  Store t(false);
+TEST_P(DtableStoreTest, EraseKeepsANewerVersion) {
+  Store& t = table(false);
   const Id h = Id::hash("k");
   t.put(item("k", "v", 10), true);
   t.put(item("k", "w", 20), true);
@@ -240,8 +318,8 @@ TEST(DtableStoreTest, EraseKeepsANewerVersion) {
   EXPECT_FALSE(t.get(h));
 }
 
-TEST(DtableStoreTest, ReplicaMasterGuardsErasureAndRefresh) {
-  Store replica(true);
+TEST_P(DtableStoreTest, ReplicaMasterGuardsErasureAndRefresh) {
+  Store& replica = table(true);
   const Id h = Id::hash("k");
   const Vnode a{Id::hash("a"), "127.0.0.1:1"}, b{Id::hash("b"), "127.0.0.1:2"};
   ReplicaMeta meta{a, 0, 100};
@@ -256,8 +334,8 @@ TEST(DtableStoreTest, ReplicaMasterGuardsErasureAndRefresh) {
   EXPECT_TRUE(replica.erase_replica(h, b.id));
 }
 
-TEST(DtableStoreTest, SelectAndStampsSeeCommittedVersionsOnly) {
-  Store t(false);
+TEST_P(DtableStoreTest, SelectAndStampsSeeCommittedVersionsOnly) {
+  Store& t = table(false);
   t.put(item("a", "1", 10), true);
   t.put(item("b", "2", 10), false);
   t.put(tombstone("c", 10), true);
@@ -271,8 +349,8 @@ TEST(DtableStoreTest, SelectAndStampsSeeCommittedVersionsOnly) {
 
 // Usage is kept up to date by every change instead of walked: it must agree
 // with what a walk would count.
-TEST(DtableStoreTest, UsageFollowsEveryChange) {
-  Store t(true);
+TEST_P(DtableStoreTest, UsageFollowsEveryChange) {
+  Store& t = table(true);
   auto expect = [&](std::size_t items, std::size_t bytes) {
     const Store::Usage u = t.usage();
     EXPECT_EQ(u.items, items);
@@ -305,8 +383,8 @@ TEST(DtableStoreTest, UsageFollowsEveryChange) {
 
 // The batch forms used by hand-overs: adopt keeps last write wins and aborted
 // marks and reports what won; erase_if_not_newer keeps newer versions.
-TEST(DtableStoreTest, BatchAdoptAndEraseFollowTheSingleForms) {
-  Store t(false);
+TEST_P(DtableStoreTest, BatchAdoptAndEraseFollowTheSingleForms) {
+  Store& t = table(false);
   t.put(item("newer", "held", 50), true);
   t.put(item("aborted", "x", 5), false);
   t.rollback(Id::hash("aborted"), 5);
@@ -336,8 +414,9 @@ TEST(DtableStoreTest, BatchAdoptAndEraseFollowTheSingleForms) {
 // A hand-over's sender keeps what the new owner took as replica copies:
 // move_to erases like erase_if_not_newer and puts each erased entry into the
 // other table with the replica bookkeeping given.
-TEST(DtableStoreTest, MoveToKeepsErasedEntriesAsReplicaCopies) {
-  Store primary(false), replica(true);
+TEST_P(DtableStoreTest, MoveToKeepsErasedEntriesAsReplicaCopies) {
+  Store& primary = table(false);
+  Store& replica = table(true);
   const Vnode owner{Id::hash("owner"), "127.0.0.1:2"};
   for (int k = 0; k < 100; ++k) primary.put(item(numbered_key(k), "v", 10), true);
   primary.put(item("pending", "p", 10), true);
@@ -377,8 +456,8 @@ TEST(DtableStoreTest, MoveToKeepsErasedEntriesAsReplicaCopies) {
 
 // The compact layout: one version inline, more only when needed; every
 // transition between them keeps the key, the values and the flags.
-TEST(DtableStoreTest, VersionsSurviveEveryChangeOfLayout) {
-  Store replica(true);
+TEST_P(DtableStoreTest, VersionsSurviveEveryChangeOfLayout) {
+  Store& replica = table(true);
   const Id h = Id::hash("k");
   const std::string big(1000, 'b');
   replica.put(item("k", "one", 10), false);
@@ -412,8 +491,8 @@ TEST(DtableStoreTest, VersionsSurviveEveryChangeOfLayout) {
 // A replica written again and again keeps exactly the newest version and the
 // one before it (values of changing sizes and a tombstone among them), counts
 // only the newest, and a rollback at any point restores the one before.
-TEST(DtableStoreTest, ReplicaKeepsTheNewestTwoVersionsWriteAfterWrite) {
-  Store replica(true);
+TEST_P(DtableStoreTest, ReplicaKeepsTheNewestTwoVersionsWriteAfterWrite) {
+  Store& replica = table(true);
   const Id h = Id::hash("k");
   std::vector<Item> written;
   for (int i = 1; i <= 12; ++i) {
@@ -437,8 +516,8 @@ TEST(DtableStoreTest, ReplicaKeepsTheNewestTwoVersionsWriteAfterWrite) {
 
 // prefetch() is a hint: over entries of every layout and missing keys it
 // changes nothing (in particular it creates no entry).
-TEST(DtableStoreTest, PrefetchChangesNothing) {
-  Store replica(true);
+TEST_P(DtableStoreTest, PrefetchChangesNothing) {
+  Store& replica = table(true);
   Vnode master{Id::hash("m"), "127.0.0.1:1"};
   ReplicaMeta meta{master, 0, 1};
   replica.put(item("single", "v", 10), true);
@@ -471,10 +550,10 @@ TEST(DtableStoreTest, PrefetchChangesNothing) {
   EXPECT_EQ(replica.meta(Id::hash("two"))->master, master);
 }
 
-TEST(DtableStoreTest, ClockSteppingBackStillWinsOverEarlierWrites) {
+TEST_P(DtableStoreTest, ClockSteppingBackStillWinsOverEarlierWrites) {
   std::atomic<std::int64_t> wall{5'000'000};
   HybridClock clock([&] { return wall.load(); });
-  Store t(false);
+  Store& t = table(false);
   const Id h = Id::hash("k");
   ASSERT_EQ(t.put(item("k", "before", clock.now()), true), PutResult::kApplied);
   wall = 1'000;  // the node's clock steps back
@@ -482,8 +561,8 @@ TEST(DtableStoreTest, ClockSteppingBackStillWinsOverEarlierWrites) {
   EXPECT_EQ(t.get(h)->value, "after");
 }
 
-TEST(DtableStoreTest, ConcurrentWritersConvergeOnTheNewest) {
-  Store t(true);
+TEST_P(DtableStoreTest, ConcurrentWritersConvergeOnTheNewest) {
+  Store& t = table(true);
   HybridClock clock;
   constexpr int kThreads = 4, kEach = 2000;
   std::atomic<std::int64_t> max_ts{0};

@@ -1,0 +1,83 @@
+// Where dtable's tables are written through to so that they outlive the
+// process: an ordered map of records keyed by (table, key hash), each record
+// the whole state of one key in one table (store_record.h), with a durability
+// barrier for acknowledgements. RocksDB implements it (rocksdb_journal.h); a
+// Store without a journal keeps its data in memory only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dendrite/id.h"
+#include "dendrite/status.h"
+
+namespace dendrite::dtable {
+
+// One table of one local vnode.
+struct TableId {
+  enum class Kind : char { kPrimary = 'p', kReplica = 'r' };
+  std::uint16_t vnode = 0;  // the vnode's index among the node's local vnodes
+  Kind kind = Kind::kPrimary;
+};
+
+// Changes applied together (one log record): what a Store batch operation
+// (hand-over, collection) changed under one shard lock.
+struct JournalBatch {
+  struct Op {
+    TableId table;
+    Id hash;
+    std::string record;  // empty: erase
+  };
+  std::vector<Op> ops;
+
+  void put(TableId table, const Id& hash, std::string record) {
+    ops.push_back(Op{table, hash, std::move(record)});
+  }
+  void erase(TableId table, const Id& hash) { ops.push_back(Op{table, hash, {}}); }
+  bool empty() const { return ops.empty(); }
+};
+
+// Thread-safe. Writes never wait for a sync: they reach the operating system
+// at once (a crash of the process loses nothing written), and after_sync()
+// says when they are on disk.
+class Journal {
+ public:
+  virtual ~Journal() = default;
+
+  // Records `record` as the state of `hash` in `table`. Callers hold the
+  // key's Store shard lock, so the changes of one key are recorded in the
+  // order they were made. A failure turns error() non-OK.
+  virtual void put(TableId table, const Id& hash, std::string_view record) = 0;
+  // Erases the record of `hash` in `table` (absent: nothing).
+  virtual void erase(TableId table, const Id& hash) = 0;
+  // Applies every op of `batch` at once.
+  virtual void write(const JournalBatch& batch) = 0;
+
+  // OK, or why changes are not being recorded now (disk full, I/O error):
+  // set by the first failed write or sync, cleared once the engine recovered.
+  virtual Status error() const = 0;
+
+  // Calls `done` once every change recorded before this call is as durable
+  // as the sync policy promises: with "always" once the log is synced (one
+  // sync serves every waiter: a group commit), with "periodic" at once.
+  // `done` gets error() when changes could not be recorded or synced. Runs
+  // on the journal's sync thread or on the caller's; must not block.
+  virtual void after_sync(std::function<void(Status)> done) = 0;
+
+  // Calls `fn` with each record of `table` in key-hash order, from `from`
+  // (inclusive) while `fn` returns true. Fails on an unreadable record store.
+  virtual Status scan(TableId table, const Id& from,
+                      const std::function<bool(const Id&, std::string_view)>& fn) const = 0;
+
+  // Writes a consistent copy of every table into `dir`, which must not exist
+  // yet and should be on the same file system (files are hard-linked).
+  virtual Status checkpoint(const std::string& dir) = 0;
+
+  // The directory the journal lives in.
+  virtual const std::string& path() const = 0;
+};
+
+}  // namespace dendrite::dtable

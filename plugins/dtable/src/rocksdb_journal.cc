@@ -1,0 +1,403 @@
+#include "rocksdb_journal.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+#include <sys/statvfs.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+namespace dendrite::dtable {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Keys: the table (vnode index, big-endian, then its kind), then the key hash:
+// one table's records are contiguous and in hash order, so a range of the
+// ring is a range of keys. The identity record sorts after every table.
+constexpr std::size_t kTablePrefix = 3;
+constexpr std::size_t kKeyBytes = kTablePrefix + Id::kBytes;
+const std::string kIdentityKey = "\xff\xff~identity";
+constexpr int kFormat = 1;
+
+using Key = std::array<char, kKeyBytes>;
+
+Key make_key(TableId table, const Id& hash) {
+  Key k;
+  k[0] = static_cast<char>(table.vnode >> 8);
+  k[1] = static_cast<char>(table.vnode & 0xff);
+  k[2] = static_cast<char>(table.kind);
+  std::memcpy(k.data() + kTablePrefix, hash.bytes().data(), Id::kBytes);
+  return k;
+}
+
+rocksdb::Slice slice(const Key& k) {
+  return {k.data(), k.size()};
+}
+
+std::string identity_json(const JournalIdentity& id) {
+  nlohmann::json vnodes = nlohmann::json::array();
+  for (const Id& v : id.vnodes) vnodes.push_back(v.hex());
+  return nlohmann::json{{"format", kFormat}, {"advertise", id.advertise}, {"vnodes", vnodes}}
+      .dump();
+}
+
+// Why `stored` (the identity record of `path`) does not fit `want`, or "".
+std::string identity_problem(const std::string& path, const std::string& stored,
+                             const JournalIdentity& want) {
+  auto doc = nlohmann::json::parse(stored, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc["format"].is_number_integer() || !doc["advertise"].is_string() ||
+      !doc["vnodes"].is_array()) {
+    return "storage: " + path +
+           " has an unreadable identity record; it is not a dendrite data "
+           "directory this version can use";
+  }
+  if (doc["format"].get<int>() != kFormat) {
+    return "storage: " + path + " is in data format " + std::to_string(doc["format"].get<int>()) +
+           ", this version reads format " + std::to_string(kFormat);
+  }
+  const std::string advertise = doc["advertise"].get<std::string>();
+  std::vector<std::string> vnodes;
+  for (const auto& v : doc["vnodes"]) vnodes.push_back(v.is_string() ? v.get<std::string>() : "");
+  std::vector<std::string> want_vnodes;
+  for (const Id& v : want.vnodes) want_vnodes.push_back(v.hex());
+  if (advertise == want.advertise && vnodes == want_vnodes) return "";
+  return "storage: " + path + " holds the data of node " + advertise + " with " +
+         std::to_string(vnodes.size()) + " vnodes, but this node is " + want.advertise + " with " +
+         std::to_string(want.vnodes.size()) +
+         " vnodes; start it with the same advertise address and vnodes, or give it another "
+         "storage.path (its keys then come from the ring)";
+}
+
+class RocksJournal final : public Journal {
+ public:
+  RocksJournal(std::unique_ptr<rocksdb::DB> db, std::string path, const RocksJournalOptions& o)
+      : db_(std::move(db)), path_(std::move(path)), options_(o) {
+    sync_thread_ = std::thread([this] { run(); });
+  }
+
+  ~RocksJournal() override {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    // Destroyed by a waiter's callback (it held the last reference to the
+    // journal's owner): the thread ends on its own once this returns.
+    if (sync_thread_.get_id() == std::this_thread::get_id()) {
+      sync_thread_.detach();
+    } else {
+      sync_thread_.join();
+    }
+    // The run() loop made the last sync (unless the engine had failed).
+    db_->Close().PermitUncheckedError();
+  }
+
+  void put(TableId table, const Id& hash, std::string_view record) override {
+    const Key k = make_key(table, hash);
+    check(db_->Put(write_options_, slice(k), rocksdb::Slice(record.data(), record.size())));
+  }
+
+  void erase(TableId table, const Id& hash) override {
+    const Key k = make_key(table, hash);
+    check(db_->Delete(write_options_, slice(k)));
+  }
+
+  void write(const JournalBatch& batch) override {
+    if (batch.empty()) return;
+    rocksdb::WriteBatch wb;
+    for (const JournalBatch::Op& op : batch.ops) {
+      const Key k = make_key(op.table, op.hash);
+      rocksdb::Status s = op.record.empty() ? wb.Delete(slice(k)) : wb.Put(slice(k), op.record);
+      if (!s.ok()) return check(s);
+    }
+    check(db_->Write(write_options_, &wb));
+  }
+
+  Status error() const override {
+    std::lock_guard lock(mu_);
+    return engine_error_.ok() ? space_error_ : engine_error_;
+  }
+
+  void after_sync(std::function<void(Status)> done) override {
+    std::unique_lock lock(mu_);
+    if (!engine_error_.ok()) {
+      Status e = engine_error_;
+      lock.unlock();
+      return done(std::move(e));
+    }
+    const rocksdb::SequenceNumber seq = db_->GetLatestSequenceNumber();
+    if (!options_.sync_always || seq <= synced_) {
+      lock.unlock();
+      return done(Status::Ok());
+    }
+    waiters_.push_back(Waiter{seq, std::move(done)});
+    lock.unlock();
+    cv_.notify_one();
+  }
+
+  Status scan(TableId table, const Id& from,
+              const std::function<bool(const Id&, std::string_view)>& fn) const override {
+    const Key start = make_key(table, from);
+    rocksdb::ReadOptions ro;
+    ro.fill_cache = false;  // a load or a walk reads everything once
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    for (it->Seek(slice(start)); it->Valid(); it->Next()) {
+      const rocksdb::Slice k = it->key();
+      if (k.size() != kKeyBytes || std::memcmp(k.data(), start.data(), kTablePrefix) != 0) break;
+      auto hash = Id::from_bytes(std::string_view(k.data() + kTablePrefix, Id::kBytes));
+      if (!hash) break;
+      if (!fn(*hash, std::string_view(it->value().data(), it->value().size()))) break;
+    }
+    if (!it->status().ok()) {
+      return Status::Internal("storage: reading " + path_ + ": " + it->status().ToString());
+    }
+    return Status::Ok();
+  }
+
+  Status checkpoint(const std::string& dir) override {
+    rocksdb::Checkpoint* raw = nullptr;
+    rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+    std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+    if (s.ok()) s = cp->CreateCheckpoint(dir, /*log_size_for_flush=*/0);
+    if (!s.ok()) {
+      return Status::Internal("storage: checkpoint of " + path_ + " into " + dir +
+                              " failed: " + s.ToString());
+    }
+    return Status::Ok();
+  }
+
+  const std::string& path() const override { return path_; }
+
+ private:
+  struct Waiter {
+    rocksdb::SequenceNumber seq;
+    std::function<void(Status)> done;
+  };
+
+  void check(const rocksdb::Status& s) {
+    if (s.ok()) return;
+    std::lock_guard lock(mu_);
+    if (engine_error_.ok()) engine_error_ = describe(s);
+  }
+
+  Status describe(const rocksdb::Status& s) const {
+    if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kNoSpace) {
+      return Status::Unavailable("storage: disk full under " + path_ +
+                                 ": writes are refused until space is freed (reads go on)");
+    }
+    return Status::Unavailable("storage: writing " + path_ + " failed: " + s.ToString());
+  }
+
+  // Not OK while the file system of the directory has less than the reserve
+  // free: writes are refused before the engine itself runs out of space.
+  Status check_space() const {
+    struct statvfs fs;
+    if (::statvfs(path_.c_str(), &fs) != 0) return Status::Ok();  // unknown: the engine will say
+    const std::uint64_t free_mb =
+        static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize / (1024 * 1024);
+    if (free_mb >= options_.reserve_mb) return Status::Ok();
+    return Status::Unavailable("storage: disk full under " + path_ + " (" +
+                               std::to_string(free_mb) + " MiB free, storage.reserve_mb is " +
+                               std::to_string(options_.reserve_mb) +
+                               "): writes are refused until space is freed (reads go on)");
+  }
+
+  // Syncs the log and answers the waiters it covers. REQUIRES: `lock` held.
+  void sync_now(std::unique_lock<std::mutex>& lock) {
+    const rocksdb::SequenceNumber target = db_->GetLatestSequenceNumber();
+    lock.unlock();
+    const rocksdb::Status s = target > synced_ ? db_->SyncWAL() : rocksdb::Status::OK();
+    lock.lock();
+    if (!s.ok() && engine_error_.ok()) engine_error_ = describe(s);
+    if (s.ok()) synced_ = std::max(synced_, target);
+    std::vector<Waiter> ready;
+    while (!waiters_.empty() && (!s.ok() || waiters_.front().seq <= synced_)) {
+      ready.push_back(std::move(waiters_.front()));
+      waiters_.pop_front();
+    }
+    const Status outcome = s.ok() ? Status::Ok() : engine_error_;
+    lock.unlock();
+    for (Waiter& w : ready) w.done(outcome);
+    lock.lock();
+  }
+
+  // The sync thread: syncs the log for waiters (always) or on a period
+  // (periodic), watches the free space, and after a failure of the engine
+  // fails the waiters and tries to resume it every second. No sync follows a
+  // failed write (the engine's log writer must not be used after one).
+  void run() {
+    using Clock = std::chrono::steady_clock;
+    constexpr auto kSpaceCheck = std::chrono::milliseconds(250);
+    const auto now0 = Clock::now();
+    auto next_periodic = now0 + options_.sync_period;
+    auto next_space = now0;
+    auto next_resume = now0;
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      auto wake = next_space;
+      if (!options_.sync_always) wake = std::min(wake, next_periodic);
+      if (!engine_error_.ok()) wake = std::min(wake, next_resume);
+      cv_.wait_until(lock, wake, [&] {
+        return stop_ || (options_.sync_always && engine_error_.ok() && !waiters_.empty());
+      });
+      if (stop_) break;
+      const auto now = Clock::now();
+      if (now >= next_space) {
+        next_space = now + kSpaceCheck;
+        lock.unlock();
+        Status low = check_space();
+        lock.lock();
+        space_error_ = std::move(low);
+      }
+      if (!engine_error_.ok()) {
+        std::deque<Waiter> failing = std::move(waiters_);
+        waiters_.clear();
+        const Status why = engine_error_;
+        const bool resume = now >= next_resume;
+        if (resume) next_resume = now + std::chrono::seconds(1);
+        lock.unlock();
+        for (Waiter& w : failing) w.done(why);
+        const bool resumed = resume && db_->Resume().ok();
+        lock.lock();
+        if (resumed) engine_error_ = Status::Ok();
+        continue;
+      }
+      if (options_.sync_always ? waiters_.empty() : now < next_periodic) continue;
+      if (!options_.sync_always) next_periodic = now + options_.sync_period;
+      sync_now(lock);
+    }
+    // Stopping: every waiter gets its answer after one last sync.
+    std::deque<Waiter> left = std::move(waiters_);
+    const Status failed = engine_error_;
+    lock.unlock();
+    const Status last =
+        failed.ok() ? (db_->SyncWAL().ok()
+                           ? Status::Ok()
+                           : Status::Unavailable("storage: last sync of " + path_ + " failed"))
+                    : failed;
+    for (Waiter& w : left) w.done(last);
+  }
+
+  const std::unique_ptr<rocksdb::DB> db_;
+  const std::string path_;
+  const RocksJournalOptions options_;
+  const rocksdb::WriteOptions write_options_{};  // no sync: after_sync() syncs
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Status engine_error_;                 // GUARDED_BY(mu_) a write or sync failed
+  Status space_error_;                  // GUARDED_BY(mu_) less free than the reserve
+  rocksdb::SequenceNumber synced_ = 0;  // GUARDED_BY(mu_)
+  std::deque<Waiter> waiters_;          // GUARDED_BY(mu_) ascending seq
+  bool stop_ = false;                   // GUARDED_BY(mu_)
+  std::thread sync_thread_;
+};
+
+// Why `path` cannot hold a journal, or "": it must be a directory (or not
+// exist yet) that is empty or holds a RocksDB database (its CURRENT file).
+std::string directory_problem(const std::string& path, bool* fresh) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return "storage: cannot use " + path + ": " + ec.message();
+  }
+  if (!fs::exists(st)) {
+    fs::create_directories(path, ec);
+    if (ec) return "storage: cannot create " + path + ": " + ec.message();
+    *fresh = true;
+    return "";
+  }
+  if (!fs::is_directory(st)) return "storage: " + path + " exists and is not a directory";
+  if (fs::exists(fs::path(path) / "CURRENT", ec)) return "";
+  if (!fs::is_empty(path, ec)) {
+    return "storage: " + path +
+           " is not empty and is not a dendrite data directory (no CURRENT file); refusing to "
+           "write into it: give storage.path an empty or new directory";
+  }
+  *fresh = true;
+  return "";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Journal>> open_rocksdb_journal(const RocksJournalOptions& o,
+                                                      const JournalIdentity& identity) {
+  bool fresh = false;
+  if (std::string why = directory_problem(o.path, &fresh); !why.empty()) {
+    return Status::FailedPrecondition(why);
+  }
+  rocksdb::Options options;
+  options.create_if_missing = fresh;
+  options.paranoid_checks = true;
+  options.max_background_jobs = 2;
+  options.write_buffer_size = 32u << 20;
+  options.max_write_buffer_number = 3;
+  options.avoid_flush_during_shutdown = false;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(o.cache_mb << 20);
+  table.cache_index_and_filter_blocks = true;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, o.path, &raw);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  if (!s.ok()) {
+    const std::string text = s.ToString();
+    if (s.IsIOError() && text.find("lock") != std::string::npos) {
+      return Status::FailedPrecondition(
+          "storage: " + o.path +
+          " is in use by another process (its LOCK file is held): two nodes cannot share a data "
+          "directory; give each its own storage.path");
+    }
+    if (s.IsCorruption()) {
+      return Status::FailedPrecondition("storage: " + o.path +
+                                        " is corrupt, refusing to start: " + text +
+                                        " (restore a backup, or move the directory away and let "
+                                        "the ring send this node its keys)");
+    }
+    return Status::FailedPrecondition("storage: cannot open " + o.path + ": " + text);
+  }
+  std::string stored;
+  s = db->Get(rocksdb::ReadOptions(), kIdentityKey, &stored);
+  if (s.IsNotFound()) {
+    // A database without our identity record: ours only when just created
+    // (or left empty by a start that failed before writing it).
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    it->SeekToFirst();
+    if (!fresh && it->Valid()) {
+      return Status::FailedPrecondition(
+          "storage: " + o.path +
+          " holds a RocksDB database that is not dendrite's (no identity record); refusing to "
+          "use it: give storage.path an empty or new directory");
+    }
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    s = db->Put(sync, kIdentityKey, identity_json(identity));
+    if (!s.ok()) {
+      return Status::FailedPrecondition("storage: cannot write into " + o.path + ": " +
+                                        s.ToString());
+    }
+  } else if (!s.ok()) {
+    return Status::FailedPrecondition("storage: cannot read " + o.path + ": " + s.ToString());
+  } else if (std::string why = identity_problem(o.path, stored, identity); !why.empty()) {
+    return Status::FailedPrecondition(why);
+  }
+  return std::unique_ptr<Journal>(std::make_unique<RocksJournal>(std::move(db), o.path, o));
+}
+
+}  // namespace dendrite::dtable

@@ -1,0 +1,42 @@
+// The Journal on RocksDB: one database per node, in its data directory.
+// Only rocksdb_journal.cc includes RocksDB's headers.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dendrite/host.h"
+#include "dendrite/id.h"
+#include "dendrite/status.h"
+#include "journal.h"
+
+namespace dendrite::dtable {
+
+struct RocksJournalOptions {
+  std::string path;                // the data directory (created when missing)
+  bool sync_always = true;         // else periodic
+  Milliseconds sync_period{1000};  // periodic: how often the log is synced
+  std::size_t cache_mb = 64;       // block cache
+  // Writes are refused while the directory's file system has less free.
+  std::size_t reserve_mb = 128;
+};
+
+// Whose data a directory holds: written when the directory is created,
+// checked at every later open.
+struct JournalIdentity {
+  std::string advertise;
+  std::vector<Id> vnodes;  // in index order
+};
+
+// Opens (or creates) the journal at options.path. Refuses, with one line that
+// names the directory or file and what to do: a directory another process
+// holds open (two nodes on one directory), one that cannot be created or
+// written, a non-empty directory that is not a dendrite data directory, a
+// corrupt one, and one written by a node with another advertise address or
+// other vnodes.
+Result<std::unique_ptr<Journal>> open_rocksdb_journal(const RocksJournalOptions& options,
+                                                      const JournalIdentity& identity);
+
+}  // namespace dendrite::dtable
