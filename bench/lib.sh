@@ -34,17 +34,21 @@ stop_pid() {
 }
 # dendrite_node NAME PORT HTTP_PORT [JOIN_PORT]: starts dendrited from $build with
 # 3 vnodes, replicas 2, dtable and metrics (on HTTP_PORT), log level $LOG_LEVEL; its
-# log is $work/NAME.log, its pid $node_pid. Returns once its port listens.
+# log is $work/NAME.log, its pid $node_pid. Returns once its port listens. dtable's
+# "storage" is $STORAGE (JSON; default in memory, like a Redis without
+# persistence); the node runs in $work, so on-disk data goes under it.
 dendrite_node() {
   local name="$1" port="$2" http="$3" join="${4:-}"
-  local joins="[]"
+  local joins="[]" storage="${STORAGE:-}"
   [ -n "$join" ] && joins="[\"127.0.0.1:$join\"]"
+  [ -n "$storage" ] || storage='{"engine": "memory"}'
   cat >"$work/$name.json" <<JSON
 {"listen": "127.0.0.1:$port", "join": $joins, "vnodes": 3, "replicas": 2,
  "log": {"level": "${LOG_LEVEL:-warn}"},
- "plugins": [{"name": "dtable"}, {"name": "metrics", "config": {"listen": "127.0.0.1:$http"}}]}
+ "plugins": [{"name": "dtable", "config": {"storage": $storage}},
+             {"name": "metrics", "config": {"listen": "127.0.0.1:$http"}}]}
 JSON
-  "$build/bin/dendrited" --config "$work/$name.json" 2>>"$work/$name.log" &
+  (cd "$work" && exec "$build/bin/dendrited" --config "$work/$name.json") 2>>"$work/$name.log" &
   node_pid=$!
   pids+=("$node_pid")
   wait_port "$port"

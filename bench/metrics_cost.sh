@@ -25,7 +25,7 @@ node() {  # node NAME PORT PLUGINS_JSON [BUILD_DIR]
   cat >"$work/$1.json" <<JSON
 {"listen": "127.0.0.1:$2", "vnodes": 3, "log": {"level": "warn"}, "plugins": $3}
 JSON
-  "${4:-$build}/bin/dendrited" --config "$work/$1.json" 2>>"$work/$1.log" &
+  (cd "$work" && exec "${4:-$build}/bin/dendrited" --config "$work/$1.json") 2>>"$work/$1.log" &
   pids+=($!)
   wait_port "$2"
 }

@@ -72,6 +72,14 @@ int run_del(const Options& opt, const DataArgs& args) {
   return s.ok() ? kExitOk : fail("del", s);
 }
 
+int run_backup(const Options& opt, const DataArgs& args) {
+  int exit = kExitOk;
+  auto c = connect("backup", opt, &exit);
+  if (!c.ok()) return exit;
+  Status s = (*c)->backup(args.key);
+  return s.ok() ? kExitOk : fail("backup", s);
+}
+
 int run_keys(const Options& opt, const DataArgs& args) {
   int exit = kExitOk;
   auto c = connect("keys", opt, &exit);

@@ -23,6 +23,9 @@ int run_set(const Options& opt, const DataArgs& args);
 int run_get(const Options& opt, const DataArgs& args);
 // Deletes the key; prints nothing. Exit 0 (also when absent), 2, 3, 4.
 int run_del(const Options& opt, const DataArgs& args);
+// Has --node back up its tables into DIR there (args.key); prints nothing.
+// Exit 0, 2 (bad DIR, a node without on-disk tables), 3.
+int run_backup(const Options& opt, const DataArgs& args);
 // Prints the keys, sorted, one per line: of the whole ring, or with --local
 // those whose primary is on --node. Exit 0, 3.
 int run_keys(const Options& opt, const DataArgs& args);

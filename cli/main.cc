@@ -78,6 +78,12 @@ int main(int argc, char** argv) {
   keys->add_flag("--local", data.local, "only the keys whose primary copy is on --node");
   commands.push_back({keys, [&] { return run_keys(opt, data); }});
 
+  CLI::App* backup = app.add_subcommand(
+      "backup", "have --node write a consistent copy of its dtable data into DIR on its machine");
+  backup->add_option("DIR", data.key, "an absolute path on the node's machine; must not exist")
+      ->required();
+  commands.push_back({backup, [&] { return run_backup(opt, data); }});
+
   std::string names;
   for (const Command& c : commands) {
     names += names.empty() ? c.app->get_name() : ", " + c.app->get_name();

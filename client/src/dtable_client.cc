@@ -7,6 +7,7 @@
 #include "dendrite/address.h"
 #include "dtable_core.h"
 #include "dtable_ops.h"
+#include "dtable_wire.h"
 
 namespace dendrite::client {
 
@@ -196,6 +197,13 @@ Result<std::vector<std::string>> DtableClient::local_keys(const std::string& nod
   if (!keys.ok()) return keys.status();
   std::sort(keys->begin(), keys->end());
   return keys;
+}
+
+Status DtableClient::backup(const std::string& dir, const std::string& node) {
+  const std::string host = node.empty() ? core_->seed() : node;
+  if (Status s = check_peer_address(host); !s.ok()) return s;
+  auto replies = core_->call_all({{host, detail::checkpoint_request(dir)}});
+  return detail::read_write_reply(replies[0]).status;
 }
 
 Result<std::vector<std::string>> DtableClient::keys() {

@@ -197,6 +197,12 @@ Message local_keys_request(const std::optional<Id>& after, int limit) {
   return pack(msg::kLocalKeys, req);
 }
 
+Message checkpoint_request(const std::string& dir) {
+  pb::PBDTableCheckpoint req;
+  req.set_dir(dir);
+  return pack(msg::kCheckpoint, req);
+}
+
 WriteAnswer read_write_reply(const Result<Message>& reply) {
   if (auto f = failed<WriteAnswer>(reply)) return *f;
   auto r = unpack<pb::PBDTableResponse>(*reply, msg::kResponse);

@@ -31,6 +31,8 @@ Message set_multi_request(const Vnode& dest, const std::vector<const KeyValue*>&
 Message get_multi_request(const Vnode& dest, const std::vector<Id>& hashes, int consistency);
 // LocalKeys to a host (all its vnodes): keys after `after`, at most `limit`.
 Message local_keys_request(const std::optional<Id>& after, int limit);
+// Checkpoint to a host: back up its tables into `dir` there.
+Message checkpoint_request(const std::string& dir);
 
 // What the caller does after an answer.
 enum class Next {

@@ -31,7 +31,11 @@ std::string read_tail(const std::string& path, std::size_t bytes) {
 
 }  // namespace
 
-Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {}
+Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
+  // Nodes run in this directory (their data goes there): their paths must
+  // not depend on the working directory.
+  options_.dir = std::filesystem::absolute(options_.dir).string();
+}
 
 Cluster::~Cluster() {
   nodes_.clear();  // each ChildProcess SIGKILLs and reaps its process

@@ -54,9 +54,10 @@ inline host::LoggerFactory null_loggers() {
 // Loads and starts the plugin. Unless `settling`, misses do not read through
 // to the previous holders; when settling, they do for a minute.
 inline Status start_dtable(host::PluginLoader& loader, bool settling = false) {
-  Status s =
-      loader.load({host::PluginSpec{"dtable", dtable_plugin_path(),
-                                    settling ? R"({"settle_ms": 60000})" : R"({"settle_ms": 0})"}});
+  Status s = loader.load(
+      {host::PluginSpec{"dtable", dtable_plugin_path(),
+                        settling ? R"({"settle_ms": 60000, "storage": {"engine": "memory"}})"
+                                 : R"({"settle_ms": 0, "storage": {"engine": "memory"}})"}});
   if (!s.ok()) return s;
   return loader.start();
 }

@@ -20,6 +20,7 @@ else
   trap cleanup EXIT
 fi
 prefix="$work/prefix"
+rm -rf "$work/dendrite-data"  # a work directory given again starts without data
 pids=()
 
 cleanup() {
@@ -100,7 +101,8 @@ for i in 0 1 2; do
  "plugins": [{"name": "tally", "path": "$plugin", "config": {"consistency": 2}},
              {"name": "dtable"}]}
 JSON
-  "$dendrited" --config "$work/node$i.json" >"$work/node$i.log" 2>&1 &
+  # In $work: each node keeps its dtable data under dendrite-data/ there.
+  (cd "$work" && exec "$dendrited" --config "$work/node$i.json") >"$work/node$i.log" 2>&1 &
   pids+=($!)
   # Ready when it answers tally requests.
   ok=false

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <thread>
 #include <utility>
 
@@ -30,6 +31,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::stri
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  const std::string dir = std::filesystem::path(out_path).parent_path().string();
   const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ == 0) {
@@ -40,6 +42,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::stri
     const int out = ::open(out_path.c_str(), flags, 0644);
     const int err = ::open(err_path.c_str(), flags, 0644);
     if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
+    if (!dir.empty() && ::chdir(dir.c_str()) != 0) ::_exit(127);
     sigset_t none;  // the parent may have signals blocked (ZeroMQ threads)
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

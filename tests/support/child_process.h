@@ -26,8 +26,9 @@ class ChildProcess {
  public:
   // Starts argv[0] (a path) with `argv`, stdout to `out_path` and stderr to
   // `err_path` (created, then truncated or appended to as `output` says),
-  // SIGINT/SIGTERM/SIGQUIT at their defaults and no signal blocked. pid() is
-  // -1 when fork() failed.
+  // SIGINT/SIGTERM/SIGQUIT at their defaults and no signal blocked, in the
+  // directory of `out_path` (so what a node writes under its working
+  // directory, its data, stays with its logs). pid() is -1 when fork() failed.
   ChildProcess(const std::vector<std::string>& argv, const std::string& out_path,
                const std::string& err_path, Output output = Output::kTruncate);
   ~ChildProcess();

@@ -21,10 +21,11 @@
 
 namespace dendrite::test {
 
-// The dtable plugin config of the tests: a quick self-check and grace.
+// The dtable plugin config of the tests: a quick self-check and grace, the
+// tables in memory (the nodes of one process share its working directory).
 inline std::string dtable_test_settings() {
   return R"({"check_interval_ms": 300, "tombstone_grace_ms": 4000,)"
-         R"( "settle_ms": 5000, "batch_items": 128})";
+         R"( "settle_ms": 5000, "batch_items": 128, "storage": {"engine": "memory"}})";
 }
 
 // A node config with dtable (replicas 2, 3 vnodes) joining `join`.

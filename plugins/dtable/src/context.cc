@@ -98,7 +98,8 @@ void WriteHooks::call(const WriteEvent& event, Logger& log) const {
   }
 }
 
-Context::Context(Host& h, Logger& l, Settings s, std::shared_ptr<HybridClock> c)
+Context::Context(Host& h, Logger& l, Settings s, std::shared_ptr<HybridClock> c,
+                 std::shared_ptr<Journal> journal)
     : host(h),
       log(l),
       settings(s),
@@ -106,8 +107,38 @@ Context::Context(Host& h, Logger& l, Settings s, std::shared_ptr<HybridClock> c)
       stats(h.metrics()),
       placement(h, std::chrono::milliseconds(250)),
       timeout_(h.default_timeout()),
-      replicas_(h.replicas()) {
-  for (const Vnode& v : host.local_vnodes()) vnodes_.push_back(std::make_unique<VnodeState>(v));
+      replicas_(h.replicas()),
+      journal_(std::move(journal)) {
+  std::uint16_t index = 0;
+  for (const Vnode& v : host.local_vnodes()) {
+    vnodes_.push_back(std::make_unique<VnodeState>(v, journal_.get(), index++));
+  }
+}
+
+Status Context::load_tables() {
+  const std::int64_t now = clock->age_now();
+  for (const auto& v : vnodes_) {
+    for (Store* t : {&v->primary, &v->replica}) {
+      if (Status s = t->load(now); !s.ok()) return s;
+    }
+  }
+  return Status::Ok();
+}
+
+void Context::after_durable(std::function<void(Status)> done) {
+  if (!journal_) return done(Status::Ok());
+  journal_->after_sync([self = shared_from_this(), done = std::move(done)](Status s) {
+    if (!s.ok()) {
+      if (!self->storage_failing_.exchange(true)) self->log.error(s.message());
+    } else if (self->storage_failing_.exchange(false)) {
+      self->log.info("storage: writes are recorded again under " + self->journal_->path());
+    }
+    done(std::move(s));
+  });
+}
+
+Status Context::storage_error() const {
+  return journal_ ? journal_->error() : Status::Ok();
 }
 
 VnodeState* Context::local(const Id& id) const {

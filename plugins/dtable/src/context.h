@@ -28,13 +28,17 @@
 
 namespace dendrite::dtable {
 
-// The tables of one local vnode. Thread-safe.
+// The tables of one local vnode (the `index`-th), written through to
+// `journal` when given. Thread-safe.
 struct VnodeState {
-  explicit VnodeState(Vnode v) : self(std::move(v)) {}
+  VnodeState(Vnode v, Journal* journal, std::uint16_t index)
+      : self(std::move(v)),
+        primary(/*keep_history=*/false, journal, TableId{index, TableId::Kind::kPrimary}),
+        replica(/*keep_history=*/true, journal, TableId{index, TableId::Kind::kReplica}) {}
 
   const Vnode self;
-  Store primary{/*keep_history=*/false};  // keys this vnode owns
-  Store replica{/*keep_history=*/true};   // copies for other primaries
+  Store primary;  // keys this vnode owns
+  Store replica;  // copies for other primaries
 
   // Reads that miss ask the previous holders until then (steady-clock ns).
   std::atomic<std::int64_t> settle_until{0};
@@ -75,7 +79,9 @@ class WriteHooks {
 // used while the gate is open (stop() closes it and waits).
 class Context : public std::enable_shared_from_this<Context> {
  public:
-  Context(Host& host, Logger& log, Settings settings, std::shared_ptr<HybridClock> clock);
+  // `journal`: where the tables are written through to (null: memory only).
+  Context(Host& host, Logger& log, Settings settings, std::shared_ptr<HybridClock> clock,
+          std::shared_ptr<Journal> journal = nullptr);
 
   Host& host;
   Logger& log;
@@ -112,6 +118,19 @@ class Context : public std::enable_shared_from_this<Context> {
   // True when some of `items` lie outside v's range by its known predecessor.
   bool any_outside(const VnodeState& v, const std::vector<Item>& items) const;
 
+  // Reads every local table back from the journal (before start()).
+  Status load_tables();
+  // Calls `done` once the changes made so far are as durable as the storage
+  // settings promise (at once in memory or with periodic sync), with the
+  // journal's error when they could not be written; a failure is logged once
+  // per episode. Runs on the journal's sync thread or on this one; `done`
+  // must not block.
+  void after_durable(std::function<void(Status)> done);
+  // OK, or why writes are refused now (disk full, I/O error).
+  Status storage_error() const;
+  // The journal, or null (memory only).
+  Journal* journal() const { return journal_.get(); }
+
   // The host's request timeout.
   Milliseconds timeout() const { return timeout_; }
   // The configured number of replicas, and the maximum consistency level.
@@ -141,6 +160,8 @@ class Context : public std::enable_shared_from_this<Context> {
   const int replicas_;
   std::mutex hand_over_mu_;
   std::function<void(const Id&)> hand_over_receiver_;  // GUARDED_BY(hand_over_mu_)
+  const std::shared_ptr<Journal> journal_;             // before vnodes_: the tables write into it
+  std::atomic<bool> storage_failing_{false};
   std::vector<std::unique_ptr<VnodeState>> vnodes_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -114,7 +115,7 @@ std::vector<MessageType> Handlers::message_types() const {
   return {msg::kStatus,     msg::kResponse,       msg::kItem,         msg::kMultiItemResponse,
           msg::kGetItem,    msg::kSetItem,        msg::kSetMultiItem, msg::kClearReplica,
           msg::kSetReplica, msg::kSetReplicaInfo, msg::kGetMultiItem, msg::kLocalKeys,
-          msg::kDropItems,  msg::kReplicaDigest,  msg::kPromoteKey};
+          msg::kDropItems,  msg::kReplicaDigest,  msg::kPromoteKey,   msg::kCheckpoint};
 }
 
 std::string Handlers::type_name(MessageType type) const {
@@ -149,6 +150,8 @@ std::string Handlers::type_name(MessageType type) const {
       return "dtable.replica_digest";
     case msg::kPromoteKey:
       return "dtable.promote_key";
+    case msg::kCheckpoint:
+      return "dtable.checkpoint";
     default:
       return "type_" + std::to_string(type);
   }
@@ -164,9 +167,29 @@ void Handlers::handle_async(const Message& m, Respond respond) {
       return get_item(m, std::move(respond));
     case msg::kGetMultiItem:
       return get_multi(m, std::move(respond));
+    case msg::kSetReplica:
+    case msg::kSetReplicaInfo:
+    case msg::kPromoteKey:
+      // Writes: refused while the storage cannot take them (disk full).
+      if (Status broken = ctx_->storage_error(); !broken.ok()) return respond(broken);
+      [[fallthrough]];
+    case msg::kClearReplica:
+    case msg::kDropItems:
+      // Changes to the tables: answered once they are on disk.
+      return durable(std::move(respond))(handle(m));
     default:
       respond(handle(m));
   }
+}
+
+Respond Handlers::durable(Respond respond) const {
+  if (!ctx_->journal()) return respond;
+  return [ctx = ctx_, respond = std::move(respond)](Result<Message> reply) mutable {
+    ctx->after_durable([respond = std::move(respond), reply = std::move(reply)](Status s) mutable {
+      // Not on disk: not acknowledged (the sender keeps its copy).
+      respond(s.ok() ? std::move(reply) : Result<Message>(std::move(s)));
+    });
+  };
 }
 
 bool Handlers::runs_inline(MessageType type) const {
@@ -213,6 +236,8 @@ Result<Message> Handlers::handle(const Message& m) {
       return replica_digest(m);
     case msg::kPromoteKey:
       return promote_key(m);
+    case msg::kCheckpoint:
+      return checkpoint(m);
     default:
       return make_error("dtable: message type " + std::to_string(m.type) +
                         " is a reply, not a request");
@@ -277,7 +302,9 @@ void Handlers::set_item(const Message& m, Respond respond) {
   if (!item.ok()) return respond(fail_response(kCodeInvalidArgument, item.status().message()));
   if (req->demoting()) {
     // A hand-over of one key (the original sends them so): stored at once,
-    // answered once v's replicas hold it too.
+    // answered once v's replicas hold it too and it is on disk here.
+    if (Status broken = ctx_->storage_error(); !broken.ok()) return respond(broken);
+    respond = durable(std::move(respond));
     v->settle_for(ctx_->settings.settle);
     const bool pass_on = ctx_->any_outside(*v, {*item});
     adopt_async(ctx_, *v, {std::move(*item)}, std::nullopt,
@@ -361,6 +388,11 @@ void Handlers::set_multi(const Message& m, Respond respond) {
       respond(pack(msg::kResponse, reply));
     }
   };
+  if (req->demoting()) {
+    // A hand-over is answered once what it stored is on disk here.
+    if (Status broken = ctx_->storage_error(); !broken.ok()) return respond(broken);
+    respond = durable(std::move(respond));
+  }
   auto batch = std::make_shared<Batch>();
   batch->respond = std::move(respond);
   batch->results.resize(static_cast<std::size_t>(n));
@@ -681,6 +713,31 @@ Message Handlers::promote_key(const Message& m) {
   auto item = item_from_pb(req->item());
   if (!item.ok()) return fail_response(kCodeInvalidArgument, item.status().message());
   adopt(ctx_, *v, {*item}, /*replicate=*/true);
+  return ok_response();
+}
+
+Message Handlers::checkpoint(const Message& m) {
+  auto req = unpack<pb::PBDTableCheckpoint>(m, m.type);
+  if (!req.ok()) return decode_error(m.type);
+  Journal* journal = ctx_->journal();
+  if (!journal) {
+    return fail_response(kCodeInvalidArgument,
+                         "this node keeps its tables in memory (storage.engine \"memory\"): "
+                         "nothing on disk to back up");
+  }
+  const std::string& dir = req->dir();
+  if (dir.empty() || dir.front() != '/') {
+    return fail_response(kCodeInvalidArgument,
+                         "backup directory '" + dir + "' must be an absolute path on the node");
+  }
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) {
+    return fail_response(kCodeInvalidArgument, "backup directory " + dir + " already exists");
+  }
+  if (Status s = journal->checkpoint(dir); !s.ok()) {
+    return fail_response(kCodeInternal, s.message());
+  }
+  ctx_->log.info("storage: backed up " + journal->path() + " into " + dir);
   return ok_response();
 }
 

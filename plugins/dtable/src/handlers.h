@@ -31,6 +31,9 @@ class Handlers final : public TransportHook {
   bool runs_inline(MessageType type) const override;
 
  private:
+  // `respond` delayed until the changes made so far are on disk (as the
+  // storage's sync policy promises); with an Err when they could not be.
+  Respond durable(Respond respond) const;
   // handle_async() waited for (writes sent through Host::request to ourselves).
   Result<Message> wait_for(const Message& m);
   Message status(const Message& m);
@@ -45,6 +48,7 @@ class Handlers final : public TransportHook {
   Message drop_items(const Message& m);
   Message replica_digest(const Message& m);
   Message promote_key(const Message& m);
+  Message checkpoint(const Message& m);
 
   std::shared_ptr<Context> ctx_;
 };

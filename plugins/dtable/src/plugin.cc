@@ -9,19 +9,50 @@
 #include "dendrite/dtable/messages.h"
 #include "handlers.h"
 #include "maintenance.h"
+#include "rocksdb_journal.h"
 #include "service.h"
 #include "settings.h"
 
 namespace dendrite::dtable {
 namespace {
 
+// The journal `storage` asks for (null: memory only).
+Result<std::shared_ptr<Journal>> open_journal(const StorageSettings& storage, Host& host) {
+  if (storage.engine == StorageSettings::Engine::kMemory) return std::shared_ptr<Journal>();
+  RocksJournalOptions o;
+  o.path = storage.path.empty() ? default_data_path(host.address()) : storage.path;
+  o.sync_always = storage.sync == StorageSettings::Sync::kAlways;
+  o.sync_period = storage.sync_period;
+  o.cache_mb = storage.cache_mb;
+  o.reserve_mb = storage.reserve_mb;
+  JournalIdentity identity;
+  identity.advertise = host.address();
+  for (const Vnode& v : host.local_vnodes()) identity.vnodes.push_back(v.id);
+  auto journal = open_rocksdb_journal(o, identity);
+  if (!journal.ok()) return journal.status();
+  return std::shared_ptr<Journal>(std::move(*journal));
+}
+
 class DTablePlugin final : public Plugin, public DelegateHook {
  public:
   Status init(const std::string& config_json, PluginContext& context) override {
     auto settings = parse_settings(config_json);
     if (!settings.ok()) return settings.status();
+    auto journal = open_journal(settings->storage, context.host);
+    if (!journal.ok()) return journal.status();
     ctx_ = std::make_shared<Context>(context.host, context.logger, *settings,
-                                     std::make_shared<HybridClock>());
+                                     std::make_shared<HybridClock>(), std::move(*journal));
+    if (Status s = ctx_->load_tables(); !s.ok()) return s;
+    if (ctx_->journal()) {
+      std::size_t keys = 0;
+      for (const auto& v : ctx_->vnodes()) keys += v->primary.size() + v->replica.size();
+      context.logger.info(
+          "storage: " + ctx_->journal()->path() + " (rocksdb, sync " +
+          (settings->storage.sync == StorageSettings::Sync::kAlways
+               ? std::string("always")
+               : "every " + std::to_string(settings->storage.sync_period.count()) + " ms") +
+          "), " + std::to_string(keys) + " entries loaded");
+    }
     handlers_ = std::make_unique<Handlers>(ctx_);
     maintenance_ = std::make_unique<Maintenance>(ctx_);
     service_ = std::make_shared<TableService>(ctx_);
@@ -110,7 +141,7 @@ constexpr MessageType kClaimedTypes[] = {
     dtable::msg::kSetReplica,   dtable::msg::kSetReplicaInfo,
     dtable::msg::kGetMultiItem, dtable::msg::kLocalKeys,
     dtable::msg::kDropItems,    dtable::msg::kReplicaDigest,
-    dtable::msg::kPromoteKey};
+    dtable::msg::kPromoteKey,   dtable::msg::kCheckpoint};
 
 }  // namespace
 }  // namespace dendrite::dtable

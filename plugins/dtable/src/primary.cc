@@ -74,15 +74,34 @@ struct WriteOp {
                 std::to_string(n) + " copies written";
     }
     if (any_failed && write) write->abort(failed);
+    // The answer waits until this copy is on disk as the sync policy says
+    // (write hooks too: they announce what is stored).
+    std::vector<Item> events;
     if (!ctx->hooks.empty()) {
       for (std::size_t k = 0; k < written.size(); ++k) {
-        if (failed[k]) continue;
-        ctx->hooks.call(WriteEvent{written[k].key, written[k].value, written[k].deleted,
-                                   written[k].timestamp, v->self},
-                        ctx->log);
+        if (!failed[k]) events.push_back(written[k]);
       }
     }
-    done(std::move(out));
+    auto answer = [ctx = ctx, self = v->self, events = std::move(events), out = std::move(out),
+                   done = std::move(done)](Status stored) mutable {
+      if (!stored.ok()) {
+        // Not recorded on disk: not acknowledged (the copy in memory may
+        // still be read, as after a time-out).
+        for (WriteOutcome& o : out) {
+          if (o.code == kCodeOk) o = WriteOutcome{kCodeUnavailable, stored.message(), 0, 0};
+        }
+        events.clear();
+      }
+      for (const Item& e : events) {
+        ctx->hooks.call(WriteEvent{e.key, e.value, e.deleted, e.timestamp, self}, ctx->log);
+      }
+      done(std::move(out));
+    };
+    if (ctx->journal()) {
+      ctx->after_durable(std::move(answer));
+    } else {
+      answer(Status::Ok());  // in memory: nothing to wait for
+    }
   }
 };
 
@@ -186,6 +205,10 @@ void primary_write_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
     return op->done(std::move(op->out));
   }
   for (const Item& item : items) ctx->stats.writes(item.deleted, op->n).inc();
+  if (Status broken = ctx->storage_error(); !broken.ok()) {
+    for (auto& o : op->out) o = WriteOutcome{kCodeUnavailable, broken.message(), 0, 0};
+    return op->done(std::move(op->out));
+  }
   std::vector<Vnode> targets = ctx->host.remote_successors(v.self.id);
   const int need = op->n - 1;
   if (need > static_cast<int>(targets.size())) {

@@ -152,8 +152,10 @@ TEST(DtableServiceTest, UsageErrorsAreStatusValues) {
 
 TEST(DtableServiceTest, KeysAndValuesOverTheLimitsAreRefused) {
   DtableCluster c;
-  c.add(R"({"max_key_bytes": 16, "max_value_bytes": 1024, "batch_bytes": 4096})");
-  c.add(R"({"max_key_bytes": 16, "max_value_bytes": 1024, "batch_bytes": 4096})");
+  c.add(R"({"max_key_bytes": 16, "max_value_bytes": 1024, "batch_bytes": 4096,)"
+        R"( "storage": {"engine": "memory"}})");
+  c.add(R"({"max_key_bytes": 16, "max_value_bytes": 1024, "batch_bytes": 4096,)"
+        R"( "storage": {"engine": "memory"}})");
   ASSERT_EQ(c.wait_converged(), "");
   auto& table = c.table(0);
   Status long_key = table.query().set(std::string(17, 'k'), "v");

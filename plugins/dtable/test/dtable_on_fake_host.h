@@ -19,7 +19,9 @@ namespace dendrite::test {
 class DtableOnFakeHost {
  public:
   // `config`: the plugin's JSON config.
-  explicit DtableOnFakeHost(testing::FakeHost& host, std::string config = R"({"settle_ms": 0})")
+  explicit DtableOnFakeHost(
+      testing::FakeHost& host,
+      std::string config = R"({"settle_ms": 0, "storage": {"engine": "memory"}})")
       : config_(std::move(config)),
         log_(std::make_shared<testing::RecordingLogger>()),
         loader_(".", host, [log = log_](const std::string&) { return log; }) {}

@@ -184,7 +184,8 @@ TEST_F(StrictWritesThreeDownTest, APrimaryOutsideTheHoldersDoesNotCountItsOwnCop
 }
 
 TEST_F(StrictWritesTest, SloppyWritesCountWhateverTheReachableRingHas) {
-  DtableOnFakeHost dtable(host_, R"({"settle_ms": 0, "partition_writes": "sloppy"})");
+  DtableOnFakeHost dtable(
+      host_, R"({"settle_ms": 0, "partition_writes": "sloppy", "storage": {"engine": "memory"}})");
   ASSERT_TRUE(dtable.start().ok());
   TransportHook* hook = dtable.hook_for(dmsg::kSetItem);
   ASSERT_NE(hook, nullptr);

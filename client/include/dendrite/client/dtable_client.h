@@ -141,6 +141,12 @@ class DtableClient {
   // The keys whose primary copy is on `node` ("" = the node given to
   // connect()), sorted. Blocking.
   Result<std::vector<std::string>> local_keys(const std::string& node = "");
+  // Has `node` ("" = the node given to connect()) write an online, consistent
+  // copy of its tables into `dir`, an absolute path on that node's machine
+  // that must not exist yet (docs/dtable.md "Backups"). Blocking, bounded by
+  // the timeout. InvalidArgument: a bad `dir`, or a node without on-disk
+  // tables.
+  Status backup(const std::string& dir, const std::string& node = "");
 
   // Asynchronous forms of the calls above: return at once, `done` gets the
   // same result the blocking form returns.

@@ -1,6 +1,6 @@
 // Message types and reply codes of the dtable wire protocol (proto/dtable.proto).
 // Types 0x20-0x29 and 0x30 are the original fastfn/dendrite's (same numbers and
-// fields); 0x2A-0x2D are ours. Every request names its `dest` vnode; a request
+// fields); 0x2A-0x2E are ours. Every request names its `dest` vnode; a request
 // about a key sent to a vnode that is not the key's primary gets an Err reply
 // whose text starts with kWrongOwnerText (see below).
 #pragma once
@@ -47,6 +47,9 @@ inline constexpr MessageType kDropItems = 0x2C;
 // Ours. primary -> replica (self-check): versions the replica should hold.
 // PBDTableReplicaDigest -> MultiItemResponse (the keyHashes it lacks).
 inline constexpr MessageType kReplicaDigest = 0x2D;
+// Ours. anyone -> host: back up the host's tables into a directory there.
+// PBDTableCheckpoint -> Response.
+inline constexpr MessageType kCheckpoint = 0x2E;
 // replica -> new primary: promote an item. PBDTablePromoteKey -> Response.
 inline constexpr MessageType kPromoteKey = 0x30;
 }  // namespace msg
