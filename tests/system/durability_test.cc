@@ -1,0 +1,352 @@
+// Durability of dtable's on-disk tables, with real dendrited processes: every
+// node killed with SIGKILL at once under write load, restarted, and every
+// acknowledged write read back (sync always and periodic); a rolling restart
+// under load; a disk that fills up (a small tmpfs made by the test) and is
+// grown again; a node that refuses another's data directory.
+#include <signal.h>
+#include <sys/mount.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "dendrite/client/dtable_client.h"
+#include "support/eventually.h"
+#include "support/process.h"
+#include "support/programs.h"
+#include "support/serving.h"
+
+namespace dendrite::test {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const std::string kDendrited = program("dendrited");
+const std::string kCli = program("dendrite-cli");
+// Generous bounds: the machine is shared and sanitizer builds are slow.
+constexpr auto kSettle = 90s;
+constexpr auto kPoll = 200ms;
+
+class DurabilityTest : public ::testing::Test {
+ protected:
+  struct Node {
+    std::string address;
+    std::string config;
+    std::unique_ptr<ChildProcess> process;
+  };
+
+  void TearDown() override {
+    for (auto& [name, node] : nodes_) {
+      if (node.process && node.process->running()) node.process->signal(SIGKILL);
+    }
+    if (HasFailure()) {
+      for (const auto& [name, node] : nodes_) {
+        std::cerr << "---- stderr of node " << name << " (" << node.address << ")\n"
+                  << read_file(dir_.path() + "/" + name + ".err");
+      }
+    }
+    nodes_.clear();
+  }
+
+  // Writes the config of node `name` (replicas 2, 3 vnodes, dtable with
+  // `storage` when given, else the default: on disk under the node's
+  // working directory, sync always).
+  void configure(const std::string& name, const std::vector<std::string>& join,
+                 const json& storage = nullptr) {
+    const std::string address = "127.0.0.1:" + std::to_string(free_port());
+    json dtable = {{"check_interval_ms", 1000}, {"tombstone_grace_ms", 60000}};
+    if (!storage.is_null()) dtable["storage"] = storage;
+    json doc = {{"listen", address},
+                {"join", join},
+                {"vnodes", 3},
+                {"replicas", 2},
+                {"stabilize", {{"min_ms", 50}, {"max_ms", 150}}},
+                {"timeout_ms", 1000},
+                {"log", {{"level", "info"}}},
+                {"plugins", json::array({{{"name", "dtable"}, {"config", dtable}}})}};
+    nodes_[name] = Node{address, dir_.write(name + ".json", doc.dump(2)), nullptr};
+  }
+
+  // (Re)starts node `name` in the test's directory (logs appended). True once
+  // it serves.
+  bool start(const std::string& name) {
+    Node& n = nodes_.at(name);
+    n.process = std::make_unique<ChildProcess>(
+        std::vector<std::string>{kDendrited, "--config", n.config},
+        dir_.path() + "/" + name + ".out", dir_.path() + "/" + name + ".err", Output::kAppend);
+    ChildProcess& p = *n.process;
+    const bool up =
+        eventually([&] { return !p.running() || serving(n.address, 500ms); }, kSettle, kPoll);
+    return up && p.running();
+  }
+
+  std::unique_ptr<client::DtableClient> connect(const std::string& name) {
+    client::DtableClientOptions o;
+    o.timeout = 2000ms;
+    o.max_attempts = 3;
+    auto c = client::DtableClient::connect(nodes_.at(name).address, o);
+    EXPECT_TRUE(c.ok()) << c.status().to_string();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+
+  // Writes unique keys from `threads` threads, consistency 1, 2, 3 in turn,
+  // until `stop`; records each acknowledged write in `acked`.
+  void write_load(client::DtableClient& c, std::atomic<bool>& stop, int threads,
+                  std::map<std::string, std::string>& acked, std::mutex& mu) {
+    std::vector<std::thread> writers;
+    for (int t = 0; t < threads; ++t) {
+      writers.emplace_back([&, t] {
+        for (int i = 0; i < 1000000 && !stop.load(); ++i) {
+          const std::string key = "t" + std::to_string(t) + "-" + std::to_string(i);
+          const std::string value = "value of " + key;
+          if (c.set(key, value, 1 + i % 3).ok()) {
+            std::lock_guard lock(mu);
+            acked[key] = value;
+          }
+        }
+      });
+    }
+    for (auto& w : writers) w.join();
+  }
+
+  // The acknowledged keys that do not read back with their value (at most
+  // the first 5 named in `sample`).
+  std::size_t missing(client::DtableClient& c, const std::map<std::string, std::string>& acked,
+                      std::string* sample) {
+    std::size_t lost = 0;
+    sample->clear();
+    for (const auto& [key, value] : acked) {
+      auto got = c.get(key);
+      if (got.ok() && *got == value) continue;
+      if (++lost <= 5) {
+        *sample += key + " (" + (got.ok() ? "'" + *got + "'" : got.status().to_string()) + ") ";
+      }
+    }
+    return lost;
+  }
+
+  // Kills every node with SIGKILL at once (the signals go out back to back).
+  void kill_all() {
+    for (auto& [name, node] : nodes_) node.process->signal(SIGKILL);
+    for (auto& [name, node] : nodes_) ASSERT_TRUE(node.process->wait_for(kSettle).has_value());
+  }
+
+  // Kills every node under write load, restarts them all and expects every
+  // acknowledged write back.
+  void whole_ring_kill(const json& storage) {
+    configure("a", {}, storage);
+    const std::string seed = nodes_.at("a").address;
+    configure("b", {seed}, storage);
+    configure("c", {seed}, storage);
+    for (const char* n : {"a", "b", "c"}) ASSERT_TRUE(start(n)) << n;
+    std::map<std::string, std::string> acked;
+    std::mutex mu;
+    {
+      auto c = connect("a");
+      ASSERT_TRUE(c);
+      std::atomic<bool> stop{false};
+      std::thread load([&] { write_load(*c, stop, 4, acked, mu); });
+      // Kill while writes are in flight, once a good number was acknowledged.
+      eventually(
+          [&] {
+            std::lock_guard lock(mu);
+            return acked.size() >= 600;
+          },
+          kSettle, 20ms);
+      kill_all();
+      stop = true;
+      load.join();
+    }
+    ASSERT_GE(acked.size(), 600u);
+    for (const char* n : {"a", "b", "c"}) ASSERT_TRUE(start(n)) << n;
+    auto c = connect("a");
+    ASSERT_TRUE(c);
+    std::string sample;
+    std::size_t lost = acked.size();
+    // The ring forms again and each primary hands over what its range lost.
+    eventually(
+        [&] {
+          lost = missing(*c, acked, &sample);
+          return lost == 0;
+        },
+        kSettle, 1s);
+    EXPECT_EQ(lost, 0u) << "of " << acked.size() << " acknowledged writes; e.g. " << sample;
+    std::cerr << "[ whole ring kill ] " << acked.size() << " acknowledged writes, " << lost
+              << " lost\n";
+  }
+
+  TempDir dir_;
+  std::map<std::string, Node> nodes_;
+};
+
+TEST_F(DurabilityTest, WholeRingKilledUnderLoadKeepsEveryAcknowledgedWrite) {
+  whole_ring_kill(nullptr);  // the default: rocksdb, sync always
+}
+
+TEST_F(DurabilityTest, WholeRingKilledWithPeriodicSyncKeepsWhatReachedTheSystem) {
+  // A process kill loses nothing the node wrote (its log is written at once);
+  // only a power loss or crash of the machine can lose the last period.
+  whole_ring_kill(json{{"sync", "periodic"}, {"sync_period_ms", 1000}});
+}
+
+TEST_F(DurabilityTest, RollingRestartUnderLoadKeepsEveryAcknowledgedWrite) {
+  configure("a", {});
+  const std::string seed = nodes_.at("a").address;
+  configure("b", {seed});
+  configure("c", {seed});
+  for (const char* n : {"a", "b", "c"}) ASSERT_TRUE(start(n)) << n;
+  std::map<std::string, std::string> acked;
+  std::mutex mu;
+  auto c = connect("a");
+  ASSERT_TRUE(c);
+  std::atomic<bool> stop{false};
+  std::thread load([&] { write_load(*c, stop, 2, acked, mu); });
+  for (const char* n : {"b", "c", "a"}) {
+    // SIGTERM: a graceful leave; then the node comes back with its data.
+    nodes_.at(n).process->signal(SIGTERM);
+    EXPECT_TRUE(nodes_.at(n).process->wait_for(kSettle).has_value()) << n;
+    ASSERT_TRUE(start(n)) << n;
+    std::this_thread::sleep_for(1s);
+  }
+  stop = true;
+  load.join();
+  ASSERT_GT(acked.size(), 0u);
+  std::string sample;
+  std::size_t lost = acked.size();
+  eventually(
+      [&] {
+        lost = missing(*c, acked, &sample);
+        return lost == 0;
+      },
+      kSettle, 1s);
+  EXPECT_EQ(lost, 0u) << "of " << acked.size() << " acknowledged writes; e.g. " << sample;
+}
+
+TEST_F(DurabilityTest, AFullDiskRefusesWritesKeepsReadsAndRecovers) {
+  const std::string disk = dir_.path() + "/disk";
+  std::filesystem::create_directories(disk);
+  if (::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=24m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{disk};
+  configure("a", {}, json{{"path", disk + "/a"}, {"reserve_mb", 8}});
+  ASSERT_TRUE(start("a"));
+  auto c = connect("a");
+  ASSERT_TRUE(c);
+  const std::string value(64 << 10, 'x');
+  std::vector<std::string> acked;
+  Status refused;
+  for (int i = 0; i < 400; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    Status s = c->set(key, value);
+    if (!s.ok()) {
+      refused = s;
+      break;
+    }
+    acked.push_back(key);
+  }
+  ASSERT_FALSE(refused.ok()) << "24 MiB took 400 writes of 64 KiB";
+  EXPECT_NE(refused.message().find("disk full"), std::string::npos) << refused.to_string();
+  // Reads go on, and every acknowledged write is there.
+  for (const std::string& key : acked) {
+    auto got = c->get(key);
+    ASSERT_TRUE(got.ok()) << key << ": " << got.status().to_string();
+    EXPECT_EQ(got->size(), value.size());
+  }
+  EXPECT_TRUE(nodes_.at("a").process->running());
+  // Room again: writes are accepted once the engine resumed.
+  ASSERT_EQ(::mount("tmpfs", disk.c_str(), "tmpfs", MS_REMOUNT, "size=96m"), 0)
+      << std::strerror(errno);
+  EXPECT_TRUE(eventually([&] { return c->set("after", "room").ok(); }, kSettle, kPoll));
+  acked.push_back("after");
+  // And all of it survives a kill.
+  c.reset();
+  kill_all();
+  ASSERT_TRUE(start("a"));
+  c = connect("a");
+  ASSERT_TRUE(c);
+  for (const std::string& key : acked) EXPECT_TRUE(c->get(key).ok()) << key;
+}
+
+TEST_F(DurabilityTest, ANodeRefusesAnotherNodesDirectoryAndASharedOne) {
+  configure("a", {}, json{{"path", dir_.path() + "/shared"}});
+  configure("b", {}, json{{"path", dir_.path() + "/shared"}});
+  ASSERT_TRUE(start("a"));
+  // b while a runs: the directory is locked.
+  auto r = run({kDendrited, "--config", nodes_.at("b").config}, dir_.path(), 60s);
+  EXPECT_EQ(r.code, 2) << r.err;  // dtable's init fails
+  EXPECT_NE(r.err.find("in use by another process"), std::string::npos) << r.err;
+  // b after a stopped: a's data, not b's.
+  nodes_.at("a").process->signal(SIGKILL);
+  ASSERT_TRUE(nodes_.at("a").process->wait_for(kSettle).has_value());
+  r = run({kDendrited, "--config", nodes_.at("b").config}, dir_.path(), 60s);
+  EXPECT_EQ(r.code, 2) << r.err;  // dtable's init fails
+  EXPECT_NE(r.err.find("holds the data of node " + nodes_.at("a").address), std::string::npos)
+      << r.err;
+}
+
+TEST_F(DurabilityTest, ABackupRestoresTheDataOfItsMoment) {
+  configure("a", {});
+  ASSERT_TRUE(start("a"));
+  const std::string& address = nodes_.at("a").address;
+  auto c = connect("a");
+  ASSERT_TRUE(c);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(c->set("before-" + std::to_string(i), "v").ok());
+  const std::string backup = dir_.path() + "/backup";
+  auto r = run({kCli, "--node", address, "backup", backup}, dir_.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  ASSERT_TRUE(c->set("after", "v").ok());
+  // Refusals: an existing directory, a relative path.
+  r = run({kCli, "--node", address, "backup", backup}, dir_.path());
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
+  r = run({kCli, "--node", address, "backup", "relative/dir"}, dir_.path());
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("must be an absolute path"), std::string::npos) << r.err;
+  // Restore: stop the node, put the backup in place of its data, start it.
+  c.reset();
+  kill_all();
+  const std::string data = dir_.path() + "/dendrite-data/" + [&] {
+    std::string name = address;
+    std::replace(name.begin(), name.end(), ':', '_');
+    return name;
+  }();
+  ASSERT_TRUE(std::filesystem::is_directory(data)) << data;
+  std::filesystem::remove_all(data);
+  std::filesystem::rename(backup, data);
+  ASSERT_TRUE(start("a"));
+  c = connect("a");
+  ASSERT_TRUE(c);
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(c->get("before-" + std::to_string(i)).ok()) << i;
+  EXPECT_EQ(c->get("after").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(DurabilityTest, ANodeInMemoryHasNothingToBackUp) {
+  configure("a", {}, json{{"engine", "memory"}});
+  ASSERT_TRUE(start("a"));
+  auto r = run({kCli, "--node", nodes_.at("a").address, "backup", dir_.path() + "/b"}, dir_.path());
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("keeps its tables in memory"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/dendrite-data"));
+}
+
+}  // namespace
+}  // namespace dendrite::test
