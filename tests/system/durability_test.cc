@@ -236,6 +236,46 @@ TEST_F(DurabilityTest, RollingRestartUnderLoadKeepsEveryAcknowledgedWrite) {
   EXPECT_EQ(lost, 0u) << "of " << acked.size() << " acknowledged writes; e.g. " << sample;
 }
 
+TEST_F(DurabilityTest, ANodeBackFromAwayCatchesUpOnWritesAndDeletes) {
+  configure("a", {});
+  const std::string seed = nodes_.at("a").address;
+  configure("b", {seed});
+  configure("c", {seed});
+  for (const char* n : {"a", "b", "c"}) ASSERT_TRUE(start(n)) << n;
+  auto c = connect("a");
+  ASSERT_TRUE(c);
+  auto key = [](int i) { return "key-" + std::to_string(i); };
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(c->set(key(i), "old", 2).ok()) << i;
+  // b goes away with its copies; the ring changes what b holds meanwhile.
+  nodes_.at("b").process->signal(SIGKILL);
+  ASSERT_TRUE(nodes_.at("b").process->wait_for(kSettle).has_value());
+  for (int i = 0; i < 200; ++i) {
+    const bool done =
+        eventually([&] { return (i < 100 ? c->set(key(i), "new", 2) : c->del(key(i), 2)).ok(); },
+                   kSettle, kPoll);
+    ASSERT_TRUE(done) << key(i);
+  }
+  // b comes back with its stale tables and must not serve them.
+  ASSERT_TRUE(start("b"));
+  std::string wrong;
+  const bool caught_up = eventually(
+      [&] {
+        wrong.clear();
+        for (int i = 0; i < 300; ++i) {
+          auto got = c->get(key(i));
+          const bool ok = i < 100   ? got.ok() && *got == "new"
+                          : i < 200 ? got.status().code() == StatusCode::kNotFound
+                                    : got.ok() && *got == "old";
+          if (!ok && wrong.size() < 200) {
+            wrong += key(i) + "=" + (got.ok() ? *got : got.status().to_string()) + " ";
+          }
+        }
+        return wrong.empty();
+      },
+      kSettle, 1s);
+  EXPECT_TRUE(caught_up) << wrong;
+}
+
 TEST_F(DurabilityTest, AFullDiskRefusesWritesKeepsReadsAndRecovers) {
   const std::string disk = dir_.path() + "/disk";
   std::filesystem::create_directories(disk);
