@@ -76,6 +76,12 @@ class Journal {
   // yet and should be on the same file system (files are hard-linked).
   virtual Status checkpoint(const std::string& dir) = 0;
 
+  // Syncs what was written, answers every waiting after_sync() and stops
+  // the sync thread; later after_sync() calls answer at once. Idempotent.
+  // Called from the plugin's stop() (so that no callback of the sync thread
+  // outlives the plugin), never from an after_sync() callback.
+  virtual void close() = 0;
+
   // The directory the journal lives in.
   virtual const std::string& path() const = 0;
 };

@@ -90,6 +90,8 @@ class DTablePlugin final : public Plugin, public DelegateHook {
     if (!ctx_->gate.close_and_wait(4 * ctx_->timeout() + Milliseconds(1000))) {
       ctx_->log.warn("stopping with dtable requests still in flight");
     }
+    // The last sync; no callback runs on the journal's thread after this.
+    if (ctx_->journal()) ctx_->journal()->close();
   }
 
   std::string version() const override { return DENDRITE_VERSION; }

@@ -9,11 +9,13 @@
 #include <sys/statvfs.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -91,24 +93,26 @@ class RocksJournal final : public Journal {
   }
 
   ~RocksJournal() override {
+    close();
+    // What late callbacks wrote after close() is written out too.
+    if (!wal_failed_) sync_wal().PermitUncheckedError();
+    db_->Close().PermitUncheckedError();
+  }
+
+  void close() override {
     {
       std::lock_guard lock(mu_);
+      if (stop_) return;
       stop_ = true;
     }
     cv_.notify_all();
-    // Destroyed by a waiter's callback (it held the last reference to the
-    // journal's owner): the thread ends on its own once this returns.
-    if (sync_thread_.get_id() == std::this_thread::get_id()) {
-      sync_thread_.detach();
-    } else {
-      sync_thread_.join();
-    }
-    // The run() loop made the last sync (unless the engine had failed).
-    db_->Close().PermitUncheckedError();
+    // The run() loop makes the last sync (unless the engine had failed).
+    sync_thread_.join();
   }
 
   void put(TableId table, const Id& hash, std::string_view record) override {
     const Key k = make_key(table, hash);
+    spend(kKeyBytes + record.size());
     check(db_->Put(write_options_, slice(k), rocksdb::Slice(record.data(), record.size())));
   }
 
@@ -120,6 +124,9 @@ class RocksJournal final : public Journal {
   void write(const JournalBatch& batch) override {
     if (batch.empty()) return;
     rocksdb::WriteBatch wb;
+    std::size_t bytes = 0;
+    for (const JournalBatch::Op& op : batch.ops) bytes += kKeyBytes + op.record.size();
+    spend(bytes);
     for (const JournalBatch::Op& op : batch.ops) {
       const Key k = make_key(op.table, op.hash);
       rocksdb::Status s = op.record.empty() ? wb.Delete(slice(k)) : wb.Put(slice(k), op.record);
@@ -130,11 +137,20 @@ class RocksJournal final : public Journal {
 
   Status error() const override {
     std::lock_guard lock(mu_);
-    return engine_error_.ok() ? space_error_ : engine_error_;
+    if (!engine_error_.ok()) return engine_error_;
+    if (!space_error_.ok()) return space_error_;
+    if (headroom_.load(std::memory_order_relaxed) < 0) return low_space(free_mb_.load());
+    return Status::Ok();
   }
 
   void after_sync(std::function<void(Status)> done) override {
     std::unique_lock lock(mu_);
+    if (stop_) {
+      // Closed: nothing syncs any more (a late change of a stopped plugin).
+      const Status e = engine_error_;
+      lock.unlock();
+      return done(e);
+    }
     if (!engine_error_.ok()) {
       Status e = engine_error_;
       lock.unlock();
@@ -198,32 +214,58 @@ class RocksJournal final : public Journal {
   Status describe(const rocksdb::Status& s) const {
     if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kNoSpace) {
       return Status::Unavailable("storage: disk full under " + path_ +
-                                 ": writes are refused until space is freed (reads go on)");
+                                 ": writes are refused (reads go on); free space, then restart "
+                                 "the node if they stay refused");
     }
     return Status::Unavailable("storage: writing " + path_ + " failed: " + s.ToString());
   }
 
-  // Not OK while the file system of the directory has less than the reserve
-  // free: writes are refused before the engine itself runs out of space.
-  Status check_space() const {
-    struct statvfs fs;
-    if (::statvfs(path_.c_str(), &fs) != 0) return Status::Ok();  // unknown: the engine will say
-    const std::uint64_t free_mb =
-        static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize / (1024 * 1024);
-    if (free_mb >= options_.reserve_mb) return Status::Ok();
+  // Writes the log buffer (sync always: writes only fill it) and syncs it.
+  rocksdb::Status sync_wal() {
+    return options_.sync_always ? db_->FlushWAL(/*sync=*/true) : db_->SyncWAL();
+  }
+
+  // Counts `bytes` written against the room left above the reserve (twice:
+  // the log, then the table file the memtable becomes).
+  void spend(std::size_t bytes) {
+    headroom_.fetch_sub(static_cast<std::int64_t>(2 * bytes), std::memory_order_relaxed);
+  }
+
+  Status low_space(std::uint64_t free_mb) const {
     return Status::Unavailable("storage: disk full under " + path_ + " (" +
                                std::to_string(free_mb) + " MiB free, storage.reserve_mb is " +
                                std::to_string(options_.reserve_mb) +
                                "): writes are refused until space is freed (reads go on)");
   }
 
+  // Not OK while the file system of the directory has less than the reserve
+  // free: writes are refused before the engine itself runs out of space.
+  // Between two checks, what is written counts against the room that was left
+  // (headroom_), so a burst cannot fill the disk before the next check.
+  Status check_space() {
+    struct statvfs fs;
+    if (::statvfs(path_.c_str(), &fs) != 0) {
+      headroom_.store(std::numeric_limits<std::int64_t>::max() / 2);
+      return Status::Ok();  // unknown: the engine will say
+    }
+    const std::uint64_t free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+    const std::uint64_t reserve = static_cast<std::uint64_t>(options_.reserve_mb) << 20;
+    free_mb_.store(free_bytes >> 20);
+    headroom_.store(static_cast<std::int64_t>(free_bytes) - static_cast<std::int64_t>(reserve));
+    if (free_bytes >= reserve) return Status::Ok();
+    return low_space(free_mb_.load());
+  }
+
   // Syncs the log and answers the waiters it covers. REQUIRES: `lock` held.
   void sync_now(std::unique_lock<std::mutex>& lock) {
     const rocksdb::SequenceNumber target = db_->GetLatestSequenceNumber();
     lock.unlock();
-    const rocksdb::Status s = target > synced_ ? db_->SyncWAL() : rocksdb::Status::OK();
+    const rocksdb::Status s = target > synced_ ? sync_wal() : rocksdb::Status::OK();
     lock.lock();
-    if (!s.ok() && engine_error_.ok()) engine_error_ = describe(s);
+    if (!s.ok()) {
+      wal_failed_ = true;
+      if (engine_error_.ok()) engine_error_ = describe(s);
+    }
     if (s.ok()) synced_ = std::max(synced_, target);
     std::vector<Waiter> ready;
     while (!waiters_.empty() && (!s.ok() || waiters_.front().seq <= synced_)) {
@@ -268,7 +310,9 @@ class RocksJournal final : public Journal {
         std::deque<Waiter> failing = std::move(waiters_);
         waiters_.clear();
         const Status why = engine_error_;
-        const bool resume = now >= next_resume;
+        // After a failed log write or sync the engine's log must not be
+        // used again: only a restart recovers (the error says so).
+        const bool resume = now >= next_resume && !wal_failed_;
         if (resume) next_resume = now + std::chrono::seconds(1);
         lock.unlock();
         for (Waiter& w : failing) w.done(why);
@@ -286,10 +330,10 @@ class RocksJournal final : public Journal {
     const Status failed = engine_error_;
     lock.unlock();
     const Status last =
-        failed.ok() ? (db_->SyncWAL().ok()
-                           ? Status::Ok()
-                           : Status::Unavailable("storage: last sync of " + path_ + " failed"))
-                    : failed;
+        failed.ok()
+            ? (sync_wal().ok() ? Status::Ok()
+                               : Status::Unavailable("storage: last sync of " + path_ + " failed"))
+            : failed;
     for (Waiter& w : left) w.done(last);
   }
 
@@ -300,7 +344,10 @@ class RocksJournal final : public Journal {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  Status engine_error_;                 // GUARDED_BY(mu_) a write or sync failed
+  Status engine_error_;                    // GUARDED_BY(mu_) a write or sync failed
+  bool wal_failed_ = false;                // GUARDED_BY(mu_) a log write or sync failed
+  std::atomic<std::uint64_t> free_mb_{0};  // at the last check of the space
+  std::atomic<std::int64_t> headroom_{std::numeric_limits<std::int64_t>::max() / 2};
   Status space_error_;                  // GUARDED_BY(mu_) less free than the reserve
   rocksdb::SequenceNumber synced_ = 0;  // GUARDED_BY(mu_)
   std::deque<Waiter> waiters_;          // GUARDED_BY(mu_) ascending seq
@@ -352,6 +399,12 @@ Result<std::unique_ptr<Journal>> open_rocksdb_journal(const RocksJournalOptions&
   table.block_cache = rocksdb::NewLRUCache(o.cache_mb << 20);
   table.cache_index_and_filter_blocks = true;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Sync always: writes only fill the log's buffer (no system call under the
+  // tables' locks), and the sync thread writes and syncs it once per round.
+  // A failed log write then happens on the sync thread alone, which never
+  // uses the log again. Periodic: every write reaches the operating system
+  // at once, so a killed process loses nothing written.
+  options.manual_wal_flush = o.sync_always;
 
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, o.path, &raw);
