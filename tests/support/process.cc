@@ -45,6 +45,14 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+std::string sanitizer_report(const std::string& log) {
+  for (const char* report : {"WARNING: ThreadSanitizer", "ERROR: AddressSanitizer",
+                             "ERROR: LeakSanitizer", "runtime error:"}) {
+    if (log.find(report) != std::string::npos) return report;
+  }
+  return "";
+}
+
 TempDir::TempDir() {
   const char* tmp = std::getenv("TMPDIR");
   std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/dendrite-system-XXXXXX";

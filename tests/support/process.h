@@ -31,6 +31,10 @@ RunResult run(const std::vector<std::string>& argv, const std::string& dir,
 // The whole content of a file ("" when unreadable).
 std::string read_file(const std::string& path);
 
+// The first sanitizer report marker (ASan, LSan, TSan, UBSan) in a program's
+// stderr `log`, or "" when there is none.
+std::string sanitizer_report(const std::string& log);
+
 // A fresh directory under $TMPDIR (or /tmp), removed by the destructor.
 class TempDir {
  public:

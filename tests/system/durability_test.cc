@@ -53,6 +53,10 @@ class DurabilityTest : public ::testing::Test {
     for (auto& [name, node] : nodes_) {
       if (node.process && node.process->running()) node.process->signal(SIGKILL);
     }
+    for (const auto& [name, node] : nodes_) {
+      EXPECT_EQ(sanitizer_report(read_file(dir_.path() + "/" + name + ".err")), "")
+          << "node " << name;
+    }
     if (HasFailure()) {
       for (const auto& [name, node] : nodes_) {
         std::cerr << "---- stderr of node " << name << " (" << node.address << ")\n"
