@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -51,6 +52,15 @@ std::string sanitizer_report(const std::string& log) {
     if (log.find(report) != std::string::npos) return report;
   }
   return "";
+}
+
+void check_node_logs(const std::string& dir,
+                     const std::vector<std::pair<std::string, std::string>>& nodes, bool failed) {
+  for (const auto& [name, address] : nodes) {
+    const std::string log = read_file(dir + "/" + name + ".err");
+    EXPECT_EQ(sanitizer_report(log), "") << "node " << name;
+    if (failed) std::cerr << "---- stderr of node " << name << " (" << address << ")\n" << log;
+  }
 }
 
 TempDir::TempDir() {

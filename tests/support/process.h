@@ -35,6 +35,12 @@ std::string read_file(const std::string& path);
 // stderr `log`, or "" when there is none.
 std::string sanitizer_report(const std::string& log);
 
+// The nodes of a system test by name (their stderr is <dir>/<name>.err) and
+// address. Expects no sanitizer report in any node's stderr, and prints
+// every node's stderr when `failed` (the test has failed).
+void check_node_logs(const std::string& dir,
+                     const std::vector<std::pair<std::string, std::string>>& nodes, bool failed);
+
 // A fresh directory under $TMPDIR (or /tmp), removed by the destructor.
 class TempDir {
  public:

@@ -82,17 +82,15 @@ class DtableCliTest : public ::testing::Test {
         EXPECT_EQ(*code, 0) << "node " << name;
       }
     }
-    for (auto& [name, node] : nodes_) {
-      EXPECT_EQ(sanitizer_report(read_file(dir_.path() + "/" + name + ".err")), "")
-          << "node " << name;
-    }
-    if (HasFailure()) {
-      for (const auto& [name, node] : nodes_) {
-        std::cerr << "---- stderr of node " << name << " (" << node.address << ")\n"
-                  << read_file(dir_.path() + "/" + name + ".err");
-      }
-    }
+    check_node_logs(dir_.path(), node_list(), HasFailure());
     nodes_.clear();  // SIGKILLs whatever still runs
+  }
+
+  // (name, address) of every node, for check_node_logs().
+  std::vector<std::pair<std::string, std::string>> node_list() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& [name, node] : nodes_) out.emplace_back(name, node.address);
+    return out;
   }
 
   // A node with the dtable plugin (replicas 2), fast stabilisation, 1 s timeouts.

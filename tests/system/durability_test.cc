@@ -53,16 +53,9 @@ class DurabilityTest : public ::testing::Test {
     for (auto& [name, node] : nodes_) {
       if (node.process && node.process->running()) node.process->signal(SIGKILL);
     }
-    for (const auto& [name, node] : nodes_) {
-      EXPECT_EQ(sanitizer_report(read_file(dir_.path() + "/" + name + ".err")), "")
-          << "node " << name;
-    }
-    if (HasFailure()) {
-      for (const auto& [name, node] : nodes_) {
-        std::cerr << "---- stderr of node " << name << " (" << node.address << ")\n"
-                  << read_file(dir_.path() + "/" + name + ".err");
-      }
-    }
+    std::vector<std::pair<std::string, std::string>> names;
+    for (const auto& [name, node] : nodes_) names.emplace_back(name, node.address);
+    check_node_logs(dir_.path(), names, HasFailure());
     nodes_.clear();
   }
 
@@ -149,14 +142,20 @@ class DurabilityTest : public ::testing::Test {
     for (auto& [name, node] : nodes_) ASSERT_TRUE(node.process->wait_for(kSettle).has_value());
   }
 
-  // Kills every node under write load, restarts them all and expects every
-  // acknowledged write back.
-  void whole_ring_kill(const json& storage) {
+  // Starts nodes a, b and c (b and c join a) with `storage`.
+  void start_ring(const json& storage = nullptr) {
     configure("a", {}, storage);
     const std::string seed = nodes_.at("a").address;
     configure("b", {seed}, storage);
     configure("c", {seed}, storage);
     for (const char* n : {"a", "b", "c"}) ASSERT_TRUE(start(n)) << n;
+  }
+
+  // Kills every node under write load, restarts them all and expects every
+  // acknowledged write back.
+  void whole_ring_kill(const json& storage) {
+    start_ring(storage);
+    if (HasFatalFailure()) return;
     std::map<std::string, std::string> acked;
     std::mutex mu;
     {
@@ -179,18 +178,26 @@ class DurabilityTest : public ::testing::Test {
     for (const char* n : {"a", "b", "c"}) ASSERT_TRUE(start(n)) << n;
     auto c = connect("a");
     ASSERT_TRUE(c);
+    // The ring forms again and each primary hands over what its range lost.
+    const std::size_t lost = expect_all_back(*c, acked);
+    std::cerr << "[ whole ring kill ] " << acked.size() << " acknowledged writes, " << lost
+              << " lost\n";
+  }
+
+  // Waits (bounded) until every acknowledged write reads back; expects it
+  // did. Returns how many did not.
+  std::size_t expect_all_back(client::DtableClient& c,
+                              const std::map<std::string, std::string>& acked) {
     std::string sample;
     std::size_t lost = acked.size();
-    // The ring forms again and each primary hands over what its range lost.
     eventually(
         [&] {
-          lost = missing(*c, acked, &sample);
+          lost = missing(c, acked, &sample);
           return lost == 0;
         },
         kSettle, 1s);
     EXPECT_EQ(lost, 0u) << "of " << acked.size() << " acknowledged writes; e.g. " << sample;
-    std::cerr << "[ whole ring kill ] " << acked.size() << " acknowledged writes, " << lost
-              << " lost\n";
+    return lost;
   }
 
   TempDir dir_;
@@ -208,11 +215,8 @@ TEST_F(DurabilityTest, WholeRingKilledWithPeriodicSyncKeepsWhatReachedTheSystem)
 }
 
 TEST_F(DurabilityTest, RollingRestartUnderLoadKeepsEveryAcknowledgedWrite) {
-  configure("a", {});
-  const std::string seed = nodes_.at("a").address;
-  configure("b", {seed});
-  configure("c", {seed});
-  for (const char* n : {"a", "b", "c"}) ASSERT_TRUE(start(n)) << n;
+  start_ring();
+  if (HasFatalFailure()) return;
   std::map<std::string, std::string> acked;
   std::mutex mu;
   auto c = connect("a");
@@ -229,23 +233,12 @@ TEST_F(DurabilityTest, RollingRestartUnderLoadKeepsEveryAcknowledgedWrite) {
   stop = true;
   load.join();
   ASSERT_GT(acked.size(), 0u);
-  std::string sample;
-  std::size_t lost = acked.size();
-  eventually(
-      [&] {
-        lost = missing(*c, acked, &sample);
-        return lost == 0;
-      },
-      kSettle, 1s);
-  EXPECT_EQ(lost, 0u) << "of " << acked.size() << " acknowledged writes; e.g. " << sample;
+  expect_all_back(*c, acked);
 }
 
 TEST_F(DurabilityTest, ANodeBackFromAwayCatchesUpOnWritesAndDeletes) {
-  configure("a", {});
-  const std::string seed = nodes_.at("a").address;
-  configure("b", {seed});
-  configure("c", {seed});
-  for (const char* n : {"a", "b", "c"}) ASSERT_TRUE(start(n)) << n;
+  start_ring();
+  if (HasFatalFailure()) return;
   auto c = connect("a");
   ASSERT_TRUE(c);
   auto key = [](int i) { return "key-" + std::to_string(i); };
