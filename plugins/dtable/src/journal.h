@@ -40,9 +40,9 @@ struct JournalBatch {
   bool empty() const { return ops.empty(); }
 };
 
-// Thread-safe. Writes never wait for a sync: they reach the operating system
-// at once (a crash of the process loses nothing written), and after_sync()
-// says when they are on disk.
+// Thread-safe. Writes never wait: they fill a log buffer, and after_sync()
+// says when they reached the operating system (periodic: a killed process
+// then loses nothing of them) or the disk (always).
 class Journal {
  public:
   virtual ~Journal() = default;
@@ -61,8 +61,9 @@ class Journal {
   virtual Status error() const = 0;
 
   // Calls `done` once every change recorded before this call is as durable
-  // as the sync policy promises: with "always" once the log is synced (one
-  // sync serves every waiter: a group commit), with "periodic" at once.
+  // as the sync policy promises: with "always" once the log is written out
+  // and synced, with "periodic" once it is written out (one round serves
+  // every waiter: a group commit).
   // `done` gets error() when changes could not be recorded or synced. Runs
   // on the journal's sync thread or on the caller's; must not block.
   virtual void after_sync(std::function<void(Status)> done) = 0;

@@ -95,7 +95,7 @@ class RocksJournal final : public Journal {
   ~RocksJournal() override {
     close();
     // What late callbacks wrote after close() is written out too.
-    if (!wal_failed_) sync_wal().PermitUncheckedError();
+    sync_wal().PermitUncheckedError();
     db_->Close().PermitUncheckedError();
   }
 
@@ -159,8 +159,17 @@ class RocksJournal final : public Journal {
       lock.unlock();
       return done(std::move(e));
     }
+    if (!options_.sync_always) {
+      // Periodic: written out here (one system call covers whatever the
+      // buffer holds), not synced.
+      lock.unlock();
+      const rocksdb::Status s = flush_log(/*sync=*/false);
+      if (s.ok()) return done(Status::Ok());
+      check(s);
+      return done(error());
+    }
     const rocksdb::SequenceNumber seq = db_->GetLatestSequenceNumber();
-    if (!options_.sync_always || seq <= synced_) {
+    if (seq <= synced_) {
       lock.unlock();
       return done(Status::Ok());
     }
@@ -223,10 +232,16 @@ class RocksJournal final : public Journal {
     return Status::Unavailable("storage: writing " + path_ + " failed: " + s.ToString());
   }
 
-  // Writes the log buffer (sync always: writes only fill it) and syncs it.
-  rocksdb::Status sync_wal() {
-    return options_.sync_always ? db_->FlushWAL(/*sync=*/true) : db_->SyncWAL();
+  // Writes the log buffer out (and with `sync`, syncs it). Never again after
+  // a failure: RocksDB's log writer must not be used after a failed write.
+  rocksdb::Status flush_log(bool sync) {
+    std::lock_guard lock(flush_mu_);
+    if (wal_failed_.load()) return rocksdb::Status::IOError("the log failed earlier");
+    rocksdb::Status s = db_->FlushWAL(sync);
+    if (!s.ok()) wal_failed_.store(true);
+    return s;
   }
+  rocksdb::Status sync_wal() { return flush_log(/*sync=*/true); }
 
   // Counts `bytes` written against the room left above the reserve (twice:
   // the log, then the table file the memtable becomes).
@@ -260,18 +275,23 @@ class RocksJournal final : public Journal {
   }
 
   // Syncs the log and answers the waiters it covers. REQUIRES: `lock` held.
-  void sync_now(std::unique_lock<std::mutex>& lock) {
+  // Writes the log buffer out (and with `sync`, syncs it), then answers the
+  // waiters that are now as durable as the policy promises. REQUIRES: `lock`.
+  void flush_now(std::unique_lock<std::mutex>& lock, bool sync) {
     const rocksdb::SequenceNumber target = db_->GetLatestSequenceNumber();
+    const bool needed = target > (sync ? synced_ : written_);
     lock.unlock();
-    const rocksdb::Status s = target > synced_ ? sync_wal() : rocksdb::Status::OK();
+    const rocksdb::Status s = needed ? flush_log(sync) : rocksdb::Status::OK();
     lock.lock();
     if (!s.ok()) {
-      wal_failed_ = true;
       if (engine_error_.ok()) engine_error_ = describe(s);
+    } else {
+      written_ = std::max(written_, target);
+      if (sync) synced_ = std::max(synced_, target);
     }
-    if (s.ok()) synced_ = std::max(synced_, target);
+    const rocksdb::SequenceNumber durable = options_.sync_always ? synced_ : written_;
     std::vector<Waiter> ready;
-    while (!waiters_.empty() && (!s.ok() || waiters_.front().seq <= synced_)) {
+    while (!waiters_.empty() && (!s.ok() || waiters_.front().seq <= durable)) {
       ready.push_back(std::move(waiters_.front()));
       waiters_.pop_front();
     }
@@ -281,10 +301,12 @@ class RocksJournal final : public Journal {
     lock.lock();
   }
 
-  // The sync thread: syncs the log for waiters (always) or on a period
-  // (periodic), watches the free space, and after a failure of the engine
-  // fails the waiters and tries to resume it every second. No sync follows a
-  // failed write (the engine's log writer must not be used after one).
+  // The sync thread. Writes only fill RocksDB's log buffer; this thread
+  // writes it out for the waiting answers, one round for all of them (and
+  // syncs it first with sync always), syncs it every sync_period anyway,
+  // watches the free space, and after a failure of the engine fails the
+  // waiters and tries to resume it every second. No log write follows a
+  // failed one (the engine's log writer must not be used after one).
   void run() {
     using Clock = std::chrono::steady_clock;
     constexpr auto kSpaceCheck = std::chrono::milliseconds(250);
@@ -294,12 +316,10 @@ class RocksJournal final : public Journal {
     auto next_resume = now0;
     std::unique_lock lock(mu_);
     while (!stop_) {
-      auto wake = next_space;
-      if (!options_.sync_always) wake = std::min(wake, next_periodic);
+      auto wake = std::min(next_space, next_periodic);
       if (!engine_error_.ok()) wake = std::min(wake, next_resume);
-      cv_.wait_until(lock, wake, [&] {
-        return stop_ || (options_.sync_always && engine_error_.ok() && !waiters_.empty());
-      });
+      cv_.wait_until(lock, wake,
+                     [&] { return stop_ || (engine_error_.ok() && !waiters_.empty()); });
       if (stop_) break;
       const auto now = Clock::now();
       if (now >= next_space) {
@@ -324,9 +344,11 @@ class RocksJournal final : public Journal {
         if (resumed) engine_error_ = Status::Ok();
         continue;
       }
-      if (options_.sync_always ? waiters_.empty() : now < next_periodic) continue;
-      if (!options_.sync_always) next_periodic = now + options_.sync_period;
-      sync_now(lock);
+      const bool periodic_due = now >= next_periodic;
+      if (periodic_due) next_periodic = now + options_.sync_period;
+      if (periodic_due || !waiters_.empty()) {
+        flush_now(lock, /*sync=*/periodic_due || options_.sync_always);
+      }
     }
     // Stopping: every waiter gets its answer after one last sync.
     std::deque<Waiter> left = std::move(waiters_);
@@ -352,13 +374,15 @@ class RocksJournal final : public Journal {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   Status engine_error_;                    // GUARDED_BY(mu_) a write or sync failed
-  bool wal_failed_ = false;                // GUARDED_BY(mu_) a log write or sync failed
+  std::mutex flush_mu_;                    // one log flush at a time
+  std::atomic<bool> wal_failed_{false};    // a log write or sync failed
   std::atomic<std::uint64_t> free_mb_{0};  // at the last check of the space
   std::atomic<std::int64_t> headroom_{std::numeric_limits<std::int64_t>::max() / 2};
-  Status space_error_;                  // GUARDED_BY(mu_) less free than the reserve
-  rocksdb::SequenceNumber synced_ = 0;  // GUARDED_BY(mu_)
-  std::deque<Waiter> waiters_;          // GUARDED_BY(mu_) ascending seq
-  bool stop_ = false;                   // GUARDED_BY(mu_)
+  Status space_error_;                   // GUARDED_BY(mu_) less free than the reserve
+  rocksdb::SequenceNumber written_ = 0;  // GUARDED_BY(mu_) the log reached the system
+  rocksdb::SequenceNumber synced_ = 0;   // GUARDED_BY(mu_) the log is on disk
+  std::deque<Waiter> waiters_;           // GUARDED_BY(mu_) ascending seq
+  bool stop_ = false;                    // GUARDED_BY(mu_)
   std::thread sync_thread_;
 };
 
@@ -406,12 +430,11 @@ Result<std::unique_ptr<Journal>> open_rocksdb_journal(const RocksJournalOptions&
   table.block_cache = rocksdb::NewLRUCache(o.cache_mb << 20);
   table.cache_index_and_filter_blocks = true;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  // Sync always: writes only fill the log's buffer (no system call under the
-  // tables' locks), and the sync thread writes and syncs it once per round.
-  // A failed log write then happens on the sync thread alone, which never
-  // uses the log again. Periodic: every write reaches the operating system
-  // at once, so a killed process loses nothing written.
-  options.manual_wal_flush = o.sync_always;
+  // Writes only fill the log's buffer (no system call under the tables'
+  // locks); the sync thread writes it out once per round of waiting answers
+  // (and syncs it, with sync always). A failed log write then happens on the
+  // sync thread alone, which never uses the log again.
+  options.manual_wal_flush = true;
 
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, o.path, &raw);

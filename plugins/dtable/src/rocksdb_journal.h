@@ -15,10 +15,12 @@
 namespace dendrite::dtable {
 
 struct RocksJournalOptions {
-  std::string path;                // the data directory (created when missing)
-  bool sync_always = true;         // else periodic
-  Milliseconds sync_period{1000};  // periodic: how often the log is synced
-  std::size_t cache_mb = 64;       // block cache
+  std::string path;         // the data directory (created when missing)
+  bool sync_always = true;  // else periodic
+  // How often the log is synced anyway (periodic: the window a power loss
+  // can lose; always: what nothing waited for, e.g. a promotion).
+  Milliseconds sync_period{1000};
+  std::size_t cache_mb = 64;  // block cache
   // Writes are refused while the directory's file system has less free.
   std::size_t reserve_mb = 128;
 };
