@@ -178,8 +178,9 @@ void Store::Entry::compact() {
   }
 }
 
-std::vector<std::int64_t> Store::Entry::aborted_marks() const {
-  return extra_ ? extra_->aborted : std::vector<std::int64_t>();
+const std::vector<std::int64_t>& Store::Entry::aborted_marks() const {
+  static const std::vector<std::int64_t> kNone;
+  return extra_ ? extra_->aborted : kNone;
 }
 
 bool Store::Entry::aborted(std::int64_t ts) const {
@@ -347,12 +348,14 @@ void Store::record_erase(const Id& hash, JournalBatch* batch) const {
 }
 
 void Store::encode(const Entry& e, std::string& out) {
-  StoreRecord r;
+  // Reused: a write allocates nothing here once the lists have grown.
+  thread_local StoreRecord r;
   r.key = e.key();
+  r.versions.clear();
   for (std::size_t i = 0; i < e.count(); ++i) {
     r.versions.push_back(StoreRecord::Version{e.ts(i), e.value(i), e.deleted(i), e.committed(i)});
   }
-  r.aborted = e.aborted_marks();
+  r.aborted.assign(e.aborted_marks().begin(), e.aborted_marks().end());
   const ReplicaMeta& m = e.meta();
   r.master = m.master;
   r.depth = m.depth;

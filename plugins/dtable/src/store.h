@@ -240,7 +240,7 @@ class Store {
 
     bool aborted(std::int64_t ts) const;
     // The aborted marks, oldest first (empty when none).
-    std::vector<std::int64_t> aborted_marks() const;
+    const std::vector<std::int64_t>& aborted_marks() const;
     // Remembers `ts` as aborted (the oldest mark goes beyond kMaxAborted).
     void add_aborted(std::int64_t ts);
     // Drops the aborted marks older than `before`. True when none is left.
