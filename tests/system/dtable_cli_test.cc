@@ -48,6 +48,8 @@ constexpr int kVnodes = 3;
 constexpr std::size_t kNumSuccessors = 8;  // the default num_successors
 // CLI processes run at the same time when many commands are needed.
 constexpr std::size_t kParallelCli = 4;
+// dendrite-cli's exit code for "consistency not met" (docs/contract.md).
+constexpr int kExitNotMet = 4;
 
 // One line of text ending in a newline.
 bool is_one_line(const std::string& s) {
@@ -244,7 +246,23 @@ TEST_F(DtableCliTest, ThousandKeysWrittenAtConsistencyTwoSurviveKillNine) {
     writes.push_back({"--node", hosts[static_cast<std::size_t>(i) % 3], "set", key_of(i),
                       value_of(i), "--consistency", "2"});
   }
-  const auto written = cli_all(writes);
+  auto written = cli_all(writes);
+  // A write whose replica did not answer within the timeout is reported as
+  // not met (exit code 4), never acknowledged: on a loaded machine a client
+  // retries it, as this one does (at most twice), and only acknowledged
+  // writes are checked below.
+  for (int round = 0; round < 2; ++round) {
+    std::vector<std::size_t> again;
+    for (std::size_t i = 0; i < written.size(); ++i) {
+      if (written[i].code == kExitNotMet) again.push_back(i);
+    }
+    if (again.empty()) break;
+    std::cout << again.size() << " writes reported not met; retrying them\n";
+    std::vector<std::vector<std::string>> retry;
+    for (std::size_t i : again) retry.push_back(writes[i]);
+    const auto retried = cli_all(retry);
+    for (std::size_t j = 0; j < again.size(); ++j) written[again[j]] = retried[j];
+  }
   for (int i = 0; i < kKeys; ++i) {
     ASSERT_EQ(written[static_cast<std::size_t>(i)].code, 0)
         << key_of(i) << ": " << written[static_cast<std::size_t>(i)].err;
