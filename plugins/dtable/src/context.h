@@ -123,7 +123,7 @@ class Context : public std::enable_shared_from_this<Context> {
   // Calls `done` once the changes made so far are as durable as the storage
   // settings promise (at once in memory or with periodic sync), with the
   // journal's error when they could not be written; a failure is logged once
-  // per episode. Runs on the journal's sync thread or on this one; `done`
+  // per episode. Runs on the journal's thread or on this one; `done`
   // must not block.
   void after_durable(std::function<void(Status)> done);
   // OK, or why writes are refused now (disk full, I/O error).

@@ -40,9 +40,10 @@ struct JournalBatch {
   bool empty() const { return ops.empty(); }
 };
 
-// Thread-safe. Writes never wait: they fill a log buffer, and after_sync()
-// says when they reached the operating system (periodic: a killed process
-// then loses nothing of them) or the disk (always).
+// Thread-safe. Writes are queued (they wait only while the queue is over its
+// bound), and after_sync() says when they reached the operating system
+// (periodic: a killed process then loses nothing of them) or the disk
+// (always).
 class Journal {
  public:
   virtual ~Journal() = default;
@@ -65,21 +66,23 @@ class Journal {
   // and synced, with "periodic" once it is written out (one round serves
   // every waiter: a group commit).
   // `done` gets error() when changes could not be recorded or synced. Runs
-  // on the journal's sync thread or on the caller's; must not block.
+  // on the journal's thread or on the caller's; must not block.
   virtual void after_sync(std::function<void(Status)> done) = 0;
 
   // Calls `fn` with each record of `table` in key-hash order, from `from`
-  // (inclusive) while `fn` returns true. Fails on an unreadable record store.
+  // (inclusive) while `fn` returns true; sees every change queued before the
+  // call. Fails on an unreadable record store.
   virtual Status scan(TableId table, const Id& from,
                       const std::function<bool(const Id&, std::string_view)>& fn) const = 0;
 
-  // Writes a consistent copy of every table into `dir`, which must not exist
+  // Writes a consistent copy of every table (with every change queued before
+  // the call) into `dir`, which must not exist
   // yet and should be on the same file system (files are hard-linked).
   virtual Status checkpoint(const std::string& dir) = 0;
 
   // Syncs what was written, answers every waiting after_sync() and stops
-  // the sync thread; later after_sync() calls answer at once. Idempotent.
-  // Called from the plugin's stop() (so that no callback of the sync thread
+  // the journal's thread; later after_sync() calls answer at once.
+  // Idempotent. Called from the plugin's stop() (so that no callback of it
   // outlives the plugin), never from an after_sync() callback.
   virtual void close() = 0;
 

@@ -85,17 +85,26 @@ std::string identity_problem(const std::string& path, const std::string& stored,
          "storage.path (its keys then come from the ring)";
 }
 
+// Writes are queued, not applied: put(), erase() and write() append to one
+// pending batch (the callers hold a Store shard lock, so this costs a copy
+// of the record), and the journal's thread applies the whole batch to
+// RocksDB, writes its log out (and syncs it, with sync always) and then
+// answers the after_sync() calls that batch covers: the tables' memory
+// insertions happen off the threads that serve requests, and one round
+// serves every waiting answer (group commit).
 class RocksJournal final : public Journal {
  public:
   RocksJournal(std::unique_ptr<rocksdb::DB> db, std::string path, const RocksJournalOptions& o)
       : db_(std::move(db)), path_(std::move(path)), options_(o) {
-    sync_thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] { run(); });
   }
 
   ~RocksJournal() override {
     close();
-    // What late callbacks wrote after close() is written out too.
-    sync_wal().PermitUncheckedError();
+    // What late callbacks queued after close() is written and synced too.
+    std::unique_lock lock(mu_);
+    apply_pending(lock, /*sync=*/true);
+    lock.unlock();
     db_->Close().PermitUncheckedError();
   }
 
@@ -106,36 +115,42 @@ class RocksJournal final : public Journal {
       stop_ = true;
     }
     cv_.notify_all();
-    // The run() loop makes the last sync (unless the engine had failed).
-    sync_thread_.join();
+    room_.notify_all();
+    // The run() loop applies and syncs what is queued (unless the engine
+    // had failed) and answers every waiter.
+    thread_.join();
   }
 
   void put(TableId table, const Id& hash, std::string_view record) override {
     const Key k = make_key(table, hash);
     spend(kKeyBytes + record.size());
-    std::lock_guard lock(write_mu_);
-    check(db_->Put(write_options_, slice(k), rocksdb::Slice(record.data(), record.size())));
+    std::unique_lock lock(mu_);
+    wait_for_room(lock);
+    queued(pending_.Put(slice(k), rocksdb::Slice(record.data(), record.size())));
   }
 
   void erase(TableId table, const Id& hash) override {
     const Key k = make_key(table, hash);
-    std::lock_guard lock(write_mu_);
-    check(db_->Delete(write_options_, slice(k)));
+    std::unique_lock lock(mu_);
+    wait_for_room(lock);
+    queued(pending_.Delete(slice(k)));
   }
 
   void write(const JournalBatch& batch) override {
     if (batch.empty()) return;
-    rocksdb::WriteBatch wb;
     std::size_t bytes = 0;
     for (const JournalBatch::Op& op : batch.ops) bytes += kKeyBytes + op.record.size();
     spend(bytes);
+    // Appended under one lock: the ops are applied in one RocksDB batch.
+    std::unique_lock lock(mu_);
+    wait_for_room(lock);
+    rocksdb::Status s;
     for (const JournalBatch::Op& op : batch.ops) {
       const Key k = make_key(op.table, op.hash);
-      rocksdb::Status s = op.record.empty() ? wb.Delete(slice(k)) : wb.Put(slice(k), op.record);
-      if (!s.ok()) return check(s);
+      s = op.record.empty() ? pending_.Delete(slice(k)) : pending_.Put(slice(k), op.record);
+      if (!s.ok()) break;
     }
-    std::lock_guard lock(write_mu_);
-    check(db_->Write(write_options_, &wb));
+    queued(s);
   }
 
   Status error() const override {
@@ -148,38 +163,25 @@ class RocksJournal final : public Journal {
 
   void after_sync(std::function<void(Status)> done) override {
     std::unique_lock lock(mu_);
-    if (stop_) {
-      // Closed: nothing syncs any more (a late change of a stopped plugin).
+    if (stop_ || !engine_error_.ok()) {
+      // Closed (a late change of a stopped plugin: the destructor writes it
+      // out), or failing: answered now.
       const Status e = engine_error_;
       lock.unlock();
       return done(e);
     }
-    if (!engine_error_.ok()) {
-      Status e = engine_error_;
-      lock.unlock();
-      return done(std::move(e));
-    }
-    if (!options_.sync_always) {
-      // Periodic: written out here (one system call covers whatever the
-      // buffer holds), not synced.
-      lock.unlock();
-      const rocksdb::Status s = flush_log(/*sync=*/false);
-      if (s.ok()) return done(Status::Ok());
-      check(s);
-      return done(error());
-    }
-    const rocksdb::SequenceNumber seq = db_->GetLatestSequenceNumber();
-    if (seq <= synced_) {
+    if (queued_ <= durable()) {
       lock.unlock();
       return done(Status::Ok());
     }
-    waiters_.push_back(Waiter{seq, std::move(done)});
+    waiters_.push_back(Waiter{queued_, std::move(done)});
     lock.unlock();
     cv_.notify_one();
   }
 
   Status scan(TableId table, const Id& from,
               const std::function<bool(const Id&, std::string_view)>& fn) const override {
+    if (Status s = drain(); !s.ok()) return s;
     const Key start = make_key(table, from);
     rocksdb::ReadOptions ro;
     ro.fill_cache = false;  // a load or a walk reads everything once
@@ -198,6 +200,7 @@ class RocksJournal final : public Journal {
   }
 
   Status checkpoint(const std::string& dir) override {
+    if (Status s = drain(); !s.ok()) return s;
     rocksdb::Checkpoint* raw = nullptr;
     rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
     std::unique_ptr<rocksdb::Checkpoint> cp(raw);
@@ -213,14 +216,45 @@ class RocksJournal final : public Journal {
 
  private:
   struct Waiter {
-    rocksdb::SequenceNumber seq;
+    std::uint64_t seq;  // queued_ when it asked
     std::function<void(Status)> done;
   };
+  // Queued bytes beyond which writers wait for the journal's thread.
+  static constexpr std::size_t kMaxPendingBytes = 16u << 20;
+  // Rounds larger than this give their buffer back to the allocator.
+  static constexpr std::size_t kKeepBatchBytes = 1u << 20;
 
-  void check(const rocksdb::Status& s) {
-    if (s.ok()) return;
-    std::lock_guard lock(mu_);
-    if (engine_error_.ok()) engine_error_ = describe(s);
+  // What the sync policy answers at. REQUIRES: mu_.
+  std::uint64_t durable() const { return options_.sync_always ? synced_ : written_; }
+
+  // Counts one queued change (or records why it could not be). REQUIRES: mu_.
+  void queued(const rocksdb::Status& s) {
+    if (!s.ok()) {
+      if (engine_error_.ok()) engine_error_ = describe(s);
+      return;
+    }
+    if (queued_++ == applied_) cv_.notify_one();  // the first since the last round
+  }
+
+  // Waits while the queue is over its bound (the journal's thread applies
+  // it), except on that thread itself. REQUIRES: `lock` holds mu_.
+  void wait_for_room(std::unique_lock<std::mutex>& lock) {
+    if (std::this_thread::get_id() == thread_id_) return;
+    room_.wait(lock, [&] { return stop_ || pending_.GetDataSize() < kMaxPendingBytes; });
+  }
+
+  // Returns once everything queued before the call is applied to RocksDB
+  // (readable), or why it cannot be.
+  Status drain() const {
+    std::unique_lock lock(mu_);
+    const std::uint64_t target = queued_;
+    cv_.notify_one();
+    applied_cv_.wait(lock, [&] { return applied_ >= target || stop_ || !engine_error_.ok(); });
+    if (!engine_error_.ok()) return engine_error_;
+    if (applied_ < target) {
+      return Status::Unavailable("storage: " + path_ + " is closed");
+    }
+    return Status::Ok();
   }
 
   Status describe(const rocksdb::Status& s) const {
@@ -231,17 +265,6 @@ class RocksJournal final : public Journal {
     }
     return Status::Unavailable("storage: writing " + path_ + " failed: " + s.ToString());
   }
-
-  // Writes the log buffer out (and with `sync`, syncs it). Never again after
-  // a failure: RocksDB's log writer must not be used after a failed write.
-  rocksdb::Status flush_log(bool sync) {
-    std::lock_guard lock(flush_mu_);
-    if (wal_failed_.load()) return rocksdb::Status::IOError("the log failed earlier");
-    rocksdb::Status s = db_->FlushWAL(sync);
-    if (!s.ok()) wal_failed_.store(true);
-    return s;
-  }
-  rocksdb::Status sync_wal() { return flush_log(/*sync=*/true); }
 
   // Counts `bytes` written against the room left above the reserve (twice:
   // the log, then the table file the memtable becomes).
@@ -274,24 +297,46 @@ class RocksJournal final : public Journal {
     return low_space(free_mb_.load());
   }
 
-  // Syncs the log and answers the waiters it covers. REQUIRES: `lock` held.
-  // Writes the log buffer out (and with `sync`, syncs it), then answers the
-  // waiters that are now as durable as the policy promises. REQUIRES: `lock`.
-  void flush_now(std::unique_lock<std::mutex>& lock, bool sync) {
-    const rocksdb::SequenceNumber target = db_->GetLatestSequenceNumber();
+  // Applies the queued batch to RocksDB and writes the log out (and with
+  // `sync`, syncs it); then answers the waiters that are now as durable as
+  // the policy promises. Nothing is written after a failed log write or
+  // sync (RocksDB's log writer must not be used after one): queued changes
+  // are then dropped, unacknowledged. REQUIRES: `lock` holds mu_; the
+  // journal's thread, or the destructor once it has stopped.
+  void apply_pending(std::unique_lock<std::mutex>& lock, bool sync) {
+    const std::uint64_t target = queued_;
     const bool needed = target > (sync ? synced_ : written_);
+    std::swap(pending_, applying_);
     lock.unlock();
-    const rocksdb::Status s = needed ? flush_log(sync) : rocksdb::Status::OK();
-    lock.lock();
-    if (!s.ok()) {
-      if (engine_error_.ok()) engine_error_ = describe(s);
+    room_.notify_all();
+    rocksdb::Status s;
+    if (wal_failed_) {
+      s = rocksdb::Status::IOError("the log failed earlier");
     } else {
+      if (applying_.Count() > 0) s = db_->Write(write_options_, &applying_);
+      if (s.ok() && needed) {
+        s = db_->FlushWAL(sync);
+        if (!s.ok()) wal_failed_ = true;
+      }
+    }
+    // A large round's buffer is let go rather than kept for the next one.
+    if (applying_.GetDataSize() > kKeepBatchBytes) {
+      applying_ = rocksdb::WriteBatch();
+    } else {
+      applying_.Clear();
+    }
+    lock.lock();
+    applied_ = std::max(applied_, target);  // dropped ones too: nobody waits for them
+    if (s.ok()) {
       written_ = std::max(written_, target);
       if (sync) synced_ = std::max(synced_, target);
+    } else if (engine_error_.ok()) {
+      engine_error_ = describe(s);
     }
-    const rocksdb::SequenceNumber durable = options_.sync_always ? synced_ : written_;
+    applied_cv_.notify_all();
+    const std::uint64_t ready_to = durable();
     std::vector<Waiter> ready;
-    while (!waiters_.empty() && (!s.ok() || waiters_.front().seq <= durable)) {
+    while (!waiters_.empty() && (!s.ok() || waiters_.front().seq <= ready_to)) {
       ready.push_back(std::move(waiters_.front()));
       waiters_.pop_front();
     }
@@ -301,12 +346,11 @@ class RocksJournal final : public Journal {
     lock.lock();
   }
 
-  // The sync thread. Writes only fill RocksDB's log buffer; this thread
-  // writes it out for the waiting answers, one round for all of them (and
-  // syncs it first with sync always), syncs it every sync_period anyway,
-  // watches the free space, and after a failure of the engine fails the
-  // waiters and tries to resume it every second. No log write follows a
-  // failed one (the engine's log writer must not be used after one).
+  // The journal's thread: applies the queue whenever it holds something (one
+  // round for all of it), syncs the log every sync_period anyway, watches the
+  // free space, and after a failure of the engine fails the waiters and
+  // tries to resume it every second (not after a failed log write: only a
+  // restart recovers from that, and the error says so).
   void run() {
     using Clock = std::chrono::steady_clock;
     constexpr auto kSpaceCheck = std::chrono::milliseconds(250);
@@ -315,11 +359,13 @@ class RocksJournal final : public Journal {
     auto next_space = now0;
     auto next_resume = now0;
     std::unique_lock lock(mu_);
+    thread_id_ = std::this_thread::get_id();
     while (!stop_) {
       auto wake = std::min(next_space, next_periodic);
       if (!engine_error_.ok()) wake = std::min(wake, next_resume);
-      cv_.wait_until(lock, wake,
-                     [&] { return stop_ || (engine_error_.ok() && !waiters_.empty()); });
+      cv_.wait_until(lock, wake, [&] {
+        return stop_ || queued_ > applied_ || (engine_error_.ok() && !waiters_.empty());
+      });
       if (stop_) break;
       const auto now = Clock::now();
       if (now >= next_space) {
@@ -333,8 +379,6 @@ class RocksJournal final : public Journal {
         std::deque<Waiter> failing = std::move(waiters_);
         waiters_.clear();
         const Status why = engine_error_;
-        // After a failed log write or sync the engine's log must not be
-        // used again: only a restart recovers (the error says so).
         const bool resume = now >= next_resume && !wal_failed_;
         if (resume) next_resume = now + std::chrono::seconds(1);
         lock.unlock();
@@ -342,48 +386,56 @@ class RocksJournal final : public Journal {
         const bool resumed = resume && db_->Resume().ok();
         lock.lock();
         if (resumed) engine_error_ = Status::Ok();
+        // Queued changes are applied only by a working engine; drains and
+        // writers waiting for room learn of the failure.
+        if (!resumed) {
+          pending_.Clear();
+          applied_ = queued_;
+          applied_cv_.notify_all();
+          room_.notify_all();
+        }
         continue;
       }
       const bool periodic_due = now >= next_periodic;
       if (periodic_due) next_periodic = now + options_.sync_period;
-      if (periodic_due || !waiters_.empty()) {
-        flush_now(lock, /*sync=*/periodic_due || options_.sync_always);
+      if (periodic_due || queued_ > applied_ || !waiters_.empty()) {
+        apply_pending(lock, /*sync=*/periodic_due || options_.sync_always);
       }
     }
-    // Stopping: every waiter gets its answer after one last sync.
+    // Stopping: what is queued is applied and synced; every waiter answered.
+    if (engine_error_.ok()) apply_pending(lock, /*sync=*/true);
     std::deque<Waiter> left = std::move(waiters_);
-    const Status failed = engine_error_;
+    waiters_.clear();
+    const Status last = engine_error_;
+    applied_cv_.notify_all();
     lock.unlock();
-    const Status last =
-        failed.ok()
-            ? (sync_wal().ok() ? Status::Ok()
-                               : Status::Unavailable("storage: last sync of " + path_ + " failed"))
-            : failed;
     for (Waiter& w : left) w.done(last);
   }
 
   const std::unique_ptr<rocksdb::DB> db_;
   const std::string path_;
   const RocksJournalOptions options_;
-  const rocksdb::WriteOptions write_options_{};  // no sync: after_sync() syncs
+  const rocksdb::WriteOptions write_options_{};  // no sync: the thread syncs the log
 
-  // One writer at a time: RocksDB's write groups (one thread writing the
-  // batches of others) would save nothing here (writes only fill memory),
-  // and their hand-offs are invisible to ThreadSanitizer.
-  std::mutex write_mu_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  Status engine_error_;                    // GUARDED_BY(mu_) a write or sync failed
-  std::mutex flush_mu_;                    // one log flush at a time
-  std::atomic<bool> wal_failed_{false};    // a log write or sync failed
-  std::atomic<std::uint64_t> free_mb_{0};  // at the last check of the space
+  mutable std::condition_variable cv_;          // the thread: work to do
+  mutable std::condition_variable applied_cv_;  // drains: applied_ moved
+  std::condition_variable room_;                // writers: the queue shrank
+  rocksdb::WriteBatch pending_;                 // GUARDED_BY(mu_) queued changes
+  rocksdb::WriteBatch applying_;                // the thread's (or destructor's) only
+  std::uint64_t queued_ = 0;                    // GUARDED_BY(mu_) changes queued so far
+  std::uint64_t applied_ = 0;                   // GUARDED_BY(mu_) of those, applied
+  std::uint64_t written_ = 0;                   // GUARDED_BY(mu_) ... and written out
+  std::uint64_t synced_ = 0;                    // GUARDED_BY(mu_) ... and synced
+  Status engine_error_;                         // GUARDED_BY(mu_) a write or sync failed
+  bool wal_failed_ = false;                     // the thread's: a log write or sync failed
+  std::atomic<std::uint64_t> free_mb_{0};       // at the last check of the space
   std::atomic<std::int64_t> headroom_{std::numeric_limits<std::int64_t>::max() / 2};
-  Status space_error_;                   // GUARDED_BY(mu_) less free than the reserve
-  rocksdb::SequenceNumber written_ = 0;  // GUARDED_BY(mu_) the log reached the system
-  rocksdb::SequenceNumber synced_ = 0;   // GUARDED_BY(mu_) the log is on disk
-  std::deque<Waiter> waiters_;           // GUARDED_BY(mu_) ascending seq
-  bool stop_ = false;                    // GUARDED_BY(mu_)
-  std::thread sync_thread_;
+  Status space_error_;          // GUARDED_BY(mu_) less free than the reserve
+  std::deque<Waiter> waiters_;  // GUARDED_BY(mu_) ascending seq
+  bool stop_ = false;           // GUARDED_BY(mu_)
+  std::thread thread_;
+  std::thread::id thread_id_;  // GUARDED_BY(mu_) thread_'s, once it runs
 };
 
 // Why `path` cannot hold a journal, or "": it must be a directory (or not
@@ -430,10 +482,9 @@ Result<std::unique_ptr<Journal>> open_rocksdb_journal(const RocksJournalOptions&
   table.block_cache = rocksdb::NewLRUCache(o.cache_mb << 20);
   table.cache_index_and_filter_blocks = true;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  // Writes only fill the log's buffer (no system call under the tables'
-  // locks); the sync thread writes it out once per round of waiting answers
-  // (and syncs it, with sync always). A failed log write then happens on the
-  // sync thread alone, which never uses the log again.
+  // The journal's thread applies each round's batch into the log's buffer
+  // and then writes it out once (and syncs it, with sync always); a failed
+  // log write happens on that thread alone, which never uses the log again.
   options.manual_wal_flush = true;
 
   rocksdb::DB* raw = nullptr;

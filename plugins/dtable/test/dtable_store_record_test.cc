@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -158,6 +159,63 @@ TEST(DtableJournalTest, AfterSyncAnswersEveryWaiterOfConcurrentWriters) {
   }
   for (auto& t : writers) t.join();
   EXPECT_EQ(answered.load(), 800);
+}
+
+TEST(DtableJournalTest, WritesBeyondTheQueueBoundWaitAndAllReachTheDisk) {
+  // 40 MiB of records with nobody waiting for a sync: more than the queue
+  // holds, so writers wait for the journal's thread; closing applies the rest.
+  test::TempDir dir;
+  const std::string path = dir.path() + "/data";
+  const std::string value(4096, 'x');
+  constexpr int kItems = 10000;
+  {
+    auto j = open(path);
+    ASSERT_TRUE(j.ok());
+    Store s(false, j->get(), TableId{});
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 2; ++w) {
+      writers.emplace_back([&, w] {
+        for (int i = w; i < kItems; i += 2) s.put(item("big" + std::to_string(i), value, 1), true);
+      });
+    }
+    for (auto& t : writers) t.join();
+    ASSERT_TRUE((*j)->error().ok()) << (*j)->error().message();
+  }
+  auto j = open(path);
+  ASSERT_TRUE(j.ok());
+  Store s(false, j->get(), TableId{});
+  ASSERT_TRUE(s.load(0).ok());
+  EXPECT_EQ(s.size(), static_cast<std::size_t>(kItems));
+  EXPECT_EQ(s.get(Id::hash("big9999"))->value, value);
+}
+
+TEST(DtableJournalTest, AnAnswerThatWritesAgainIsAnsweredInTurn) {
+  // after_sync() callbacks run on the journal's thread; one that records a
+  // change and waits again (a hook writing on) must neither block nor be lost.
+  test::TempDir dir;
+  const std::string path = dir.path() + "/data";
+  constexpr int kRounds = 50;
+  {
+    auto j = open(path);
+    ASSERT_TRUE(j.ok());
+    Journal& journal = **j;
+    Store s(false, &journal, TableId{});
+    std::promise<int> finished;
+    std::function<void(int, Status)> next = [&](int round, Status st) {
+      if (!st.ok() || round == kRounds) return finished.set_value(st.ok() ? round : -1);
+      s.put(item("chain" + std::to_string(round), "v", 1), true);
+      journal.after_sync([&, round](Status st2) { next(round + 1, st2); });
+    };
+    next(0, Status::Ok());
+    auto done = finished.get_future();
+    ASSERT_EQ(done.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+    EXPECT_EQ(done.get(), kRounds);
+  }
+  auto j = open(path);
+  ASSERT_TRUE(j.ok());
+  Store s(false, j->get(), TableId{});
+  ASSERT_TRUE(s.load(0).ok());
+  EXPECT_EQ(s.size(), static_cast<std::size_t>(kRounds));
 }
 
 TEST(DtableJournalTest, ACheckpointOpensAsACopyOfTheData) {
