@@ -2,7 +2,8 @@
 // node killed with SIGKILL at once under write load, restarted, and every
 // acknowledged write read back (sync always and periodic); a rolling restart
 // under load; a disk that fills up (a small tmpfs made by the test) and is
-// grown again; a node that refuses another's data directory.
+// grown again; one filled by another program, so that RocksDB's own log
+// write fails; a node that refuses another's data directory.
 #include <signal.h>
 #include <sys/mount.h>
 
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -320,6 +322,79 @@ TEST_F(DurabilityTest, AFullDiskRefusesWritesKeepsReadsAndRecovers) {
   c = connect("a");
   ASSERT_TRUE(c);
   for (const std::string& key : acked) EXPECT_TRUE(c->get(key).ok()) << key;
+}
+
+TEST_F(DurabilityTest, ADiskFilledByAnotherProgramLosesNothingAcknowledged) {
+  // Something else fills the disk between two checks of the free space: the
+  // engine's own log write fails (ENOSPC), which the node cannot see coming.
+  const std::string disk = dir_.path() + "/disk";
+  std::filesystem::create_directories(disk);
+  if (::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=32m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{disk};
+  configure("a", {}, json{{"path", disk + "/a"}, {"reserve_mb", 0}});
+  ASSERT_TRUE(start("a"));
+  auto c = connect("a");
+  ASSERT_TRUE(c);
+  const std::string value(64 << 10, 'y');
+  std::vector<std::string> acked;
+  for (int i = 0; i < 20; ++i) {
+    const std::string key = "before" + std::to_string(i);
+    ASSERT_TRUE(c->set(key, value).ok()) << key;
+    acked.push_back(key);
+  }
+  // The filler takes every free byte.
+  const std::string filler = disk + "/filler";
+  {
+    std::ofstream out(filler, std::ios::binary);
+    const std::string block(1 << 20, 'f');
+    for (int i = 0; i < 64 && out.write(block.data(), block.size()); ++i) {
+    }
+  }
+  Status refused;
+  for (int i = 0; i < 100; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    Status s = c->set(key, value);
+    if (!s.ok()) {
+      refused = s;
+      break;
+    }
+    acked.push_back(key);
+  }
+  ASSERT_FALSE(refused.ok()) << "100 writes of 64 KiB fitted on a full disk";
+  EXPECT_NE(refused.message().find("storage:"), std::string::npos) << refused.to_string();
+  EXPECT_FALSE(c->set("refused", value).ok());
+  // Reads go on.
+  for (const std::string& key : acked) {
+    auto got = c->get(key);
+    ASSERT_TRUE(got.ok()) << key << ": " << got.status().to_string();
+    EXPECT_EQ(*got, value) << key;
+  }
+  EXPECT_TRUE(nodes_.at("a").process->running());
+  // Room again: writes stay refused (the engine's log failed), and a
+  // graceful stop still works.
+  std::filesystem::remove(filler);
+  EXPECT_FALSE(c->set("refused", value).ok());
+  c.reset();
+  nodes_.at("a").process->signal(SIGTERM);
+  const auto code = nodes_.at("a").process->wait_for(kSettle);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0);
+  // After a restart every acknowledged write is back, and writes are
+  // accepted.
+  ASSERT_TRUE(start("a"));
+  c = connect("a");
+  ASSERT_TRUE(c);
+  for (const std::string& key : acked) {
+    auto got = c->get(key);
+    ASSERT_TRUE(got.ok()) << key << ": " << got.status().to_string();
+    EXPECT_EQ(*got, value) << key;
+  }
+  EXPECT_TRUE(c->set("after", "room").ok());
 }
 
 TEST_F(DurabilityTest, ANodeRefusesAnotherNodesDirectoryAndASharedOne) {

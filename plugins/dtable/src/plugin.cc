@@ -17,7 +17,8 @@ namespace dendrite::dtable {
 namespace {
 
 // The journal `storage` asks for (null: memory only).
-Result<std::shared_ptr<Journal>> open_journal(const StorageSettings& storage, Host& host) {
+Result<std::shared_ptr<Journal>> open_journal(const StorageSettings& storage, Host& host,
+                                              Logger& log) {
   if (storage.engine == StorageSettings::Engine::kMemory) return std::shared_ptr<Journal>();
   RocksJournalOptions o;
   o.path = storage.path.empty() ? default_data_path(host.address()) : storage.path;
@@ -25,6 +26,8 @@ Result<std::shared_ptr<Journal>> open_journal(const StorageSettings& storage, Ho
   o.sync_period = storage.sync_period;
   o.cache_mb = storage.cache_mb;
   o.reserve_mb = storage.reserve_mb;
+  // Until the journal's close() in stop(): the plugin's logger is alive.
+  o.engine_log = [&log](const std::string& line) { log.warn("storage: rocksdb: " + line); };
   JournalIdentity identity;
   identity.advertise = host.address();
   for (const Vnode& v : host.local_vnodes()) identity.vnodes.push_back(v.id);
@@ -38,7 +41,7 @@ class DTablePlugin final : public Plugin, public DelegateHook {
   Status init(const std::string& config_json, PluginContext& context) override {
     auto settings = parse_settings(config_json);
     if (!settings.ok()) return settings.status();
-    auto journal = open_journal(settings->storage, context.host);
+    auto journal = open_journal(settings->storage, context.host, context.logger);
     if (!journal.ok()) return journal.status();
     ctx_ = std::make_shared<Context>(context.host, context.logger, *settings,
                                      std::make_shared<HybridClock>(), std::move(*journal));

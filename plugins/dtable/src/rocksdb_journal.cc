@@ -13,6 +13,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -93,10 +95,44 @@ std::string identity_problem(const std::string& path, const std::string& stored,
 // answers the after_sync() calls that batch covers: the tables' memory
 // insertions happen off the threads that serve requests, and one round
 // serves every waiting answer (group commit).
+// RocksDB's own log lines (warnings and errors only) handed to a function
+// instead of a LOG file in the data directory, until detach(): the function
+// may refer to the plugin's logger, and RocksDB still logs while it closes.
+class EngineLog final : public rocksdb::Logger {
+ public:
+  explicit EngineLog(std::function<void(const std::string&)> sink)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), sink_(std::move(sink)) {}
+
+  // Lines from now on are dropped. Any thread.
+  void detach() {
+    std::lock_guard lock(mu_);
+    sink_ = nullptr;
+  }
+
+  using rocksdb::Logger::Logv;
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel() || level == rocksdb::InfoLogLevel::HEADER_LEVEL) return;
+    char line[1024];
+    const int n = std::vsnprintf(line, sizeof line, format, ap);
+    if (n <= 0) return;
+    const std::size_t len = std::min<std::size_t>(static_cast<std::size_t>(n), sizeof line - 1);
+    std::lock_guard lock(mu_);
+    if (sink_) sink_(std::string(line, len));
+  }
+
+ private:
+  std::mutex mu_;
+  std::function<void(const std::string&)> sink_;  // GUARDED_BY(mu_)
+};
+
 class RocksJournal final : public Journal {
  public:
-  RocksJournal(std::unique_ptr<rocksdb::DB> db, std::string path, const RocksJournalOptions& o)
-      : db_(std::move(db)), path_(std::move(path)), options_(o) {
+  RocksJournal(std::unique_ptr<rocksdb::DB> db, std::shared_ptr<EngineLog> engine_log,
+               std::string path, const RocksJournalOptions& o)
+      : db_(std::move(db)),
+        engine_log_(std::move(engine_log)),
+        path_(std::move(path)),
+        options_(o) {
     thread_ = std::thread([this] { run(); });
   }
 
@@ -120,6 +156,7 @@ class RocksJournal final : public Journal {
     // The run() loop applies and syncs what is queued (unless the engine
     // had failed) and answers every waiter.
     thread_.join();
+    engine_log_->detach();  // the plugin's logger may go after close()
   }
 
   void put(TableId table, const Id& hash, std::string_view record) override {
@@ -307,10 +344,11 @@ class RocksJournal final : public Journal {
   Status describe(const rocksdb::Status& s) const {
     if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kNoSpace) {
       return Status::Unavailable("storage: disk full under " + path_ +
-                                 ": writes are refused (reads go on); free space, then restart "
-                                 "the node if they stay refused");
+                                 ": writes are refused (reads go on) until space is freed and "
+                                 "the node restarted");
     }
-    return Status::Unavailable("storage: writing " + path_ + " failed: " + s.ToString());
+    return Status::Unavailable("storage: writing " + path_ + " failed: " + s.ToString() +
+                               ": writes are refused (reads go on) until the node is restarted");
   }
 
   // Counts `bytes` written against the room left above the reserve (twice:
@@ -363,6 +401,9 @@ class RocksJournal final : public Journal {
       if (!applying_.empty()) {
         s = applying_.to_batch(batch_);
         if (s.ok()) s = db_->Write(write_options_, &batch_);
+        // A write that fails may have failed inside the log writer, which
+        // must not be used again (RocksDB asserts it).
+        if (!s.ok()) wal_failed_ = true;
         // A large round's buffer is let go rather than kept for the next one.
         if (batch_.GetDataSize() > kKeepBatchBytes) {
           batch_ = rocksdb::WriteBatch();
@@ -400,22 +441,19 @@ class RocksJournal final : public Journal {
   // The journal's thread: applies the queue whenever it holds something (one
   // round for all of it), syncs the log every sync_period anyway, watches the
   // free space, and after a failure of the engine fails the waiters and
-  // tries to resume it every second (not after a failed log write: only a
-  // restart recovers from that, and the error says so).
+  // drops what is queued: only a restart recovers (the error says so).
   void run() {
     using Clock = std::chrono::steady_clock;
     constexpr auto kSpaceCheck = std::chrono::milliseconds(250);
     const auto now0 = Clock::now();
     auto next_periodic = now0 + options_.sync_period;
     auto next_space = now0;
-    auto next_resume = now0;
     // RocksDB counts per-operation statistics per thread unless told not to.
     rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
     std::unique_lock lock(mu_);
     thread_id_ = std::this_thread::get_id();
     while (!stop_) {
-      auto wake = std::min(next_space, next_periodic);
-      if (!engine_error_.ok()) wake = std::min(wake, next_resume);
+      const auto wake = std::min(next_space, next_periodic);
       cv_.wait_until(lock, wake, [&] {
         return stop_ || queued_ > applied_ || (engine_error_.ok() && !waiters_.empty());
       });
@@ -431,22 +469,16 @@ class RocksJournal final : public Journal {
       if (!engine_error_.ok()) {
         std::deque<Waiter> failing = std::move(waiters_);
         waiters_.clear();
-        const Status why = engine_error_;
-        const bool resume = now >= next_resume && !wal_failed_;
-        if (resume) next_resume = now + std::chrono::seconds(1);
-        lock.unlock();
-        for (Waiter& w : failing) w.done(why);
-        const bool resumed = resume && db_->Resume().ok();
-        lock.lock();
-        if (resumed) engine_error_ = Status::Ok();
         // Queued changes are applied only by a working engine; drains and
         // writers waiting for room learn of the failure.
-        if (!resumed) {
-          pending_.clear();
-          applied_ = queued_;
-          applied_cv_.notify_all();
-          room_.notify_all();
-        }
+        pending_.clear();
+        applied_ = queued_;
+        applied_cv_.notify_all();
+        room_.notify_all();
+        const Status why = engine_error_;
+        lock.unlock();
+        for (Waiter& w : failing) w.done(why);
+        lock.lock();
         continue;
       }
       const bool periodic_due = now >= next_periodic;
@@ -466,6 +498,7 @@ class RocksJournal final : public Journal {
   }
 
   const std::unique_ptr<rocksdb::DB> db_;
+  const std::shared_ptr<EngineLog> engine_log_;  // also the database's info_log
   const std::string path_;
   const RocksJournalOptions options_;
   const rocksdb::WriteOptions write_options_{};  // no sync: the thread syncs the log
@@ -532,6 +565,8 @@ Result<std::unique_ptr<Journal>> open_rocksdb_journal(const RocksJournalOptions&
   options.write_buffer_size = 32u << 20;
   options.max_write_buffer_number = 3;
   options.avoid_flush_during_shutdown = false;
+  auto engine_log = std::make_shared<EngineLog>(o.engine_log);
+  options.info_log = engine_log;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(o.cache_mb << 20);
   table.cache_index_and_filter_blocks = true;
@@ -585,7 +620,8 @@ Result<std::unique_ptr<Journal>> open_rocksdb_journal(const RocksJournalOptions&
   } else if (std::string why = identity_problem(o.path, stored, identity); !why.empty()) {
     return Status::FailedPrecondition(why);
   }
-  return std::unique_ptr<Journal>(std::make_unique<RocksJournal>(std::move(db), o.path, o));
+  return std::unique_ptr<Journal>(
+      std::make_unique<RocksJournal>(std::move(db), std::move(engine_log), o.path, o));
 }
 
 }  // namespace dendrite::dtable

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,11 @@ struct RocksJournalOptions {
   std::size_t cache_mb = 64;  // block cache
   // Writes are refused while the directory's file system has less free.
   std::size_t reserve_mb = 128;
+  // Where the engine's warnings and errors go (one line each; any thread;
+  // not after the journal's close()).
+  // RocksDB writes no LOG file of its own: on a full disk that file fails
+  // too, and the engine's next line into it aborts the process.
+  std::function<void(const std::string&)> engine_log;
 };
 
 // Whose data a directory holds: written when the directory is created,
