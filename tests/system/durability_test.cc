@@ -275,44 +275,78 @@ TEST_F(DurabilityTest, ANodeBackFromAwayCatchesUpOnWritesAndDeletes) {
   EXPECT_TRUE(caught_up) << wrong;
 }
 
-TEST_F(DurabilityTest, AFullDiskRefusesWritesKeepsReadsAndRecovers) {
-  const std::string disk = dir_.path() + "/disk";
-  std::filesystem::create_directories(disk);
-  if (::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=24m") != 0) {
-    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
+// Reads every key of `keys` through `c` and expects `value`.
+void expect_every_value(client::DtableClient& c, const std::vector<std::string>& keys,
+                        const std::string& value) {
+  for (const std::string& key : keys) {
+    auto got = c.get(key);
+    ASSERT_TRUE(got.ok()) << key << ": " << got.status().to_string();
+    EXPECT_EQ(*got, value) << key;
   }
-  struct Unmount {
-    std::string path;
-    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } unmount{disk};
-  configure("a", {}, json{{"path", disk + "/a"}, {"reserve_mb", 8}});
+}
+
+// A tmpfs of a given size mounted for one test (needs root), unmounted when
+// it goes out of scope.
+class SmallDisk {
+ public:
+  SmallDisk(std::string path, const std::string& size) : path_(std::move(path)) {
+    std::filesystem::create_directories(path_);
+    mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
+    if (!mounted_) why_ = std::strerror(errno);
+  }
+  ~SmallDisk() {
+    if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
+  }
+  SmallDisk(const SmallDisk&) = delete;
+  SmallDisk& operator=(const SmallDisk&) = delete;
+
+  bool mounted() const { return mounted_; }
+  const std::string& why() const { return why_; }  // when not mounted
+  const std::string& path() const { return path_; }
+  // "" once it has the new size, else why not.
+  std::string resize(const std::string& size) {
+    if (::mount("tmpfs", path_.c_str(), "tmpfs", MS_REMOUNT, ("size=" + size).c_str()) == 0) {
+      return "";
+    }
+    return std::strerror(errno);
+  }
+
+ private:
+  std::string path_;
+  bool mounted_ = false;
+  std::string why_;
+};
+
+// Writes `value` under PREFIX0, PREFIX1, ... until a write is refused (at
+// most `max`), adding each acknowledged key to `acked`; the refusal.
+Status write_until_refused(client::DtableClient& c, const std::string& prefix,
+                           const std::string& value, int max, std::vector<std::string>& acked) {
+  for (int i = 0; i < max; ++i) {
+    const std::string key = prefix + std::to_string(i);
+    Status s = c.set(key, value);
+    if (!s.ok()) return s;
+    acked.push_back(key);
+  }
+  return Status::Ok();
+}
+
+TEST_F(DurabilityTest, AFullDiskRefusesWritesKeepsReadsAndRecovers) {
+  SmallDisk disk(dir_.path() + "/disk", "24m");
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << disk.why();
+  configure("a", {}, json{{"path", disk.path() + "/a"}, {"reserve_mb", 8}});
   ASSERT_TRUE(start("a"));
   auto c = connect("a");
   ASSERT_TRUE(c);
   const std::string value(64 << 10, 'x');
   std::vector<std::string> acked;
-  Status refused;
-  for (int i = 0; i < 400; ++i) {
-    const std::string key = "k" + std::to_string(i);
-    Status s = c->set(key, value);
-    if (!s.ok()) {
-      refused = s;
-      break;
-    }
-    acked.push_back(key);
-  }
+  const Status refused = write_until_refused(*c, "k", value, 400, acked);
   ASSERT_FALSE(refused.ok()) << "24 MiB took 400 writes of 64 KiB";
   EXPECT_NE(refused.message().find("disk full"), std::string::npos) << refused.to_string();
   // Reads go on, and every acknowledged write is there.
-  for (const std::string& key : acked) {
-    auto got = c->get(key);
-    ASSERT_TRUE(got.ok()) << key << ": " << got.status().to_string();
-    EXPECT_EQ(got->size(), value.size());
-  }
+  expect_every_value(*c, acked, value);
   EXPECT_TRUE(nodes_.at("a").process->running());
   // Room again: writes are accepted once the engine resumed.
-  ASSERT_EQ(::mount("tmpfs", disk.c_str(), "tmpfs", MS_REMOUNT, "size=96m"), 0)
-      << std::strerror(errno);
+  ASSERT_EQ(disk.resize("96m"), "");
   EXPECT_TRUE(eventually([&] { return c->set("after", "room").ok(); }, kSettle, kPoll));
   acked.push_back("after");
   // And all of it survives a kill.
@@ -327,53 +361,29 @@ TEST_F(DurabilityTest, AFullDiskRefusesWritesKeepsReadsAndRecovers) {
 TEST_F(DurabilityTest, ADiskFilledByAnotherProgramLosesNothingAcknowledged) {
   // Something else fills the disk between two checks of the free space: the
   // engine's own log write fails (ENOSPC), which the node cannot see coming.
-  const std::string disk = dir_.path() + "/disk";
-  std::filesystem::create_directories(disk);
-  if (::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=32m") != 0) {
-    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
-  }
-  struct Unmount {
-    std::string path;
-    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } unmount{disk};
-  configure("a", {}, json{{"path", disk + "/a"}, {"reserve_mb", 0}});
+  SmallDisk disk(dir_.path() + "/disk", "32m");
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << disk.why();
+  configure("a", {}, json{{"path", disk.path() + "/a"}, {"reserve_mb", 0}});
   ASSERT_TRUE(start("a"));
   auto c = connect("a");
   ASSERT_TRUE(c);
   const std::string value(64 << 10, 'y');
   std::vector<std::string> acked;
-  for (int i = 0; i < 20; ++i) {
-    const std::string key = "before" + std::to_string(i);
-    ASSERT_TRUE(c->set(key, value).ok()) << key;
-    acked.push_back(key);
-  }
+  ASSERT_TRUE(write_until_refused(*c, "before", value, 20, acked).ok());
   // The filler takes every free byte.
-  const std::string filler = disk + "/filler";
+  const std::string filler = disk.path() + "/filler";
   {
     std::ofstream out(filler, std::ios::binary);
     const std::string block(1 << 20, 'f');
     for (int i = 0; i < 64 && out.write(block.data(), block.size()); ++i) {
     }
   }
-  Status refused;
-  for (int i = 0; i < 100; ++i) {
-    const std::string key = "k" + std::to_string(i);
-    Status s = c->set(key, value);
-    if (!s.ok()) {
-      refused = s;
-      break;
-    }
-    acked.push_back(key);
-  }
+  const Status refused = write_until_refused(*c, "k", value, 100, acked);
   ASSERT_FALSE(refused.ok()) << "100 writes of 64 KiB fitted on a full disk";
   EXPECT_NE(refused.message().find("storage:"), std::string::npos) << refused.to_string();
   EXPECT_FALSE(c->set("refused", value).ok());
   // Reads go on.
-  for (const std::string& key : acked) {
-    auto got = c->get(key);
-    ASSERT_TRUE(got.ok()) << key << ": " << got.status().to_string();
-    EXPECT_EQ(*got, value) << key;
-  }
+  expect_every_value(*c, acked, value);
   EXPECT_TRUE(nodes_.at("a").process->running());
   // Room again: writes stay refused (the engine's log failed), and a
   // graceful stop still works.
@@ -389,11 +399,7 @@ TEST_F(DurabilityTest, ADiskFilledByAnotherProgramLosesNothingAcknowledged) {
   ASSERT_TRUE(start("a"));
   c = connect("a");
   ASSERT_TRUE(c);
-  for (const std::string& key : acked) {
-    auto got = c->get(key);
-    ASSERT_TRUE(got.ok()) << key << ": " << got.status().to_string();
-    EXPECT_EQ(*got, value) << key;
-  }
+  expect_every_value(*c, acked, value);
   EXPECT_TRUE(c->set("after", "room").ok());
 }
 
