@@ -263,6 +263,8 @@ class RocksJournal final : public Journal {
   };
   // Queued bytes beyond which writers wait for the journal's thread.
   static constexpr std::size_t kMaxPendingBytes = 16u << 20;
+  // The longest one write waits for room in the queue.
+  static constexpr std::chrono::seconds kMaxRoomWait{1};
   // Rounds larger than this give their buffer back to the allocator.
   static constexpr std::size_t kKeepBatchBytes = 1u << 20;
 
@@ -321,10 +323,15 @@ class RocksJournal final : public Journal {
   }
 
   // Waits while the queue is over its bound (the journal's thread applies
-  // it), except on that thread itself. REQUIRES: `lock` holds mu_.
+  // it), at most kMaxRoomWait, never on that thread itself. The bound is
+  // soft: a writer holds a Store shard lock, and an answer running on the
+  // journal's thread (a write hook reading the table) may wait for that
+  // lock; past the wait the writer goes on instead of deadlocking.
+  // REQUIRES: `lock` holds mu_.
   void wait_for_room(std::unique_lock<std::mutex>& lock) {
     if (std::this_thread::get_id() == thread_id_) return;
-    room_.wait(lock, [&] { return stop_ || pending_.bytes() < kMaxPendingBytes; });
+    room_.wait_for(lock, kMaxRoomWait,
+                   [&] { return stop_ || pending_.bytes() < kMaxPendingBytes; });
   }
 
   // Returns once everything queued before the call is applied to RocksDB

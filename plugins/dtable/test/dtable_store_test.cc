@@ -40,8 +40,9 @@ class DtableStoreTest : public ::testing::TestWithParam<Engine> {
  protected:
   void SetUp() override {
     if (GetParam() != Engine::kRocksdb) return;
-    auto j = open_rocksdb_journal(RocksJournalOptions{dir_.path() + "/db"},
-                                  JournalIdentity{"127.0.0.1:1", {Id::hash("v0")}});
+    RocksJournalOptions options;
+    options.path = dir_.path() + "/db";
+    auto j = open_rocksdb_journal(options, JournalIdentity{"127.0.0.1:1", {Id::hash("v0")}});
     ASSERT_TRUE(j.ok()) << j.status().message();
     journal_ = std::move(*j);
   }
