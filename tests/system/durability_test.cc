@@ -151,6 +151,11 @@ class DurabilityTest : public ::testing::Test {
     configure("b", {seed}, storage);
     configure("c", {seed}, storage);
     for (const char* n : {"a", "b", "c"}) ASSERT_TRUE(start(n)) << n;
+    // One ring of all three: a write at consistency 3 is met (b and c
+    // join at once and may first form rings apart, which then merge).
+    auto c = connect("a");
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(eventually([&] { return c->set("ring-probe", "x", 3).ok(); }, kSettle, kPoll));
   }
 
   // Kills every node under write load, restarts them all and expects every
