@@ -88,13 +88,6 @@ std::string identity_problem(const std::string& path, const std::string& stored,
          "storage.path (its keys then come from the ring)";
 }
 
-// Writes are queued, not applied: put(), erase() and write() append to one
-// pending batch (the callers hold a Store shard lock, so this costs a copy
-// of the record), and the journal's thread applies the whole batch to
-// RocksDB, writes its log out (and syncs it, with sync always) and then
-// answers the after_sync() calls that batch covers: the tables' memory
-// insertions happen off the threads that serve requests, and one round
-// serves every waiting answer (group commit).
 // RocksDB's own log lines (warnings and errors only) handed to a function
 // instead of a LOG file in the data directory, until detach(): the function
 // may refer to the plugin's logger, and RocksDB still logs while it closes.
@@ -125,6 +118,13 @@ class EngineLog final : public rocksdb::Logger {
   std::function<void(const std::string&)> sink_;  // GUARDED_BY(mu_)
 };
 
+// Writes are queued, not applied: put(), erase() and write() append to one
+// pending batch (the callers hold a Store shard lock, so this costs a copy
+// of the record), and the journal's thread applies the whole batch to
+// RocksDB, writes its log out (and syncs it, with sync always) and then
+// answers the after_sync() calls that batch covers: the tables' memory
+// insertions happen off the threads that serve requests, and one round
+// serves every waiting answer (group commit).
 class RocksJournal final : public Journal {
  public:
   RocksJournal(std::unique_ptr<rocksdb::DB> db, std::shared_ptr<EngineLog> engine_log,
@@ -462,7 +462,9 @@ class RocksJournal final : public Journal {
     while (!stop_) {
       const auto wake = std::min(next_space, next_periodic);
       cv_.wait_until(lock, wake, [&] {
-        return stop_ || queued_ > applied_ || (engine_error_.ok() && !waiters_.empty());
+        // A waiter always waits for something queued: after a round every
+        // waiter it covers was answered (all of them after a failure).
+        return stop_ || queued_ > applied_;
       });
       if (stop_) break;
       const auto now = Clock::now();
@@ -474,23 +476,18 @@ class RocksJournal final : public Journal {
         space_error_ = std::move(low);
       }
       if (!engine_error_.ok()) {
-        std::deque<Waiter> failing = std::move(waiters_);
-        waiters_.clear();
-        // Queued changes are applied only by a working engine; drains and
-        // writers waiting for room learn of the failure.
+        // Queued changes are applied only by a working engine (nobody waits
+        // for them: after_sync() answers at once now); drains and writers
+        // waiting for room learn of the failure.
         pending_.clear();
         applied_ = queued_;
         applied_cv_.notify_all();
         room_.notify_all();
-        const Status why = engine_error_;
-        lock.unlock();
-        for (Waiter& w : failing) w.done(why);
-        lock.lock();
         continue;
       }
       const bool periodic_due = now >= next_periodic;
       if (periodic_due) next_periodic = now + options_.sync_period;
-      if (periodic_due || queued_ > applied_ || !waiters_.empty()) {
+      if (periodic_due || queued_ > applied_) {
         apply_pending(lock, /*sync=*/periodic_due || options_.sync_always);
       }
     }
