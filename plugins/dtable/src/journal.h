@@ -71,9 +71,22 @@ class Journal {
 
   // Calls `fn` with each record of `table` in key-hash order, from `from`
   // (inclusive) while `fn` returns true; sees every change queued before the
-  // call. Fails on an unreadable record store.
+  // call (drain()), or with `wait_for_queue` false what is applied (and
+  // then does not fail for a failed engine). Fails on an unreadable record
+  // store.
   virtual Status scan(TableId table, const Id& from,
-                      const std::function<bool(const Id&, std::string_view)>& fn) const = 0;
+                      const std::function<bool(const Id&, std::string_view)>& fn,
+                      bool wait_for_queue = true) const = 0;
+
+  // Reads the record of `hash` in `table` into `out` as applied so far:
+  // changes still queued are not seen (drain() first, or read only keys
+  // whose last change was drained). False when there is none. A read that
+  // fails (I/O error, corruption) turns error() non-OK and reads as none.
+  virtual bool get(TableId table, const Id& hash, std::string& out) const = 0;
+
+  // Returns once every change queued before the call is applied (get() and
+  // scan() see it), or why it cannot be (the engine failed, or closed).
+  virtual Status drain() const = 0;
 
   // Writes a consistent copy of every table (with every change queued before
   // the call) into `dir`, which must not exist

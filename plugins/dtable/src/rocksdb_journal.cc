@@ -2,6 +2,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
 #include <rocksdb/table.h>
@@ -222,8 +223,11 @@ class RocksJournal final : public Journal {
   }
 
   Status scan(TableId table, const Id& from,
-              const std::function<bool(const Id&, std::string_view)>& fn) const override {
-    if (Status s = drain(); !s.ok()) return s;
+              const std::function<bool(const Id&, std::string_view)>& fn,
+              bool wait_for_queue = true) const override {
+    if (wait_for_queue) {
+      if (Status s = drain(); !s.ok()) return s;
+    }
     const Key start = make_key(table, from);
     rocksdb::ReadOptions ro;
     ro.fill_cache = false;  // a load or a walk reads everything once
@@ -239,6 +243,21 @@ class RocksJournal final : public Journal {
       return Status::Internal("storage: reading " + path_ + ": " + it->status().ToString());
     }
     return Status::Ok();
+  }
+
+  bool get(TableId table, const Id& hash, std::string& out) const override {
+    const Key k = make_key(table, hash);
+    const rocksdb::Status s = db_->Get(read_options_, slice(k), &out);
+    if (s.ok()) return true;
+    if (!s.IsNotFound()) {
+      std::lock_guard lock(mu_);
+      if (engine_error_.ok()) {
+        engine_error_ =
+            Status::Unavailable("storage: reading " + path_ + " failed: " + s.ToString() +
+                                ": writes are refused until the node is restarted");
+      }
+    }
+    return false;
   }
 
   Status checkpoint(const std::string& dir) override {
@@ -334,9 +353,7 @@ class RocksJournal final : public Journal {
                    [&] { return stop_ || pending_.bytes() < kMaxPendingBytes; });
   }
 
-  // Returns once everything queued before the call is applied to RocksDB
-  // (readable), or why it cannot be.
-  Status drain() const {
+  Status drain() const override {
     std::unique_lock lock(mu_);
     const std::uint64_t target = queued_;
     cv_.notify_one();
@@ -506,6 +523,7 @@ class RocksJournal final : public Journal {
   const std::string path_;
   const RocksJournalOptions options_;
   const rocksdb::WriteOptions write_options_{};  // no sync: the thread syncs the log
+  const rocksdb::ReadOptions read_options_{};
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;          // the thread: work to do
@@ -518,9 +536,9 @@ class RocksJournal final : public Journal {
   std::uint64_t applied_ = 0;                   // GUARDED_BY(mu_) of those, applied
   std::uint64_t written_ = 0;                   // GUARDED_BY(mu_) ... and written out
   std::uint64_t synced_ = 0;                    // GUARDED_BY(mu_) ... and synced
-  Status engine_error_;                         // GUARDED_BY(mu_) a write or sync failed
-  bool wal_failed_ = false;                     // the thread's: a log write or sync failed
-  std::atomic<std::uint64_t> free_mb_{0};       // at the last check of the space
+  mutable Status engine_error_;            // GUARDED_BY(mu_) a write or sync (or a read) failed
+  bool wal_failed_ = false;                // the thread's: a log write or sync failed
+  std::atomic<std::uint64_t> free_mb_{0};  // at the last check of the space
   std::atomic<std::int64_t> headroom_{std::numeric_limits<std::int64_t>::max() / 2};
   Status space_error_;          // GUARDED_BY(mu_) less free than the reserve
   std::deque<Waiter> waiters_;  // GUARDED_BY(mu_) ascending seq
@@ -574,6 +592,9 @@ Result<std::unique_ptr<Journal>> open_rocksdb_journal(const RocksJournalOptions&
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(o.cache_mb << 20);
   table.cache_index_and_filter_blocks = true;
+  // A key the tables do not hold (a new key, once some were left on disk
+  // only) is looked up here: the filter answers most such reads from memory.
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // The journal's thread applies each round's batch into the log's buffer
   // and then writes it out once (and syncs it, with sync always); a failed

@@ -21,7 +21,7 @@ struct RocksJournalOptions {
   // How often the log is synced anyway (periodic: the window a power loss
   // can lose; always: what nothing waited for, e.g. a promotion).
   Milliseconds sync_period{1000};
-  std::size_t cache_mb = 64;  // block cache
+  std::size_t cache_mb = 64;  // block cache, MiB
   // Writes are refused while the directory's file system has less free.
   std::size_t reserve_mb = 128;
   // Where the engine's warnings and errors go (one line each; any thread;

@@ -5,7 +5,9 @@
 namespace dendrite::dtable {
 namespace {
 
-constexpr char kFormat = 1;
+// 1: without refreshed_ns and seq; 2: with them (what is written now).
+constexpr char kFormat1 = 1;
+constexpr char kFormat = 2;
 constexpr std::uint64_t kMaxVersions = 64;
 constexpr std::uint64_t kMaxAborted = 64;
 constexpr std::uint8_t kCommitted = 1;
@@ -104,12 +106,15 @@ void encode_record(const StoreRecord& r, std::string& out) {
     put_bytes(out, r.master->host);
   }
   put_varint(out, static_cast<std::uint64_t>(r.depth < 0 ? 0 : r.depth));
+  put_i64(out, r.refreshed_ns);
+  put_varint(out, r.seq);
 }
 
 bool decode_record(std::string_view in, StoreRecord& r) {
   r = StoreRecord();
   Reader rd(in);
-  if (rd.byte() != kFormat) return false;
+  const std::uint8_t format = rd.byte();
+  if (format != kFormat && format != kFormat1) return false;
   r.key = rd.bytes();
   const std::uint64_t n = rd.varint();
   if (!rd.ok() || n > kMaxVersions) return false;
@@ -140,6 +145,10 @@ bool decode_record(std::string_view in, StoreRecord& r) {
   const std::uint64_t depth = rd.varint();
   if (depth > 1024) return false;
   r.depth = static_cast<int>(depth);
+  if (format == kFormat) {
+    r.refreshed_ns = rd.i64();
+    r.seq = rd.varint();
+  }
   return rd.done();
 }
 

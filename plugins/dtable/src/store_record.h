@@ -26,6 +26,12 @@ struct StoreRecord {
   std::vector<std::int64_t> aborted;
   std::optional<Vnode> master;
   int depth = 0;
+  // When the master last wrote or confirmed the copy (hybrid-clock ns; 0:
+  // unknown). Written when an entry leaves memory for the disk only.
+  std::int64_t refreshed_ns = 0;
+  // Which change of the table the entry last took (Store's changes counter,
+  // kept across restarts; 0: unknown).
+  std::uint64_t seq = 0;
 };
 
 // Replaces `out` with the encoding of `r`.

@@ -33,6 +33,8 @@ StoreRecord sample() {
   r.aborted = {25, -3};
   r.master = Vnode{Id::hash("m"), "127.0.0.1:7000"};
   r.depth = 1;
+  r.refreshed_ns = 123456789;
+  r.seq = 987654321;
   return r;
 }
 
@@ -53,6 +55,24 @@ TEST(DtableStoreRecordTest, RoundTripsEveryField) {
   EXPECT_EQ(back.master->host, "127.0.0.1:7000");
   EXPECT_EQ(back.master->id, Id::hash("m"));
   EXPECT_EQ(back.depth, 1);
+  EXPECT_EQ(back.refreshed_ns, 123456789);
+  EXPECT_EQ(back.seq, 987654321u);
+}
+
+TEST(DtableStoreRecordTest, ReadsTheFirstFormatWithoutARefreshTime) {
+  std::string bytes;
+  encode_record(sample(), bytes);
+  // Format 1 is format 2 without the trailing refresh time (8 bytes) and
+  // seq (a varint, 5 bytes for this one).
+  std::string first = bytes.substr(0, bytes.size() - 13);
+  first[0] = 1;
+  StoreRecord back;
+  ASSERT_TRUE(decode_record(first, back));
+  EXPECT_EQ(back.depth, 1);
+  EXPECT_EQ(back.refreshed_ns, 0);
+  EXPECT_EQ(back.seq, 0u);
+  first[0] = 2;  // too short for format 2
+  EXPECT_FALSE(decode_record(first, back));
 }
 
 TEST(DtableStoreRecordTest, EveryTruncationAndAnyTrailingByteIsRefused) {
@@ -64,7 +84,7 @@ TEST(DtableStoreRecordTest, EveryTruncationAndAnyTrailingByteIsRefused) {
   }
   EXPECT_FALSE(decode_record(bytes + "x", r));
   std::string other_format = bytes;
-  other_format[0] = 2;
+  other_format[0] = 3;
   EXPECT_FALSE(decode_record(other_format, r));
 }
 
