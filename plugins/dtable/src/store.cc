@@ -287,14 +287,15 @@ PutResult Store::put_stamped(Item& item, const std::function<std::int64_t()>& st
                              bool committed) {
   Shard& s = shard(item.hash);
   std::lock_guard lock(s.mu);
+  Entry& e = locate_or_add(s, item.hash);
   item.timestamp = stamp();
-  return put_locked(s, item.hash, s.entries[item.hash], item, committed, nullptr);
+  return put_locked(s, item.hash, e, item, committed, nullptr);
 }
 
 PutResult Store::put(const Item& item, bool committed, const ReplicaMeta* meta) {
   Shard& s = shard(item.hash);
   std::lock_guard lock(s.mu);
-  return put_locked(s, item.hash, s.entries[item.hash], item, committed, meta);
+  return put_locked(s, item.hash, locate_or_add(s, item.hash), item, committed, meta);
 }
 
 Store::Usage Store::visible_usage(const Entry& e) {
@@ -310,7 +311,52 @@ void Store::account(Shard& s, const Usage& before, const Usage& after) {
 
 void Store::erase_entry(Shard& s, Map::iterator it) {
   account(s, visible_usage(it->second), {});
-  s.entries.erase(it);
+  if (s.spilled || s.tracking) {
+    it->second = Entry();  // a marker: the journal may not have erased its record yet
+  } else {
+    s.entries.erase(it);
+  }
+}
+
+void Store::note_touched(const Id& hash) const {
+  Shard& s = shard(hash);
+  if (s.tracking) s.touched.push_back(hash);
+}
+
+bool Store::evictable(const Entry& e) {
+  if (!e.aborted_marks().empty()) return false;
+  return e.count() == 0 || (e.count() == 1 && e.committed(0));
+}
+
+Store::Map::iterator Store::locate(Shard& s, const Id& hash) const {
+  auto it = s.entries.find(hash);
+  if (it != s.entries.end()) {
+    // A marker: the entry was removed (its record may still be on disk).
+    if (it->second.count() == 0 && it->second.aborted_marks().empty()) return s.entries.end();
+    it->second.set_used(true);
+    return it;
+  }
+  if (!s.spilled) return it;
+  thread_local std::string rec;
+  if (!journal_->get(table_, hash, rec)) return s.entries.end();
+  Entry e;
+  // A record that does not decode reads as none (load() refused to start on
+  // any such record, and this one was written since by this process).
+  if (!decode(rec, e)) return s.entries.end();
+  if (e.meta().master) {
+    ReplicaMeta& m = e.mutable_meta();
+    m.refreshed_ns = std::max(m.refreshed_ns, loaded_at_ns_);
+  }
+  e.set_used(true);
+  disk_reads_.fetch_add(1, std::memory_order_relaxed);
+  if (s.walking) s.read_in_walk.insert(hash);
+  return s.entries.emplace(hash, std::move(e)).first;
+}
+
+Store::Entry& Store::locate_or_add(Shard& s, const Id& hash) const {
+  auto it = locate(s, hash);
+  if (it != s.entries.end()) return it->second;
+  return s.entries.try_emplace(hash).first->second;
 }
 
 PutResult Store::put_locked(Shard& s, const Id& hash, Entry& e, const Item& item, bool committed,
@@ -327,6 +373,7 @@ PutResult Store::put_locked(Shard& s, const Id& hash, Entry& e, const Item& item
 
 void Store::record(const Id& hash, const Entry& e, JournalBatch* batch) const {
   if (!journal_) return;
+  note_touched(hash);
   if (batch) {
     std::string rec;
     encode(e, rec);
@@ -340,6 +387,7 @@ void Store::record(const Id& hash, const Entry& e, JournalBatch* batch) const {
 
 void Store::record_erase(const Id& hash, JournalBatch* batch) const {
   if (!journal_) return;
+  note_touched(hash);
   if (batch) {
     batch->erase(table_, hash);
   } else {
@@ -359,6 +407,8 @@ void Store::encode(const Entry& e, std::string& out) {
   const ReplicaMeta& m = e.meta();
   r.master = m.master;
   r.depth = m.depth;
+  r.refreshed_ns = m.refreshed_ns;
+  r.seq = e.seq();
   encode_record(r, out);
 }
 
@@ -376,22 +426,26 @@ bool Store::decode(std::string_view record, Entry& e) {
     }
   }
   for (std::int64_t ts : r.aborted) e.add_aborted(ts);
+  e.set_seq(r.seq);
   if (r.master || r.depth != 0) {
     ReplicaMeta& m = e.mutable_meta();
     m.master = r.master;
     m.depth = r.depth;
+    m.refreshed_ns = r.refreshed_ns;
   }
   e.compact();
   return true;
 }
 
-Status Store::load(std::int64_t now_ns) {
+Status Store::load(std::int64_t now_ns, std::size_t max_resident_bytes) {
   if (!journal_) return Status::Ok();
+  loaded_at_ns_ = now_ns;
+  std::size_t resident = 0;
   Status bad;
   const Status s = journal_->scan(table_, Id(), [&](const Id& hash, std::string_view rec) {
     Shard& sh = shard(hash);
     std::lock_guard lock(sh.mu);
-    Entry& e = sh.entries[hash];
+    Entry e;
     if (!decode(rec, e)) {
       bad = Status::FailedPrecondition(
           "storage: " + journal_->path() + " holds a malformed record (table " +
@@ -401,6 +455,17 @@ Status Store::load(std::int64_t now_ns) {
     }
     if (e.meta().master) e.mutable_meta().refreshed_ns = now_ns;
     account(sh, {}, visible_usage(e));
+    // Changes from now on are numbered after every one on disk.
+    if (e.seq() >= changes_.load(std::memory_order_relaxed)) {
+      changes_.store(e.seq() + 1, std::memory_order_relaxed);
+    }
+    if (resident >= max_resident_bytes && evictable(e)) {
+      sh.spilled = true;  // stays on disk only
+      spilled_.store(true, std::memory_order_release);
+      return true;
+    }
+    resident += kEntryOverhead + rec.size();
+    sh.entries.emplace(hash, std::move(e));
     return true;
   });
   if (!bad.ok()) return bad;
@@ -455,7 +520,7 @@ PutResult Store::put_entry(Entry& e, const Item& item, bool committed, const Rep
 CommitResult Store::commit(const Id& hash, std::int64_t ts) {
   Shard& s = shard(hash);
   std::lock_guard lock(s.mu);
-  auto it = s.entries.find(hash);
+  auto it = locate(s, hash);
   if (it == s.entries.end()) return CommitResult::kMissing;
   Entry& e = it->second;
   auto c = e.newest_committed();
@@ -480,7 +545,7 @@ CommitResult Store::commit(const Id& hash, std::int64_t ts) {
 bool Store::rollback(const Id& hash, std::int64_t ts) {
   Shard& s = shard(hash);
   std::lock_guard lock(s.mu);
-  Entry& e = s.entries[hash];
+  Entry& e = locate_or_add(s, hash);
   e.add_aborted(ts);
   auto v = e.find(ts);
   if (!v) {
@@ -498,7 +563,7 @@ bool Store::rollback(const Id& hash, std::int64_t ts) {
 std::optional<Item> Store::get(const Id& hash) const {
   Shard& s = shard(hash);
   std::lock_guard lock(s.mu);
-  auto it = s.entries.find(hash);
+  auto it = locate(s, hash);
   if (it == s.entries.end()) return std::nullopt;
   auto c = it->second.newest_committed();
   if (!c) return std::nullopt;
@@ -508,7 +573,7 @@ std::optional<Item> Store::get(const Id& hash) const {
 std::optional<Item> Store::newest(const Id& hash) const {
   Shard& s = shard(hash);
   std::lock_guard lock(s.mu);
-  auto it = s.entries.find(hash);
+  auto it = locate(s, hash);
   if (it == s.entries.end() || it->second.count() == 0) return std::nullopt;
   return to_item(hash, it->second, it->second.count() - 1);
 }
@@ -517,7 +582,7 @@ std::vector<StoredVersion> Store::versions(const Id& hash) const {
   Shard& s = shard(hash);
   std::lock_guard lock(s.mu);
   std::vector<StoredVersion> out;
-  auto it = s.entries.find(hash);
+  auto it = locate(s, hash);
   if (it == s.entries.end()) return out;
   const Entry& e = it->second;
   for (std::size_t i = 0; i < e.count(); ++i) {
@@ -529,7 +594,7 @@ std::vector<StoredVersion> Store::versions(const Id& hash) const {
 std::optional<ReplicaMeta> Store::meta(const Id& hash) const {
   Shard& s = shard(hash);
   std::lock_guard lock(s.mu);
-  auto it = s.entries.find(hash);
+  auto it = locate(s, hash);
   if (it == s.entries.end()) return std::nullopt;
   return it->second.meta();
 }
@@ -537,7 +602,7 @@ std::optional<ReplicaMeta> Store::meta(const Id& hash) const {
 bool Store::erase_if_not_newer(const Id& hash, std::int64_t ts) {
   Shard& s = shard(hash);
   std::lock_guard lock(s.mu);
-  auto it = s.entries.find(hash);
+  auto it = locate(s, hash);
   if (it == s.entries.end()) return false;
   const Entry& e = it->second;
   if (e.count() > 0 && e.ts(e.count() - 1) > ts) return false;
@@ -550,7 +615,7 @@ void Store::adopt(std::vector<Item>& items) {
   std::vector<bool> keep(items.size(), true);
   by_shard(items, [&](Shard& s, std::size_t i, JournalBatch& batch) {
     Item& item = items[i];
-    Entry& e = s.entries[item.hash];
+    Entry& e = locate_or_add(s, item.hash);
     put_locked(s, item.hash, e, item, /*committed=*/true, nullptr, &batch);
     auto c = e.newest_committed();
     if (!c) {
@@ -573,7 +638,7 @@ void Store::adopt(std::vector<Item>& items) {
 void Store::erase_if_not_newer(const std::vector<Item>& items, std::vector<Id>* erased) {
   std::vector<bool> gone(items.size(), false);
   by_shard(items, [&](Shard& s, std::size_t i, JournalBatch& batch) {
-    auto it = s.entries.find(items[i].hash);
+    auto it = locate(s, items[i].hash);
     if (it == s.entries.end()) return;
     const Entry& e = it->second;
     if (e.count() > 0 && e.ts(e.count() - 1) > items[i].timestamp) return;
@@ -596,24 +661,26 @@ void Store::move_to(Store& dest, const std::vector<Item>& items, const ReplicaMe
       items,
       [&](Shard& s, std::size_t i, JournalBatch& batch) {
         const Item& item = items[i];
-        auto it = s.entries.find(item.hash);
+        auto it = locate(s, item.hash);
         if (it == s.entries.end()) return;
         Entry& e = it->second;
         if (e.count() > 0 && e.ts(e.count() - 1) > item.timestamp) return;
         if (item.seen != 0 && e.seq() != item.seen) return;
         gone[i] = true;
         Shard& d = dest.shard(item.hash);
-        auto there = d.entries.find(item.hash);
+        auto there = dest.locate(d, item.hash);
         if (there == d.entries.end() && e.count() == 1 && e.committed(0)) {
           // The entry itself moves: nothing to allocate or copy.
           const Usage usage = visible_usage(e);
           auto node = s.entries.extract(it);
           account(s, usage, {});
+          if (s.spilled || s.tracking) s.entries.try_emplace(item.hash);  // a marker
           node.mapped().mutable_meta() = meta;
           node.mapped().set_seq(dest.changes_.fetch_add(1, std::memory_order_acq_rel) + 1);
           account(d, {}, usage);
           record_erase(item.hash, &batch);
           dest.record(item.hash, node.mapped(), &batch);
+          d.entries.erase(item.hash);  // a marker, if any (its erase is queued before)
           d.entries.insert(std::move(node));
           return;
         }
@@ -635,7 +702,7 @@ void Store::move_to(Store& dest, const std::vector<Item>& items, const ReplicaMe
 bool Store::erase_replica(const Id& hash, const std::optional<Id>& master) {
   Shard& s = shard(hash);
   std::lock_guard lock(s.mu);
-  auto it = s.entries.find(hash);
+  auto it = locate(s, hash);
   if (it == s.entries.end()) return false;
   const ReplicaMeta& meta = it->second.meta();
   if (master && meta.master && meta.master->id != *master) return false;
@@ -647,7 +714,7 @@ bool Store::erase_replica(const Id& hash, const std::optional<Id>& master) {
 bool Store::refresh(const Id& hash, std::int64_t ts, const Vnode& master, std::int64_t now_ns) {
   Shard& s = shard(hash);
   std::lock_guard lock(s.mu);
-  auto it = s.entries.find(hash);
+  auto it = locate(s, hash);
   if (it == s.entries.end()) return false;
   Entry& e = it->second;
   auto c = e.newest_committed();
@@ -656,49 +723,109 @@ bool Store::refresh(const Id& hash, std::int64_t ts, const Vnode& master, std::i
   const bool moved = meta.master != master;
   meta.master = master;
   meta.refreshed_ns = now_ns;
-  // The refresh time is not kept on disk (load() renews it): only a change of
-  // master is worth a write.
-  if (moved) record(hash, e);
+  // The refresh time alone is not worth a write (load() renews it): only a
+  // change of master is; an eviction writes it before the entry leaves.
+  if (moved) {
+    record(hash, e);
+  } else {
+    e.set_unsaved(true);
+  }
   return true;
+}
+
+void Store::begin_walk(Shard& s) {
+  s.walking = true;
+  s.read_in_walk.clear();
+}
+
+template <typename Fn>
+void Store::walk_disk(Fn fn) const {
+  // No eviction runs meanwhile (walk_mu_): an entry not in memory now was
+  // not in memory since the walk began, and its record is current.
+  // Without waiting for the queue: an entry left memory only once its
+  // record was applied, and removals since are markers in memory.
+  const Status scanned = journal_->scan(
+      table_, Id(),
+      [&](const Id& hash, std::string_view rec) {
+        Shard& s = shard(hash);
+        std::lock_guard lock(s.mu);
+        if (!s.spilled) return true;  // every entry of it is in memory: seen there
+        if (auto it = s.entries.find(hash); it != s.entries.end()) {
+          // Seen in memory, unless read back after its shard's memory pass.
+          if (s.read_in_walk.contains(hash)) fn(s, hash, it->second);
+          return true;
+        }
+        Entry e;
+        if (!decode(rec, e)) return true;  // load() checked every record
+        if (e.meta().master) {
+          ReplicaMeta& m = e.mutable_meta();
+          m.refreshed_ns = std::max(m.refreshed_ns, loaded_at_ns_);
+        }
+        fn(s, hash, e);
+        return true;
+      },
+      /*wait_for_queue=*/false);
+  // A failed read also shows in journal_->error() (writes are refused).
+  (void)scanned;
+  for (Shard& s : shards_) {
+    std::lock_guard lock(s.mu);
+    s.walking = false;
+    s.read_in_walk.clear();
+  }
 }
 
 std::vector<Item> Store::select(const Filter& filter) const {
   std::vector<Item> out;
+  std::lock_guard walk(walk_mu_);
+  const bool disk = on_disk();
+  auto visit = [&](const Id& hash, const Entry& e) {
+    auto c = e.newest_committed();
+    if (!c) return;
+    Item item = to_item(hash, e, *c);
+    if (filter(item, e.meta())) out.push_back(std::move(item));
+  };
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
-    for (const auto& [hash, e] : s.entries) {
-      auto c = e.newest_committed();
-      if (!c) continue;
-      Item item = to_item(hash, e, *c);
-      if (filter(item, e.meta())) out.push_back(std::move(item));
-    }
+    for (const auto& [hash, e] : s.entries) visit(hash, e);
+    if (disk) begin_walk(s);
   }
+  if (disk) walk_disk([&](Shard&, const Id& hash, const Entry& e) { visit(hash, e); });
   return out;
 }
 
 std::vector<Item> Store::select_hashes(const std::function<bool(const Id&)>& filter) const {
   std::vector<Item> out;
+  std::lock_guard walk(walk_mu_);
+  const bool disk = on_disk();
+  auto visit = [&](const Id& hash, const Entry& e) {
+    if (!filter(hash)) return;
+    if (auto c = e.newest_committed()) {
+      out.push_back(to_item(hash, e, *c));
+      out.back().seen = e.seq();
+    }
+  };
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
-    for (const auto& [hash, e] : s.entries) {
-      if (!filter(hash)) continue;
-      if (auto c = e.newest_committed()) {
-        out.push_back(to_item(hash, e, *c));
-        out.back().seen = e.seq();
-      }
-    }
+    for (const auto& [hash, e] : s.entries) visit(hash, e);
+    if (disk) begin_walk(s);
   }
+  if (disk) walk_disk([&](Shard&, const Id& hash, const Entry& e) { visit(hash, e); });
   return out;
 }
 
 std::vector<std::pair<Id, std::int64_t>> Store::stamps() const {
   std::vector<std::pair<Id, std::int64_t>> out;
+  std::lock_guard walk(walk_mu_);
+  const bool disk = on_disk();
+  auto visit = [&](const Id& hash, const Entry& e) {
+    if (auto c = e.newest_committed()) out.emplace_back(hash, e.ts(*c));
+  };
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
-    for (const auto& [hash, e] : s.entries) {
-      if (auto c = e.newest_committed()) out.emplace_back(hash, e.ts(*c));
-    }
+    for (const auto& [hash, e] : s.entries) visit(hash, e);
+    if (disk) begin_walk(s);
   }
+  if (disk) walk_disk([&](Shard&, const Id& hash, const Entry& e) { visit(hash, e); });
   return out;
 }
 
@@ -706,6 +833,14 @@ std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
                            std::int64_t history_grace_ns) {
   std::size_t erased = 0;
   JournalBatch batch;
+  std::lock_guard walk(walk_mu_);
+  const bool disk = on_disk();
+  auto write_batch = [&] {
+    if (journal_ && !batch.empty()) {
+      journal_->write(batch);
+      batch.ops.clear();
+    }
+  };
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
     for (auto it = s.entries.begin(); it != s.entries.end();) {
@@ -713,6 +848,14 @@ std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
       const Usage before = visible_usage(e);
       auto c = e.newest_committed();
       const std::size_t marks = e.aborted_marks().size();
+      if (e.count() == 0 && marks == 0) {
+        // A marker of an entry removed (its erase is recorded), or nothing.
+        if (!s.spilled && !s.tracking)
+          s.entries.erase(it++);
+        else
+          ++it;
+        continue;
+      }
       bool changed = false;
       if (c && *c > 0 && e.ts(*c) < now_ns - history_grace_ns) {
         std::vector<Version>& vs = e.multi();
@@ -729,7 +872,12 @@ std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
       if (dead || (e.count() == 0 && no_marks)) {
         account(s, before, {});
         record_erase(it->first, &batch);
-        s.entries.erase(it++);  // erasing leaves the other iterators valid
+        if (s.spilled || s.tracking) {
+          e = Entry();  // a marker
+          ++it;
+        } else {
+          s.entries.erase(it++);  // erasing leaves the other iterators valid
+        }
         ++erased;
       } else {
         account(s, before, visible_usage(e));
@@ -737,12 +885,96 @@ std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
         ++it;
       }
     }
-    if (journal_ && !batch.empty()) {
-      journal_->write(batch);
-      batch.ops.clear();
-    }
+    write_batch();
+    if (disk) begin_walk(s);
+  }
+  if (disk && tombstone_grace_ns > 0) {
+    // On disk only are single committed versions: a tombstone old enough goes.
+    walk_disk([&](Shard& s, const Id& hash, Entry& e) {
+      if (e.count() != 1 || !e.committed(0) || !e.deleted(0) ||
+          e.ts(0) >= now_ns - tombstone_grace_ns) {
+        return;
+      }
+      if (auto it = s.entries.find(hash); it != s.entries.end()) {
+        it->second = Entry();  // read back during this walk: now a marker
+      } else {
+        s.entries.try_emplace(hash);  // a marker until the erase is on disk
+      }
+      // Queued now, under the shard's lock: a write of the key after it is
+      // queued after it.
+      record_erase(hash);
+      ++erased;
+    });
+  } else if (disk) {
+    walk_disk([](Shard&, const Id&, Entry&) {});
   }
   return erased;
+}
+
+std::size_t Store::evict(std::size_t want) {
+  if (!journal_ || want == 0) return 0;
+  std::lock_guard walk(walk_mu_);
+  // What was recorded before this point reaches the disk with the drain;
+  // what is recorded after it is tracked, and stays.
+  for (Shard& s : shards_) {
+    std::lock_guard lock(s.mu);
+    s.tracking = true;
+    s.touched.clear();
+  }
+  const bool drained = journal_->drain().ok();
+  const std::size_t per_shard = want / kShards + 1;
+  std::size_t evicted = 0;
+  for (Shard& s : shards_) {
+    std::lock_guard lock(s.mu);
+    if (drained) {
+      std::sort(s.touched.begin(), s.touched.end());
+      std::vector<Map::iterator> unsaved;
+      std::size_t n = 0;
+      for (auto it = s.entries.begin(); it != s.entries.end() && n < per_shard;) {
+        Entry& e = it->second;
+        if (!evictable(e) || std::binary_search(s.touched.begin(), s.touched.end(), it->first)) {
+          ++it;
+        } else if (e.used()) {
+          e.set_used(false);  // spared once
+          ++it;
+        } else if (e.unsaved()) {
+          unsaved.push_back(it);  // its refresh time first; it goes with a later pass
+          ++it;
+        } else {
+          s.entries.erase(it++);
+          ++n;
+        }
+      }
+      // After the loop: recording notes hashes in `touched`, searched above.
+      for (Map::iterator u : unsaved) {
+        record(u->first, u->second);
+        u->second.set_unsaved(false);
+      }
+      if (n > 0) {
+        s.spilled = true;
+        spilled_.store(true, std::memory_order_release);
+      }
+      evicted += n;
+    }
+    s.tracking = false;
+    s.touched.clear();
+  }
+  return evicted;
+}
+
+std::size_t Store::resident_entries() const {
+  std::size_t n = 0;
+  for (Shard& s : shards_) {
+    std::lock_guard lock(s.mu);
+    n += s.entries.size();
+  }
+  return n;
+}
+
+std::size_t Store::resident_bytes() const {
+  const Usage u = usage();
+  const std::size_t average = u.items == 0 ? 0 : u.bytes / u.items;
+  return resident_entries() * (kEntryOverhead + average);
 }
 
 Store::Usage Store::usage() const {
@@ -757,10 +989,14 @@ Store::Usage Store::usage() const {
 
 std::size_t Store::size() const {
   std::size_t n = 0;
+  std::lock_guard walk(walk_mu_);
+  const bool disk = on_disk();
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
     for (const auto& [hash, e] : s.entries) n += e.count() == 0 ? 0 : 1;
+    if (disk) begin_walk(s);
   }
+  if (disk) walk_disk([&](Shard&, const Id&, const Entry& e) { n += e.count() == 0 ? 0 : 1; });
   return n;
 }
 

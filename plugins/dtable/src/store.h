@@ -5,6 +5,11 @@
 // version before its newest so a rolled-back write restores it. The tables
 // live in memory; with a Journal every change of a key is also written
 // through to disk as that key's whole state, and load() reads them back.
+//
+// With a Journal the memory is a cache: evict() lets entries whose state is
+// on disk leave memory, and an entry not in memory is read back from the
+// journal when a key is used (it stays in memory until evicted again). Walks
+// (select, stamps, collect) see the entries on disk too, each once.
 #pragma once
 
 #include <array>
@@ -22,6 +27,7 @@
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
 
 #include "dendrite/id.h"
 #include "dendrite/status.h"
@@ -72,9 +78,11 @@ class Store {
 
   // Reads the table's records from the journal into an empty Store (before
   // it is used). Replica entries count as refreshed at `now_ns`, so their
-  // masters get a whole lease to renew them. Fails, naming the table and the
-  // key hash, on a record it cannot decode.
-  Status load(std::int64_t now_ns);
+  // masters get a whole lease to renew them. Entries are kept in memory
+  // until they take about `max_resident_bytes` (resident_bytes()); the rest
+  // stay on disk only. Fails, naming the table and the key hash, on a record
+  // it cannot decode.
+  Status load(std::int64_t now_ns, std::size_t max_resident_bytes = SIZE_MAX);
 
   // Stores `item` as a version (committed or pending). Replica tables record
   // `meta` (master, depth, refresh time) on kApplied and kDuplicate.
@@ -165,8 +173,27 @@ class Store {
   std::size_t collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
                       std::int64_t history_grace_ns);
 
-  // Entries holding at least one version (committed or pending).
+  // Entries holding at least one version (committed or pending), on disk
+  // included.
   std::size_t size() const;
+
+  // Lets about `want` entries whose state is on disk leave memory (with a
+  // journal; else none): entries with one committed version and no aborted
+  // marks, not used since the previous pass (each use spares an entry once)
+  // and not changed during this one. Waits for the journal to apply what is
+  // queued. Returns how many left. For one thread (the cache's) at a time;
+  // waits for walks in progress.
+  std::size_t evict(std::size_t want);
+  // Entries held in memory (a removed entry can stay as a small marker until
+  // the next pass), and roughly the bytes they take: that count times an
+  // entry's own share plus the average key and value.
+  std::size_t resident_entries() const;
+  std::size_t resident_bytes() const;
+  // Entries read back from the journal since construction.
+  std::uint64_t disk_reads() const { return disk_reads_.load(std::memory_order_relaxed); }
+  // The memory of one entry beyond its key and value: its slot in the table
+  // and its heap block's header, on average.
+  static constexpr std::size_t kEntryOverhead = 112;
 
   // Counts the versions stored (put), committed and rolled back so far: while
   // it does not change, select() finds what it found before (less what was
@@ -203,7 +230,7 @@ class Store {
   // REQUIRES (every method): the shard lock.
   class Entry {
    public:
-    Entry() : seq_(0), single_(0), deleted_(0), committed_(0) {}
+    Entry() : seq_(0), single_(0), deleted_(0), committed_(0), used_(0), unsaved_(0) {}
 
     std::string_view key() const { return {data_.get(), key_len_}; }
     // Sets the key of an entry that has none (its single version, if any, is kept).
@@ -250,6 +277,12 @@ class Store {
 
     std::uint64_t seq() const { return seq_; }
     void set_seq(std::uint64_t seq) { seq_ = seq; }
+    // Used since the last eviction pass (which spares it once).
+    bool used() const { return used_ != 0; }
+    void set_used(bool u) { used_ = u ? 1 : 0; }
+    // Its replica refresh time changed and is not on disk yet.
+    bool unsaved() const { return unsaved_ != 0; }
+    void set_unsaved(bool u) { unsaved_ = u ? 1 : 0; }
 
    private:
     Extra& extra();
@@ -261,10 +294,13 @@ class Store {
     std::int64_t ts_ = 0;           // of the single version
     std::uint32_t key_len_ = 0;
     std::uint32_t value_len_ = 0;  // of the single version
-    std::uint64_t seq_ : 61;       // changes_ after its last put, commit or rollback (2^61: never)
+    std::uint64_t seq_ : 59;       // changes_ after its last put, commit or rollback (kept on
+                                   // disk; 2^59: never)
     std::uint64_t single_ : 1;     // one version, held inline (else Extra holds them, if any)
     std::uint64_t deleted_ : 1;    // of the single version
     std::uint64_t committed_ : 1;  // of the single version
+    std::uint64_t used_ : 1;
+    std::uint64_t unsaved_ : 1;
   };
   // Key hashes (SHA-1, uniform) hashed by eight of their middle bytes: the
   // leading bytes of one vnode's keys are alike (they share its arc of the
@@ -289,10 +325,43 @@ class Store {
   struct Shard {
     mutable std::mutex mu;
     Map entries;  // GUARDED_BY(mu)
-    Usage usage;  // GUARDED_BY(mu) of the entries
+    Usage usage;  // GUARDED_BY(mu) of the entries, in memory and on disk
+    // GUARDED_BY(mu): entries of this shard left memory; a miss reads the
+    // journal, and a removed entry stays as an empty marker (the journal may
+    // still hold its record until the marker is evicted in turn).
+    bool spilled = false;
+    // GUARDED_BY(mu): an eviction pass waits for the journal; the hashes
+    // recorded meanwhile are not evicted, and removals leave markers.
+    bool tracking = false;
+    std::vector<Id> touched;  // GUARDED_BY(mu)
+    // GUARDED_BY(mu): a walk has passed this shard's memory and goes on
+    // over the disk; the entries read back meanwhile are those it must
+    // still visit.
+    bool walking = false;
+    absl::flat_hash_set<Id, IdHash, IdEqual> read_in_walk;  // GUARDED_BY(mu)
   };
   static constexpr std::size_t kShards = 32;
   static constexpr std::size_t kMaxAborted = 8;
+  // The entry of `hash` in s, read back from the journal (it then stays in
+  // memory) when s spilled entries; end() when none (a marker is none).
+  // Marks it used.
+  // Invalidated by the next insertion into s. REQUIRES: s.mu.
+  Map::iterator locate(Shard& s, const Id& hash) const;
+  // locate(), or a new empty entry.
+  Entry& locate_or_add(Shard& s, const Id& hash) const;
+  // Entries a pass may let go: their whole state is one committed version
+  // (or none: a marker) and their record on disk says so.
+  static bool evictable(const Entry& e);
+  // The entries on disk only that a walk has not seen yet: calls fn(s,
+  // hash, entry) under s.mu for each (with a copy read from disk, or the
+  // entry read back since its shard's memory pass). REQUIRES: walk_mu_ held
+  // since before those memory passes, which set each shard walking.
+  template <typename Fn>
+  void walk_disk(Fn fn) const;
+  // Whether walks must read the disk (some shard spilled). REQUIRES: walk_mu_.
+  bool on_disk() const { return spilled_.load(std::memory_order_acquire); }
+  // Starts a shard's part of a walk that reads the disk. REQUIRES: s.mu.
+  static void begin_walk(Shard& s);
 
   Shard& shard(const Id& hash) const;
   static std::size_t shard_index(const Id& hash);
@@ -321,8 +390,11 @@ class Store {
   static Usage visible_usage(const Entry& e);
   // Replaces `before` by `after` in s.usage. REQUIRES: s.mu.
   static void account(Shard& s, const Usage& before, const Usage& after);
-  // Erases `it` from s, accounting. REQUIRES: s.mu.
+  // Erases `it` from s, accounting (leaving a marker when s spilled or is
+  // tracked). REQUIRES: s.mu.
   static void erase_entry(Shard& s, Map::iterator it);
+  // Notes `hash` as changed for an eviction pass in progress. REQUIRES: its shard lock.
+  void note_touched(const Id& hash) const;
   // Version i of e. REQUIRES: the entry's shard lock.
   static Item to_item(const Id& hash, const Entry& e, std::size_t i);
   // Drops what the newest committed version made useless.
@@ -337,7 +409,13 @@ class Store {
   Journal* const journal_;
   const TableId table_;
   mutable std::array<Shard, kShards> shards_;
-  std::atomic<std::uint64_t> changes_{0};
+  // Starts at 1: a `seen` of 0 means unknown.
+  std::atomic<std::uint64_t> changes_{1};
+  // Walks and eviction passes, one at a time.
+  mutable std::mutex walk_mu_;
+  std::atomic<bool> spilled_{false};                  // some shard spilled
+  mutable std::atomic<std::uint64_t> disk_reads_{0};  // entries read back
+  std::int64_t loaded_at_ns_ = 0;                     // load()'s now_ns
 };
 
 }  // namespace dendrite::dtable

@@ -2,16 +2,24 @@
 // versions invisible until committed, rollback restoring the previous version,
 // tombstones and their collection, replica bookkeeping, concurrent writers.
 // Each test runs against both engines: in memory, and written through to
-// RocksDB, where every table must then read back from disk exactly as it is.
+// RocksDB, where every table must then read back from disk exactly as it is;
+// and a third time on RocksDB with a thread that lets every entry it can
+// leave memory (Store::evict) all along, so each step may read back from
+// disk what the step before wrote.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "clock.h"
+#include "entry_cache.h"
 #include "rocksdb_journal.h"
 #include "store.h"
 #include "support/process.h"
@@ -19,7 +27,7 @@
 namespace dendrite::dtable {
 namespace {
 
-enum class Engine { kMemory, kRocksdb };
+enum class Engine { kMemory, kRocksdb, kEvicting };
 
 // Every version and the replica bookkeeping (less the refresh time, which is
 // not kept) of `hash` in `t`, as text.
@@ -39,16 +47,33 @@ std::string describe(const Store& t, const Id& hash) {
 class DtableStoreTest : public ::testing::TestWithParam<Engine> {
  protected:
   void SetUp() override {
-    if (GetParam() != Engine::kRocksdb) return;
+    if (GetParam() == Engine::kMemory) return;
     RocksJournalOptions options;
     options.path = dir_.path() + "/db";
     auto j = open_rocksdb_journal(options, JournalIdentity{"127.0.0.1:1", {Id::hash("v0")}});
     ASSERT_TRUE(j.ok()) << j.status().message();
     journal_ = std::move(*j);
+    if (GetParam() == Engine::kEvicting) {
+      evictor_ = std::thread([this] {
+        for (int round = 0; round < 1'000'000 && !stop_.load(); ++round) {
+          std::vector<Store*> now;
+          {
+            std::lock_guard lock(mu_);
+            for (const auto& t : tables_) now.push_back(t.get());
+          }
+          for (Store* t : now) evictions_ += t->evict(SIZE_MAX);
+          std::this_thread::yield();
+        }
+      });
+    }
   }
 
   // With RocksDB: every table reads back from the journal as it is in memory.
   void TearDown() override {
+    if (evictor_.joinable()) {
+      stop_ = true;
+      evictor_.join();
+    }
     if (!journal_) return;
     for (std::size_t i = 0; i < tables_.size(); ++i) {
       const Store& t = *tables_[i];
@@ -74,8 +99,18 @@ class DtableStoreTest : public ::testing::TestWithParam<Engine> {
 
   // A new table (on the journal with RocksDB).
   Store& table(bool keep_history) {
+    std::lock_guard lock(mu_);
     tables_.push_back(std::make_unique<Store>(keep_history, journal_.get(), id(tables_.size())));
     return *tables_.back();
+  }
+
+  // With kEvicting: waits until the evicting thread let at least `n` more
+  // entries go than when called (bounded: 10 s).
+  void wait_for_evictions(std::size_t n) {
+    const std::size_t from = evictions_.load();
+    for (int i = 0; i < 10000 && evictions_.load() < from + n; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
 
   static TableId id(std::size_t i) {
@@ -84,13 +119,25 @@ class DtableStoreTest : public ::testing::TestWithParam<Engine> {
 
   test::TempDir dir_;
   std::unique_ptr<Journal> journal_;
+  std::mutex mu_;
   std::vector<std::unique_ptr<Store>> tables_;  // after journal_: destroyed first
+  std::thread evictor_;                         // with kEvicting, until TearDown()
+  std::atomic<bool> stop_{false};
+  std::atomic<std::size_t> evictions_{0};
 };
 
 INSTANTIATE_TEST_SUITE_P(Engines, DtableStoreTest,
-                         ::testing::Values(Engine::kMemory, Engine::kRocksdb),
+                         ::testing::Values(Engine::kMemory, Engine::kRocksdb, Engine::kEvicting),
                          [](const auto& info) {
-                           return info.param == Engine::kMemory ? "memory" : "rocksdb";
+                           switch (info.param) {
+                             case Engine::kMemory:
+                               return "memory";
+                             case Engine::kRocksdb:
+                               return "rocksdb";
+                             case Engine::kEvicting:
+                               break;
+                           }
+                           return "evicting";
                          });
 
 Item item(const std::string& key, const std::string& value, std::int64_t ts) {
@@ -595,6 +642,194 @@ TEST_P(DtableStoreTest, ConcurrentWritersConvergeOnTheNewest) {
     ASSERT_FALSE(vs.empty());
     for (std::size_t i = 1; i < vs.size(); ++i)
       EXPECT_LT(vs[i - 1].item.timestamp, vs[i].item.timestamp);
+  }
+}
+
+// ---- Entries left on disk only (RocksDB) -----------------------------------
+
+// Lets every entry that may go leave memory (a first pass spares each entry
+// used since the previous one, so two passes).
+std::size_t evict_all(Store& t) {
+  return t.evict(SIZE_MAX) + t.evict(SIZE_MAX);
+}
+
+// The evicting thread really lets entries go while steps run.
+TEST_P(DtableStoreTest, TheEvictingEngineEvicts) {
+  if (GetParam() != Engine::kEvicting) GTEST_SKIP() << "for the evicting engine";
+  Store& t = table(false);
+  for (int k = 0; k < 200; ++k) t.put(item(numbered_key(k), "v", 10), true);
+  wait_for_evictions(200);
+  EXPECT_LT(t.resident_entries(), 200u);
+  for (int k = 0; k < 200; ++k) ASSERT_EQ(t.get(Id::hash(numbered_key(k)))->value, "v");
+  EXPECT_GT(t.disk_reads(), 0u);
+}
+
+TEST_P(DtableStoreTest, EntriesOnDiskOnlyReadBackAsTheyWere) {
+  if (GetParam() != Engine::kRocksdb) GTEST_SKIP() << "evicts by itself";
+  Store& t = table(true);
+  const Vnode master{Id::hash("m"), "127.0.0.1:9"};
+  for (int k = 0; k < 300; ++k) {
+    ReplicaMeta meta{master, k % 3, 1000 + k};
+    if (k % 10 == 0) {
+      t.put(tombstone(numbered_key(k), 10 + k), true, &meta);
+    } else {
+      t.put(item(numbered_key(k), "v" + std::to_string(k), 10 + k), true, &meta);
+    }
+  }
+  t.put(item("pending", "p", 5), false);  // a write under way stays in memory
+  t.put(item("two", "a", 5), true);
+  t.put(item("two", "b", 6), true);    // history: stays
+  t.rollback(Id::hash("aborted"), 7);  // an aborted mark: stays
+  ASSERT_TRUE(t.refresh(Id::hash(numbered_key(1)), 11, master, 5000));
+  const Store::Usage usage = t.usage();
+  std::vector<std::string> before;
+  for (int k = 0; k < 300; ++k) before.push_back(describe(t, Id::hash(numbered_key(k))));
+
+  // The refreshed entry writes its refresh time in the second pass, and
+  // goes in a third.
+  EXPECT_EQ(evict_all(t), 299u);
+  EXPECT_EQ(t.evict(SIZE_MAX), 1u);
+  EXPECT_EQ(t.resident_entries(), 3u);
+  EXPECT_EQ(t.usage().items, usage.items);  // counted on disk too
+  EXPECT_EQ(t.usage().bytes, usage.bytes);
+  EXPECT_EQ(t.size(), 302u);
+  EXPECT_EQ(t.stamps().size(), 301u);  // committed versions: not the pending write
+  EXPECT_EQ(t.select([](const Item&, const ReplicaMeta&) { return true; }).size(), 301u);
+  for (int k = 0; k < 300; ++k) {
+    EXPECT_EQ(describe(t, Id::hash(numbered_key(k))), before[static_cast<std::size_t>(k)]);
+  }
+  EXPECT_EQ(t.disk_reads(), 300u);
+  // The refresh time went to disk with the entry.
+  EXPECT_EQ(t.meta(Id::hash(numbered_key(1)))->refreshed_ns, 5000);
+  EXPECT_EQ(t.meta(Id::hash(numbered_key(2)))->refreshed_ns, 1002);
+  // Read back, they stay in memory until evicted again.
+  EXPECT_EQ(t.resident_entries(), 303u);
+  EXPECT_EQ(t.newest(Id::hash("pending"))->value, "p");
+  EXPECT_EQ(t.versions(Id::hash("two")).size(), 2u);
+  EXPECT_EQ(t.put(item("aborted", "x", 7), true), PutResult::kOlder);
+}
+
+TEST_P(DtableStoreTest, ARemovedEntryStaysRemovedWhateverTheDiskStillHolds) {
+  if (GetParam() != Engine::kRocksdb) GTEST_SKIP() << "evicts by itself";
+  Store& t = table(true);
+  for (int k = 0; k < 100; ++k) t.put(item(numbered_key(k), "v", 10), true);
+  evict_all(t);
+  // Removed while their records are on disk: markers until the erase is.
+  EXPECT_TRUE(t.erase_if_not_newer(Id::hash(numbered_key(1)), 10));
+  EXPECT_TRUE(t.erase_replica(Id::hash(numbered_key(2)), std::nullopt));
+  t.put(tombstone(numbered_key(3), 20), true);
+  EXPECT_FALSE(t.get(Id::hash(numbered_key(1))));
+  EXPECT_FALSE(t.get(Id::hash(numbered_key(2))));
+  EXPECT_TRUE(t.get(Id::hash(numbered_key(3)))->deleted);
+  evict_all(t);
+  EXPECT_FALSE(t.get(Id::hash(numbered_key(1))));
+  EXPECT_FALSE(t.get(Id::hash(numbered_key(2))));
+  EXPECT_EQ(t.size(), 98u);
+  EXPECT_EQ(t.usage().items, 97u);
+  // Collection erases the old tombstone on disk too.
+  evict_all(t);
+  EXPECT_EQ(t.collect(1000, 1, 1), 1u);
+  EXPECT_FALSE(t.get(Id::hash(numbered_key(3))));
+  evict_all(t);
+  EXPECT_FALSE(t.get(Id::hash(numbered_key(3))));
+  EXPECT_EQ(t.size(), 97u);
+  // A new write of a removed key starts afresh.
+  EXPECT_EQ(t.put(item(numbered_key(1), "again", 5), true), PutResult::kApplied);
+  EXPECT_EQ(t.get(Id::hash(numbered_key(1)))->value, "again");
+}
+
+// A hand-over of entries on disk only: select_hashes() copies them with the
+// change they last took (kept on disk), so move_to() erases exactly those
+// that did not change since, wherever they were meanwhile.
+TEST_P(DtableStoreTest, AHandOverMovesEntriesOnDiskOnlyUnlessTheyChanged) {
+  if (GetParam() != Engine::kRocksdb) GTEST_SKIP() << "evicts by itself";
+  Store& primary = table(false);
+  Store& replica = table(true);
+  const Vnode owner{Id::hash("owner"), "127.0.0.1:2"};
+  for (int k = 0; k < 100; ++k) primary.put(item(numbered_key(k), "v", 10), true);
+  evict_all(primary);
+  auto sent = primary.select_hashes([](const Id&) { return true; });
+  ASSERT_EQ(sent.size(), 100u);
+  primary.put(item(numbered_key(5), "changed", 15), true);  // arrived meanwhile: stays
+  primary.get(Id::hash(numbered_key(6)));                   // read back: unchanged, moves
+  evict_all(primary);
+  evict_all(replica);
+  std::vector<Id> moved;
+  primary.move_to(replica, sent, ReplicaMeta{owner, 0, 77}, &moved);
+  EXPECT_EQ(moved.size(), 99u);
+  EXPECT_EQ(primary.size(), 1u);
+  EXPECT_EQ(primary.get(Id::hash(numbered_key(5)))->value, "changed");
+  EXPECT_EQ(replica.size(), 99u);
+  EXPECT_EQ(replica.usage().items, 99u);
+  evict_all(replica);
+  EXPECT_EQ(replica.get(Id::hash(numbered_key(6)))->value, "v");
+  EXPECT_EQ(replica.meta(Id::hash(numbered_key(6)))->master->id, owner.id);
+}
+
+// A walk visits each entry once while other threads read entries back from
+// disk and write new ones.
+TEST_P(DtableStoreTest, WalksSeeEachEntryOnceWhileEntriesComeBackFromDisk) {
+  if (GetParam() != Engine::kRocksdb) GTEST_SKIP() << "evicts by itself";
+  Store& t = table(false);
+  constexpr int kKeys = 2000;
+  for (int k = 0; k < kKeys; ++k) t.put(item(numbered_key(k), "v", 10), true);
+  for (int round = 0; round < 5; ++round) {
+    evict_all(t);
+    std::atomic<bool> done{false};
+    std::thread reader([&] {
+      for (int k = 0; k < kKeys && !done.load(); k += 3) t.get(Id::hash(numbered_key(k)));
+    });
+    const auto stamps = t.stamps();
+    done = true;
+    reader.join();
+    std::vector<Id> seen;
+    for (const auto& [h, ts] : stamps) seen.push_back(h);
+    std::sort(seen.begin(), seen.end());
+    EXPECT_EQ(std::adjacent_find(seen.begin(), seen.end()), seen.end()) << "round " << round;
+    EXPECT_EQ(seen.size(), static_cast<std::size_t>(kKeys)) << "round " << round;
+  }
+}
+
+TEST_P(DtableStoreTest, LoadKeepsInMemoryWhatTheBudgetAllows) {
+  if (GetParam() != Engine::kRocksdb) GTEST_SKIP() << "loads a table of its own";
+  {
+    Store t(false, journal_.get(), id(50));  // not compared by TearDown
+    for (int k = 0; k < 5000; ++k) t.put(item(numbered_key(k), "value", 10), true);
+  }
+  Store back(false, journal_.get(), id(50));
+  ASSERT_TRUE(back.load(0, 100 * Store::kEntryOverhead).ok());
+  EXPECT_LE(back.resident_entries(), 100u);
+  EXPECT_EQ(back.usage().items, 5000u);
+  EXPECT_EQ(back.size(), 5000u);
+  for (int k = 0; k < 5000; k += 7) ASSERT_EQ(back.get(Id::hash(numbered_key(k)))->value, "value");
+  // Changes after a restart are numbered after those on disk: a copy handed
+  // over before a change is not erased by it.
+  auto sent = back.select_hashes([](const Id&) { return true; });
+  back.put(item(numbered_key(1), "new", 20), true);
+  std::vector<Id> erased;
+  back.erase_if_not_newer(sent, &erased);
+  EXPECT_EQ(erased.size(), 4999u);
+  EXPECT_EQ(back.get(Id::hash(numbered_key(1)))->value, "new");
+}
+
+TEST_P(DtableStoreTest, TheCacheKeepsResidentEntriesWithinItsBudget) {
+  if (GetParam() != Engine::kRocksdb) GTEST_SKIP() << "evicts by itself";
+  Store& a = table(false);
+  Store& b = table(true);
+  for (int k = 0; k < 20000; ++k) {
+    a.put(item(numbered_key(k), "0123456789", 10), true);
+    if (k % 2 == 0) b.put(item(numbered_key(k), "0123456789", 10), true);
+  }
+  const std::size_t budget = 2000 * (Store::kEntryOverhead + 16);
+  EntryCache cache(budget, {&a, &b});
+  EXPECT_GT(a.resident_bytes() + b.resident_bytes(), budget);
+  for (int i = 0; i < 3; ++i) cache.trim();  // the first pass spares what was used
+  EXPECT_LE(a.resident_bytes() + b.resident_bytes(), budget);
+  EXPECT_GT(a.resident_entries(), 0u);
+  EXPECT_GT(b.resident_entries(), 0u);
+  EXPECT_EQ(a.usage().items, 20000u);
+  for (int k = 0; k < 20000; k += 13) {
+    ASSERT_EQ(a.get(Id::hash(numbered_key(k)))->value, "0123456789");
   }
 }
 
