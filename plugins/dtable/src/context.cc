@@ -113,16 +113,35 @@ Context::Context(Host& h, Logger& l, Settings s, std::shared_ptr<HybridClock> c,
   for (const Vnode& v : host.local_vnodes()) {
     vnodes_.push_back(std::make_unique<VnodeState>(v, journal_.get(), index++));
   }
+  if (journal_) {
+    std::vector<Store*> stores;
+    for (const auto& v : vnodes_) {
+      stores.push_back(&v->primary);
+      stores.push_back(&v->replica);
+    }
+    cache_ =
+        std::make_unique<EntryCache>((settings.storage.cache_mb << 20) / 4 * 3, std::move(stores));
+  }
 }
 
 Status Context::load_tables() {
   const std::int64_t now = clock->age_now();
+  std::size_t room = cache_ ? cache_->budget_bytes() : SIZE_MAX;
   for (const auto& v : vnodes_) {
     for (Store* t : {&v->primary, &v->replica}) {
-      if (Status s = t->load(now); !s.ok()) return s;
+      if (Status s = t->load(now, room); !s.ok()) return s;
+      if (room != SIZE_MAX) room -= std::min(room, t->resident_bytes());
     }
   }
   return Status::Ok();
+}
+
+void Context::start_cache() {
+  if (cache_) cache_->start();
+}
+
+void Context::stop_cache() {
+  if (cache_) cache_->stop();
 }
 
 void Context::after_durable(std::function<void(Status)> done) {

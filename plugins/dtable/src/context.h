@@ -19,6 +19,7 @@
 #include "dendrite/host.h"
 #include "dendrite/logger.h"
 #include "dendrite/message.h"
+#include "entry_cache.h"
 #include "gate.h"
 #include "placement.h"
 #include "replica_channels.h"
@@ -118,8 +119,13 @@ class Context : public std::enable_shared_from_this<Context> {
   // True when some of `items` lie outside v's range by its known predecessor.
   bool any_outside(const VnodeState& v, const std::vector<Item>& items) const;
 
-  // Reads every local table back from the journal (before start()).
+  // Reads every local table back from the journal (before start()), keeping
+  // in memory what the cache's budget allows.
   Status load_tables();
+  // Starts and stops the thread that keeps the tables' memory within
+  // storage.cache_mb (nothing without a journal). Plugin start()/stop().
+  void start_cache();
+  void stop_cache();
   // Calls `done` once the changes made so far are as durable as the storage
   // settings promise (at once in memory or with periodic sync), with the
   // journal's error when they could not be written; a failure is logged once
@@ -163,6 +169,7 @@ class Context : public std::enable_shared_from_this<Context> {
   const std::shared_ptr<Journal> journal_;             // before vnodes_: the tables write into it
   std::atomic<bool> storage_failing_{false};
   std::vector<std::unique_ptr<VnodeState>> vnodes_;
+  std::unique_ptr<EntryCache> cache_;  // with a journal
 };
 
 // Steady-clock nanoseconds (for settle windows).

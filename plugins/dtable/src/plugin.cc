@@ -1,5 +1,6 @@
 // The dtable plugin: wires the tables, handlers, maintenance worker and the
 // "dtable" service into the host through the SDK.
+#include <algorithm>
 #include <memory>
 #include <mutex>
 
@@ -24,7 +25,7 @@ Result<std::shared_ptr<Journal>> open_journal(const StorageSettings& storage, Ho
   o.path = storage.path.empty() ? default_data_path(host.address()) : storage.path;
   o.sync_always = storage.sync == StorageSettings::Sync::kAlways;
   o.sync_period = storage.sync_period;
-  o.cache_mb = storage.cache_mb;
+  o.cache_mb = std::max<std::size_t>(storage.cache_mb / 4, 4);
   o.reserve_mb = storage.reserve_mb;
   // Until the journal's close() in stop(): the plugin's logger is alive.
   o.engine_log = [&log](const std::string& line) { log.warn("storage: rocksdb: " + line); };
@@ -69,6 +70,7 @@ class DTablePlugin final : public Plugin, public DelegateHook {
     for (const auto& v : ctx_->vnodes()) v->settle_for(ctx_->settings.settle);
     gauges_ =
         ctx_->host.metrics().add_collector([ctx = ctx_](MetricWriter& w) { collect(*ctx, w); });
+    ctx_->start_cache();
     maintenance_->start();
     {
       std::lock_guard lock(mu_);
@@ -85,6 +87,7 @@ class DTablePlugin final : public Plugin, public DelegateHook {
     }
     gauges_.reset();
     maintenance_->stop();
+    ctx_->stop_cache();
     // Hand the keys over only when the host leaves the ring gracefully; a
     // stop without leaving behaves like a crash, as the ring sees it.
     if (ctx_->host.leaving()) maintenance_->leave();

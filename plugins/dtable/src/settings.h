@@ -27,8 +27,11 @@ struct StorageSettings {
   std::string path;
   Sync sync = Sync::kAlways;
   Milliseconds sync_period{1000};
-  // RocksDB's block cache, MiB.
-  std::size_t cache_mb = 64;
+  // Memory for the tables, MiB: three quarters for the entries kept in
+  // memory (the rest stay on disk only, read back when used), one quarter
+  // for RocksDB's block cache. Besides it: RocksDB's write buffers (up to
+  // 3 x 32 MiB) and the journal's queue (about 16 MiB).
+  std::size_t cache_mb = 256;
   // Writes are refused (reads go on) while the file system of `path` has
   // less than this free, MiB: the node says "disk full" before the engine
   // fails on it.
