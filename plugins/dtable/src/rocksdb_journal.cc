@@ -591,9 +591,12 @@ Result<std::unique_ptr<Journal>> open_rocksdb_journal(const RocksJournalOptions&
   options.info_log = engine_log;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(o.cache_mb << 20);
-  table.cache_index_and_filter_blocks = true;
   // A key the tables do not hold (a new key, once some were left on disk
   // only) is looked up here: the filter answers most such reads from memory.
+  // Filters and indexes stay with their open table files (about 1.5 bytes
+  // per key), not in the block cache, where data blocks would push them out
+  // and every such read would go to the disk.
+  table.cache_index_and_filter_blocks = false;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // The journal's thread applies each round's batch into the log's buffer
