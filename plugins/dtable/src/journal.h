@@ -99,6 +99,14 @@ class Journal {
   // outlives the plugin), never from an after_sync() callback.
   virtual void close() = 0;
 
+  // What the engine holds in memory, bytes (estimates; any thread).
+  struct Memory {
+    std::uint64_t write_buffers = 0;  // memtables, the active and those being flushed
+    std::uint64_t table_readers = 0;  // the open table files' indexes and filters
+    std::uint64_t block_cache = 0;    // data blocks read
+  };
+  virtual Memory memory() const = 0;
+
   // The directory the journal lives in.
   virtual const std::string& path() const = 0;
 };

@@ -134,6 +134,24 @@ class DTablePlugin final : public Plugin, public DelegateHook {
         w.gauge("dendrite_dtable_bytes",
                 "Bytes of the keys and values counted by dendrite_dtable_items.", labels,
                 static_cast<double>(u.bytes));
+        if (ctx.journal()) {
+          w.gauge("dendrite_dtable_resident_entries",
+                  "Entries held in memory (the rest are on disk only), by local vnode and table.",
+                  labels,
+                  static_cast<double>((primary ? v->primary : v->replica).resident_entries()));
+        }
+      }
+    }
+    if (const Journal* j = ctx.journal()) {
+      const Journal::Memory m = j->memory();
+      const std::pair<const char*, std::uint64_t> parts[] = {{"write_buffers", m.write_buffers},
+                                                             {"table_readers", m.table_readers},
+                                                             {"block_cache", m.block_cache}};
+      for (const auto& [part, bytes] : parts) {
+        w.gauge("dendrite_dtable_storage_memory_bytes",
+                "Memory RocksDB holds, by part (write buffers, table readers' indexes and "
+                "filters, block cache).",
+                Labels{{"part", part}}, static_cast<double>(bytes));
       }
     }
   }

@@ -275,6 +275,18 @@ class RocksJournal final : public Journal {
 
   const std::string& path() const override { return path_; }
 
+  Memory memory() const override {
+    Memory m;
+    auto get = [&](const std::string& property, std::uint64_t& out) {
+      std::uint64_t v = 0;
+      if (db_->GetIntProperty(property, &v)) out = v;
+    };
+    get(rocksdb::DB::Properties::kSizeAllMemTables, m.write_buffers);
+    get(rocksdb::DB::Properties::kEstimateTableReadersMem, m.table_readers);
+    get(rocksdb::DB::Properties::kBlockCacheUsage, m.block_cache);
+    return m;
+  }
+
  private:
   struct Waiter {
     std::uint64_t seq;  // queued_ when it asked

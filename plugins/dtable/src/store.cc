@@ -349,7 +349,9 @@ Store::Map::iterator Store::locate(Shard& s, const Id& hash) const {
   }
   e.set_used(true);
   disk_reads_.fetch_add(1, std::memory_order_relaxed);
-  if (s.walking) s.read_in_walk.insert(hash);
+  // Evicted during the walk, it was in memory at the walk's pass (seen there)
+  // or read back before (already noted).
+  if (s.walking && !s.evicted_in_walk.contains(hash)) s.read_in_walk.insert(hash);
   return s.entries.emplace(hash, std::move(e)).first;
 }
 
@@ -735,49 +737,63 @@ bool Store::refresh(const Id& hash, std::int64_t ts, const Vnode& master, std::i
 
 void Store::begin_walk(Shard& s) {
   s.walking = true;
+  s.walk_spilled = s.spilled;
   s.read_in_walk.clear();
+  s.evicted_in_walk.clear();
 }
 
 template <typename Fn>
 void Store::walk_disk(Fn fn) const {
-  // No eviction runs meanwhile (walk_mu_): an entry not in memory now was
-  // not in memory since the walk began, and its record is current.
-  // Without waiting for the queue: an entry left memory only once its
-  // record was applied, and removals since are markers in memory.
-  const Status scanned = journal_->scan(
-      table_, Id(),
-      [&](const Id& hash, std::string_view rec) {
-        Shard& s = shard(hash);
-        std::lock_guard lock(s.mu);
-        if (!s.spilled) return true;  // every entry of it is in memory: seen there
-        if (auto it = s.entries.find(hash); it != s.entries.end()) {
-          // Seen in memory, unless read back after its shard's memory pass.
-          if (s.read_in_walk.contains(hash)) fn(s, hash, it->second);
+  // Nothing left memory before the memory passes ended: they saw it all.
+  if (on_disk()) {
+    // Without waiting for the queue: an entry left memory only once its
+    // record was applied, and removals since are markers in memory.
+    const Status scanned = journal_->scan(
+        table_, Id(),
+        [&](const Id& hash, std::string_view rec) {
+          Shard& s = shard(hash);
+          std::lock_guard lock(s.mu);
+          // Not spilled at its memory pass: that pass saw every entry (one
+          // evicted since was seen there).
+          if (!s.walk_spilled) return true;
+          if (auto it = s.entries.find(hash); it != s.entries.end()) {
+            // Seen in memory, unless read back after its shard's memory pass.
+            if (s.read_in_walk.contains(hash)) fn(s, hash, it->second);
+            return true;
+          }
+          thread_local std::string current;
+          if (s.read_in_walk.contains(hash)) {
+            // Read back after the memory pass (not seen there) and evicted
+            // again: its record now may be newer than this scan's.
+            if (!journal_->get(table_, hash, current)) return true;
+            rec = current;
+          } else if (s.evicted_in_walk.contains(hash)) {
+            return true;  // in memory at the memory pass: seen there
+          }
+          Entry e;
+          if (!decode(rec, e)) return true;  // load() checked every record
+          if (e.meta().master) {
+            ReplicaMeta& m = e.mutable_meta();
+            m.refreshed_ns = std::max(m.refreshed_ns, loaded_at_ns_);
+          }
+          fn(s, hash, e);
           return true;
-        }
-        Entry e;
-        if (!decode(rec, e)) return true;  // load() checked every record
-        if (e.meta().master) {
-          ReplicaMeta& m = e.mutable_meta();
-          m.refreshed_ns = std::max(m.refreshed_ns, loaded_at_ns_);
-        }
-        fn(s, hash, e);
-        return true;
-      },
-      /*wait_for_queue=*/false);
-  // A failed read also shows in journal_->error() (writes are refused).
-  (void)scanned;
+        },
+        /*wait_for_queue=*/false);
+    // A failed read also shows in journal_->error() (writes are refused).
+    (void)scanned;
+  }
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
     s.walking = false;
     s.read_in_walk.clear();
+    s.evicted_in_walk.clear();
   }
 }
 
 std::vector<Item> Store::select(const Filter& filter) const {
   std::vector<Item> out;
   std::lock_guard walk(walk_mu_);
-  const bool disk = on_disk();
   auto visit = [&](const Id& hash, const Entry& e) {
     auto c = e.newest_committed();
     if (!c) return;
@@ -787,16 +803,15 @@ std::vector<Item> Store::select(const Filter& filter) const {
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
     for (const auto& [hash, e] : s.entries) visit(hash, e);
-    if (disk) begin_walk(s);
+    if (journal_) begin_walk(s);
   }
-  if (disk) walk_disk([&](Shard&, const Id& hash, const Entry& e) { visit(hash, e); });
+  if (journal_) walk_disk([&](Shard&, const Id& hash, const Entry& e) { visit(hash, e); });
   return out;
 }
 
 std::vector<Item> Store::select_hashes(const std::function<bool(const Id&)>& filter) const {
   std::vector<Item> out;
   std::lock_guard walk(walk_mu_);
-  const bool disk = on_disk();
   auto visit = [&](const Id& hash, const Entry& e) {
     if (!filter(hash)) return;
     if (auto c = e.newest_committed()) {
@@ -807,25 +822,24 @@ std::vector<Item> Store::select_hashes(const std::function<bool(const Id&)>& fil
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
     for (const auto& [hash, e] : s.entries) visit(hash, e);
-    if (disk) begin_walk(s);
+    if (journal_) begin_walk(s);
   }
-  if (disk) walk_disk([&](Shard&, const Id& hash, const Entry& e) { visit(hash, e); });
+  if (journal_) walk_disk([&](Shard&, const Id& hash, const Entry& e) { visit(hash, e); });
   return out;
 }
 
 std::vector<std::pair<Id, std::int64_t>> Store::stamps() const {
   std::vector<std::pair<Id, std::int64_t>> out;
   std::lock_guard walk(walk_mu_);
-  const bool disk = on_disk();
   auto visit = [&](const Id& hash, const Entry& e) {
     if (auto c = e.newest_committed()) out.emplace_back(hash, e.ts(*c));
   };
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
     for (const auto& [hash, e] : s.entries) visit(hash, e);
-    if (disk) begin_walk(s);
+    if (journal_) begin_walk(s);
   }
-  if (disk) walk_disk([&](Shard&, const Id& hash, const Entry& e) { visit(hash, e); });
+  if (journal_) walk_disk([&](Shard&, const Id& hash, const Entry& e) { visit(hash, e); });
   return out;
 }
 
@@ -834,7 +848,6 @@ std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
   std::size_t erased = 0;
   JournalBatch batch;
   std::lock_guard walk(walk_mu_);
-  const bool disk = on_disk();
   auto write_batch = [&] {
     if (journal_ && !batch.empty()) {
       journal_->write(batch);
@@ -886,9 +899,9 @@ std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
       }
     }
     write_batch();
-    if (disk) begin_walk(s);
+    if (journal_) begin_walk(s);
   }
-  if (disk && tombstone_grace_ns > 0) {
+  if (journal_ && tombstone_grace_ns > 0) {
     // On disk only are single committed versions: a tombstone old enough goes.
     walk_disk([&](Shard& s, const Id& hash, Entry& e) {
       if (e.count() != 1 || !e.committed(0) || !e.deleted(0) ||
@@ -905,7 +918,7 @@ std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
       record_erase(hash);
       ++erased;
     });
-  } else if (disk) {
+  } else if (journal_) {
     walk_disk([](Shard&, const Id&, Entry&) {});
   }
   return erased;
@@ -913,7 +926,7 @@ std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
 
 std::size_t Store::evict(std::size_t want) {
   if (!journal_ || want == 0) return 0;
-  std::lock_guard walk(walk_mu_);
+  std::lock_guard one(evict_mu_);
   // What was recorded before this point reaches the disk with the drain;
   // what is recorded after it is tracked, and stays.
   for (Shard& s : shards_) {
@@ -941,6 +954,7 @@ std::size_t Store::evict(std::size_t want) {
           unsaved.push_back(it);  // its refresh time first; it goes with a later pass
           ++it;
         } else {
+          if (s.walking) s.evicted_in_walk.insert(it->first);
           s.entries.erase(it++);
           ++n;
         }
@@ -990,13 +1004,12 @@ Store::Usage Store::usage() const {
 std::size_t Store::size() const {
   std::size_t n = 0;
   std::lock_guard walk(walk_mu_);
-  const bool disk = on_disk();
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
     for (const auto& [hash, e] : s.entries) n += e.count() == 0 ? 0 : 1;
-    if (disk) begin_walk(s);
+    if (journal_) begin_walk(s);
   }
-  if (disk) walk_disk([&](Shard&, const Id&, const Entry& e) { n += e.count() == 0 ? 0 : 1; });
+  if (journal_) walk_disk([&](Shard&, const Id&, const Entry& e) { n += e.count() == 0 ? 0 : 1; });
   return n;
 }
 

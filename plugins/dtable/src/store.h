@@ -181,8 +181,8 @@ class Store {
   // journal; else none): entries with one committed version and no aborted
   // marks, not used since the previous pass (each use spares an entry once)
   // and not changed during this one. Waits for the journal to apply what is
-  // queued. Returns how many left. For one thread (the cache's) at a time;
-  // waits for walks in progress.
+  // queued. Returns how many left. Passes run one at a time; walks may run
+  // meanwhile.
   std::size_t evict(std::size_t want);
   // Entries held in memory (a removed entry can stay as a small marker until
   // the next pass), and roughly the bytes they take: that count times an
@@ -335,10 +335,13 @@ class Store {
     bool tracking = false;
     std::vector<Id> touched;  // GUARDED_BY(mu)
     // GUARDED_BY(mu): a walk has passed this shard's memory and goes on
-    // over the disk; the entries read back meanwhile are those it must
-    // still visit.
+    // over the disk; whether the shard had spilled then; the entries read
+    // back and those evicted since (the first it must still visit, the
+    // second it saw in memory unless they were also read back).
     bool walking = false;
-    absl::flat_hash_set<Id, IdHash, IdEqual> read_in_walk;  // GUARDED_BY(mu)
+    bool walk_spilled = false;
+    absl::flat_hash_set<Id, IdHash, IdEqual> read_in_walk;     // GUARDED_BY(mu)
+    absl::flat_hash_set<Id, IdHash, IdEqual> evicted_in_walk;  // GUARDED_BY(mu)
   };
   static constexpr std::size_t kShards = 32;
   static constexpr std::size_t kMaxAborted = 8;
@@ -352,13 +355,14 @@ class Store {
   // Entries a pass may let go: their whole state is one committed version
   // (or none: a marker) and their record on disk says so.
   static bool evictable(const Entry& e);
-  // The entries on disk only that a walk has not seen yet: calls fn(s,
-  // hash, entry) under s.mu for each (with a copy read from disk, or the
-  // entry read back since its shard's memory pass). REQUIRES: walk_mu_ held
-  // since before those memory passes, which set each shard walking.
+  // Ends a walk (with a journal): calls fn(s, hash, entry) under s.mu for
+  // each entry its memory passes did not see (a copy read from disk, or
+  // the entry read back since its shard's memory pass), then clears the
+  // shards' walk state. Eviction may run meanwhile. REQUIRES: walk_mu_
+  // held since before those memory passes, which began each shard's walk.
   template <typename Fn>
   void walk_disk(Fn fn) const;
-  // Whether walks must read the disk (some shard spilled). REQUIRES: walk_mu_.
+  // Whether some shard spilled entries.
   bool on_disk() const { return spilled_.load(std::memory_order_acquire); }
   // Starts a shard's part of a walk that reads the disk. REQUIRES: s.mu.
   static void begin_walk(Shard& s);
@@ -411,8 +415,9 @@ class Store {
   mutable std::array<Shard, kShards> shards_;
   // Starts at 1: a `seen` of 0 means unknown.
   std::atomic<std::uint64_t> changes_{1};
-  // Walks and eviction passes, one at a time.
+  // Walks, one at a time; eviction passes, one at a time.
   mutable std::mutex walk_mu_;
+  std::mutex evict_mu_;
   std::atomic<bool> spilled_{false};                  // some shard spilled
   mutable std::atomic<std::uint64_t> disk_reads_{0};  // entries read back
   std::int64_t loaded_at_ns_ = 0;                     // load()'s now_ns

@@ -767,21 +767,43 @@ TEST_P(DtableStoreTest, AHandOverMovesEntriesOnDiskOnlyUnlessTheyChanged) {
 }
 
 // A walk visits each entry once while other threads read entries back from
-// disk and write new ones.
-TEST_P(DtableStoreTest, WalksSeeEachEntryOnceWhileEntriesComeBackFromDisk) {
+// disk and let them go again.
+TEST_P(DtableStoreTest, WalksSeeEachEntryOnceWhileEntriesComeAndGo) {
   if (GetParam() != Engine::kRocksdb) GTEST_SKIP() << "evicts by itself";
   Store& t = table(false);
-  constexpr int kKeys = 2000;
+  constexpr int kKeys = 20000;
   for (int k = 0; k < kKeys; ++k) t.put(item(numbered_key(k), "v", 10), true);
-  for (int round = 0; round < 5; ++round) {
-    evict_all(t);
+  for (int round = 0; round < 10; ++round) {
+    // Odd rounds start with every entry on disk, even ones with every entry
+    // in memory (and spared no more), so that the evicting thread lets
+    // entries go between their shard's memory pass and the disk scan.
+    if (round % 2 == 1) {
+      evict_all(t);
+    } else {
+      for (int k = 0; k < kKeys; ++k) t.get(Id::hash(numbered_key(k)));
+      t.evict(1);
+    }
     std::atomic<bool> done{false};
     std::thread reader([&] {
-      for (int k = 0; k < kKeys && !done.load(); k += 3) t.get(Id::hash(numbered_key(k)));
+      for (int i = 0; i < 10 * kKeys && !done.load(); i += 3) {
+        t.get(Id::hash(numbered_key(i % kKeys)));
+      }
     });
-    const auto stamps = t.stamps();
+    std::thread evictor([&] {
+      for (int i = 0; i < 100000 && !done.load(); ++i) t.evict(SIZE_MAX);
+    });
+    // Two walks in turn: stamps() and select_hashes().
+    std::vector<std::pair<Id, std::int64_t>> stamps;
+    if (round % 2 == 0) {
+      stamps = t.stamps();
+    } else {
+      for (const Item& i : t.select_hashes([](const Id&) { return true; })) {
+        stamps.emplace_back(i.hash, i.timestamp);
+      }
+    }
     done = true;
     reader.join();
+    evictor.join();
     std::vector<Id> seen;
     for (const auto& [h, ts] : stamps) seen.push_back(h);
     std::sort(seen.begin(), seen.end());
