@@ -637,9 +637,17 @@ Message Handlers::local_keys(const Message& m) {
     if (replicas && master && (!meta.master || meta.master->id != *master)) return false;
     return true;
   };
+  // What the filter can pass, for the part of a table on disk only.
+  std::vector<HashSpan> spans = start && end ? arc_spans(*start, *end) : std::vector<HashSpan>{{}};
+  if (after) {
+    std::erase_if(spans, [&](const HashSpan& s) { return s.to <= *after; });
+    for (HashSpan& s : spans) {
+      if (s.from <= *after) s = HashSpan{*after, true, s.to};
+    }
+  }
   std::vector<Item> all;
   for (VnodeState* v : vnodes) {
-    auto part = replicas ? v->replica.select(filter) : v->primary.select(filter);
+    auto part = replicas ? v->replica.select(filter, &spans) : v->primary.select(filter, &spans);
     all.insert(all.end(), std::make_move_iterator(part.begin()),
                std::make_move_iterator(part.end()));
   }

@@ -328,8 +328,10 @@ bool Maintenance::hand_over(VnodeState& v) {
     const Id from = pred->id, to = v.self.id;
     const auto t0 = SteadyClock::now();
     const std::uint64_t changes = v.primary.changes();
-    std::vector<Item> items =
-        v.primary.select_hashes([&](const Id& hash) { return !between(from, to, hash, true); });
+    // The keys outside (from, to]: the arc (to, from] of the disk.
+    const std::vector<HashSpan> outside = arc_spans(to, from);
+    std::vector<Item> items = v.primary.select_hashes(
+        [&](const Id& hash) { return !between(from, to, hash, true); }, &outside);
     if (items.empty()) return true;
     const std::size_t total = items.size();
     const auto t1 = SteadyClock::now();
@@ -617,8 +619,10 @@ void Maintenance::check(VnodeState& v) {
     // Replica copies of keys that are ours now (e.g. after several failures).
     if (pred->id != v.self.id) {
       const Id from = pred->id, to = v.self.id;
+      const std::vector<HashSpan> ours = arc_spans(from, to);
       auto owned = v.replica.select(
-          [&](const Item& item, const ReplicaMeta&) { return between(from, to, item.hash, true); });
+          [&](const Item& item, const ReplicaMeta&) { return between(from, to, item.hash, true); },
+          &ours);
       if (!owned.empty()) adopt(ctx_, v, owned, /*replicate=*/true);
     }
   }

@@ -742,15 +742,23 @@ void Store::begin_walk(Shard& s) {
   s.evicted_in_walk.clear();
 }
 
+std::vector<HashSpan> arc_spans(const Id& a, const Id& b) {
+  if (a < b) return {HashSpan{a, true, b}};
+  return {HashSpan{a, true, Id::max()}, HashSpan{Id(), false, b}};
+}
+
 template <typename Fn>
-void Store::walk_disk(Fn fn) const {
+void Store::walk_disk(Fn fn, const std::vector<HashSpan>* spans) const {
+  static const std::vector<HashSpan> kAll{HashSpan{}};
   // Nothing left memory before the memory passes ended: they saw it all.
-  if (on_disk()) {
+  for (const HashSpan& span : on_disk() ? (spans ? *spans : kAll) : std::vector<HashSpan>()) {
     // Without waiting for the queue: an entry left memory only once its
     // record was applied, and removals since are markers in memory.
     const Status scanned = journal_->scan(
-        table_, Id(),
+        table_, span.from,
         [&](const Id& hash, std::string_view rec) {
+          if (span.to < hash) return false;
+          if (span.after && hash == span.from) return true;
           Shard& s = shard(hash);
           std::lock_guard lock(s.mu);
           // Not spilled at its memory pass: that pass saw every entry (one
@@ -791,7 +799,7 @@ void Store::walk_disk(Fn fn) const {
   }
 }
 
-std::vector<Item> Store::select(const Filter& filter) const {
+std::vector<Item> Store::select(const Filter& filter, const std::vector<HashSpan>* spans) const {
   std::vector<Item> out;
   std::lock_guard walk(walk_mu_);
   auto visit = [&](const Id& hash, const Entry& e) {
@@ -805,11 +813,12 @@ std::vector<Item> Store::select(const Filter& filter) const {
     for (const auto& [hash, e] : s.entries) visit(hash, e);
     if (journal_) begin_walk(s);
   }
-  if (journal_) walk_disk([&](Shard&, const Id& hash, const Entry& e) { visit(hash, e); });
+  if (journal_) walk_disk([&](Shard&, const Id& hash, const Entry& e) { visit(hash, e); }, spans);
   return out;
 }
 
-std::vector<Item> Store::select_hashes(const std::function<bool(const Id&)>& filter) const {
+std::vector<Item> Store::select_hashes(const std::function<bool(const Id&)>& filter,
+                                       const std::vector<HashSpan>* spans) const {
   std::vector<Item> out;
   std::lock_guard walk(walk_mu_);
   auto visit = [&](const Id& hash, const Entry& e) {
@@ -824,7 +833,7 @@ std::vector<Item> Store::select_hashes(const std::function<bool(const Id&)>& fil
     for (const auto& [hash, e] : s.entries) visit(hash, e);
     if (journal_) begin_walk(s);
   }
-  if (journal_) walk_disk([&](Shard&, const Id& hash, const Entry& e) { visit(hash, e); });
+  if (journal_) walk_disk([&](Shard&, const Id& hash, const Entry& e) { visit(hash, e); }, spans);
   return out;
 }
 

@@ -37,6 +37,16 @@
 
 namespace dendrite::dtable {
 
+// A part of the key-hash space a walk needs: hashes h with from <= h <= to
+// (from < h with `after`), in plain order (no wrap-around).
+struct HashSpan {
+  Id from;
+  bool after = false;
+  Id to = Id::max();
+};
+// The spans of the ring arc (a, b] (a == b: the whole ring).
+std::vector<HashSpan> arc_spans(const Id& a, const Id& b);
+
 // Outcome of Store::put.
 enum class PutResult {
   kApplied,    // stored as a new version
@@ -154,12 +164,17 @@ class Store {
   // The newest committed version of every entry for which `filter(item, meta)`
   // is true, in no particular order. `filter` runs under a shard lock: it must
   // be quick and must not call into the table.
+  // With `spans`, entries on disk only are read from those parts of the
+  // hash space alone (a range walk: the filter must refuse every hash
+  // outside them).
   using Filter = std::function<bool(const Item&, const ReplicaMeta&)>;
-  std::vector<Item> select(const Filter& filter) const;
+  std::vector<Item> select(const Filter& filter,
+                           const std::vector<HashSpan>* spans = nullptr) const;
   // The newest committed version of every entry whose hash passes `filter`
   // (same rules as select(); only the entries selected are copied), each with
   // `seen` set.
-  std::vector<Item> select_hashes(const std::function<bool(const Id&)>& filter) const;
+  std::vector<Item> select_hashes(const std::function<bool(const Id&)>& filter,
+                                  const std::vector<HashSpan>* spans = nullptr) const;
   // (hash, timestamp of the newest committed version) of every entry.
   std::vector<std::pair<Id, std::int64_t>> stamps() const;
 
@@ -360,8 +375,9 @@ class Store {
   // the entry read back since its shard's memory pass), then clears the
   // shards' walk state. Eviction may run meanwhile. REQUIRES: walk_mu_
   // held since before those memory passes, which began each shard's walk.
+  // With `spans`, only those parts of the disk are read.
   template <typename Fn>
-  void walk_disk(Fn fn) const;
+  void walk_disk(Fn fn, const std::vector<HashSpan>* spans = nullptr) const;
   // Whether some shard spilled entries.
   bool on_disk() const { return spilled_.load(std::memory_order_acquire); }
   // Starts a shard's part of a walk that reads the disk. REQUIRES: s.mu.
