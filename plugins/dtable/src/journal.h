@@ -104,8 +104,18 @@ class Journal {
     std::uint64_t write_buffers = 0;  // memtables, the active and those being flushed
     std::uint64_t table_readers = 0;  // the open table files' indexes and filters
     std::uint64_t block_cache = 0;    // data blocks read
+    std::uint64_t queue = 0;          // changes queued for the journal's thread
   };
   virtual Memory memory() const = 0;
+
+  // How the write queue's bound held since the journal opened.
+  struct QueueStats {
+    std::uint64_t peak_bytes = 0;  // the most queued at once
+    // Writes that waited for room as long as a writer may and then went on
+    // (each adds at most one change beyond the bound).
+    std::uint64_t waits_given_up = 0;
+  };
+  virtual QueueStats queue_stats() const = 0;
 
   // The directory the journal lives in.
   virtual const std::string& path() const = 0;

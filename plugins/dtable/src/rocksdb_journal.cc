@@ -284,7 +284,14 @@ class RocksJournal final : public Journal {
     get(rocksdb::DB::Properties::kSizeAllMemTables, m.write_buffers);
     get(rocksdb::DB::Properties::kEstimateTableReadersMem, m.table_readers);
     get(rocksdb::DB::Properties::kBlockCacheUsage, m.block_cache);
+    std::lock_guard lock(mu_);
+    m.queue = pending_.bytes();
     return m;
+  }
+
+  QueueStats queue_stats() const override {
+    std::lock_guard lock(mu_);
+    return QueueStats{peak_bytes_, waits_given_up_};
   }
 
  private:
@@ -350,6 +357,7 @@ class RocksJournal final : public Journal {
 
   // Counts one queued change. REQUIRES: mu_.
   void queued() {
+    peak_bytes_ = std::max<std::uint64_t>(peak_bytes_, pending_.bytes());
     if (queued_++ == applied_) cv_.notify_one();  // the first since the last round
   }
 
@@ -361,8 +369,10 @@ class RocksJournal final : public Journal {
   // REQUIRES: `lock` holds mu_.
   void wait_for_room(std::unique_lock<std::mutex>& lock) {
     if (std::this_thread::get_id() == thread_id_) return;
-    room_.wait_for(lock, kMaxRoomWait,
-                   [&] { return stop_ || pending_.bytes() < kMaxPendingBytes; });
+    if (!room_.wait_for(lock, kMaxRoomWait,
+                        [&] { return stop_ || pending_.bytes() < kMaxPendingBytes; })) {
+      ++waits_given_up_;
+    }
   }
 
   Status drain() const override {
@@ -548,6 +558,8 @@ class RocksJournal final : public Journal {
   std::uint64_t applied_ = 0;                   // GUARDED_BY(mu_) of those, applied
   std::uint64_t written_ = 0;                   // GUARDED_BY(mu_) ... and written out
   std::uint64_t synced_ = 0;                    // GUARDED_BY(mu_) ... and synced
+  std::uint64_t peak_bytes_ = 0;                // GUARDED_BY(mu_) the most pending_ held
+  std::uint64_t waits_given_up_ = 0;            // GUARDED_BY(mu_)
   mutable Status engine_error_;            // GUARDED_BY(mu_) a write or sync (or a read) failed
   bool wal_failed_ = false;                // the thread's: a log write or sync failed
   std::atomic<std::uint64_t> free_mb_{0};  // at the last check of the space

@@ -182,8 +182,9 @@ TEST(DtableJournalTest, AfterSyncAnswersEveryWaiterOfConcurrentWriters) {
 }
 
 TEST(DtableJournalTest, WritesBeyondTheQueueBoundWaitAndAllReachTheDisk) {
-  // 40 MiB of records with nobody waiting for a sync: more than the queue
-  // holds, so writers wait for the journal's thread; closing applies the rest.
+  // 40 MiB of records while the journal's thread is held up for 1.5 s (an
+  // answer that blocks it, as a stalled disk would): more than the queue
+  // holds, so writers wait for room; closing applies the rest.
   test::TempDir dir;
   const std::string path = dir.path() + "/data";
   const std::string value(4096, 'x');
@@ -192,20 +193,33 @@ TEST(DtableJournalTest, WritesBeyondTheQueueBoundWaitAndAllReachTheDisk) {
     auto j = open(path);
     ASSERT_TRUE(j.ok());
     Store s(false, j->get(), TableId{});
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    s.put(item("first", "v", 1), true);
+    (*j)->after_sync([released](Status) { released.wait_for(std::chrono::seconds(10)); });
     std::vector<std::thread> writers;
     for (int w = 0; w < 2; ++w) {
       writers.emplace_back([&, w] {
         for (int i = w; i < kItems; i += 2) s.put(item("big" + std::to_string(i), value, 1), true);
       });
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    release.set_value();
     for (auto& t : writers) t.join();
     ASSERT_TRUE((*j)->error().ok()) << (*j)->error().message();
+    // The writers waited: the queue held at most its bound (16 MiB) and one
+    // change more per wait given up (each wait lasts at most 1 s), though
+    // 40 MiB went through it.
+    const Journal::QueueStats q = (*j)->queue_stats();
+    const std::uint64_t change = value.size() + 256;  // a record and its bookkeeping
+    EXPECT_LE(q.peak_bytes, (16u << 20) + (1 + q.waits_given_up) * change) << q.waits_given_up;
+    EXPECT_GT(q.waits_given_up, 0u);  // the thread was held longer than a wait
   }
   auto j = open(path);
   ASSERT_TRUE(j.ok());
   Store s(false, j->get(), TableId{});
   ASSERT_TRUE(s.load(0).ok());
-  EXPECT_EQ(s.size(), static_cast<std::size_t>(kItems));
+  EXPECT_EQ(s.size(), static_cast<std::size_t>(kItems) + 1);
   EXPECT_EQ(s.get(Id::hash("big9999"))->value, value);
 }
 
