@@ -182,9 +182,10 @@ TEST(DtableJournalTest, AfterSyncAnswersEveryWaiterOfConcurrentWriters) {
 }
 
 TEST(DtableJournalTest, WritesBeyondTheQueueBoundWaitAndAllReachTheDisk) {
-  // 40 MiB of records while the journal's thread is held up for 1.5 s (an
-  // answer that blocks it, as a stalled disk would): more than the queue
-  // holds, so writers wait for room; closing applies the rest.
+  // 40 MiB of records while the journal's thread is held up (an answer that
+  // blocks it, as a stalled disk would) until the queue is full and for
+  // longer than a writer waits: writers wait for room and give up once;
+  // closing applies the rest.
   test::TempDir dir;
   const std::string path = dir.path() + "/data";
   const std::string value(4096, 'x');
@@ -196,14 +197,18 @@ TEST(DtableJournalTest, WritesBeyondTheQueueBoundWaitAndAllReachTheDisk) {
     std::promise<void> release;
     std::shared_future<void> released = release.get_future().share();
     s.put(item("first", "v", 1), true);
-    (*j)->after_sync([released](Status) { released.wait_for(std::chrono::seconds(10)); });
+    (*j)->after_sync([released](Status) { released.wait_for(std::chrono::seconds(120)); });
     std::vector<std::thread> writers;
     for (int w = 0; w < 2; ++w) {
       writers.emplace_back([&, w] {
         for (int i = w; i < kItems; i += 2) s.put(item("big" + std::to_string(i), value, 1), true);
       });
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    // Bounded: 60 s for the writers to fill the queue (sanitizers are slow).
+    for (int i = 0; i < 6000 && (*j)->memory().queue < (16u << 20) - 65536; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // > a writer's 1 s wait
     release.set_value();
     for (auto& t : writers) t.join();
     ASSERT_TRUE((*j)->error().ok()) << (*j)->error().message();
