@@ -29,10 +29,13 @@ void EntryCache::stop() {
 }
 
 std::size_t EntryCache::trim() {
-  std::vector<std::size_t> sizes;
+  // Per store: entries in memory, and what one takes (each read once).
+  std::vector<std::size_t> entries, per_entry, sizes;
   std::size_t total = 0;
   for (const Store* s : stores_) {
-    sizes.push_back(s->resident_bytes());
+    entries.push_back(s->resident_entries());
+    per_entry.push_back(s->entry_bytes());
+    sizes.push_back(entries.back() * per_entry.back());
     total += sizes.back();
   }
   if (total <= budget_) return 0;
@@ -41,12 +44,10 @@ std::size_t EntryCache::trim() {
   std::size_t evicted = 0;
   for (std::size_t i = 0; i < stores_.size(); ++i) {
     if (sizes[i] == 0) continue;
-    const std::size_t entries = stores_[i]->resident_entries();
-    if (entries == 0) continue;
-    const std::size_t per_entry = sizes[i] / entries;
     // This store's share of what is over, in entries.
     const double share = static_cast<double>(sizes[i]) / static_cast<double>(total);
-    const auto want = static_cast<std::size_t>(share * static_cast<double>(over)) / per_entry + 1;
+    const auto want =
+        static_cast<std::size_t>(share * static_cast<double>(over)) / per_entry[i] + 1;
     evicted += stores_[i]->evict(want);
   }
   return evicted;

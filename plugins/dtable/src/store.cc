@@ -342,11 +342,7 @@ Store::Map::iterator Store::locate(Shard& s, const Id& hash) const {
   Entry e;
   // A record that does not decode reads as none (load() refused to start on
   // any such record, and this one was written since by this process).
-  if (!decode(rec, e)) return s.entries.end();
-  if (e.meta().master) {
-    ReplicaMeta& m = e.mutable_meta();
-    m.refreshed_ns = std::max(m.refreshed_ns, loaded_at_ns_);
-  }
+  if (!read_back(rec, e)) return s.entries.end();
   e.set_used(true);
   disk_reads_.fetch_add(1, std::memory_order_relaxed);
   // Evicted during the walk, it was in memory at the walk's pass (seen there)
@@ -436,6 +432,16 @@ bool Store::decode(std::string_view record, Entry& e) {
     m.refreshed_ns = r.refreshed_ns;
   }
   e.compact();
+  return true;
+}
+
+bool Store::read_back(std::string_view record, Entry& e) const {
+  if (!decode(record, e)) return false;
+  if (e.meta().master) {
+    // A refresh time from before the last start is no older than that start.
+    ReplicaMeta& m = e.mutable_meta();
+    m.refreshed_ns = std::max(m.refreshed_ns, loaded_at_ns_);
+  }
   return true;
 }
 
@@ -779,11 +785,7 @@ void Store::walk_disk(Fn fn, const std::vector<HashSpan>* spans) const {
             return true;  // in memory at the memory pass: seen there
           }
           Entry e;
-          if (!decode(rec, e)) return true;  // load() checked every record
-          if (e.meta().master) {
-            ReplicaMeta& m = e.mutable_meta();
-            m.refreshed_ns = std::max(m.refreshed_ns, loaded_at_ns_);
-          }
+          if (!read_back(rec, e)) return true;  // load() checked every record
           fn(s, hash, e);
           return true;
         },
@@ -799,56 +801,50 @@ void Store::walk_disk(Fn fn, const std::vector<HashSpan>* spans) const {
   }
 }
 
-std::vector<Item> Store::select(const Filter& filter, const std::vector<HashSpan>* spans) const {
-  std::vector<Item> out;
+template <typename Visit>
+void Store::visit_all(Visit visit, const std::vector<HashSpan>* spans) const {
   std::lock_guard walk(walk_mu_);
-  auto visit = [&](const Id& hash, const Entry& e) {
-    auto c = e.newest_committed();
-    if (!c) return;
-    Item item = to_item(hash, e, *c);
-    if (filter(item, e.meta())) out.push_back(std::move(item));
-  };
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
     for (const auto& [hash, e] : s.entries) visit(hash, e);
     if (journal_) begin_walk(s);
   }
   if (journal_) walk_disk([&](Shard&, const Id& hash, const Entry& e) { visit(hash, e); }, spans);
+}
+
+std::vector<Item> Store::select(const Filter& filter, const std::vector<HashSpan>* spans) const {
+  std::vector<Item> out;
+  visit_all(
+      [&](const Id& hash, const Entry& e) {
+        auto c = e.newest_committed();
+        if (!c) return;
+        Item item = to_item(hash, e, *c);
+        if (filter(item, e.meta())) out.push_back(std::move(item));
+      },
+      spans);
   return out;
 }
 
 std::vector<Item> Store::select_hashes(const std::function<bool(const Id&)>& filter,
                                        const std::vector<HashSpan>* spans) const {
   std::vector<Item> out;
-  std::lock_guard walk(walk_mu_);
-  auto visit = [&](const Id& hash, const Entry& e) {
-    if (!filter(hash)) return;
-    if (auto c = e.newest_committed()) {
-      out.push_back(to_item(hash, e, *c));
-      out.back().seen = e.seq();
-    }
-  };
-  for (Shard& s : shards_) {
-    std::lock_guard lock(s.mu);
-    for (const auto& [hash, e] : s.entries) visit(hash, e);
-    if (journal_) begin_walk(s);
-  }
-  if (journal_) walk_disk([&](Shard&, const Id& hash, const Entry& e) { visit(hash, e); }, spans);
+  visit_all(
+      [&](const Id& hash, const Entry& e) {
+        if (!filter(hash)) return;
+        if (auto c = e.newest_committed()) {
+          out.push_back(to_item(hash, e, *c));
+          out.back().seen = e.seq();
+        }
+      },
+      spans);
   return out;
 }
 
 std::vector<std::pair<Id, std::int64_t>> Store::stamps() const {
   std::vector<std::pair<Id, std::int64_t>> out;
-  std::lock_guard walk(walk_mu_);
-  auto visit = [&](const Id& hash, const Entry& e) {
+  visit_all([&](const Id& hash, const Entry& e) {
     if (auto c = e.newest_committed()) out.emplace_back(hash, e.ts(*c));
-  };
-  for (Shard& s : shards_) {
-    std::lock_guard lock(s.mu);
-    for (const auto& [hash, e] : s.entries) visit(hash, e);
-    if (journal_) begin_walk(s);
-  }
-  if (journal_) walk_disk([&](Shard&, const Id& hash, const Entry& e) { visit(hash, e); });
+  });
   return out;
 }
 
@@ -994,10 +990,13 @@ std::size_t Store::resident_entries() const {
   return n;
 }
 
-std::size_t Store::resident_bytes() const {
+std::size_t Store::entry_bytes() const {
   const Usage u = usage();
-  const std::size_t average = u.items == 0 ? 0 : u.bytes / u.items;
-  return resident_entries() * (kEntryOverhead + average);
+  return kEntryOverhead + (u.items == 0 ? 0 : u.bytes / u.items);
+}
+
+std::size_t Store::resident_bytes() const {
+  return resident_entries() * entry_bytes();
 }
 
 Store::Usage Store::usage() const {
@@ -1012,13 +1011,7 @@ Store::Usage Store::usage() const {
 
 std::size_t Store::size() const {
   std::size_t n = 0;
-  std::lock_guard walk(walk_mu_);
-  for (Shard& s : shards_) {
-    std::lock_guard lock(s.mu);
-    for (const auto& [hash, e] : s.entries) n += e.count() == 0 ? 0 : 1;
-    if (journal_) begin_walk(s);
-  }
-  if (journal_) walk_disk([&](Shard&, const Id&, const Entry& e) { n += e.count() == 0 ? 0 : 1; });
+  visit_all([&](const Id&, const Entry& e) { n += e.count() == 0 ? 0 : 1; });
   return n;
 }
 

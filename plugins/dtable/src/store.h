@@ -203,7 +203,10 @@ class Store {
   // the next pass), and roughly the bytes they take: that count times an
   // entry's own share plus the average key and value.
   std::size_t resident_entries() const;
-  std::size_t resident_bytes() const;
+  std::size_t resident_bytes() const;  // resident_entries() x entry_bytes()
+  // What one entry in memory takes on average: kEntryOverhead plus the
+  // table's average key and value.
+  std::size_t entry_bytes() const;
   // Entries read back from the journal since construction.
   std::uint64_t disk_reads() const { return disk_reads_.load(std::memory_order_relaxed); }
   // The memory of one entry beyond its key and value: its slot in the table
@@ -378,6 +381,14 @@ class Store {
   // With `spans`, only those parts of the disk are read.
   template <typename Fn>
   void walk_disk(Fn fn, const std::vector<HashSpan>* spans = nullptr) const;
+  // A read-only walk: visit(hash, entry) for every entry, in memory and on
+  // disk (with `spans`, only those parts of the disk), each once, under its
+  // shard's lock. Takes walk_mu_.
+  template <typename Visit>
+  void visit_all(Visit visit, const std::vector<HashSpan>* spans = nullptr) const;
+  // decode() of a record read back from the journal, with a replica's
+  // refresh time no older than load(). False: malformed.
+  bool read_back(std::string_view record, Entry& e) const;
   // Whether some shard spilled entries.
   bool on_disk() const { return spilled_.load(std::memory_order_acquire); }
   // Starts a shard's part of a walk that reads the disk. REQUIRES: s.mu.
