@@ -58,8 +58,10 @@ void check_node_logs(const std::string& dir,
                      const std::vector<std::pair<std::string, std::string>>& nodes, bool failed) {
   for (const auto& [name, address] : nodes) {
     const std::string log = read_file(dir + "/" + name + ".err");
-    EXPECT_EQ(sanitizer_report(log), "") << "node " << name;
-    if (failed) std::cerr << "---- stderr of node " << name << " (" << address << ")\n" << log;
+    const std::string report = sanitizer_report(log);
+    EXPECT_EQ(report, "") << "node " << name;
+    if (failed || !report.empty())
+      std::cerr << "---- stderr of node " << name << " (" << address << ")\n" << log;
   }
 }
 
