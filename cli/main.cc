@@ -2,10 +2,11 @@
 //   dendrite-cli [--node H:P] [--timeout MS] status|ring
 //   dendrite-cli [--node H:P] [--timeout MS] set KEY VALUE [--consistency N]
 //   dendrite-cli [--node H:P] [--timeout MS] get KEY | del KEY [--consistency N] | keys [--local]
+//   dendrite-cli keygen DIR
 // Exit codes (docs/contract.md "Exit codes"): 0 ok, 1 not found, 2 usage or bad input,
 // 3 unreachable or timed out, 4 consistency not met. Errors: one line on stderr.
-// This file parses the command line; the commands live in ring_commands.cc
-// and data_commands.cc.
+// This file parses the command line; the commands live in ring_commands.cc,
+// data_commands.cc and key_commands.cc.
 #include <algorithm>
 #include <functional>
 #include <iostream>
@@ -18,6 +19,7 @@
 #include "data_commands.h"
 #include "dendrite/address.h"
 #include "dendrite/client/connection.h"
+#include "key_commands.h"
 #include "ring_commands.h"
 
 namespace {
@@ -83,6 +85,14 @@ int main(int argc, char** argv) {
   backup->add_option("DIR", data.key, "an absolute path on the node's machine; must not exist")
       ->required();
   commands.push_back({backup, [&] { return run_backup(opt, data); }});
+
+  std::string key_dir;
+  CLI::App* keygen = app.add_subcommand(
+      "keygen",
+      "write a new CURVE key pair into DIR (secret.key, public.key); print the public key");
+  keygen->add_option("DIR", key_dir, "a directory (created when missing); keys are not overwritten")
+      ->required();
+  commands.push_back({keygen, [&] { return run_keygen(key_dir); }});
 
   std::string names;
   for (const Command& c : commands) {

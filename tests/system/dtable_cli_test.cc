@@ -4,6 +4,7 @@
 // set/get/del/keys has its exit code (docs/contract.md "Exit codes") and one
 // line on stderr.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -475,6 +476,36 @@ TEST_F(DtableCliTest, ACrashedHostIsRememberedShownDownAndForgottenOnRequest) {
   r = cli({"--node", a, "ring"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.err.find(b), std::string::npos) << r.err;
+}
+
+// keygen talks to no node: a key pair for a node or a client, never overwritten.
+TEST_F(DtableCliTest, KeygenWritesAPrivatePairOnceAndPrintsItsPublicKey) {
+  const std::string keys = dir_.path() + "/keys";
+  RunResult r = cli({"keygen", keys});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  ASSERT_EQ(r.out.size(), 41u) << r.out;  // 40 Z85 characters and a newline
+  const std::string pub = r.out.substr(0, 40);
+  struct stat st {};
+  ASSERT_EQ(::stat((keys + "/secret.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_NE(read_file(keys + "/public.key").find(pub + "\n"), std::string::npos);
+  const std::string secret_before = read_file(keys + "/secret.key");
+  EXPECT_EQ(secret_before.find(pub), std::string::npos);  // the secret is another key
+
+  // Again into the same directory: refused, one line, nothing changed.
+  r = cli({"keygen", keys});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_TRUE(is_one_line(r.err)) << r.err;
+  EXPECT_NE(r.err.find("not overwriting"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(keys + "/secret.key"), secret_before);
+
+  // No directory, or one that cannot be made.
+  EXPECT_EQ(cli({"keygen"}).code, 2);
+  r = cli({"keygen", dir_.path() + "/missing/parent/keys"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(is_one_line(r.err)) << r.err;
 }
 
 }  // namespace
