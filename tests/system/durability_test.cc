@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dendrite/client/dtable_client.h"
+#include "dendrite/client/ring_view.h"
 #include "support/eventually.h"
 #include "support/process.h"
 #include "support/programs.h"
@@ -152,8 +153,22 @@ class DurabilityTest : public ::testing::Test {
     configure("b", {seed}, storage);
     configure("c", {seed}, storage);
     for (const char* n : {"a", "b", "c"}) ASSERT_TRUE(start(n)) << n;
-    // One ring of all three: a write at consistency 3 is met (b and c
-    // join at once and may first form rings apart, which then merge).
+    // One settled ring of all three: b and c join at once and may first
+    // form rings apart, which then merge; a write during the merge may be
+    // refused. Every node's walk sees the same 9 vnodes, and a write at
+    // consistency 3 is met.
+    ASSERT_TRUE(eventually(
+        [&] {
+          std::vector<Vnode> first;
+          for (const char* n : {"a", "b", "c"}) {
+            auto ring = client::walk_ring(nodes_.at(n).address, 1000ms);
+            if (!ring.ok() || ring->size() != 9) return false;
+            if (first.empty()) first = *ring;
+            if (*ring != first) return false;
+          }
+          return true;
+        },
+        kSettle, kPoll));
     auto c = connect("a");
     ASSERT_TRUE(c);
     ASSERT_TRUE(eventually([&] { return c->set("ring-probe", "x", 3).ok(); }, kSettle, kPoll));
