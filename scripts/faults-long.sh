@@ -6,9 +6,10 @@
 #   ./scripts/faults-long.sh [--seed N] [--duration SECONDS] [--nodes N] [--rounds N]
 # Defaults: seed = the time, 300 s per scenario, 5 nodes, 1 round. Round k runs
 # with seed + 100*k. Exits 1 when any round lost or mangled an acknowledged write.
-# The partition scenario needs root and iproute2, clock needs libfaketime: as
-# root on Debian the missing packages (iproute2, faketime) are installed first;
-# otherwise those scenarios print SKIPPED.
+# The partition scenarios need root, iproute2 and iptables (silent and one-way
+# cuts), clock needs libfaketime: as root on Debian the missing packages
+# (iproute2, iptables, faketime) are installed first; otherwise those
+# scenarios print SKIPPED.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
@@ -24,16 +25,17 @@ while [ $# -gt 0 ]; do
     --duration) duration="$2"; shift 2 ;;
     --nodes) nodes="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) extra+=("$1"); shift ;;
   esac
 done
 
-# iproute2 (network namespaces) and faketime (libfaketime) for the partition
-# and clock scenarios.
+# iproute2 (network namespaces), iptables (drops inside them) and faketime
+# (libfaketime) for the partition and clock scenarios.
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   need=()
   command -v ip >/dev/null 2>&1 || need+=(iproute2)
+  command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || need+=(iptables)
   dpkg-query -W -f='${Status}' libfaketime 2>/dev/null | grep -q "install ok installed" ||
     need+=(faketime)
   if [ ${#need[@]} -gt 0 ]; then
