@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "dendrite/address.h"
 #include "dendrite/service_registry.h"
 #include "dendrite/vnode_json.h"
 #include "host/allocator.h"
@@ -187,6 +188,14 @@ Status Node::start() {
   n.transport = std::make_unique<ZmqTransport>(tc, n.dispatcher);
   if (Status s = n.transport->start(); !s.ok()) return n.fail(StartFailure::kBind, s);
   n.address = n.transport->address();
+  if (auto listen = parse_host_port(n.config.listen, 0);
+      listen.ok() && !is_loopback_host(listen->host)) {
+    log->warn(
+        "listening on {}, which other machines may reach, and this ring is neither encrypted "
+        "nor authenticated: anyone who reaches the port can join the ring and read and write "
+        "every key (docs/security.md)",
+        n.config.listen);
+  }
 
   RingConfig rc;
   rc.address = n.address;

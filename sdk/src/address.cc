@@ -33,4 +33,26 @@ Status check_peer_address(std::string_view text) {
   return parsed.ok() ? Status::Ok() : parsed.status();
 }
 
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  if (host.substr(0, 4) != "127.") return false;
+  // Three more decimal parts of 0..255 after "127.": `parts` counts "127"
+  // and the one being read.
+  int parts = 2;
+  int value = -1;
+  for (char c : host.substr(4)) {
+    if (c == '.') {
+      if (value < 0) return false;
+      ++parts;
+      value = -1;
+    } else if (c >= '0' && c <= '9') {
+      value = (value < 0 ? 0 : value * 10) + (c - '0');
+      if (value > 255) return false;
+    } else {
+      return false;
+    }
+  }
+  return parts == 4 && value >= 0;
+}
+
 }  // namespace dendrite

@@ -208,6 +208,36 @@ TEST_F(SystemTest, StartupLogNamesTheAllocatorTheBuildChose) {
   }
 }
 
+// A node others may reach is open to them until the ring is secured: it says
+// so at start; a node on loopback does not.
+TEST_F(SystemTest, ANodeListeningBeyondLoopbackWarnsThatItIsOpen) {
+  start_node("a");
+  const int port = free_port();
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  json doc = {{"listen", "0.0.0.0:" + std::to_string(port)},
+              {"advertise", address},
+              {"log", {{"level", "info"}}},
+              {"plugins", json::array()}};
+  const std::string config = dir_.write("open.json", doc.dump(2));
+  nodes_["open"] = Node{
+      address, std::make_unique<Process>(std::vector<std::string>{kDendrited, "--config", config},
+                                         dir_.path() + "/open.out", dir_.path() + "/open.err")};
+  const std::string log_path = dir_.path() + "/open.err";
+  ASSERT_TRUE(
+      eventually([&] { return read_file(log_path).find(" is up with ") != std::string::npos; },
+                 kSettle, kPoll))
+      << read_file(log_path);
+  const std::string log = read_file(log_path);
+  EXPECT_NE(log.find(" W [node] listening on 0.0.0.0:" + std::to_string(port) +
+                     ", which other machines may reach"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("neither encrypted nor authenticated"), std::string::npos) << log;
+  const std::string loopback = read_file(dir_.path() + "/a.err");
+  EXPECT_NE(loopback.find(" is up with "), std::string::npos) << loopback;
+  EXPECT_EQ(loopback.find("other machines may reach"), std::string::npos) << loopback;
+}
+
 TEST_F(SystemTest, StatusShowsVnodesWithPredecessorAndSuccessors) {
   const std::string a = start_node("a");
   const std::string b = start_node("b", {a});

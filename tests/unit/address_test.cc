@@ -36,5 +36,16 @@ TEST(AddressTest, RefusesMalformedAddressesNamingThem) {
   EXPECT_TRUE(check_peer_address("127.0.0.1:1").ok());
 }
 
+TEST(AddressTest, LoopbackHostsAreOnlyThoseWrittenAsLoopback) {
+  for (const char* h : {"localhost", "127.0.0.1", "127.1.2.3", "127.255.255.255", "::1", "[::1]"}) {
+    EXPECT_TRUE(is_loopback_host(h)) << h;
+  }
+  for (const char* h : {"0.0.0.0", "*", "10.0.0.1", "128.0.0.1", "127.0.0", "127.0.0.256",
+                        "127.0.0.1.5", "127..0.1", "127.0.0.", "127.a.0.1", "[::]",
+                        "::", "example.org", "localhost.example.org", ""}) {
+    EXPECT_FALSE(is_loopback_host(h)) << h;
+  }
+}
+
 }  // namespace
 }  // namespace dendrite

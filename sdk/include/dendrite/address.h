@@ -28,4 +28,10 @@ Result<HostPort> parse_host_port(std::string_view text, int min_port = 1);
 // connect to.
 Status check_peer_address(std::string_view text);
 
+// True when `host` (HostPort::host) is written as a loopback address:
+// "localhost", an IPv4 address in 127.0.0.0/8 (dotted decimal), or ::1
+// (with or without brackets). Any other name counts as not loopback (it may
+// resolve to anything), as do wildcards ("*", 0.0.0.0). Pure; thread-safe.
+bool is_loopback_host(std::string_view host);
+
 }  // namespace dendrite
