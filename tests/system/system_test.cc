@@ -127,6 +127,15 @@ class SystemTest : public ::testing::Test {
 
   Process& process(const std::string& name) { return *nodes_.at(name).process; }
 
+  // The stderr of node `name` once it says it is up (or as it is after
+  // kSettle, when it never does).
+  std::string startup_log(const std::string& name) {
+    const std::string path = dir_.path() + "/" + name + ".err";
+    eventually([&] { return read_file(path).find(" is up with ") != std::string::npos; }, kSettle,
+               kPoll);
+    return read_file(path);
+  }
+
   // Waits until walking the ring from each of `hosts` gives exactly their vnodes.
   bool converged(const std::vector<std::string>& hosts) {
     const std::vector<std::string> want = expected_ids(hosts);
@@ -195,12 +204,8 @@ TEST_F(SystemTest, ThreeNodesFormOneRingSeenAlikeFromEveryNode) {
 // and says which one serves it once it is up.
 TEST_F(SystemTest, StartupLogNamesTheAllocatorTheBuildChose) {
   start_node("a");
-  const std::string log_path = dir_.path() + "/a.err";
-  ASSERT_TRUE(
-      eventually([&] { return read_file(log_path).find(" is up with ") != std::string::npos; },
-                 kSettle, kPoll))
-      << read_file(log_path);
-  const std::string log = read_file(log_path);
+  const std::string log = startup_log("a");
+  ASSERT_NE(log.find(" is up with "), std::string::npos) << log;
   const std::string want = std::string("(allocator: ") + DENDRITE_PROGRAM_ALLOCATOR;
   EXPECT_NE(log.find(want), std::string::npos) << "expected '" << want << "' in:\n" << log;
   if (std::string(DENDRITE_PROGRAM_ALLOCATOR) == "mimalloc") {
@@ -222,18 +227,14 @@ TEST_F(SystemTest, ANodeListeningBeyondLoopbackWarnsThatItIsOpen) {
   nodes_["open"] = Node{
       address, std::make_unique<Process>(std::vector<std::string>{kDendrited, "--config", config},
                                          dir_.path() + "/open.out", dir_.path() + "/open.err")};
-  const std::string log_path = dir_.path() + "/open.err";
-  ASSERT_TRUE(
-      eventually([&] { return read_file(log_path).find(" is up with ") != std::string::npos; },
-                 kSettle, kPoll))
-      << read_file(log_path);
-  const std::string log = read_file(log_path);
+  const std::string log = startup_log("open");
+  ASSERT_NE(log.find(" is up with "), std::string::npos) << log;
   EXPECT_NE(log.find(" W [node] listening on 0.0.0.0:" + std::to_string(port) +
                      ", which other machines may reach"),
             std::string::npos)
       << log;
   EXPECT_NE(log.find("neither encrypted nor authenticated"), std::string::npos) << log;
-  const std::string loopback = read_file(dir_.path() + "/a.err");
+  const std::string loopback = startup_log("a");
   EXPECT_NE(loopback.find(" is up with "), std::string::npos) << loopback;
   EXPECT_EQ(loopback.find("other machines may reach"), std::string::npos) << loopback;
 }

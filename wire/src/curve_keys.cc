@@ -68,11 +68,10 @@ Result<std::vector<std::string>> parse_keys(const std::string& path, std::string
     const std::string_view line = trim(text.substr(0, end));
     text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
     if (line.empty()) continue;
-    if (check_z85_key(line).ok()) {
+    if (Status key = check_z85_key(line); key.ok()) {
       keys.emplace_back(line);
     } else if (line.front() != '#') {
-      return Status::InvalidArgument(path + ":" + std::to_string(line_no) + ": " +
-                                     check_z85_key(line).message());
+      return Status::InvalidArgument(path + ":" + std::to_string(line_no) + ": " + key.message());
     }
   }
   return keys;
@@ -232,15 +231,16 @@ Result<std::vector<std::string>> read_key_list(const std::vector<std::string>& e
     keys.push_back(std::move(key));
   };
   for (const std::string& entry : entries) {
-    if (check_z85_key(entry).ok()) {
+    const Status as_key = check_z85_key(entry);
+    if (as_key.ok()) {
       add(entry);
       continue;
     }
     struct stat st {};
     if (::stat(entry.c_str(), &st) != 0) {
-      return Status::InvalidArgument("'" + entry + "' is neither a CURVE key (" +
-                                     check_z85_key(entry).message() + ") nor a readable file (" +
-                                     errno_text(errno) + ")");
+      const int err = errno;
+      return Status::InvalidArgument("'" + entry + "' is neither a CURVE key (" + as_key.message() +
+                                     ") nor a readable file (" + errno_text(err) + ")");
     }
     auto text = read_small_file(entry);
     if (!text.ok()) return text.status();
