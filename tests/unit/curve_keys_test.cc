@@ -159,5 +159,63 @@ TEST(CurveKeysTest, AllowListsMixKeysAndFilesOnceEach) {
   EXPECT_NE(b2.status().message().find(bad + ":2:"), std::string::npos) << b2.status().message();
 }
 
+TEST(CurveKeysTest, NodeListsNameTheAddressEachKeyServes) {
+  TempDir tmp;
+  auto a = generate_curve_key_pair();
+  auto b = generate_curve_key_pair();
+  auto c = generate_curve_key_pair();
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  const std::string file =
+      tmp.write("nodes.txt", "# the ring\n" + a->public_key + " 127.0.0.1:5000\n" + b->public_key +
+                                 "\t 127.0.0.1:5001 \r\n" + c->public_key + "\n" + a->public_key +
+                                 " 127.0.0.1:5000\n");
+  // The roll of a: a new key listed for its address after the old one.
+  auto nodes = read_node_key_list({file, c->public_key + " 127.0.0.1:5000"});
+  ASSERT_TRUE(nodes.ok()) << nodes.status().to_string();
+  ASSERT_EQ(nodes->size(), 4u);  // a's line once
+  CurveIdentity id{*a, *nodes};
+  EXPECT_EQ(id.server_keys_for("127.0.0.1:5000"),
+            (std::vector<std::string>{a->public_key, c->public_key}));
+  EXPECT_EQ(id.server_keys_for("127.0.0.1:5001"), (std::vector<std::string>{b->public_key}));
+  EXPECT_TRUE(id.server_keys_for("127.0.0.1:5002").empty());
+
+  // What follows a key must be an address; client lists and key files take none.
+  const std::string bad = tmp.write("bad.txt", a->public_key + " not-an-address\n");
+  auto refused = read_node_key_list({bad});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find(bad + ":1:"), std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("no host:port"), std::string::npos)
+      << refused.status().message();
+  auto clients = read_key_list({file});
+  ASSERT_FALSE(clients.ok());
+  EXPECT_NE(clients.status().message().find(file + ":2:"), std::string::npos)
+      << clients.status().message();
+  EXPECT_FALSE(read_key_list({a->public_key + " 127.0.0.1:5000"}).ok());
+  const std::string key_with_address = tmp.write("one.key", a->public_key + " 127.0.0.1:1\n");
+  EXPECT_FALSE(read_public_key_file(key_with_address).ok());
+}
+
+TEST(CurveKeysTest, APairIsReadBackOnlyWhenItsHalvesMatch) {
+  TempDir tmp;
+  auto a = generate_curve_key_pair();
+  auto b = generate_curve_key_pair();
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(write_curve_key_pair(tmp.path() + "/a", *a).ok());
+  ASSERT_TRUE(write_curve_key_pair(tmp.path() + "/b", *b).ok());
+  const std::string secret = tmp.path() + "/a/secret.key";
+  auto pair = read_curve_key_pair(secret, tmp.path() + "/a/public.key");
+  ASSERT_TRUE(pair.ok()) << pair.status().to_string();
+  EXPECT_EQ(pair->public_key, a->public_key);
+  EXPECT_EQ(pair->secret_key, a->secret_key);
+  auto derived = read_curve_key_pair(secret, "");
+  ASSERT_TRUE(derived.ok());
+  EXPECT_EQ(derived->public_key, a->public_key);
+  auto mismatch = read_curve_key_pair(secret, tmp.path() + "/b/public.key");
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_NE(mismatch.status().message().find("not the public key of " + secret), std::string::npos)
+      << mismatch.status().message();
+}
+
 }  // namespace
 }  // namespace dendrite::wire

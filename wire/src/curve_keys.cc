@@ -11,7 +11,10 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
+
+#include "dendrite/address.h"
 
 namespace dendrite::wire {
 namespace {
@@ -58,9 +61,33 @@ Result<std::string> read_small_file(const std::string& path) {
   return text.str();
 }
 
-// The keys of a key file's text, in order; `path` names it in errors.
-Result<std::vector<std::string>> parse_keys(const std::string& path, std::string_view text) {
-  std::vector<std::string> keys;
+// One line of an allow-list: a key, optionally followed by blanks and the
+// host:port it serves. Nullopt when the line is no key at all (`why` says
+// why); an error when it is a key followed by something that is no address.
+Result<std::optional<ListedKey>> parse_key_line(std::string_view line, std::string& why) {
+  std::string_view key = line;
+  std::string_view rest;
+  if (const std::size_t blank = line.find_first_of(" \t"); blank != std::string_view::npos) {
+    key = line.substr(0, blank);
+    rest = trim(line.substr(blank));
+  }
+  if (Status s = check_z85_key(key); !s.ok()) {
+    why = s.message();
+    return std::optional<ListedKey>();
+  }
+  if (rest.empty()) return std::optional<ListedKey>(ListedKey{std::string(key), {}});
+  if (Status s = check_peer_address(rest); !s.ok()) {
+    return Status::InvalidArgument("'" + std::string(rest) +
+                                   "' after the key is no host:port address: " + s.message());
+  }
+  return std::optional<ListedKey>(ListedKey{std::string(key), std::string(rest)});
+}
+
+// The keys of a key file's text, in order; `path` names it in errors. Lines
+// may name an address only when `addresses` allows it.
+Result<std::vector<ListedKey>> parse_keys(const std::string& path, std::string_view text,
+                                          bool addresses) {
+  std::vector<ListedKey> keys;
   std::size_t line_no = 0;
   while (!text.empty()) {
     ++line_no;
@@ -68,11 +95,18 @@ Result<std::vector<std::string>> parse_keys(const std::string& path, std::string
     const std::string_view line = trim(text.substr(0, end));
     text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
     if (line.empty()) continue;
-    if (Status key = check_z85_key(line); key.ok()) {
-      keys.emplace_back(line);
-    } else if (line.front() != '#') {
-      return Status::InvalidArgument(path + ":" + std::to_string(line_no) + ": " + key.message());
+    const std::string where = path + ":" + std::to_string(line_no) + ": ";
+    std::string why;
+    auto parsed = parse_key_line(line, why);
+    if (!parsed.ok()) return Status::InvalidArgument(where + parsed.status().message());
+    if (!parsed->has_value()) {
+      if (line.front() == '#') continue;
+      return Status::InvalidArgument(where + why);
     }
+    if (!(*parsed)->address.empty() && !addresses) {
+      return Status::InvalidArgument(where + "a key file holds only a key, no address");
+    }
+    keys.push_back(std::move(**parsed));
   }
   return keys;
 }
@@ -81,13 +115,13 @@ Result<std::vector<std::string>> parse_keys(const std::string& path, std::string
 Result<std::string> read_one_key(const std::string& path) {
   auto text = read_small_file(path);
   if (!text.ok()) return text.status();
-  auto keys = parse_keys(path, *text);
+  auto keys = parse_keys(path, *text, /*addresses=*/false);
   if (!keys.ok()) return keys.status();
   if (keys->size() != 1) {
     return Status::InvalidArgument("key file " + path + " holds " + std::to_string(keys->size()) +
                                    " keys; expected exactly one");
   }
-  return std::move(keys->front());
+  return std::move(keys->front().key);
 }
 
 // Creates `path` (which must not exist) with `mode` (less the umask; with
@@ -222,31 +256,83 @@ Result<std::string> read_secret_key_file(const std::string& path) {
   return read_one_key(path);
 }
 
-Result<std::vector<std::string>> read_key_list(const std::vector<std::string>& entries) {
-  std::vector<std::string> keys;
-  auto add = [&](std::string key) {
-    for (const std::string& k : keys) {
-      if (k == key) return;
+namespace {
+
+// read_key_list() and read_node_key_list(): entries are key lines or files of
+// them; a line with an address counts once per (key, address).
+Result<std::vector<ListedKey>> read_listed_keys(const std::vector<std::string>& entries,
+                                                bool addresses) {
+  std::vector<ListedKey> keys;
+  auto add = [&](ListedKey key) {
+    for (const ListedKey& k : keys) {
+      if (k.key == key.key && k.address == key.address) return;
     }
     keys.push_back(std::move(key));
   };
   for (const std::string& entry : entries) {
-    const Status as_key = check_z85_key(entry);
-    if (as_key.ok()) {
-      add(entry);
+    std::string why;
+    auto as_line = parse_key_line(trim(entry), why);
+    if (!as_line.ok())
+      return Status::InvalidArgument("'" + entry + "': " + as_line.status().message());
+    if (as_line->has_value()) {
+      if (!(*as_line)->address.empty() && !addresses) {
+        return Status::InvalidArgument("'" + entry + "': this list takes keys only, no address");
+      }
+      add(std::move(**as_line));
       continue;
     }
     struct stat st {};
     if (::stat(entry.c_str(), &st) != 0) {
       const int err = errno;
-      return Status::InvalidArgument("'" + entry + "' is neither a CURVE key (" + as_key.message() +
+      return Status::InvalidArgument("'" + entry + "' is neither a CURVE key (" + why +
                                      ") nor a readable file (" + errno_text(err) + ")");
     }
     auto text = read_small_file(entry);
     if (!text.ok()) return text.status();
-    auto found = parse_keys(entry, *text);
+    auto found = parse_keys(entry, *text, addresses);
     if (!found.ok()) return found.status();
-    for (std::string& k : *found) add(std::move(k));
+    for (ListedKey& k : *found) add(std::move(k));
+  }
+  return keys;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> read_key_list(const std::vector<std::string>& entries) {
+  auto listed = read_listed_keys(entries, /*addresses=*/false);
+  if (!listed.ok()) return listed.status();
+  std::vector<std::string> keys;
+  keys.reserve(listed->size());
+  for (ListedKey& k : *listed) keys.push_back(std::move(k.key));
+  return keys;
+}
+
+Result<std::vector<ListedKey>> read_node_key_list(const std::vector<std::string>& entries) {
+  return read_listed_keys(entries, /*addresses=*/true);
+}
+
+Result<CurveKeyPair> read_curve_key_pair(const std::string& secret_key_file,
+                                         const std::string& public_key_file) {
+  auto secret = read_secret_key_file(secret_key_file);
+  if (!secret.ok()) return secret.status();
+  auto derived = public_key_of(*secret);
+  if (!derived.ok()) return derived.status();
+  if (!public_key_file.empty()) {
+    auto listed = read_public_key_file(public_key_file);
+    if (!listed.ok()) return listed.status();
+    if (*listed != *derived) {
+      return Status::InvalidArgument(public_key_file + " holds " + *listed +
+                                     ", which is not the public key of " + secret_key_file + " (" +
+                                     *derived + ")");
+    }
+  }
+  return CurveKeyPair{std::move(derived).value(), std::move(secret).value()};
+}
+
+std::vector<std::string> CurveIdentity::server_keys_for(std::string_view address) const {
+  std::vector<std::string> keys;
+  for (const ListedKey& k : nodes) {
+    if (k.address == address) keys.push_back(k.key);
   }
   return keys;
 }

@@ -7,7 +7,9 @@
 
 #include "dendrite/address.h"
 #include "dendrite/batch_frame.h"
+#include "dendrite/wire/curve_keys.h"
 #include "dendrite/wire/frame_codec.h"
+#include "dendrite/wire/socket_events.h"
 #include "dendrite/wire/zmq_frames.h"
 
 namespace dendrite::wire {
@@ -16,21 +18,55 @@ namespace {
 constexpr auto kMore = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
 // Room a batch frame starts with, so that it seldom grows (and copies itself).
 constexpr std::size_t kBatchReserve = 16u << 10;
+// The socket events a channel's monitor reports: how each handshake ended.
+constexpr int kHandshakeEvents =
+    ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
 
 }  // namespace
+
+Result<CurveClientKeys> channel_keys(const CurveIdentity& identity, const std::string& address) {
+  std::vector<std::string> server_keys = identity.server_keys_for(address);
+  if (server_keys.empty()) {
+    return Status::InvalidArgument("no CURVE server key is listed for " + address +
+                                   " (add a line '<its public key> " + address +
+                                   "' to the nodes list)");
+  }
+  return CurveClientKeys{identity.own.public_key, identity.own.secret_key, std::move(server_keys)};
+}
 
 Result<std::unique_ptr<PeerChannel>> PeerChannel::open(zmq::context_t& ctx,
                                                        const std::string& address,
                                                        const ChannelOptions& options) {
   if (Status s = check_peer_address(address); !s.ok()) return s;
+  if (options.curve) {
+    const CurveClientKeys& keys = *options.curve;
+    if (keys.server_keys.empty()) {
+      return Status::InvalidArgument("no CURVE server key given for " + address);
+    }
+    for (const std::string* key : {&keys.public_key, &keys.secret_key}) {
+      if (Status s = check_z85_key(*key); !s.ok()) return s;
+    }
+    for (const std::string& key : keys.server_keys) {
+      if (Status s = check_z85_key(key); !s.ok()) {
+        return Status::InvalidArgument("server key of " + address + ": " + s.message());
+      }
+    }
+  }
   try {
     zmq::socket_t s(ctx, zmq::socket_type::dealer);
     s.set(zmq::sockopt::linger, 0);
     s.set(zmq::sockopt::sndhwm, options.send_queue);
     if (options.max_message_bytes >= 0) s.set(zmq::sockopt::maxmsgsize, options.max_message_bytes);
     if (address.front() == '[') s.set(zmq::sockopt::ipv6, 1);
-    s.connect("tcp://" + address);
-    std::unique_ptr<PeerChannel> channel(new PeerChannel(address, std::move(s), options));
+    if (options.curve) {
+      s.set(zmq::sockopt::curve_publickey, options.curve->public_key);
+      s.set(zmq::sockopt::curve_secretkey, options.curve->secret_key);
+    }
+    zmq::socket_t events = watch_socket(ctx, s, kHandshakeEvents);
+    std::unique_ptr<PeerChannel> channel(
+        new PeerChannel(address, std::move(s), std::move(events), options));
+    channel->connect();
     channel->send_probe();
     return channel;
   } catch (const zmq::error_t& e) {
@@ -38,14 +74,87 @@ Result<std::unique_ptr<PeerChannel>> PeerChannel::open(zmq::context_t& ctx,
   }
 }
 
-PeerChannel::PeerChannel(std::string address, zmq::socket_t socket, const ChannelOptions& options)
+PeerChannel::PeerChannel(std::string address, zmq::socket_t socket, zmq::socket_t events,
+                         const ChannelOptions& options)
     : address_(std::move(address)),
+      endpoint_("tcp://" + address_),
       socket_(std::move(socket)),
+      events_(std::move(events)),
       options_(options),
       last_used_(Clock::now()) {}
 
 PeerChannel::~PeerChannel() {
   close(Status::Unavailable("connection to " + address_ + " closed"));
+}
+
+void PeerChannel::connect() {
+  if (options_.curve) {
+    socket_.set(zmq::sockopt::curve_serverkey, options_.curve->server_keys[server_key_]);
+  }
+  socket_.connect(endpoint_);
+  connected_ = true;
+}
+
+void PeerChannel::read_events() {
+  if (closed_) return;
+  try {
+    while (const std::optional<SocketEvent> e = next_socket_event(events_)) {
+      const std::uint16_t event = e->event;
+      const std::uint32_t value = e->value;
+      if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        refused_.reset();
+        continue;
+      }
+      // A plaintext handshake that fails without detail is a hang-up, not a
+      // refusal: ZeroMQ reconnects and the calls wait as before.
+      if (!connected_ || (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && !options_.curve)) {
+        continue;
+      }
+      const Status why = refusal(event, value);
+      if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+        server_key_ = (server_key_ + 1) % options_.curve->server_keys.size();
+      }
+      refused_ = why;
+      if (options_.observer) options_.observer->refused(address_, why);
+      socket_.disconnect(endpoint_);  // drops what is queued: nothing of it was delivered
+      connected_ = false;
+      fail_all(why);
+    }
+  } catch (const zmq::error_t& e) {
+    if (options_.observer) options_.observer->receive_failed(address_, e.what());
+  }
+}
+
+Status PeerChannel::refusal(std::uint16_t event, std::uint32_t value) const {
+  const std::string node = "node " + address_;
+  switch (event) {
+    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+      return Status::Unavailable(node + " refused our CURVE key (authentication status " +
+                                 std::to_string(value) +
+                                 "): it is on neither its nodes nor its clients list");
+    case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL: {
+      const std::size_t keys = options_.curve->server_keys.size();
+      std::string s = node +
+                      " broke off the CURVE handshake: the server key we hold for it is not its "
+                      "key (or it closed the connection)";
+      if (keys > 1) {
+        s += "; the next call tries its server key " +
+             std::to_string((server_key_ + 1) % keys + 1) + " of " + std::to_string(keys);
+      }
+      return Status::Unavailable(s);
+    }
+    case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+      if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+        return Status::Unavailable(
+            options_.curve ? node + " does not speak CURVE: it is a plaintext node"
+                           : node + " requires CURVE and this side has no keys (docs/security.md)");
+      }
+      return Status::Unavailable(node + " failed the handshake: ZeroMQ protocol error " +
+                                 hex_text(value));
+    default:
+      return Status::Unavailable(node + " failed the handshake (ZeroMQ event " + hex_text(event) +
+                                 ")");
+  }
 }
 
 // A batch holding one kBatchProbe, behind its own id. A node of ours answers
@@ -83,6 +192,15 @@ bool PeerChannel::call(Message request, Milliseconds timeout, Clock::time_point 
   if (closed_) {
     run(done, *closed_);
     return false;
+  }
+  if (!connected_) {  // a handshake was refused: try again
+    try {
+      connect();
+    } catch (const zmq::error_t& e) {
+      run(done, Status::Unavailable("cannot connect to " + endpoint_ + ": " + e.what()));
+      return false;
+    }
+    if (batching_ == Batching::kUnknown) send_probe();
   }
   const std::uint64_t id = next_id_++;
   if (batching_ == Batching::kYes) {
@@ -311,9 +429,7 @@ void PeerChannel::expire(Clock::time_point now) {
   }
 }
 
-void PeerChannel::close(const Status& why) {
-  if (closed_) return;
-  closed_ = why;
+void PeerChannel::fail_all(const Status& why) {
   staged_one_.reset();
   batch_.clear();
   batch_ids_.clear();
@@ -321,6 +437,13 @@ void PeerChannel::close(const Status& why) {
   auto left = std::move(pending_);
   pending_.clear();
   for (auto& [id, p] : left) run(p.done, why);
+}
+
+void PeerChannel::close(const Status& why) {
+  if (closed_) return;
+  closed_ = why;
+  fail_all(why);
+  unwatch_socket(socket_, events_);
   socket_.close();
 }
 

@@ -56,10 +56,41 @@ Result<std::string> read_public_key_file(const std::string& path);
 // is not a regular file or others may read or write it (mode & 0007).
 Result<std::string> read_secret_key_file(const std::string& path);
 
+// A key of an allow-list, with the node address it serves when the list
+// says ("KEY host:port"); `address` is empty otherwise.
+struct ListedKey {
+  std::string key;
+  std::string address;
+};
+
 // An allow-list: each entry is either a key or the path of a file holding
 // keys (one per line, same rules as a key file, any number). Keys in the
 // order first seen, each once. InvalidArgument naming the entry (and the
 // file's line) that is neither.
 Result<std::vector<std::string>> read_key_list(const std::vector<std::string>& entries);
+
+// A node allow-list: like read_key_list(), but every line (and every entry)
+// may name the address whose server key it is: "KEY host:port" (the address
+// checked with check_peer_address). A key listed for two addresses counts
+// twice; the same key and address once.
+Result<std::vector<ListedKey>> read_node_key_list(const std::vector<std::string>& entries);
+
+// The key pair whose secret is in `secret_key_file` (checked as
+// read_secret_key_file does). With a `public_key_file`, that file must hold
+// the secret's public key (InvalidArgument naming both when it does not);
+// without one ("") the public key is derived from the secret.
+Result<CurveKeyPair> read_curve_key_pair(const std::string& secret_key_file,
+                                         const std::string& public_key_file);
+
+// A node's or a client's CURVE identity: its own pair and the node keys of
+// the ring it talks to. Value type.
+struct CurveIdentity {
+  CurveKeyPair own;
+  std::vector<ListedKey> nodes;
+
+  // The server keys listed for the node at `address`, in list order (two
+  // during a key roll); empty when none is.
+  std::vector<std::string> server_keys_for(std::string_view address) const;
+};
 
 }  // namespace dendrite::wire

@@ -30,6 +30,7 @@
 #include "dendrite/host.h"
 #include "dendrite/message.h"
 #include "dendrite/status.h"
+#include "dendrite/wire/curve_keys.h"
 
 namespace dendrite::wire {
 
@@ -51,9 +52,25 @@ class CallObserver {
   // Receiving from the peer's socket failed (a ZeroMQ error, e.g. the context
   // is terminating); what had arrived so far was read.
   virtual void receive_failed(const std::string& /*peer*/, std::string_view /*what*/) {}
+  // The node refused the connection's handshake; `why` is what the calls in
+  // flight failed with.
+  virtual void refused(const std::string& /*peer*/, const Status& /*why*/) {}
   // A reply callback threw; the channel caught it and went on.
   virtual void callback_threw(std::string_view /*what*/) {}
 };
+
+// The keys of a channel that speaks CURVE: its own pair (Z85) and the server
+// keys the node may have, tried in order (the next after a handshake fails
+// without detail, as a wrong server key does; two during a key roll).
+struct CurveClientKeys {
+  std::string public_key;
+  std::string secret_key;
+  std::vector<std::string> server_keys;  // at least one
+};
+
+// The keys a channel to `address` speaks with under `identity`.
+// InvalidArgument naming the address when no server key is listed for it.
+Result<CurveClientKeys> channel_keys(const CurveIdentity& identity, const std::string& address);
 
 struct ChannelOptions {
   // ZMQ_MAXMSGSIZE of the socket (see max_message_size()); -1 = no limit.
@@ -69,6 +86,8 @@ struct ChannelOptions {
   std::size_t batch_bytes = 256u << 10;
   // Told about calls; nullptr = nobody. Must outlive the channel.
   CallObserver* observer = nullptr;
+  // Speak CURVE with these keys; nullopt = plaintext (ZeroMQ's NULL mechanism).
+  std::optional<CurveClientKeys> curve;
 };
 
 // Not thread-safe: after open(), one thread (the owner's I/O thread) makes
@@ -80,9 +99,12 @@ class PeerChannel {
  public:
   // Connects a DEALER in `ctx` to `address` ("host:port", checked with
   // check_peer_address) and sends the batch probe. Connecting is lazy: an
-  // unreachable node is not an error here; its requests time out.
-  // Errors: InvalidArgument for a malformed address, Unavailable when ZeroMQ
-  // refuses the socket.
+  // unreachable node is not an error here; its requests time out. A node that
+  // refuses the connection's handshake (our key unknown to it, CURVE on one
+  // side only, a wrong server key) fails the calls in flight at once with
+  // Unavailable saying why (see read_events()); the next call connects anew.
+  // Errors: InvalidArgument for a malformed address or key, Unavailable when
+  // ZeroMQ refuses the socket.
   static Result<std::unique_ptr<PeerChannel>> open(zmq::context_t& ctx, const std::string& address,
                                                    const ChannelOptions& options);
 
@@ -95,6 +117,18 @@ class PeerChannel {
   const std::string& address() const { return address_; }
   // The socket, to poll for ZMQ_POLLIN; reading it is read()'s job.
   void* socket_handle() { return socket_.handle(); }
+  // The socket's handshake events, to poll for ZMQ_POLLIN; reading them is
+  // read_events()'s job.
+  void* events_handle() { return events_.handle(); }
+
+  // Reads the handshake events that have arrived, without blocking. A refused
+  // handshake fails every call in flight or staged with Unavailable naming the
+  // node and the reason, and disconnects (dropping what ZeroMQ still queues);
+  // the next call() connects again (with the next server key after a
+  // handshake that failed without detail).
+  void read_events();
+  // Why the last handshake was refused, until one succeeds (tests, logs).
+  const std::optional<Status>& refused() const { return refused_; }
 
   // Starts a request: `done` runs exactly once, with the reply (an Err reply
   // is a message), Timeout "no reply from <address> within <timeout> ms" once
@@ -148,8 +182,13 @@ class PeerChannel {
   // the front, when due, or when they outnumber the calls in flight).
   using DeadlineQueue = std::deque<std::pair<Clock::time_point, std::uint64_t>>;
 
-  PeerChannel(std::string address, zmq::socket_t socket, const ChannelOptions& options);
+  PeerChannel(std::string address, zmq::socket_t socket, zmq::socket_t events,
+              const ChannelOptions& options);
 
+  // Connects the socket (with the current server key under CURVE).
+  void connect();
+  // What a failed handshake event says, as the error of the calls it fails.
+  Status refusal(std::uint16_t event, std::uint32_t value) const;
   void send_probe();
   void settle_probe(std::string_view reply);
   // Sends one request as [id][empty][frame]. Unavailable when it cannot.
@@ -159,12 +198,19 @@ class PeerChannel {
              ReplyCallback&& done);
   void take_reply(std::size_t frame_count, zmq::message_t* frames);
   void complete(std::uint64_t id, Result<Message> reply);
+  // Fails every call in flight or staged with `why`.
+  void fail_all(const Status& why);
   void fail(std::uint64_t id, const Status& why);
   void run(ReplyCallback& done, Result<Message> result);
 
   const std::string address_;
+  const std::string endpoint_;  // "tcp://" + address_
   zmq::socket_t socket_;
+  zmq::socket_t events_;  // the monitor of socket_'s handshakes
   const ChannelOptions options_;
+  bool connected_ = false;
+  std::size_t server_key_ = 0;  // index into options_.curve->server_keys
+  std::optional<Status> refused_;
   Batching batching_ = Batching::kUnknown;
   std::uint64_t probe_id_ = 0;
   Clock::time_point probe_deadline_;
