@@ -318,6 +318,65 @@ Status take_plugins(const ObjectReader& r, Config& c) {
   return Status::Ok();
 }
 
+Status take_string_list(const json& v, const std::string& field, std::vector<std::string>& out) {
+  if (!v.is_array()) return field_error(field, "must be a list of strings");
+  std::vector<std::string> items;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].is_string() || v[i].get<std::string>().empty()) {
+      return field_error(field + "[" + std::to_string(i) + "]", "must be a non-empty string");
+    }
+    items.push_back(v[i].get<std::string>());
+  }
+  out = std::move(items);
+  return Status::Ok();
+}
+
+Status take_curve(const ObjectReader& top, SecurityConfig& sec) {
+  const json* obj;
+  if (Status s = take_object(top, "curve", obj); !s.ok()) return s;
+  if (obj == nullptr) return Status::Ok();
+  ObjectReader r(*obj, "security.curve.",
+                 {"secret_key_file", "public_key_file", "nodes", "clients"});
+  if (Status s = r.keys(); !s.ok()) return s;
+  CurveConfig curve;
+  for (auto [key, out] : {std::pair{"secret_key_file", &curve.secret_key_file},
+                          std::pair{"public_key_file", &curve.public_key_file}}) {
+    const json* v = r.find(key);
+    if (v == nullptr) return field_error(r.path(key), "is required");
+    if (!v->is_string() || v->get<std::string>().empty()) {
+      return field_error(r.path(key), "must be a non-empty string (a file's path)");
+    }
+    *out = v->get<std::string>();
+  }
+  const json* nodes = r.find("nodes");
+  if (nodes == nullptr) return field_error(r.path("nodes"), "is required");
+  if (Status s = take_string_list(*nodes, r.path("nodes"), curve.nodes); !s.ok()) return s;
+  if (const json* clients = r.find("clients")) {
+    if (Status s = take_string_list(*clients, r.path("clients"), curve.clients); !s.ok()) return s;
+  }
+  sec.curve = std::move(curve);
+  return Status::Ok();
+}
+
+Status take_security(const ObjectReader& top, Config& c) {
+  const json* obj;
+  if (Status s = take_object(top, "security", obj); !s.ok() || obj == nullptr) return s;
+  ObjectReader r(*obj, "security.", {"curve", "insecure"});
+  if (Status s = r.keys(); !s.ok()) return s;
+  SecurityConfig sec;
+  if (Status s = take_curve(r, sec); !s.ok()) return s;
+  if (const json* v = r.find("insecure")) {
+    if (!v->is_boolean()) return field_error("security.insecure", "must be true or false");
+    sec.insecure = v->get<bool>();
+  }
+  if (sec.curve && sec.insecure) {
+    return config_error(
+        "'security.insecure' says the ring is open, and 'security.curve' secures it: give one");
+  }
+  c.security = std::move(sec);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Config default_config() {
@@ -330,10 +389,10 @@ Config default_config() {
 
 Result<Config> apply_json(Config c, const nlohmann::json& doc) {
   if (!doc.is_object()) return config_error("the document must be a JSON object");
-  ObjectReader r(
-      doc, "",
-      {"listen", "advertise", "join", "vnodes", "num_successors", "replicas", "stabilize",
-       "timeout_ms", "workers", "limits", "membership", "log", "plugin_dir", "plugins"});
+  ObjectReader r(doc, "",
+                 {"listen", "advertise", "join", "vnodes", "num_successors", "replicas",
+                  "stabilize", "timeout_ms", "workers", "limits", "membership", "log", "plugin_dir",
+                  "plugins", "security"});
   if (Status s = r.keys(); !s.ok()) return s;
   if (Status s = take_address(r, "listen", 0, false, c.listen); !s.ok()) return s;
   if (Status s = take_address(r, "advertise", 1, true, c.advertise); !s.ok()) return s;
@@ -349,6 +408,7 @@ Result<Config> apply_json(Config c, const nlohmann::json& doc) {
   if (Status s = take_log(r, c); !s.ok()) return s;
   if (Status s = take_plugin_dir(r, c); !s.ok()) return s;
   if (Status s = take_plugins(r, c); !s.ok()) return s;
+  if (Status s = take_security(r, c); !s.ok()) return s;
   return c;
 }
 
@@ -465,6 +525,14 @@ Status validate(const Config& c) {
 }
 
 nlohmann::json to_json(const Config& c) {
+  json security = {{"insecure", c.security.insecure}};
+  if (c.security.curve) {
+    const CurveConfig& k = *c.security.curve;
+    security["curve"] = {{"secret_key_file", k.secret_key_file},
+                         {"public_key_file", k.public_key_file},
+                         {"nodes", k.nodes},
+                         {"clients", k.clients}};
+  }
   json plugins = json::array();
   for (const PluginSpec& p : c.plugins) {
     json e = {{"name", p.name}};
@@ -497,6 +565,7 @@ nlohmann::json to_json(const Config& c) {
       {"log", {{"level", log_level_name(c.log_level)}}},
       {"plugin_dir", c.plugin_dir ? json(*c.plugin_dir) : json(nullptr)},
       {"plugins", std::move(plugins)},
+      {"security", std::move(security)},
   };
 }
 

@@ -32,6 +32,29 @@ bool Dispatcher::runs_inline(MessageType type) const {
          plugins_.load()->hook_for(type) == nullptr;
 }
 
+bool Dispatcher::client_may_send(MessageType type) const {
+  switch (type) {
+    // What a client needs to find its way: liveness, status, ring lookups.
+    case msg::kPing:
+    case msg::kListVnodes:
+    case msg::kFindSuccessors:
+    case msg::kGetPredecessor:
+    case msg::kHostStatus:
+      return true;
+    default:
+      break;
+  }
+  if (type <= msg::kLastHostType) return false;  // joins, leaves, notifies, forget
+  const PluginLoader* plugins = plugins_.load();
+  TransportHook* hook = plugins ? plugins->hook_for(type) : nullptr;
+  if (hook == nullptr) return true;  // answered "unknown message type" anyway
+  try {
+    return hook->client_may_send(type);
+  } catch (...) {
+    return false;  // a hook that cannot say keeps its type to nodes
+  }
+}
+
 bool Dispatcher::runs_inline_async(MessageType type) const {
   const PluginLoader* plugins = plugins_.load();
   TransportHook* hook = plugins ? plugins->hook_for(type) : nullptr;

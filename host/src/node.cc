@@ -1,5 +1,6 @@
 #include "host/node.h"
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <mutex>
@@ -185,14 +186,49 @@ Status Node::start() {
   tc.max_pending = static_cast<std::size_t>(n.config.limits.max_pending);
   tc.max_pending_bytes = static_cast<std::size_t>(n.config.limits.max_pending_bytes);
   tc.metrics = &n.metrics;
+  if (n.config.security.curve) {
+    auto access = AccessPolicy::load(*n.config.security.curve);
+    if (!access.ok()) return n.fail(StartFailure::kConfig, access.status());
+    tc.access = std::move(access).value();
+  }
+  const auto listen_host = parse_host_port(n.config.listen, 0);
+  const bool beyond_loopback = listen_host.ok() && !is_loopback_host(listen_host->host);
+  if (!tc.access && beyond_loopback && !n.config.security.insecure) {
+    tc.protected_mode = true;
+    tc.ring_hosts = [&n] {
+      std::vector<std::string> hosts = n.config.join;
+      std::lock_guard lock(n.state_mu);
+      if (n.membership) {
+        for (const RememberedHost& h : n.membership->snapshot()) hosts.push_back(h.address);
+      }
+      return hosts;
+    };
+  }
   n.transport = std::make_unique<ZmqTransport>(tc, n.dispatcher);
   if (Status s = n.transport->start(); !s.ok()) return n.fail(StartFailure::kBind, s);
   n.address = n.transport->address();
-  if (auto listen = parse_host_port(n.config.listen, 0);
-      listen.ok() && !is_loopback_host(listen->host)) {
+  if (tc.access) {
+    log->info(
+        "CURVE is on: connections are encrypted, and only listed node and client keys are let in");
+    const std::vector<std::string> own = tc.access->server_keys_for(n.address);
+    if (std::find(own.begin(), own.end(), tc.access->own_keys().public_key) == own.end()) {
+      log->warn(
+          "security.curve.nodes does not list this node's public key {} for its address {}: "
+          "nodes that use this list cannot connect to it",
+          tc.access->own_keys().public_key, n.address);
+    }
+  } else if (tc.protected_mode) {
     log->warn(
         "listening on {}, which other machines may reach, and this ring is neither encrypted "
-        "nor authenticated: anyone who reaches the port can join the ring and read and write "
+        "nor authenticated: anyone who reaches the port can join the ring. Protected mode: "
+        "plugin requests (reads and writes) from addresses other than loopback and the ring's "
+        "hosts are refused until security.curve is configured, or security.insecure set "
+        "(docs/security.md)",
+        n.config.listen);
+  } else if (beyond_loopback) {
+    log->warn(
+        "listening on {}, which other machines may reach, with an open ring "
+        "(security.insecure): anyone who reaches the port can join the ring and read and write "
         "every key (docs/security.md)",
         n.config.listen);
   }

@@ -25,19 +25,24 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include <zmq.hpp>
 
+#include "dendrite/address.h"
 #include "dendrite/batch_frame.h"
 #include "dendrite/wire/frame_codec.h"
 #include "dendrite/wire/peer_channel.h"
+#include "dendrite/wire/socket_events.h"
 #include "dendrite/wire/wakeup.h"
 #include "dendrite/wire/zmq_frames.h"
 #include "host/logging.h"
+#include "host/refusals.h"
 #include "host/transport_stats.h"
 #include "host/worker_pool.h"
+#include "host/zap_handler.h"
 #include "host/zmq_transport.h"
 
 namespace dendrite::host {
@@ -61,6 +66,8 @@ constexpr auto kHousekeeping = std::chrono::milliseconds(1000);
 // Messages queued to one peer before the ROUTER drops more replies (see
 // open()) or a peer's channel refuses more requests ("send queue ... is full").
 constexpr int kPeerQueue = 100000;
+// Poll items before the peers': the ROUTER, the wake-up, the ROUTER's events.
+constexpr std::size_t kPeerItems = 3;
 
 // The I/O thread of the transport running on this thread, if any.
 thread_local const void* t_io_owner = nullptr;
@@ -178,6 +185,13 @@ struct ZmqTransport::Impl {
     zmq::message_t frame;
   };
 
+  // Who sent a request, as far as the checks of dispatch() care.
+  struct Sender {
+    PeerRole role = PeerRole::kNode;
+    bool outsider = false;  // protected mode: neither loopback nor a ring host
+    std::string ip;         // the peer's address, when a check needed it
+  };
+
   // The entries answering a batch's requests, gathered in one poll round for
   // one envelope (the batch's frames before the delimiter).
   struct BatchReply {
@@ -188,8 +202,8 @@ struct ZmqTransport::Impl {
   // Tells the transport's statistics about the calls of every peer channel.
   class CallStats final : public wire::CallObserver {
    public:
-    CallStats(TransportStats& stats, std::shared_ptr<spdlog::logger> log)
-        : stats_(stats), log_(std::move(log)) {}
+    CallStats(TransportStats& stats, std::shared_ptr<spdlog::logger> log, Refusals& refusals)
+        : stats_(stats), log_(std::move(log)), refusals_(refusals) {}
     void sent(MessageType type) override { stats_.of(type).sent->inc(); }
     void answered(MessageType type, Clock::duration latency) override {
       stats_.of(type).latency->observe(latency);
@@ -204,10 +218,14 @@ struct ZmqTransport::Impl {
     void callback_threw(std::string_view what) override {
       log_->error("reply callback threw: {}", what);
     }
+    void refused(const std::string& peer, const Status& why) override {
+      refusals_.refused_by(peer, why.message());
+    }
 
    private:
     TransportStats& stats_;
     std::shared_ptr<spdlog::logger> log_;
+    Refusals& refusals_;
   };
 
   // A request served on the worker pool.
@@ -255,6 +273,7 @@ struct ZmqTransport::Impl {
         log(get_logger("transport")),
         own_metrics(config.metrics ? nullptr : std::make_unique<MetricsRegistry>()),
         stats(config.metrics ? *config.metrics : *own_metrics),
+        refusals(config.metrics ? *config.metrics : *own_metrics),
         pool(config.workers) {
     MetricsRegistry& registry = config.metrics ? *config.metrics : *own_metrics;
     pool_gauges = registry.add_collector([this](MetricWriter& w) {
@@ -366,7 +385,7 @@ struct ZmqTransport::Impl {
     Status s = open();
     std::lock_guard lock(mu);
     if (state != State::kStarting) {  // stop() came first
-      router.close();
+      close_router();
       return Status::FailedPrecondition("transport stopped");
     }
     if (!s.ok()) {
@@ -391,6 +410,17 @@ struct ZmqTransport::Impl {
       // hundred requests in flight can hit the default 1,000 while it reads
       // steadily; the room for replies is bounded by max_pending instead.
       r.set(zmq::sockopt::sndhwm, kPeerQueue);
+      if (config.access) {
+        zap = std::make_unique<ZapHandler>(ctx, *config.access, refusals);
+        if (Status s = zap->start(); !s.ok()) return s;
+        r.set(zmq::sockopt::curve_server, 1);
+        r.set(zmq::sockopt::curve_secretkey, config.access->own_keys().secret_key);
+        r.set(zmq::sockopt::zap_domain, std::string(kZapDomain));
+      }
+      // Handshakes that fail before the ZAP handler is asked (a peer with
+      // the other mechanism, one holding a wrong server key for us).
+      zmq::socket_t events = wire::watch_socket(
+          ctx, r, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
       try {
         r.bind(endpoint);
       } catch (const zmq::error_t& e) {
@@ -401,6 +431,7 @@ struct ZmqTransport::Impl {
       address = config.advertise.empty() ? bound : config.advertise;
       if (Status s = wakeup.open(); !s.ok()) return s;
       router = std::move(r);
+      router_events = std::move(events);
     } catch (const zmq::error_t& e) {
       return Status::Unavailable("cannot bind " + endpoint + ": " + e.what());
     }
@@ -425,6 +456,7 @@ struct ZmqTransport::Impl {
     std::lock_guard joining(stop_mu);
     if (io.joinable()) io.join();  // fails pending calls, closes every socket
     pool.stop();                   // cancels queued local calls, joins workers
+    if (zap) zap->stop();
     ctx.close();
     std::lock_guard lock(mu);
     state = State::kStopped;
@@ -505,6 +537,7 @@ struct ZmqTransport::Impl {
   }
 
   void loop() {
+    refresh_trusted_ips();
     auto next_housekeeping = Clock::now() + kHousekeeping;
     for (;;) {
       if (items_dirty) rebuild_items();
@@ -530,8 +563,15 @@ struct ZmqTransport::Impl {
           if (!drain_inbox()) return;
         }
         if (items[0].revents & ZMQ_POLLIN) serve_router();
-        for (std::size_t i = 2; i < items.size(); ++i) {
-          if (items[i].revents & ZMQ_POLLIN) item_peers[i - 2]->read(kBatch);
+        if (items[2].revents & ZMQ_POLLIN) read_router_events();
+        for (std::size_t i = kPeerItems; i < items.size(); ++i) {
+          if ((items[i].revents & ZMQ_POLLIN) == 0) continue;
+          PeerChannel* peer = item_peers[(i - kPeerItems) / 2];
+          if ((i - kPeerItems) % 2 == 0) {
+            peer->read(kBatch);
+          } else {
+            peer->read_events();
+          }
         }
       } catch (const zmq::error_t& e) {
         log->error("transport I/O error: {}", e.what());
@@ -542,6 +582,7 @@ struct ZmqTransport::Impl {
       flush_peer_batches();
       if (now >= next_housekeeping) {
         close_idle_peers(now);
+        refresh_trusted_ips();
         next_housekeeping = now + kHousekeeping;
       }
     }
@@ -552,8 +593,10 @@ struct ZmqTransport::Impl {
     item_peers.clear();
     items.push_back({router.handle(), 0, ZMQ_POLLIN, 0});
     items.push_back({nullptr, wakeup.fd(), ZMQ_POLLIN, 0});
+    items.push_back({router_events.handle(), 0, ZMQ_POLLIN, 0});
     for (auto& [host, peer] : peers) {
       items.push_back({peer->socket_handle(), 0, ZMQ_POLLIN, 0});
+      items.push_back({peer->events_handle(), 0, ZMQ_POLLIN, 0});
       item_peers.push_back(peer.get());
     }
     items_dirty = false;
@@ -616,18 +659,83 @@ struct ZmqTransport::Impl {
     const RequestFramer::Outcome outcome = framer.finish(payload.size(), config.max_frame_bytes);
     if (outcome.verdict == RequestFramer::Verdict::kDrop) return reject_silently(outcome.why);
     if (outcome.verdict == RequestFramer::Verdict::kReject) return reject(env, outcome.why);
+    // The ROUTER's identity frame carries no connection metadata; the
+    // frames read from the connection do.
+    const Sender sender = sender_of(payload);
     const auto type = static_cast<MessageType>(static_cast<const char*>(payload.data())[0]);
     if (type == msg::kBatch) {
-      serve_batch(std::move(env), view(payload));
+      serve_batch(std::move(env), view(payload), sender);
       // Its answers leave now: the client reads them while the next batch is served.
       return flush_batch_replies();
     }
-    dispatch(std::move(env), Message{type, std::string(view(payload).substr(1))});
+    dispatch(std::move(env), Message{type, std::string(view(payload).substr(1))}, sender);
   }
 
-  // Serves each entry of a batch frame as a request of its own whose reply
-  // joins the batch reply behind `env`. A malformed batch is refused whole.
-  void serve_batch(Envelope&& env, std::string_view frame) {
+  // Who sent `frame`: the role the ZAP handler gave its connection (every
+  // peer is a node on a plaintext ring), and in protected mode whether it is
+  // an outsider. The peer's address only when a check may need it.
+  Sender sender_of(zmq::message_t& frame) const {
+    Sender s;
+    if (config.access) {
+      const char* user = zmq_msg_gets(frame.handle(), "User-Id");
+      s.role = user == nullptr ? PeerRole::kNone : role_of_user_id(user);
+    }
+    if (s.role == PeerRole::kNode && !config.protected_mode) return s;
+    const char* ip = zmq_msg_gets(frame.handle(), "Peer-Address");
+    s.ip = ip == nullptr ? std::string("a peer") : std::string(ip);
+    s.outsider = config.protected_mode && ip != nullptr && !is_loopback_host(s.ip) &&
+                 !trusted_ips.contains(s.ip);
+    return s;
+  }
+
+  // Protected mode: the hosts of the ring's members and seeds, whose
+  // requests are the ring's own. I/O thread only.
+  void refresh_trusted_ips() {
+    if (!config.protected_mode || !config.ring_hosts) return;
+    std::unordered_set<std::string> ips;
+    std::vector<std::string> hosts = config.ring_hosts();
+    hosts.push_back(address);  // this node's own machine, by its advertised address
+    for (const std::string& host : hosts) {
+      if (auto hp = parse_host_port(host); hp.ok()) ips.insert(hp->host);
+    }
+    trusted_ips.swap(ips);
+  }
+
+  // Reads the ROUTER's failed handshakes: logged and counted. libzmq names
+  // only our endpoint for them, not the peer's.
+  void read_router_events() {
+    while (const std::optional<wire::SocketEvent> e = wire::next_socket_event(router_events)) {
+      const std::uint16_t event = e->event;
+      const std::uint32_t value = e->value;
+      const std::string peer = "a peer of " + address;
+      if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+        // The peer closed the connection in the handshake: a peer that found
+        // the other mechanism first and hung up (it may reset the connection
+        // before this side read its greeting), or one that went away.
+        refusals.refuse(RefusalReason::kBadHandshake, peer,
+                        config.access ? "it broke off the handshake (it speaks plaintext, holds a "
+                                        "wrong server key for this node, or went away)"
+                                      : "it broke off the handshake (it may speak CURVE, which "
+                                        "this node does not, or it went away)");
+        continue;
+      }
+      if (event != ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) continue;
+      if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+        refusals.refuse(RefusalReason::kBadHandshake, peer,
+                        config.access ? "it speaks plaintext and this node requires CURVE"
+                                      : "it speaks CURVE and this node is plaintext");
+      } else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC) {
+        refusals.refuse(RefusalReason::kBadHandshake, peer,
+                        "its CURVE handshake does not decrypt: it holds a wrong server key for "
+                        "this node");
+      } else {
+        refusals.refuse(RefusalReason::kBadHandshake, peer,
+                        "the handshake failed with ZeroMQ protocol error " + wire::hex_text(value));
+      }
+    }
+  }
+
+  void serve_batch(Envelope&& env, std::string_view frame, const Sender& sender) {
     std::size_t entries = 0;
     BatchReader check(frame);
     for (BatchReader::Entry e; check.next(e);) ++entries;
@@ -645,18 +753,37 @@ struct ZmqTransport::Impl {
                 frame_of(make_error("malformed request: a batch inside a batch")));
         continue;
       }
-      dispatch(std::move(entry), Message{type, std::string(e.frame.substr(1))});
+      dispatch(std::move(entry), Message{type, std::string(e.frame.substr(1))}, sender);
     }
   }
 
   // Hands one request to its handler: inline, on this thread asynchronously,
   // or on the worker pool (admitted within the pending limits first).
-  void dispatch(Envelope&& env, Message&& request) {
+  void dispatch(Envelope&& env, Message&& request, const Sender& sender) {
     const MessageType type = request.type;
     const TransportStats::PerType& counted = stats.of(type);
     counted.received->inc();
     if (type == msg::kBatchProbe) {  // answered here: this transport serves batches
       return deliver(std::move(env), frame_of(Message{type, std::string(kBatchProbeYes)}));
+    }
+    if (sender.role != PeerRole::kNode && !handler.client_may_send(type)) {
+      const std::string why = "message type " + message_type_hex(type) +
+                              " may be sent by nodes only, and this connection's key is " +
+                              (sender.role == PeerRole::kClient ? "a client's" : "no node's");
+      refusals.refuse(RefusalReason::kClientMessage, sender.ip, why);
+      counted.errors->inc();
+      return deliver(std::move(env), frame_of(make_error("permission denied: " + why)));
+    }
+    if (sender.outsider && (type > msg::kLastHostType || type == msg::kForgetHost)) {
+      const std::string why =
+          "this node listens on " + config.listen +
+          ", beyond loopback, without security: it takes requests of type " +
+          message_type_hex(type) +
+          " only from loopback and the ring's hosts (configure security.curve, or set "
+          "security.insecure: docs/security.md)";
+      refusals.refuse(RefusalReason::kOpenRingWrite, sender.ip, why);
+      counted.errors->inc();
+      return deliver(std::move(env), frame_of(make_error("refused: " + why)));
     }
     if (handler.runs_inline(type)) {
       Message reply = handle_safely(request);
@@ -788,6 +915,14 @@ struct ZmqTransport::Impl {
     options.max_message_bytes = wire::max_message_size(config.max_frame_bytes);
     options.send_queue = kPeerQueue;
     options.observer = &call_stats;
+    if (config.access) {
+      auto keys = wire::channel_keys(config.access->identity(), host);
+      if (!keys.ok()) {
+        error = keys.status().message();
+        return nullptr;
+      }
+      options.curve = std::move(keys).value();
+    }
     auto opened = PeerChannel::open(ctx, host, options);
     if (!opened.ok()) {
       error = opened.status().message();
@@ -864,6 +999,13 @@ struct ZmqTransport::Impl {
     item_peers.clear();
     batching_peers.clear();
     peers.clear();
+    close_router();
+  }
+
+  // Stops the ROUTER's monitor (while its reader is open: stopping sends a
+  // last event), then closes both.
+  void close_router() {
+    wire::unwatch_socket(router, router_events);
     router.close();
   }
 
@@ -873,6 +1015,7 @@ struct ZmqTransport::Impl {
   const std::shared_ptr<spdlog::logger> log;
   const std::unique_ptr<MetricsRegistry> own_metrics;  // when the config names none
   TransportStats stats;
+  Refusals refusals;
   std::string address;  // written by start() before the I/O thread exists
   zmq::context_t ctx;
   WorkerPool pool;
@@ -882,6 +1025,7 @@ struct ZmqTransport::Impl {
   std::mutex stop_mu;  // serialises the joining part of stop()
   std::thread io;
   wire::Wakeup wakeup;
+  std::unique_ptr<ZapHandler> zap;  // with config.access; stopped before ctx closes
 
   // Shared with other threads; guarded by mu.
   std::mutex mu;
@@ -894,12 +1038,16 @@ struct ZmqTransport::Impl {
 
   // Owned by the I/O thread (and by start() before it runs).
   zmq::socket_t router;
+  zmq::socket_t router_events;  // the ROUTER's failed handshakes
   std::vector<Outgoing> io_calls;
   std::vector<Outbound> io_replies;
-  CallStats call_stats{stats, log};
+  CallStats call_stats{stats, log, refusals};
   std::unordered_map<std::string, std::unique_ptr<PeerChannel>> peers;
   std::vector<zmq_pollitem_t> items;
-  std::vector<PeerChannel*> item_peers;  // item_peers[i] polls at items[i + 2]
+  std::unordered_set<std::string> trusted_ips;  // protected mode: refresh_trusted_ips()
+  // item_peers[i] polls at items[kPeerItems + 2i] (replies) and
+  // items[kPeerItems + 2i + 1] (handshake events).
+  std::vector<PeerChannel*> item_peers;
   bool items_dirty = true;
   // Batch replies being filled in this poll round, one per envelope.
   std::vector<BatchReply> batch_replies;
@@ -949,6 +1097,10 @@ std::size_t ZmqTransport::busy_workers() const {
 
 TransportStats& ZmqTransport::stats() {
   return impl_->stats;
+}
+
+Refusals& ZmqTransport::refusals() {
+  return impl_->refusals;
 }
 
 }  // namespace dendrite::host

@@ -120,6 +120,45 @@ TEST(ConfigTest, UnknownKeysNameTheNearestValidKey) {
   EXPECT_EQ(error_for(R"({"plugins": [{"name": "a", "config": {"anything": 1}}]})"), "");
 }
 
+TEST(ConfigTest, TheSecuritySectionTakesCurveFilesOrInsecure) {
+  auto r = apply_json(default_config(), json::parse(R"({"security": {"curve": {
+      "secret_key_file": "/k/secret.key", "public_key_file": "/k/public.key",
+      "nodes": ["/k/nodes.txt"], "clients": ["/k/clients.txt", "/k/more.txt"]}}})"));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  ASSERT_TRUE(r->security.curve.has_value());
+  EXPECT_EQ(r->security.curve->secret_key_file, "/k/secret.key");
+  EXPECT_EQ(r->security.curve->public_key_file, "/k/public.key");
+  EXPECT_EQ(r->security.curve->nodes, std::vector<std::string>{"/k/nodes.txt"});
+  EXPECT_EQ(r->security.curve->clients.size(), 2u);
+  EXPECT_FALSE(r->security.insecure);
+  EXPECT_EQ(to_json(*r)["security"]["curve"]["nodes"][0], "/k/nodes.txt");
+  EXPECT_FALSE(default_config().security.curve.has_value());
+
+  auto open = apply_json(default_config(), json::parse(R"({"security": {"insecure": true}})"));
+  ASSERT_TRUE(open.ok());
+  EXPECT_TRUE(open->security.insecure);
+
+  EXPECT_EQ(error_for(R"({"security": {"curv": {}}})"),
+            "config: unknown key 'security.curv' (did you mean 'security.curve'?)");
+  EXPECT_EQ(error_for(R"({"security": {"curve": {"secret_key_file": "s", "public_key_file": "p",
+                          "nodes": ["n"], "client": []}}})"),
+            "config: unknown key 'security.curve.client' (did you mean 'security.curve.clients'?)");
+  EXPECT_EQ(error_for(R"({"security": {"curve": {"public_key_file": "p", "nodes": ["n"]}}})"),
+            "config: 'security.curve.secret_key_file' is required");
+  EXPECT_EQ(
+      error_for(R"({"security": {"curve": {"secret_key_file": "s", "public_key_file": "p"}}})"),
+      "config: 'security.curve.nodes' is required");
+  EXPECT_EQ(error_for(R"({"security": {"curve": {"secret_key_file": "s", "public_key_file": "p",
+                          "nodes": "n"}}})"),
+            "config: 'security.curve.nodes' must be a list of strings");
+  EXPECT_EQ(error_for(R"({"security": {"insecure": "yes"}})"),
+            "config: 'security.insecure' must be true or false");
+  EXPECT_NE(error_for(R"({"security": {"insecure": true, "curve": {"secret_key_file": "s",
+                          "public_key_file": "p", "nodes": ["n"]}}})")
+                .find("give one"),
+            std::string::npos);
+}
+
 TEST(ConfigTest, MembershipSettings) {
   auto r = apply_json(default_config(), json::parse(R"({"membership": {"forget_after_s": 60}})"));
   ASSERT_TRUE(r.ok());
@@ -230,7 +269,8 @@ TEST(ConfigTest, ToJsonIsTheFileFormatAndRoundTrips) {
     "membership": {"probe_min_ms": 1000, "probe_max_ms": 8000, "verify_ms": 30000,
                    "forget_after_s": 86400},
     "log": {"level": "info"}, "plugin_dir": null,
-    "plugins": [{"name": "dtable"}, {"name": "metrics", "config": {"listen": "127.0.0.1:9464"}}]
+    "plugins": [{"name": "dtable"}, {"name": "metrics", "config": {"listen": "127.0.0.1:9464"}}],
+    "security": {"insecure": false}
   })"));
 
   const json custom = json::parse(R"({
@@ -242,7 +282,9 @@ TEST(ConfigTest, ToJsonIsTheFileFormatAndRoundTrips) {
     "membership": {"probe_min_ms": 200, "probe_max_ms": 4000, "verify_ms": 10000,
                    "forget_after_s": 3600},
     "log": {"level": "warn"}, "plugin_dir": "/opt/p",
-    "plugins": [{"name": "a"}, {"name": "b", "path": "/x/libb.so", "config": {"k": "v"}}]
+    "plugins": [{"name": "a"}, {"name": "b", "path": "/x/libb.so", "config": {"k": "v"}}],
+    "security": {"insecure": false, "curve": {"secret_key_file": "/k/s", "public_key_file": "/k/p",
+                 "nodes": ["/k/nodes.txt"], "clients": []}}
   })");
   auto c = apply_json(default_config(), custom);
   ASSERT_TRUE(c.ok());

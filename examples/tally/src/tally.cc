@@ -67,6 +67,12 @@ std::vector<dendrite::MessageType> TallyPlugin::message_types() const {
   return {kAdd, kGet, kValue};
 }
 
+// [snippet client-types]
+bool TallyPlugin::client_may_send(dendrite::MessageType type) const {
+  return type == kAdd || type == kGet;
+}
+// [end snippet]
+
 std::string TallyPlugin::type_name(dendrite::MessageType type) const {
   switch (type) {
     case kAdd:

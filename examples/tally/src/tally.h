@@ -48,6 +48,8 @@ class TallyPlugin final : public dendrite::Plugin,
   // TransportHook: kAdd, kGet, kValue.
   std::vector<dendrite::MessageType> message_types() const override;
   std::string type_name(dendrite::MessageType type) const override;
+  // On a ring that runs CURVE, clients (tally-cli) may send kAdd and kGet.
+  bool client_may_send(dendrite::MessageType type) const override;
   // Answers kAdd/kGet with kValue (forwarding to the owner when that is
   // another node); errors become Err replies. Thread-safe.
   dendrite::Result<dendrite::Message> handle(const dendrite::Message& request) override;

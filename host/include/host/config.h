@@ -13,6 +13,7 @@
 #include "dendrite/host.h"
 #include "dendrite/logger.h"
 #include "dendrite/status.h"
+#include "host/access_policy.h"
 #include "host/membership.h"
 #include "host/plugin_loader.h"
 #include "host/zmq_transport.h"
@@ -42,6 +43,7 @@ struct Config {
   LogLevel log_level = LogLevel::kInfo;
   std::optional<std::string> plugin_dir;  // null = ../lib/dendrite/plugins beside the executable
   std::vector<PluginSpec> plugins;
+  SecurityConfig security;  // docs/security.md
 
   // The advertised address (advertise, or listen when empty).
   std::string advertised() const { return advertise.empty() ? listen : advertise; }

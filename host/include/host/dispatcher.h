@@ -35,6 +35,9 @@ class Dispatcher final : public RequestHandler {
   void disable_plugins();
 
   bool runs_inline(MessageType type) const override;
+  // The host's read-only types (ping, status, ring lookups) and the plugin
+  // types whose hook says TransportHook::client_may_send().
+  bool client_may_send(MessageType type) const override;
   // Plugin types whose hook says TransportHook::runs_inline().
   bool runs_inline_async(MessageType type) const override;
   Message handle(const Message& request) override;

@@ -46,6 +46,14 @@ class RequestHandler {
     (void)type;
     return false;
   }
+  // True when a connection let in with a client's key (not a node's) may
+  // send requests of `type`: reads and writes of the data, status; never the
+  // ring's maintenance. Requests of other types from it get an Err reply. Only
+  // asked when the ring runs CURVE. Thread-safe and cheap.
+  virtual bool client_may_send(MessageType type) const {
+    (void)type;
+    return false;
+  }
   // Answers one request. Never throws; unknown or malformed requests get an Err
   // reply.
   virtual Message handle(const Message& request) = 0;

@@ -5,11 +5,14 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "dendrite/metrics.h"
 #include "dendrite/status.h"
+#include "host/access_policy.h"
 #include "host/network.h"
 
 namespace dendrite::host {
@@ -32,11 +35,23 @@ struct TransportConfig {
   // thread and need no room.
   std::size_t max_pending = 10000;
   std::size_t max_pending_bytes = 256u << 20;
+  // CURVE keys and allow-lists: with them every connection, served and made,
+  // is encrypted and authenticated, and clients' keys may send only the types
+  // RequestHandler::client_may_send() allows. nullptr = plaintext.
+  std::shared_ptr<const AccessPolicy> access;
+  // Protected mode (an open ring listening beyond loopback): requests of
+  // plugin types and kForgetHost from a peer that is neither on loopback nor
+  // at the address of one of `ring_hosts()` get an Err reply. `ring_hosts`
+  // ("host:port" of the ring's hosts and seeds) is asked on the I/O thread
+  // about once a second; it must be thread-safe and quick.
+  bool protected_mode = false;
+  std::function<std::vector<std::string>()> ring_hosts;
   // Where the transport's statistics go (it must outlive the transport);
   // nullptr = a registry of the transport's own.
   MetricsRegistry* metrics = nullptr;
 };
 
+class Refusals;
 class TransportStats;
 
 // Thread-safe after start().
@@ -66,6 +81,8 @@ class ZmqTransport final : public Network {
   std::size_t busy_workers() const;
   // The transport's statistics (the node names plugin message types there).
   TransportStats& stats();
+  // The security refusals it counted and logged.
+  Refusals& refusals();
 
  private:
   struct Impl;

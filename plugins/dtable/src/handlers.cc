@@ -213,6 +213,20 @@ bool Handlers::runs_inline(MessageType type) const {
   }
 }
 
+bool Handlers::client_may_send(MessageType type) const {
+  switch (type) {
+    case msg::kStatus:
+    case msg::kGetItem:
+    case msg::kSetItem:
+    case msg::kSetMultiItem:
+    case msg::kGetMultiItem:
+    case msg::kLocalKeys:
+      return true;
+    default:
+      return false;
+  }
+}
+
 Result<Message> Handlers::handle(const Message& m) {
   switch (m.type) {
     case msg::kStatus:

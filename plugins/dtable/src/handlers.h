@@ -29,6 +29,9 @@ class Handlers final : public TransportHook {
   // The client and replication types, which never block, run on the
   // transport's I/O thread; whole-table walks and PromoteKey do not.
   bool runs_inline(MessageType type) const override;
+  // Clients may read, write, list keys and ask for status; replication,
+  // hand-overs, promotions and checkpoints are the nodes' own.
+  bool client_may_send(MessageType type) const override;
 
  private:
   // `respond` delayed until the changes made so far are on disk (as the

@@ -48,8 +48,8 @@ class TransportHook {
   // from worker threads like handle() (or from the I/O thread: runs_inline());
   // must not block for long. The host waits for every outstanding answer before
   // the plugin's stop(), so `respond` must be called within a bounded time (use
-  // request deadlines). The default answers with handle(). Requests sent to this host's own address through
-  // Host::request() still go to handle().
+  // request deadlines). The default answers with handle(). Requests sent to this host's own address
+  // through Host::request() still go to handle().
   virtual void handle_async(const Message& request, Respond respond) { respond(handle(request)); }
 
   // True when handle_async() for `type` never blocks and takes microseconds (a
@@ -63,6 +63,19 @@ class TransportHook {
   // FailedPrecondition). The default is false: worker threads. Read once per
   // request; must be thread-safe and cheap.
   virtual bool runs_inline(MessageType type) const {
+    (void)type;
+    return false;
+  }
+
+  // True when a client may send requests of `type` to a ring that runs CURVE
+  // (a connection let in with a key of the `clients` list, not a node's):
+  // the operations a plugin offers to programs outside the ring, such as
+  // dtable's reads, writes and status. Types only nodes send to each other
+  // (replication, hand-overs, anything that changes another node's state
+  // on the ring's behalf) must answer false, which is the default: such a
+  // request from a client key gets an Err "permission denied" reply without
+  // reaching the hook. Read once per request; must be thread-safe and cheap.
+  virtual bool client_may_send(MessageType type) const {
     (void)type;
     return false;
   }
