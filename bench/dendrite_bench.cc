@@ -43,6 +43,9 @@ thread_local int t_call_depth = 0;
 
 struct Options {
   std::string node = "127.0.0.1:5000";
+  // A ring that runs CURVE (else the environment's, as dendrite-cli).
+  std::string curve_secret_key_file;
+  std::vector<std::string> curve_nodes;
   long requests = 100000;
   int clients = 50;
   int pipeline = 1;
@@ -290,6 +293,11 @@ int main(int argc, char** argv) {
       "dendrite-bench: dtable load generator (like redis-benchmark)\n"
       "exit: 0 ok, 1 request errors, 2 usage, 3 unreachable or timed out, 4 consistency not met"};
   app.add_option("--node", o.node, "a node of the ring, H:P")->capture_default_str();
+  app.add_option("--curve-secret-key", o.curve_secret_key_file,
+                 "the client's CURVE secret key file (else $DENDRITE_CURVE_SECRET_KEY_FILE)");
+  app.add_option("--curve-node", o.curve_nodes,
+                 "a node's server key, 'KEY host:port' or a file of such lines; repeatable (else "
+                 "$DENDRITE_CURVE_NODES)");
   app.add_option("-n", o.requests, "total requests per test")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -337,6 +345,14 @@ int main(int argc, char** argv) {
 
   dendrite::client::DtableClientOptions copts;
   copts.timeout = std::chrono::milliseconds(o.timeout_ms);
+  if (o.curve_secret_key_file.empty() != o.curve_nodes.empty()) {
+    return usage_error("a CURVE client needs both --curve-secret-key and --curve-node");
+  }
+  auto credentials = o.curve_nodes.empty() ? dendrite::client::Credentials::from_environment()
+                                           : dendrite::client::Credentials::load(
+                                                 o.curve_secret_key_file, o.curve_nodes);
+  if (!credentials.ok()) return usage_error(credentials.status().message());
+  copts.credentials = std::move(credentials).value();
   auto client = dendrite::client::DtableClient::connect(o.node, copts);
   if (!client.ok()) {
     std::fprintf(stderr, "dendrite-bench: cannot reach %s: %s\n", o.node.c_str(),

@@ -2,8 +2,11 @@
 // docs/contract.md and the one-line error report.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "dendrite/client/credentials.h"
 #include "dendrite/host.h"
 #include "dendrite/status.h"
 
@@ -21,6 +24,11 @@ struct Options {
   std::string node = "127.0.0.1:5000";
   int timeout_ms = 5000;
   Milliseconds timeout() const { return Milliseconds(timeout_ms); }
+  // --curve-secret-key and --curve-node as given (else the environment's).
+  std::string curve_secret_key_file;
+  std::vector<std::string> curve_nodes;
+  // Loaded from them after parsing; nullptr = plaintext.
+  std::shared_ptr<const client::Credentials> credentials;
 };
 
 // The exit code for a failed command. Anything the node could not answer

@@ -16,6 +16,7 @@ Result<std::unique_ptr<DtableClient>> connect(const std::string& command, const 
                                               int* exit) {
   client::DtableClientOptions options;
   options.timeout = opt.timeout();
+  options.credentials = opt.credentials;
   auto c = DtableClient::connect(opt.node, options);
   if (!c.ok()) *exit = fail(command, c.status());
   return c;

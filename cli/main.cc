@@ -3,6 +3,8 @@
 //   dendrite-cli [--node H:P] [--timeout MS] set KEY VALUE [--consistency N]
 //   dendrite-cli [--node H:P] [--timeout MS] get KEY | del KEY [--consistency N] | keys [--local]
 //   dendrite-cli keygen DIR
+// A ring that runs CURVE: --curve-secret-key FILE --curve-node ENTRY..., or
+// the environment (DENDRITE_CURVE_SECRET_KEY_FILE, DENDRITE_CURVE_NODES).
 // Exit codes (docs/contract.md "Exit codes"): 0 ok, 1 not found, 2 usage or bad input,
 // 3 unreachable or timed out, 4 consistency not met. Errors: one line on stderr.
 // This file parses the command line; the commands live in ring_commands.cc,
@@ -42,6 +44,12 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", opt.timeout_ms, "request timeout in milliseconds")
       ->capture_default_str()
       ->check(CLI::Range(1, 3'600'000));
+  app.add_option("--curve-secret-key", opt.curve_secret_key_file,
+                 "this client's CURVE secret key file, for a ring that runs CURVE (else "
+                 "$DENDRITE_CURVE_SECRET_KEY_FILE)");
+  app.add_option("--curve-node", opt.curve_nodes,
+                 "a node's server key as 'KEY host:port', or a file of such lines; repeatable "
+                 "(else $DENDRITE_CURVE_NODES, comma-separated)");
   app.require_subcommand(1);
 
   std::vector<Command> commands;
@@ -124,6 +132,25 @@ int main(int argc, char** argv) {
   if (Status s = dendrite::check_peer_address(opt.node); !s.ok()) {
     std::cerr << "dendrite-cli: --node: " << s.message() << "\n";
     return kExitUsage;
+  }
+  if (!opt.curve_secret_key_file.empty() || !opt.curve_nodes.empty()) {
+    if (opt.curve_secret_key_file.empty() || opt.curve_nodes.empty()) {
+      std::cerr << "dendrite-cli: a CURVE client needs both --curve-secret-key and --curve-node\n";
+      return kExitUsage;
+    }
+    auto loaded = dendrite::client::Credentials::load(opt.curve_secret_key_file, opt.curve_nodes);
+    if (!loaded.ok()) {
+      std::cerr << "dendrite-cli: " << loaded.status().message() << "\n";
+      return kExitUsage;
+    }
+    opt.credentials = std::move(loaded).value();
+  } else if (!keygen->parsed()) {
+    auto loaded = dendrite::client::Credentials::from_environment();
+    if (!loaded.ok()) {
+      std::cerr << "dendrite-cli: " << loaded.status().message() << "\n";
+      return kExitUsage;
+    }
+    opt.credentials = std::move(loaded).value();
   }
   for (const Command& c : commands) {
     if (c.app->parsed()) return c.run();

@@ -19,20 +19,20 @@ void print_json(const nlohmann::json& doc) {
 }  // namespace
 
 int run_status(const Options& opt) {
-  auto doc = dendrite::client::fetch_status(opt.node, opt.timeout());
+  auto doc = dendrite::client::fetch_status(opt.node, opt.timeout(), opt.credentials);
   if (!doc.ok()) return fail("status", doc.status());
   print_json(*doc);
   return kExitOk;
 }
 
 int run_ring(const Options& opt) {
-  auto ring = dendrite::client::walk_ring(opt.node, opt.timeout());
+  auto ring = dendrite::client::walk_ring(opt.node, opt.timeout(), 100000, opt.credentials);
   if (!ring.ok()) return fail("ring", ring.status());
   nlohmann::json list = nlohmann::json::array();
   for (const auto& v : *ring) list.push_back(dendrite::vnode_to_json(v));
   print_json(list);
 
-  auto doc = dendrite::client::fetch_status(opt.node, opt.timeout());
+  auto doc = dendrite::client::fetch_status(opt.node, opt.timeout(), opt.credentials);
   if (!doc.ok()) return fail("ring", doc.status());
   auto members = dendrite::client::parse_members(*doc);
   if (!members.ok()) return fail("ring", members.status());
@@ -58,7 +58,8 @@ int run_ring(const Options& opt) {
 }
 
 int run_forget(const Options& opt, const std::string& host) {
-  if (Status s = dendrite::client::forget_host(opt.node, host, opt.timeout()); !s.ok()) {
+  if (Status s = dendrite::client::forget_host(opt.node, host, opt.timeout(), opt.credentials);
+      !s.ok()) {
     return fail("forget", s);
   }
   return kExitOk;

@@ -13,6 +13,7 @@
 
 #include <zmq.hpp>
 
+#include "credentials_impl.h"
 #include "dendrite/address.h"
 #include "dendrite/wire/peer_channel.h"
 #include "dendrite/wire/wakeup.h"
@@ -229,6 +230,7 @@ void ConnectionLoop::Impl::run() {
     items.clear();
     for (Connection::Impl* conn : members) {
       items.push_back({conn->channel->socket_handle(), 0, ZMQ_POLLIN, 0});
+      items.push_back({conn->channel->events_handle(), 0, ZMQ_POLLIN, 0});
     }
     items.push_back({nullptr, wakeup.fd(), ZMQ_POLLIN, 0});
     try {
@@ -237,7 +239,9 @@ void ConnectionLoop::Impl::run() {
       if (e.num() != EINTR) break;
     }
     for (std::size_t i = 0; i < members.size(); ++i) {
-      members[i]->readable = (items[i].revents & ZMQ_POLLIN) != 0;
+      members[i]->readable = (items[2 * i].revents & ZMQ_POLLIN) != 0;
+      // A refused handshake fails the connection's requests here.
+      if (items[2 * i + 1].revents & ZMQ_POLLIN) members[i]->channel->read_events();
     }
     if (items.back().revents & ZMQ_POLLIN) wakeup.drain();
   }
@@ -266,10 +270,30 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& node) {
 
 Result<std::unique_ptr<Connection>> Connection::open(const std::string& node,
                                                      const std::shared_ptr<ConnectionLoop>& loop) {
+  return open(node, loop, nullptr);
+}
+
+Result<std::unique_ptr<Connection>> Connection::open(
+    const std::string& node, std::shared_ptr<const Credentials> credentials) {
+  if (Status s = check_peer_address(node); !s.ok()) return s;
+  auto loop = ConnectionLoop::start();
+  if (!loop.ok()) return loop.status();
+  return open(node, *loop, std::move(credentials));
+}
+
+Result<std::unique_ptr<Connection>> Connection::open(
+    const std::string& node, const std::shared_ptr<ConnectionLoop>& loop,
+    std::shared_ptr<const Credentials> credentials) {
   auto impl = std::make_unique<Impl>();
   impl->node = node;
   impl->loop = loop->impl_;
-  auto channel = wire::PeerChannel::open(impl->loop->context, node, wire::ChannelOptions{});
+  wire::ChannelOptions options;
+  if (credentials) {
+    auto keys = wire::channel_keys(credentials->impl().identity, node);
+    if (!keys.ok()) return keys.status();
+    options.curve = std::move(keys).value();
+  }
+  auto channel = wire::PeerChannel::open(impl->loop->context, node, options);
   if (!channel.ok()) {
     if (channel.status().code() == StatusCode::kInvalidArgument) return channel.status();
     return Status::Internal(channel.status().message());

@@ -119,7 +119,7 @@ Result<std::shared_ptr<Connection>> DtableCore::connection(const std::string& ho
     loop_ = std::move(loop).value();
   }
   // Opening connects lazily (no network wait).
-  auto opened = Connection::open(host, loop_);
+  auto opened = Connection::open(host, loop_, options_.credentials);
   if (!opened.ok()) return opened.status();
   std::shared_ptr<Connection> conn = std::move(opened).value();
   conns_.emplace(host, conn);

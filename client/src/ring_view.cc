@@ -32,8 +32,9 @@ Result<json> fetch_status(Connection& conn, Milliseconds timeout) {
   return doc;
 }
 
-Result<json> fetch_status(const std::string& node, Milliseconds timeout) {
-  auto conn = Connection::open(node);
+Result<json> fetch_status(const std::string& node, Milliseconds timeout,
+                          std::shared_ptr<const Credentials> credentials) {
+  auto conn = Connection::open(node, std::move(credentials));
   if (!conn.ok()) return conn.status();
   return fetch_status(**conn, timeout);
 }
@@ -78,9 +79,10 @@ Result<std::vector<MemberStatus>> parse_members(const json& status) {
   return out;
 }
 
-Status forget_host(const std::string& node, const std::string& host, Milliseconds timeout) {
+Status forget_host(const std::string& node, const std::string& host, Milliseconds timeout,
+                   std::shared_ptr<const Credentials> credentials) {
   if (Status s = check_peer_address(host); !s.ok()) return s;
-  auto conn = Connection::open(node);
+  auto conn = Connection::open(node, std::move(credentials));
   if (!conn.ok()) return conn.status();
   PBForgetHostRequest req;
   req.set_host(host);
@@ -96,7 +98,8 @@ Status forget_host(const std::string& node, const std::string& host, Millisecond
 }
 
 Result<std::vector<Vnode>> walk_ring(const std::string& node, Milliseconds timeout,
-                                     std::size_t max_steps) {
+                                     std::size_t max_steps,
+                                     std::shared_ptr<const Credentials> credentials) {
   // Successor lists of every vnode seen, by id, from one status per host.
   std::unordered_map<Id, std::vector<Vnode>> successors;
   std::set<std::string> hosts_seen;
@@ -104,7 +107,7 @@ Result<std::vector<Vnode>> walk_ring(const std::string& node, Milliseconds timeo
 
   auto load = [&](const std::string& host) -> Result<std::vector<VnodeStatus>> {
     hosts_seen.insert(host);
-    auto doc = fetch_status(host, timeout);
+    auto doc = fetch_status(host, timeout, credentials);
     if (!doc.ok()) return doc.status();
     auto vnodes = parse_vnodes(*doc);
     if (!vnodes.ok()) return vnodes.status();

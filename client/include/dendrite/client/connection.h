@@ -9,6 +9,7 @@
 #include <string>
 
 #include "dendrite/address.h"
+#include "dendrite/client/credentials.h"
 #include "dendrite/host.h"
 #include "dendrite/message.h"
 #include "dendrite/status.h"
@@ -59,6 +60,17 @@ class Connection {
   // The same, served by `loop` (which it keeps running while it lives).
   static Result<std::unique_ptr<Connection>> open(const std::string& node,
                                                   const std::shared_ptr<ConnectionLoop>& loop);
+  // The same over CURVE with `credentials` (nullptr = plaintext): encrypted,
+  // and let in only when the node lists the client's key. A node that
+  // refuses the handshake fails the requests in flight at once with
+  // Unavailable saying why (our key unknown to it, CURVE on one side only, a
+  // wrong server key for it). Errors also: InvalidArgument when the
+  // credentials list no server key for `node`.
+  static Result<std::unique_ptr<Connection>> open(const std::string& node,
+                                                  const std::shared_ptr<ConnectionLoop>& loop,
+                                                  std::shared_ptr<const Credentials> credentials);
+  static Result<std::unique_ptr<Connection>> open(const std::string& node,
+                                                  std::shared_ptr<const Credentials> credentials);
 
   // Closes the socket. Requests still pending complete with Unavailable
   // ("connection closed") before the destructor returns. Must not run on the

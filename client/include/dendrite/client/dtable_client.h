@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dendrite/client/credentials.h"
 #include "dendrite/host.h"
 #include "dendrite/status.h"
 #include "dendrite/vnode.h"
@@ -51,6 +52,9 @@ struct DtableClientOptions {
   // Wait before a retry that needs a ring refresh; doubles for each further
   // attempt, at most 1 s.
   Milliseconds retry_backoff{50};
+  // The client's CURVE keys, for a ring that runs CURVE (docs/security.md);
+  // nullptr = plaintext.
+  std::shared_ptr<const Credentials> credentials;
 };
 
 // A key and its value (set_multi).

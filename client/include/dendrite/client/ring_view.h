@@ -24,7 +24,9 @@ Result<nlohmann::json> fetch_status(Connection& conn, Milliseconds timeout);
 
 // Same, over a connection opened for this one call. Errors as above, plus
 // InvalidArgument for a malformed address.
-Result<nlohmann::json> fetch_status(const std::string& node, Milliseconds timeout);
+// `credentials`: the client's CURVE keys for a ring that runs CURVE.
+Result<nlohmann::json> fetch_status(const std::string& node, Milliseconds timeout,
+                                    std::shared_ptr<const Credentials> credentials = nullptr);
 
 // The vnodes of one status document, each with its successor list.
 // Errors: Internal when the document lacks a well-formed "vnodes" list.
@@ -44,7 +46,8 @@ Result<std::vector<VnodeStatus>> parse_vnodes(const nlohmann::json& status);
 // successor of some vnode answers; FailedPrecondition when the successor
 // pointers do not lead back to the start (an unsettled ring).
 Result<std::vector<Vnode>> walk_ring(const std::string& node, Milliseconds timeout,
-                                     std::size_t max_steps = 100000);
+                                     std::size_t max_steps = 100000,
+                                     std::shared_ptr<const Credentials> credentials = nullptr);
 
 // A host the node remembers (status document "members").
 struct MemberStatus {
@@ -58,6 +61,8 @@ Result<std::vector<MemberStatus>> parse_members(const nlohmann::json& status);
 // Asks `node` to forget the remembered host `host` for good (kForgetHost).
 // Errors: NotFound when the node does not remember it; InvalidArgument for a
 // malformed address; those of Connection::request().
-Status forget_host(const std::string& node, const std::string& host, Milliseconds timeout);
+// Only a node's key may ask it on a ring that runs CURVE.
+Status forget_host(const std::string& node, const std::string& host, Milliseconds timeout,
+                   std::shared_ptr<const Credentials> credentials = nullptr);
 
 }  // namespace dendrite::client
