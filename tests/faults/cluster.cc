@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dendrite/wire/curve_keys.h"
+
 #include "dendrite/client/ring_view.h"
 #include "dendrite/id.h"
 #include "support/serving.h"
@@ -58,6 +60,14 @@ bool Cluster::launch(int i, const std::vector<std::string>& join, std::chrono::m
                                 {"config",
                                  {{"check_interval_ms", options_.check_interval_ms},
                                   {"tombstone_grace_ms", options_.tombstone_grace_ms}}}}})}};
+  if (options_.curve) {
+    const std::string keys = options_.dir + "/keys/";
+    doc["security"] = {{"curve",
+                        {{"secret_key_file", keys + node.name + "/secret.key"},
+                         {"public_key_file", keys + node.name + "/public.key"},
+                         {"nodes", {keys + "nodes.txt"}},
+                         {"clients", {keys + "client/public.key"}}}}};
+  }
   const std::string base = options_.dir + "/" + node.name;
   std::ofstream(base + ".json") << doc.dump(2);
   std::vector<std::string> argv;
@@ -81,7 +91,7 @@ bool Cluster::launch(int i, const std::vector<std::string>& join, std::chrono::m
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
     if (!node.child->running()) return false;
-    if (test::serving(node.address, 500ms)) return true;
+    if (test::serving(node.address, 500ms, credentials_)) return true;
     std::this_thread::sleep_for(100ms);
   }
   return false;
@@ -102,6 +112,7 @@ bool Cluster::start(std::string* error) {
     }
     nodes_.push_back(Node{"n" + std::to_string(i), "127.0.0.1:" + std::to_string(port), nullptr});
   }
+  if (options_.curve && !make_keys(error)) return false;
   for (int i = 0; i < size(); ++i) {
     std::vector<std::string> join;
     if (i > 0) join.push_back(nodes_[0].address);
@@ -110,6 +121,40 @@ bool Cluster::start(std::string* error) {
       return false;
     }
   }
+  return true;
+}
+
+bool Cluster::make_keys(std::string* error) {
+  const std::string keys = options_.dir + "/keys/";
+  std::error_code ec;
+  std::filesystem::create_directories(keys, ec);
+  if (ec) {
+    *error = "cannot create " + keys + ": " + ec.message();
+    return false;
+  }
+  std::string lines;
+  for (const Node& node : nodes_) {
+    auto pair = wire::generate_curve_key_pair();
+    Status s = pair.ok() ? wire::write_curve_key_pair(keys + node.name, *pair) : pair.status();
+    if (!s.ok()) {
+      *error = "keys of " + node.name + ": " + s.to_string();
+      return false;
+    }
+    lines += pair->public_key + " " + node.address + "\n";
+  }
+  std::ofstream(keys + "nodes.txt") << lines;
+  auto pair = wire::generate_curve_key_pair();
+  Status s = pair.ok() ? wire::write_curve_key_pair(keys + "client", *pair) : pair.status();
+  if (!s.ok()) {
+    *error = "client keys: " + s.to_string();
+    return false;
+  }
+  auto loaded = client::Credentials::load(keys + "client/secret.key", {keys + "nodes.txt"});
+  if (!loaded.ok()) {
+    *error = "client credentials: " + loaded.status().to_string();
+    return false;
+  }
+  credentials_ = *loaded;
   return true;
 }
 
@@ -213,7 +258,7 @@ bool Cluster::ring_correct(std::string* detail) {
   }
   const std::size_t want = std::min<std::size_t>(options_.num_successors, n - 1);
   for (const std::string& h : up_addresses()) {
-    auto doc = client::fetch_status(h, 1000ms);
+    auto doc = client::fetch_status(h, 1000ms, credentials_);
     if (!doc.ok()) {
       *detail = h + ": status: " + doc.status().to_string();
       return false;
@@ -252,7 +297,7 @@ bool Cluster::ring_correct(std::string* detail) {
     }
   }
   for (const std::string& h : up_addresses()) {
-    auto walk = client::walk_ring(h, 1000ms, 10 * n + 10);
+    auto walk = client::walk_ring(h, 1000ms, 10 * n + 10, credentials_);
     if (!walk.ok()) {
       *detail = h + ": ring walk: " + walk.status().to_string();
       return false;

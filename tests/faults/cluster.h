@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "dendrite/client/credentials.h"
 #include "dendrite/vnode.h"
 #include "faults/netlab.h"
 #include "support/child_process.h"
@@ -34,6 +35,9 @@ struct ClusterOptions {
   // own offset file (<dir>/<name>.faketime), so jump_clock() works. Only the
   // wall clock is faked (FAKETIME_DONT_FAKE_MONOTONIC=1).
   std::string faketime_lib;
+  // Every node, and the harness's clients, speak CURVE: a key pair per node
+  // and one for the clients under <dir>/keys/, the lists in <dir>/keys/.
+  bool curve = false;
 };
 
 // Owns every dendrited it starts; the destructor SIGKILLs whatever still runs
@@ -92,6 +96,8 @@ class Cluster {
   bool wait_settled(std::chrono::milliseconds limit, std::string* detail);
   // The nodes' stderr logs, for a failure report.
   std::string logs_tail(std::size_t bytes_per_node);
+  // The clients' CURVE credentials (nullptr without `curve`); set by start().
+  const std::shared_ptr<const client::Credentials>& credentials() const { return credentials_; }
 
  private:
   struct Node {
@@ -101,10 +107,13 @@ class Cluster {
     bool stopped = false;
   };
   bool launch(int i, const std::vector<std::string>& join, std::chrono::milliseconds limit);
+  // Writes the key pairs and lists of `curve`, and loads credentials_.
+  bool make_keys(std::string* error);
 
   ClusterOptions options_;
   NetLab net_;  // before nodes_: the processes die before their namespaces go
   std::vector<Node> nodes_;
+  std::shared_ptr<const client::Credentials> credentials_;
 };
 
 }  // namespace dendrite::faults

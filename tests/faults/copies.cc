@@ -17,13 +17,14 @@ namespace dendrite::faults {
 std::vector<CopiesRead> read_copies(const std::vector<Vnode>& ring, int replicas,
                                     const std::vector<KeyHistory>& histories,
                                     const std::vector<FinalRead>& finals,
-                                    std::chrono::milliseconds timeout) {
+                                    std::chrono::milliseconds timeout,
+                                    std::shared_ptr<const client::Credentials> credentials) {
   std::vector<CopiesRead> out(histories.size());
   if (ring.empty()) return out;
   std::map<std::string, std::unique_ptr<client::Connection>> conns;
   for (const Vnode& v : ring) {
     if (conns.count(v.host) != 0) continue;
-    auto c = client::Connection::open(v.host);
+    auto c = client::Connection::open(v.host, credentials);
     if (c.ok()) conns.emplace(v.host, std::move(*c));
   }
   // Every request in flight at once; the answers are counted under `mu`.

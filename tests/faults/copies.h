@@ -5,9 +5,11 @@
 // wire helpers (client/src/dtable_wire.h) over one Connection per host.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "dendrite/client/credentials.h"
 #include "dendrite/vnode.h"
 #include "faults/checker.h"
 
@@ -16,10 +18,11 @@ namespace dendrite::faults {
 // One CopiesRead per key of `histories`: how many of its expected copy holders
 // (in `ring`, sorted by id, with `replicas` replicas) hold exactly the state
 // `finals` says (a value, or nothing / a tombstone for absent). A holder that
-// does not answer counts as not good.
+// does not answer counts as not good. `credentials`: for a CURVE ring.
 std::vector<CopiesRead> read_copies(const std::vector<Vnode>& ring, int replicas,
                                     const std::vector<KeyHistory>& histories,
                                     const std::vector<FinalRead>& finals,
-                                    std::chrono::milliseconds timeout);
+                                    std::chrono::milliseconds timeout,
+                                    std::shared_ptr<const client::Credentials> credentials);
 
 }  // namespace dendrite::faults

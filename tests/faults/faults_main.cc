@@ -41,7 +41,7 @@ constexpr const char* kUsage =
     "                       [--scenario "
     "kill|pause|leave|partition|clock|split|oneway|mixed|all|LIST,...]\n"
     "                       [--net loopback|netns] [--faketime-lib PATH]\n"
-    "                       [--writers N] [--keys N] [--bin-dir DIR] [--keep]\n";
+    "                       [--writers N] [--keys N] [--bin-dir DIR] [--keep] [--curve]\n";
 
 // Where Debian's libfaketime package puts the library.
 constexpr const char* kFaketimeCandidates[] = {
@@ -59,6 +59,7 @@ struct Flags {
   int keys = 40;
   std::string bin_dir = DENDRITE_BIN_DIR;
   bool keep = false;
+  bool curve = false;        // --curve: nodes and clients speak CURVE (docs/security.md)
   bool netns = false;        // --net netns: every scenario in namespaces
   std::string faketime_lib;  // --faketime-lib, else the first candidate found
 };
@@ -158,6 +159,7 @@ Row run_scenario(const Flags& flags, const Env& env, const std::string& scenario
   copts.dir = row.dir;
   copts.nodes = flags.nodes;
   copts.netns = caps.partition;
+  copts.curve = flags.curve;
   if (scenario == "clock" || scenario == "mixed") copts.faketime_lib = env.faketime;
   Cluster cluster(copts);
   std::string detail;
@@ -169,6 +171,7 @@ Row run_scenario(const Flags& flags, const Env& env, const std::string& scenario
   }
   client::DtableClientOptions opts;
   opts.timeout = copts.timeout;
+  opts.credentials = cluster.credentials();
   auto client = client::DtableClient::connect(cluster.address(0), opts);
   if (!client.ok()) {
     row.setup_failed = true;
@@ -211,7 +214,7 @@ Row run_scenario(const Flags& flags, const Env& env, const std::string& scenario
     std::vector<CopiesRead> copies;
     for (;;) {
       copies = read_copies(cluster.expected_ring(), copts.replicas, workload.histories(), finals,
-                           copts.timeout);
+                           copts.timeout, cluster.credentials());
       const bool all_good = std::all_of(copies.begin(), copies.end(),
                                         [](const CopiesRead& c) { return c.good >= c.expected; });
       if (all_good || Clock::now() >= copies_deadline) break;
@@ -284,6 +287,8 @@ int run(int argc, char** argv) {
     long v = 0;
     if (a == "--keep") {
       flags.keep = true;
+    } else if (a == "--curve") {
+      flags.curve = true;
     } else if (a == "-h" || a == "--help") {
       std::cout << kUsage;
       return 0;
