@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "dendrite/address.h"
+#include "dendrite/private_file.h"
 
 namespace dendrite::wire {
 namespace {
@@ -24,12 +25,6 @@ constexpr std::size_t kMaxKeyFileBytes = 1 << 20;
 
 std::string errno_text(int err) {
   return std::strerror(err);
-}
-
-std::string octal_mode(mode_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
 }
 
 // Drops spaces, tabs and a carriage return at either end.
@@ -111,17 +106,22 @@ Result<std::vector<ListedKey>> parse_keys(const std::string& path, std::string_v
   return keys;
 }
 
-// The one key of the key file at `path`.
-Result<std::string> read_one_key(const std::string& path) {
-  auto text = read_small_file(path);
-  if (!text.ok()) return text.status();
-  auto keys = parse_keys(path, *text, /*addresses=*/false);
+// The one key of the key file `path` whose content is `text`.
+Result<std::string> one_key(const std::string& path, std::string_view text) {
+  auto keys = parse_keys(path, text, /*addresses=*/false);
   if (!keys.ok()) return keys.status();
   if (keys->size() != 1) {
     return Status::InvalidArgument("key file " + path + " holds " + std::to_string(keys->size()) +
                                    " keys; expected exactly one");
   }
   return std::move(keys->front().key);
+}
+
+// The one key of the key file at `path`.
+Result<std::string> read_one_key(const std::string& path) {
+  auto text = read_small_file(path);
+  if (!text.ok()) return text.status();
+  return one_key(path, *text);
 }
 
 // Creates `path` (which must not exist) with `mode` (less the umask; with
@@ -239,21 +239,12 @@ Result<std::string> read_public_key_file(const std::string& path) {
 }
 
 Result<std::string> read_secret_key_file(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return Status::InvalidArgument("cannot read secret key file " + path + ": " +
-                                   errno_text(errno));
+  auto text = read_private_file(path, kMaxKeyFileBytes);
+  if (!text.ok()) {
+    return Status::InvalidArgument("secret key file: " + text.status().message() +
+                                   " (a secret key that may have been read needs a new pair)");
   }
-  if (!S_ISREG(st.st_mode)) {
-    return Status::InvalidArgument("secret key file " + path + " is not a regular file");
-  }
-  if ((st.st_mode & S_IRWXO) != 0) {
-    return Status::InvalidArgument("secret key file " + path + " has mode " +
-                                   octal_mode(st.st_mode) +
-                                   ": others may read or change it (chmod 600 it, and make a "
-                                   "new key pair if it may have been read)");
-  }
-  return read_one_key(path);
+  return one_key(path, *text);
 }
 
 namespace {
