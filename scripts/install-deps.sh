@@ -2,7 +2,7 @@
 # Installs the Debian/Ubuntu packages Dendrite builds and tests with (prometheus:
 # promtool and the server for the metrics tests; iproute2, iptables and faketime: the
 # partition and clock scenarios of dendrite-faults; tcpdump: the security test's
-# capture of loopback traffic), and only those that
+# capture of loopback traffic; openssl: test certificates), and only those that
 # are missing: when everything is present it changes nothing and needs no root.
 #   install-deps.sh [--fuzz]   --fuzz adds clang and its libFuzzer runtime
 set -euo pipefail
@@ -16,7 +16,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libmimalloc-dev libabsl-dev librocksdb-dev
   prometheus
-  iproute2 iptables faketime tcpdump
+  iproute2 iptables faketime tcpdump openssl
 )
 for arg in "$@"; do
   case "$arg" in

@@ -7,11 +7,13 @@
 // counts of this node's vnodes for their drawings. It knows the host only
 // through the SDK, and dtable only by one metric name.
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <sys/socket.h>
@@ -20,6 +22,7 @@
 
 #include "dendrite/dendrite.h"
 #include "dendrite/metrics/http.h"
+#include "dendrite/private_file.h"
 #include "exposition.h"
 #include "metrics.pb.h"
 #include "ring_view.h"
@@ -32,6 +35,28 @@ using nlohmann::json;
 
 constexpr int kPageRefreshMs = 3000;
 constexpr std::size_t kMaxRequestBytes = 64 << 10;
+constexpr std::size_t kMaxTokenBytes = 4096;
+constexpr std::size_t kMaxTlsFileBytes = 1 << 20;
+
+std::string trimmed(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return std::string(s);
+}
+
+// True when `header` is "Bearer <token>"; compares in time independent of
+// where the first difference is.
+bool bearer_matches(const std::string& header, const std::string& token) {
+  constexpr std::string_view kScheme = "Bearer ";
+  if (header.size() != kScheme.size() + token.size() || header.rfind(kScheme, 0) != 0) {
+    return false;
+  }
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    diff |= static_cast<unsigned char>(header[kScheme.size() + i] ^ token[i]);
+  }
+  return diff == 0;
+}
 
 class Endpoint final : public HttpEndpoint {
  public:
@@ -81,6 +106,25 @@ class MetricsPlugin final : public Plugin, public TransportHook {
     auto settings = parse_settings(config_json);
     if (!settings.ok()) return settings.status();
     settings_ = *settings;
+    if (!settings_.bearer_token_file.empty()) {
+      auto token = read_private_file(settings_.bearer_token_file, kMaxTokenBytes);
+      if (!token.ok()) {
+        return Status::InvalidArgument("config key 'bearer_token_file': " +
+                                       token.status().message());
+      }
+      token_ = trimmed(*token);
+      if (token_.empty() || token_.find_first_of(" \t\r\n") != std::string::npos) {
+        return Status::InvalidArgument(
+            "config key 'bearer_token_file': " + settings_.bearer_token_file +
+            " must hold one token (one line without blanks)");
+      }
+    }
+    if (!settings_.tls_key_file.empty()) {
+      // The server reads the files itself; the key must be private.
+      if (auto key = read_private_file(settings_.tls_key_file, kMaxTlsFileBytes); !key.ok()) {
+        return Status::InvalidArgument("config key 'tls': " + key.status().message());
+      }
+    }
     host_ = &context.host;
     log_ = &context.logger;
     endpoint_ = std::make_shared<Endpoint>();
@@ -89,7 +133,34 @@ class MetricsPlugin final : public Plugin, public TransportHook {
   }
 
   Status start() override {
-    auto server = std::make_unique<httplib::Server>();
+    std::unique_ptr<httplib::Server> server;
+    if (settings_.tls_cert_file.empty()) {
+      server = std::make_unique<httplib::Server>();
+    } else {
+      auto tls = std::make_unique<httplib::SSLServer>(settings_.tls_cert_file.c_str(),
+                                                      settings_.tls_key_file.c_str());
+      if (!tls->is_valid()) {
+        return Status::InvalidArgument("config key 'tls': cannot load the certificate " +
+                                       settings_.tls_cert_file + " with the key " +
+                                       settings_.tls_key_file +
+                                       " (PEM files, the key matching the certificate)");
+      }
+      server = std::move(tls);
+    }
+    if (!token_.empty()) {
+      // Every path asks for the token, as Prometheus's "authorization"
+      // (type Bearer) sends it.
+      server->set_pre_routing_handler(
+          [token = token_](const httplib::Request& req, httplib::Response& res) {
+            if (bearer_matches(req.get_header_value("Authorization"), token)) {
+              return httplib::Server::HandlerResponse::Unhandled;
+            }
+            res.status = 401;
+            res.set_header("WWW-Authenticate", "Bearer realm=\"dendrite\"");
+            res.set_content("a bearer token is required\n", "text/plain");
+            return httplib::Server::HandlerResponse::Handled;
+          });
+    }
     const int threads = settings_.threads;
     server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     const auto secs = std::chrono::duration_cast<std::chrono::seconds>(settings_.timeout);
@@ -131,7 +202,9 @@ class MetricsPlugin final : public Plugin, public TransportHook {
     const std::string host =
         settings_.host.find(':') != std::string::npos ? "[" + settings_.host + "]" : settings_.host;
     endpoint_->set(host + ":" + std::to_string(port));
-    log_->info("serving /metrics, /ring and / on http://" + endpoint_->address() + "/");
+    log_->info("serving /metrics, /ring and / on " +
+               std::string(settings_.tls_cert_file.empty() ? "http" : "https") + "://" +
+               endpoint_->address() + "/" + (token_.empty() ? "" : " (bearer token required)"));
     return Status::Ok();
   }
 
@@ -253,6 +326,7 @@ class MetricsPlugin final : public Plugin, public TransportHook {
   }
 
   Settings settings_;
+  std::string token_;  // the bearer token asked of every request; "" = none
   Host* host_ = nullptr;
   Logger* log_ = nullptr;
   std::shared_ptr<Endpoint> endpoint_;

@@ -37,9 +37,11 @@ Result<Settings> parse_settings(const std::string& config_json) {
   json doc = json::parse(config_json, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object()) return Status::InvalidArgument("config must be a JSON object");
   for (const auto& [key, value] : doc.items()) {
-    if (key != "listen" && key != "threads" && key != "timeout_ms") {
-      return Status::InvalidArgument("unknown config key '" + key +
-                                     "' (valid keys: listen, threads, timeout_ms)");
+    if (key != "listen" && key != "threads" && key != "timeout_ms" && key != "bearer_token_file" &&
+        key != "tls") {
+      return Status::InvalidArgument(
+          "unknown config key '" + key +
+          "' (valid keys: listen, threads, timeout_ms, bearer_token_file, tls)");
     }
   }
   Settings s;
@@ -69,6 +71,24 @@ Result<Settings> parse_settings(const std::string& config_json) {
   if (Status st = take_int(doc, "timeout_ms", 1, 600000, timeout); !st.ok()) return st;
   s.threads = static_cast<int>(threads);
   s.timeout = Milliseconds(timeout);
+  if (auto it = doc.find("bearer_token_file"); it != doc.end()) {
+    if (!it->is_string() || it->get<std::string>().empty()) {
+      return key_error("bearer_token_file", "must be a non-empty string (a file's path)");
+    }
+    s.bearer_token_file = it->get<std::string>();
+  }
+  if (auto it = doc.find("tls"); it != doc.end()) {
+    const Status bad = key_error(
+        "tls",
+        "must be an object with the paths \"cert_file\" and \"key_file\" (and nothing else)");
+    if (!it->is_object() || it->size() != 2) return bad;
+    for (const char* k : {"cert_file", "key_file"}) {
+      auto f = it->find(k);
+      if (f == it->end() || !f->is_string() || f->get<std::string>().empty()) return bad;
+    }
+    s.tls_cert_file = (*it)["cert_file"].get<std::string>();
+    s.tls_key_file = (*it)["key_file"].get<std::string>();
+  }
   return s;
 }
 

@@ -92,7 +92,8 @@ TEST(MetricsSettingsTest, ErrorsNameTheKey) {
     return s.ok() ? std::string("ok") : s.status().message();
   };
   EXPECT_EQ(message(R"({"lisen": "127.0.0.1:1"})"),
-            "unknown config key 'lisen' (valid keys: listen, threads, timeout_ms)");
+            "unknown config key 'lisen' (valid keys: listen, threads, timeout_ms, "
+            "bearer_token_file, tls)");
   for (const char* bad : {R"({"listen": "nope"})", R"({"listen": "127.0.0.1:70000"})",
                           R"({"listen": ":80"})", R"({"listen": 80})", R"({"listen": "h:8x"})"}) {
     EXPECT_EQ(message(bad).rfind("config key 'listen' must be a host:port string", 0), 0u)

@@ -16,8 +16,10 @@
 #include "dendrite/metrics/http.h"
 #include "support/dtable_cluster.h"
 #include "support/metric_sums.h"
+#include "support/process.h"
 #include "support/programs.h"
 #include "support/promtool.h"
+#include "support/tls_files.h"
 
 namespace dendrite::test {
 namespace {
@@ -291,6 +293,93 @@ TEST_F(MetricsPluginTest, InvalidConfigFailsStartWithTheKeyNamed) {
     EXPECT_NE(s.message().find("plugin 'metrics'"), std::string::npos) << s.message();
     EXPECT_NE(s.message().find(c.key), std::string::npos) << s.message();
     EXPECT_EQ(s.message().find('\n'), std::string::npos) << s.message();
+  }
+}
+
+TEST_F(MetricsPluginTest, ASecuredEndpointSpeaksTlsAndAsksEveryRequestForTheToken) {
+  TempDir dir;
+  const TlsFiles tls = make_tls_files(dir.path());
+  ASSERT_EQ(tls.error, "");
+  const std::string token = "s3cret-" + std::to_string(::getpid());
+  const std::string token_file = dir.write("token", token + "\n");
+  ASSERT_EQ(::chmod(token_file.c_str(), 0600), 0);
+  const json config = {{"listen", "127.0.0.1:0"},
+                       {"bearer_token_file", token_file},
+                       {"tls", {{"cert_file", tls.cert}, {"key_file", tls.key}}}};
+  cluster_.add(dtable_test_settings(), {metrics_plugin(config.dump())});
+  const std::string address = http_of(0);
+  const auto colon = address.rfind(':');
+  const int port = std::stoi(address.substr(colon + 1));
+
+  httplib::SSLClient https("127.0.0.1", port);
+  https.set_ca_cert_path(tls.cert.c_str());
+  https.enable_server_certificate_verification(true);
+  https.set_connection_timeout(5);
+  https.set_read_timeout(10);
+  for (const char* path : {"/metrics", "/ring", "/"}) {
+    auto none = https.Get(path);
+    ASSERT_TRUE(none) << httplib::to_string(none.error());
+    EXPECT_EQ(none->status, 401) << path;
+    EXPECT_EQ(none->get_header_value("WWW-Authenticate"), "Bearer realm=\"dendrite\"");
+    auto longer = https.Get(path, httplib::Headers{{"Authorization", "Bearer " + token + "x"}});
+    ASSERT_TRUE(longer);
+    EXPECT_EQ(longer->status, 401) << path;
+    std::string same_length = token;
+    same_length.back() = same_length.back() == 'z' ? 'y' : 'z';
+    auto wrong = https.Get(path, httplib::Headers{{"Authorization", "Bearer " + same_length}});
+    ASSERT_TRUE(wrong);
+    EXPECT_EQ(wrong->status, 401) << path;
+  }
+  auto basic = https.Get("/metrics", httplib::Headers{{"Authorization", "Basic " + token}});
+  ASSERT_TRUE(basic);
+  EXPECT_EQ(basic->status, 401);
+  auto ok = https.Get("/metrics", httplib::Headers{{"Authorization", "Bearer " + token}});
+  ASSERT_TRUE(ok) << httplib::to_string(ok.error());
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_NE(ok->body.find("dendrite_ring_vnodes 3"), std::string::npos);
+
+  // Plain HTTP gets no answer from the TLS port.
+  httplib::Client http("127.0.0.1", port);
+  http.set_connection_timeout(5);
+  http.set_read_timeout(5);
+  auto plain = http.Get("/metrics", httplib::Headers{{"Authorization", "Bearer " + token}});
+  EXPECT_TRUE(!plain || plain->status != 200);
+}
+
+TEST_F(MetricsPluginTest, TokenAndTlsFilesOthersMayReadOrThatDoNotLoadFailStart) {
+  TempDir dir;
+  const TlsFiles tls = make_tls_files(dir.path());
+  ASSERT_EQ(tls.error, "");
+  const std::string open_token = dir.write("open-token", "t\n");
+  ASSERT_EQ(::chmod(open_token.c_str(), 0644), 0);
+  const std::string empty_token = dir.write("empty-token", "\n");
+  ASSERT_EQ(::chmod(empty_token.c_str(), 0600), 0);
+  const std::string open_key = dir.write("open-key.pem", read_file(tls.key));
+  ASSERT_EQ(::chmod(open_key.c_str(), 0644), 0);
+  const std::string not_a_cert = dir.write("not-a-cert.pem", "hello\n");
+  struct Case {
+    json config;
+    std::string says;
+  };
+  for (const Case& c : {
+           Case{{{"bearer_token_file", open_token}}, "has mode 0644"},
+           Case{{{"bearer_token_file", empty_token}}, "must hold one token"},
+           Case{{{"bearer_token_file", dir.path() + "/missing"}}, "cannot read"},
+           Case{{{"tls", {{"cert_file", tls.cert}, {"key_file", open_key}}}}, "has mode 0644"},
+           Case{{{"tls", {{"cert_file", not_a_cert}, {"key_file", tls.key}}}},
+                "cannot load the certificate"},
+           Case{{{"tls", {{"cert_file", tls.cert}}}}, "'tls' must be an object"},
+       }) {
+    json config = c.config;
+    config["listen"] = "127.0.0.1:0";
+    host::Config node_config = test_config();
+    node_config.plugin_dir = plugin_dir();
+    node_config.plugins = {metrics_plugin(config.dump())};
+    host::Node node(node_config);
+    Status s = node.start();
+    ASSERT_FALSE(s.ok()) << config;
+    EXPECT_EQ(node.failure(), host::StartFailure::kPlugin);
+    EXPECT_NE(s.message().find(c.says), std::string::npos) << s.message();
   }
 }
 

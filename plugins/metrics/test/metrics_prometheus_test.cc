@@ -7,6 +7,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <string>
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -16,6 +18,7 @@
 #include "support/dtable_cluster.h"
 #include "support/process.h"
 #include "support/promtool.h"
+#include "support/tls_files.h"
 
 namespace dendrite::test {
 namespace {
@@ -112,6 +115,80 @@ TEST(MetricsPrometheusTest, PrometheusScrapesTwoNodes) {
   server.signal(SIGTERM);
   EXPECT_TRUE(server.wait_for(std::chrono::seconds(10)).has_value());
   std::filesystem::remove_all(dir);
+}
+
+// The scrape config Prometheus's documentation gives for an endpoint with TLS
+// and a bearer token: scheme https, tls_config.ca_file, authorization with a
+// credentials_file.
+TEST(MetricsPrometheusTest, PrometheusScrapesOverTlsWithABearerToken) {
+  DENDRITE_REQUIRE_TOOL(prometheus, "prometheus");
+  TempDir dir;
+  const TlsFiles tls = make_tls_files(dir.path());
+  ASSERT_EQ(tls.error, "");
+  const std::string token_file = dir.write("token", "scrape-" + std::to_string(::getpid()) + "\n");
+  ASSERT_EQ(::chmod(token_file.c_str(), 0600), 0);
+  DtableCluster cluster;
+  const json config = {{"listen", "127.0.0.1:0"},
+                       {"bearer_token_file", token_file},
+                       {"tls", {{"cert_file", tls.cert}, {"key_file", tls.key}}}};
+  cluster.add(dtable_test_settings(), {host::PluginSpec{"metrics", std::nullopt, config.dump()}});
+  auto ep =
+      cluster.node(0).host_services().get_service<metrics::HttpEndpoint>(metrics::kServiceName);
+  ASSERT_TRUE(ep.ok());
+  const std::string target = (*ep)->address();
+
+  std::filesystem::create_directories(dir.path() + "/data");
+  const std::string yml =
+      dir.write("prometheus.yml",
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                "scrape_configs:\n"
+                "  - job_name: secured\n    scheme: https\n"
+                "    authorization:\n      type: Bearer\n      credentials_file: " +
+                    token_file +
+                    "\n"
+                    "    tls_config:\n      ca_file: " +
+                    tls.cert +
+                    "\n"
+                    "    static_configs:\n      - targets: ['" +
+                    target +
+                    "']\n"
+                    "  - job_name: without_token\n    scheme: https\n"
+                    "    tls_config:\n      ca_file: " +
+                    tls.cert + "\n    static_configs:\n      - targets: ['" + target + "']\n");
+  const int port = free_port();
+  ASSERT_GT(port, 0);
+  const std::string log = dir.path() + "/prometheus.log";
+  ChildProcess server(
+      {prometheus, "--config.file=" + yml, "--web.listen-address=127.0.0.1:" + std::to_string(port),
+       "--storage.tsdb.path=" + dir.path() + "/data", "--log.level=warn"},
+      log + ".out", log);
+  ASSERT_GT(server.pid(), 0);
+  httplib::Client api("127.0.0.1", port);
+  api.set_connection_timeout(2);
+  api.set_read_timeout(5);
+  // The job with the token is up; the one without is down (401).
+  std::map<std::string, std::string> health;
+  const bool settled = wait_until(
+      [&] {
+        if (!server.running()) return true;
+        auto res = api.Get("/api/v1/targets");
+        if (!res || res->status != 200) return false;
+        json doc = json::parse(res->body, nullptr, false);
+        if (!doc.is_object()) return false;
+        health.clear();
+        for (const json& t : doc["data"]["activeTargets"]) {
+          health[t["labels"]["job"].get<std::string>()] =
+              t["health"].get<std::string>() + " " + t.value("lastError", std::string());
+        }
+        return health.size() == 2 && health["secured"].rfind("up", 0) == 0 &&
+               health["without_token"].rfind("down", 0) == 0;
+      },
+      std::chrono::seconds(60));
+  ASSERT_TRUE(server.running()) << read_file(log);
+  EXPECT_TRUE(settled) << json(health).dump() << "\n" << read_file(log);
+  EXPECT_NE(health["without_token"].find("401"), std::string::npos) << health["without_token"];
+  server.signal(SIGTERM);
+  server.wait_for(std::chrono::seconds(30));
 }
 
 }  // namespace
