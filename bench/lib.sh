@@ -36,14 +36,20 @@ stop_pid() {
 # 3 vnodes, replicas 2, dtable and metrics (on HTTP_PORT), log level $LOG_LEVEL; its
 # log is $work/NAME.log, its pid $node_pid. Returns once its port listens. dtable's
 # "storage" is $STORAGE (JSON; default in memory, like a Redis without
-# persistence); the node runs in $work, so on-disk data goes under it.
+# persistence); the node runs in $work, so on-disk data goes under it. With
+# $CURVE_KEYS (a directory made by curve_keys), the node speaks CURVE with the
+# pair in $CURVE_KEYS/PORT/ and the lists there.
 dendrite_node() {
   local name="$1" port="$2" http="$3" join="${4:-}"
   local joins="[]" storage="${STORAGE:-}"
   [ -n "$join" ] && joins="[\"127.0.0.1:$join\"]"
   [ -n "$storage" ] || storage='{"engine": "memory"}'
+  local security='{}' k="${CURVE_KEYS:-}"
+  [ -n "$k" ] && security="{\"curve\": {\"secret_key_file\": \"$k/$port/secret.key\",
+    \"public_key_file\": \"$k/$port/public.key\", \"nodes\": [\"$k/nodes.txt\"],
+    \"clients\": [\"$k/client/public.key\"]}}"
   cat >"$work/$name.json" <<JSON
-{"listen": "127.0.0.1:$port", "join": $joins, "vnodes": 3, "replicas": 2,
+{"listen": "127.0.0.1:$port", "join": $joins, "vnodes": 3, "replicas": 2, "security": $security,
  "log": {"level": "${LOG_LEVEL:-warn}"},
  "plugins": [{"name": "dtable", "config": {"storage": $storage}},
              {"name": "metrics", "config": {"listen": "127.0.0.1:$http"}}]}
@@ -52,6 +58,22 @@ JSON
   node_pid=$!
   pids+=("$node_pid")
   wait_port "$port"
+}
+# curve_keys DIR PORT...: a key pair per node port (DIR/PORT/) and for the
+# clients (DIR/client/), and DIR/nodes.txt listing each node's key and
+# address. Exports DENDRITE_CURVE_SECRET_KEY_FILE and DENDRITE_CURVE_NODES,
+# so dendrite-cli and dendrite-bench speak CURVE from then on.
+curve_keys() {
+  local dir="$1" p
+  shift
+  mkdir -p "$dir"
+  : >"$dir/nodes.txt"
+  for p in "$@"; do
+    echo "$("$build/bin/dendrite-cli" keygen "$dir/$p") 127.0.0.1:$p" >>"$dir/nodes.txt"
+  done
+  "$build/bin/dendrite-cli" keygen "$dir/client" >/dev/null
+  export DENDRITE_CURVE_SECRET_KEY_FILE="$dir/client/secret.key"
+  export DENDRITE_CURVE_NODES="$dir/nodes.txt"
 }
 # wait_ring VNODES PORT...: waits (bounded: 60 s) until every node walks the same
 # ring of VNODES vnodes, else exits 1.
