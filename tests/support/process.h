@@ -2,11 +2,13 @@
 // signal it, wait for it with a bound, and always kill it on destruction.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/child_process.h"
@@ -40,6 +42,19 @@ std::string sanitizer_report(const std::string& log);
 // every node's stderr when `failed` (the test has failed).
 void check_node_logs(const std::string& dir,
                      const std::vector<std::pair<std::string, std::string>>& nodes, bool failed);
+
+// The end of a system test's nodes: SIGKILLs the running process of every
+// node of `nodes` (a map from name to a struct with `address` and `process`,
+// a std::unique_ptr<ChildProcess>), then check_node_logs() them.
+template <typename NodeMap>
+void kill_and_check_nodes(const std::string& dir, NodeMap& nodes, bool failed) {
+  std::vector<std::pair<std::string, std::string>> names;
+  for (auto& [name, node] : nodes) {
+    if (node.process && node.process->running()) node.process->signal(SIGKILL);
+    names.emplace_back(name, node.address);
+  }
+  check_node_logs(dir, names, failed);
+}
 
 // A fresh directory under $TMPDIR (or /tmp), removed by the destructor.
 class TempDir {

@@ -54,12 +54,7 @@ class DurabilityTest : public ::testing::Test {
   };
 
   void TearDown() override {
-    for (auto& [name, node] : nodes_) {
-      if (node.process && node.process->running()) node.process->signal(SIGKILL);
-    }
-    std::vector<std::pair<std::string, std::string>> names;
-    for (const auto& [name, node] : nodes_) names.emplace_back(name, node.address);
-    check_node_logs(dir_.path(), names, HasFailure());
+    kill_and_check_nodes(dir_.path(), nodes_, HasFailure());
     nodes_.clear();
   }
 
