@@ -4,6 +4,7 @@
 // echoes the request id; a peer is let in only with status 200, a user id
 // naming its role, the domain "dendrite", mechanism CURVE and a 32-byte key
 // on one of the lists; a refusal always says why.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -33,6 +34,7 @@ const dendrite::host::AccessPolicy& policy() {
     const std::string pub = std::string(dir) + "/public.key";
     std::ofstream(secret) << kNodeSecret << "\n";
     std::ofstream(pub) << kNodePublic << "\n";
+    ::chmod(secret.c_str(), 0600);  // a secret key others may read is refused
     dendrite::host::CurveConfig curve{
         secret, pub, {std::string(kNodePublic) + " 127.0.0.1:5000", kOtherNode}, {kClient}};
     auto p = dendrite::host::AccessPolicy::load(curve);
