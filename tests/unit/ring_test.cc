@@ -332,8 +332,12 @@ TEST(RingTest, ConcurrentStabilisationOfAllHosts) {
   }
   std::vector<std::thread> threads;
   std::atomic<bool> stop{false};
+  // The rounds wait for the lookups to begin, so the two overlap however the
+  // threads are scheduled (else the rounds could all end before one lookup).
+  std::atomic<bool> looking{false};
   for (TestHost* h : c.up_hosts()) {
-    threads.emplace_back([h] {
+    threads.emplace_back([h, &looking] {
+      while (!looking.load()) std::this_thread::yield();
       for (int r = 0; r < 15; ++r) {
         for (std::size_t i = 0; i < h->ring->vnode_count(); ++i) h->ring->stabilize(i);
       }
@@ -341,6 +345,7 @@ TEST(RingTest, ConcurrentStabilisationOfAllHosts) {
   }
   int looked_up = 0, wrong = 0, empty_state = 0;
   threads.emplace_back([&] {
+    looking.store(true);
     for (int i = 0; i < 20000 && !stop.load(); ++i) {
       const auto& [key, want] = keys[static_cast<std::size_t>(i) % keys.size()];
       auto r = c.host(addr(1)).ring->lookup(1, key);
