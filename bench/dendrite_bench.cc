@@ -345,12 +345,8 @@ int main(int argc, char** argv) {
 
   dendrite::client::DtableClientOptions copts;
   copts.timeout = std::chrono::milliseconds(o.timeout_ms);
-  if (o.curve_secret_key_file.empty() != o.curve_nodes.empty()) {
-    return usage_error("a CURVE client needs both --curve-secret-key and --curve-node");
-  }
-  auto credentials = o.curve_nodes.empty() ? dendrite::client::Credentials::from_environment()
-                                           : dendrite::client::Credentials::load(
-                                                 o.curve_secret_key_file, o.curve_nodes);
+  auto credentials = dendrite::client::Credentials::from_flags_or_environment(
+      o.curve_secret_key_file, o.curve_nodes);
   if (!credentials.ok()) return usage_error(credentials.status().message());
   copts.credentials = std::move(credentials).value();
   auto client = dendrite::client::DtableClient::connect(o.node, copts);

@@ -133,19 +133,9 @@ int main(int argc, char** argv) {
     std::cerr << "dendrite-cli: --node: " << s.message() << "\n";
     return kExitUsage;
   }
-  if (!opt.curve_secret_key_file.empty() || !opt.curve_nodes.empty()) {
-    if (opt.curve_secret_key_file.empty() || opt.curve_nodes.empty()) {
-      std::cerr << "dendrite-cli: a CURVE client needs both --curve-secret-key and --curve-node\n";
-      return kExitUsage;
-    }
-    auto loaded = dendrite::client::Credentials::load(opt.curve_secret_key_file, opt.curve_nodes);
-    if (!loaded.ok()) {
-      std::cerr << "dendrite-cli: " << loaded.status().message() << "\n";
-      return kExitUsage;
-    }
-    opt.credentials = std::move(loaded).value();
-  } else if (!keygen->parsed()) {
-    auto loaded = dendrite::client::Credentials::from_environment();
+  if (!keygen->parsed()) {
+    auto loaded = dendrite::client::Credentials::from_flags_or_environment(
+        opt.curve_secret_key_file, opt.curve_nodes);
     if (!loaded.ok()) {
       std::cerr << "dendrite-cli: " << loaded.status().message() << "\n";
       return kExitUsage;

@@ -31,6 +31,15 @@ Result<std::shared_ptr<const Credentials>> Credentials::load(
   return std::make_shared<const Credentials>(std::move(impl));
 }
 
+Result<std::shared_ptr<const Credentials>> Credentials::from_flags_or_environment(
+    const std::string& secret_key_file, const std::vector<std::string>& nodes) {
+  if (secret_key_file.empty() && nodes.empty()) return from_environment();
+  if (secret_key_file.empty() || nodes.empty()) {
+    return Status::InvalidArgument("a CURVE client needs both --curve-secret-key and --curve-node");
+  }
+  return load(secret_key_file, nodes);
+}
+
 Result<std::shared_ptr<const Credentials>> Credentials::from_environment() {
   const char* secret = std::getenv(kSecretKeyFileEnv);
   const char* nodes = std::getenv(kNodeKeysEnv);

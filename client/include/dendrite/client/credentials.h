@@ -29,6 +29,12 @@ class Credentials {
   // set; InvalidArgument when only one is, or as load().
   static Result<std::shared_ptr<const Credentials>> from_environment();
 
+  // What a command line asks for: load() when either of `secret_key_file`
+  // and `nodes` is given (InvalidArgument naming --curve-secret-key and
+  // --curve-node when only one is), else from_environment().
+  static Result<std::shared_ptr<const Credentials>> from_flags_or_environment(
+      const std::string& secret_key_file, const std::vector<std::string>& nodes);
+
   // The client's public key (Z85): the key the nodes' `clients` list holds.
   const std::string& public_key() const;
 
