@@ -69,6 +69,9 @@ class PluginHost final : public Host {
     return host_.remote_successors(vnode);
   }
   std::vector<Member> members() const override { return host_.members(); }
+  PeerDialect peer_dialect(const std::string& host) const override {
+    return host_.peer_dialect(host);
+  }
   Result<std::vector<Vnode>> lookup(std::size_t n, const Id& key) override {
     return host_.lookup(n, key);
   }

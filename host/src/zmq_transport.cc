@@ -199,11 +199,33 @@ struct ZmqTransport::Impl {
     std::string frame;  // msg::kBatch, then the entries
   };
 
+  // What each peer answered the batch probe with: written on the I/O thread,
+  // read by any (ZmqTransport::dialect). A peer keeps its entry while the
+  // process lives (a restart at the same address is asked again when its
+  // channel is reopened).
+  class Dialects {
+   public:
+    void set(const std::string& host, PeerDialect dialect) {
+      std::lock_guard lock(mu_);
+      known_[host] = dialect;
+    }
+    PeerDialect get(const std::string& host) const {
+      std::lock_guard lock(mu_);
+      auto it = known_.find(host);
+      return it == known_.end() ? PeerDialect::kUnknown : it->second;
+    }
+
+   private:
+    mutable std::mutex mu_;
+    std::unordered_map<std::string, PeerDialect> known_;  // GUARDED_BY(mu_)
+  };
+
   // Tells the transport's statistics about the calls of every peer channel.
   class CallStats final : public wire::CallObserver {
    public:
-    CallStats(TransportStats& stats, std::shared_ptr<spdlog::logger> log, Refusals& refusals)
-        : stats_(stats), log_(std::move(log)), refusals_(refusals) {}
+    CallStats(TransportStats& stats, std::shared_ptr<spdlog::logger> log, Refusals& refusals,
+              Dialects& dialects)
+        : stats_(stats), log_(std::move(log)), refusals_(refusals), dialects_(dialects) {}
     void sent(MessageType type) override { stats_.of(type).sent->inc(); }
     void answered(MessageType type, Clock::duration latency) override {
       stats_.of(type).latency->observe(latency);
@@ -221,11 +243,18 @@ struct ZmqTransport::Impl {
     void refused(const std::string& peer, const Status& why) override {
       refusals_.refused_by(peer, why.message());
     }
+    void dialect_known(const std::string& peer, PeerDialect dialect) override {
+      if (dialect == PeerDialect::kOriginal && dialects_.get(peer) != PeerDialect::kOriginal) {
+        log_->info("{} is an original node: it gets only the original's messages", peer);
+      }
+      dialects_.set(peer, dialect);
+    }
 
    private:
     TransportStats& stats_;
     std::shared_ptr<spdlog::logger> log_;
     Refusals& refusals_;
+    Dialects& dialects_;
   };
 
   // A request served on the worker pool.
@@ -470,6 +499,11 @@ struct ZmqTransport::Impl {
     if (is_self(host)) {
       pool.submit(std::make_unique<LocalCallTask>(this, std::move(request), std::move(done)));
       return;
+    }
+    // An original blocks in its handlers for seconds: its requests get at
+    // least config.original_timeout, so that slowness is not taken for death.
+    if (dialects.get(host) == PeerDialect::kOriginal) {
+      timeout = std::max(timeout, config.original_timeout);
     }
     // Bounded so the deadline cannot overflow; a day is "forever" for a request.
     const auto bounded = std::clamp<Milliseconds>(timeout, Milliseconds(0), std::chrono::hours(24));
@@ -1041,7 +1075,8 @@ struct ZmqTransport::Impl {
   zmq::socket_t router_events;  // the ROUTER's failed handshakes
   std::vector<Outgoing> io_calls;
   std::vector<Outbound> io_replies;
-  CallStats call_stats{stats, log, refusals};
+  Dialects dialects;
+  CallStats call_stats{stats, log, refusals, dialects};
   std::unordered_map<std::string, std::unique_ptr<PeerChannel>> peers;
   std::vector<zmq_pollitem_t> items;
   std::unordered_set<std::string> trusted_ips;  // protected mode: refresh_trusted_ips()
@@ -1085,6 +1120,11 @@ void ZmqTransport::call_async(const std::string& host, Message request, Millisec
 Result<Message> ZmqTransport::call(const std::string& host, const Message& request,
                                    Milliseconds timeout) {
   return impl_->call(host, request, timeout);
+}
+
+PeerDialect ZmqTransport::dialect(const std::string& host) const {
+  if (host == impl_->address) return PeerDialect::kOurs;
+  return impl_->dialects.get(host);
 }
 
 std::size_t ZmqTransport::worker_count() const {

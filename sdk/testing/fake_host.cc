@@ -176,6 +176,17 @@ void FakeHost::set_members(std::vector<Member> members) {
   members_ = std::move(members);
 }
 
+PeerDialect FakeHost::peer_dialect(const std::string& host) const {
+  std::lock_guard lock(mu_);
+  auto it = dialects_.find(host);
+  return it == dialects_.end() ? PeerDialect::kOurs : it->second;
+}
+
+void FakeHost::set_dialect(const std::string& host, PeerDialect dialect) {
+  std::lock_guard lock(mu_);
+  dialects_[host] = dialect;
+}
+
 std::vector<Vnode> FakeHost::fingers(const Id& vnode) const {
   std::lock_guard lock(mu_);
   auto it = fingers_.find(vnode);

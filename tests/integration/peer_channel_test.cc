@@ -65,11 +65,13 @@ class Router {
 struct Heard final : CallObserver {
   int sent_count = 0, answered_count = 0, timeouts = 0, malformed = 0;
   std::vector<std::string> thrown;
+  std::vector<PeerDialect> dialects;  // dialect_known() calls, in order
   void sent(MessageType) override { ++sent_count; }
   void answered(MessageType, Clock::duration) override { ++answered_count; }
   void timed_out(MessageType) override { ++timeouts; }
   void malformed_reply(const std::string&, std::string_view) override { ++malformed; }
   void callback_threw(std::string_view what) override { thrown.emplace_back(what); }
+  void dialect_known(const std::string&, PeerDialect d) override { dialects.push_back(d); }
 };
 
 // The results of calls, by index.
@@ -188,7 +190,9 @@ TEST_F(PeerChannelTest, BatchesAfterAYesAndMatchesRepliesInAnyOrder) {
 TEST_F(PeerChannelTest, ALoneRequestLeavesAsAPlainMessage) {
   auto c = open();
   ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(heard_.dialects.empty());
   settle(*c, true);
+  EXPECT_EQ(heard_.dialects, std::vector<PeerDialect>{PeerDialect::kOurs});
   EXPECT_TRUE(c->call(Message{kEcho, "solo"}, 5s, results_.add(0)));
   c->flush();
   auto m = router_.receive();
@@ -205,6 +209,7 @@ TEST_F(PeerChannelTest, AnOriginalNodesErrMeansOneRequestPerMessage) {
   auto c = open();
   ASSERT_NE(c, nullptr);
   settle(*c, false);
+  EXPECT_EQ(heard_.dialects, std::vector<PeerDialect>{PeerDialect::kOriginal});
   for (int i = 0; i < 3; ++i) {
     EXPECT_FALSE(c->call(Message{kEcho, std::to_string(i)}, 5s, results_.add(i)));
   }
@@ -226,6 +231,7 @@ TEST_F(PeerChannelTest, AnUnansweredProbeSettlesOnPlainMessagesAtItsDeadline) {
   ASSERT_TRUE(due.has_value());
   c->expire(*due);
   EXPECT_FALSE(c->next_deadline().has_value());  // nothing left to wait for
+  EXPECT_TRUE(heard_.dialects.empty());          // no answer: still unknown
   EXPECT_FALSE(c->call(Message{kEcho, "x"}, 5s, results_.add(0)));
   auto m = router_.receive();
   ASSERT_TRUE(m.has_value());

@@ -219,11 +219,15 @@ TEST(Transport, RoundTripBetweenTwoTransports) {
   ASSERT_TRUE(b.start().ok());
   EXPECT_EQ(a.address().rfind("127.0.0.1:", 0), 0u) << a.address();
   EXPECT_NE(port_of(a.address()), 0);
+  EXPECT_EQ(a.dialect(b.address()), PeerDialect::kUnknown);  // nothing sent there yet
+  EXPECT_EQ(a.dialect(a.address()), PeerDialect::kOurs);
 
   auto r = a.call(b.address(), echo_request("hello"), 10s);
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(r->type, kEcho);
   EXPECT_EQ(r->payload, "hello");
+  // The probe's answer came before the reply: b is a node of ours.
+  EXPECT_EQ(a.dialect(b.address()), PeerDialect::kOurs);
 
   // Inline (I/O thread) path.
   PBProtoPing ping;
@@ -446,6 +450,8 @@ TEST(Transport, ClientTalksToOriginalRepServer) {
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(r->type, kEcho);
   EXPECT_EQ(r->payload, "cba");
+  // It did not answer the probe with a yes: an original.
+  EXPECT_EQ(a.dialect(rep.address()), PeerDialect::kOriginal);
 
   // Several in flight: the REP answers one at a time; each reply is matched.
   constexpr int kN = 16;

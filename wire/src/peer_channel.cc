@@ -180,6 +180,10 @@ void PeerChannel::send_probe() {
 void PeerChannel::settle_probe(std::string_view reply) {
   batching_ =
       answers_batch_probe(reply, correlation_frame(probe_id_)) ? Batching::kYes : Batching::kNo;
+  if (options_.observer != nullptr) {
+    options_.observer->dialect_known(
+        address_, batching_ == Batching::kYes ? PeerDialect::kOurs : PeerDialect::kOriginal);
+  }
 }
 
 bool PeerChannel::call(Message request, Milliseconds timeout, ReplyCallback done) {

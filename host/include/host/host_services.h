@@ -37,6 +37,7 @@ class HostServices final : public Host {
   std::vector<Vnode> fingers(const Id& vnode) const override;
   std::vector<Vnode> remote_successors(const Id& vnode) const override;
   std::vector<Member> members() const override { return membership_.members(ring_.local_vnodes()); }
+  PeerDialect peer_dialect(const std::string& host) const override { return net_.dialect(host); }
   Result<std::vector<Vnode>> lookup(std::size_t n, const Id& key) override {
     return ring_.lookup(n, key);
   }

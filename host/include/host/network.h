@@ -30,6 +30,13 @@ class Network {
   // that runs `done` callbacks.
   virtual Result<Message> call(const std::string& host, const Message& request,
                                Milliseconds timeout);
+
+  // What `host` is known to speak (see PeerDialect). The default, for
+  // in-process networks where every node is ours: kOurs. Thread-safe.
+  virtual PeerDialect dialect(const std::string& host) const {
+    (void)host;
+    return PeerDialect::kOurs;
+  }
 };
 
 // Handles incoming requests on the server side. Thread-safe.

@@ -46,6 +46,10 @@ struct TransportConfig {
   // about once a second; it must be thread-safe and quick.
   bool protected_mode = false;
   std::function<std::vector<std::string>()> ring_hosts;
+  // The least time a request to an original node (PeerDialect::kOriginal)
+  // may take: its handlers block for seconds (Notify pings its successors,
+  // SetItem waits for its replicas), and its socket timeouts are 2 s per hop.
+  Milliseconds original_timeout{10000};
   // Where the transport's statistics go (it must outlive the transport);
   // nullptr = a registry of the transport's own.
   MetricsRegistry* metrics = nullptr;
@@ -75,6 +79,8 @@ class ZmqTransport final : public Network {
                   ReplyCallback done) override;
   Result<Message> call(const std::string& host, const Message& request,
                        Milliseconds timeout) override;
+  // What `host` answered the batch probe with (kUnknown until it did).
+  PeerDialect dialect(const std::string& host) const override;
 
   // Current worker count and how many are busy (for tests and metrics).
   std::size_t worker_count() const;

@@ -22,6 +22,17 @@ using Milliseconds = std::chrono::milliseconds;
 // message, see error_of()), or Timeout / Unavailable.
 using ReplyCallback = std::function<void(Result<Message>)>;
 
+// What a peer host is known to speak. A node of ours answers the batch probe
+// every connection starts with (docs/wire.md "Batch frames"); a node of the
+// original Go implementation answers it with Err. Whatever goes to a peer
+// that is not kOurs must be a message the original serves, built as it needs
+// it (docs/wire.md "What an original node requires").
+enum class PeerDialect {
+  kUnknown,   // no connection yet, or the probe has not been answered
+  kOurs,      // answered the probe: a node of ours, extensions welcome
+  kOriginal,  // answered the probe with something else: an original node
+};
+
 // Host services. Owned by the host; valid from init() until stop() returns.
 // Every method is thread-safe unless it says otherwise.
 class Host {
@@ -90,6 +101,12 @@ class Host {
   // when the name is taken. Allowed from init() on. The host drops its reference
   // after every plugin has stopped.
   virtual Status publish_service(std::string name, std::shared_ptr<void> service) = 0;
+
+  // What `host` ("ip:port") is known to speak; this host itself is kOurs.
+  // Non-blocking: a host this node has not sent anything to yet is kUnknown
+  // (any request to it starts the probe). A sender treats kUnknown as
+  // kOriginal. Thread-safe and cheap.
+  virtual PeerDialect peer_dialect(const std::string& host) const = 0;
 
   // The service published under `name`, or NotFound. The caller must know its type
   // (see get_service<T>) and must drop its reference in its stop().

@@ -37,11 +37,12 @@ namespace dendrite {
 // 3: TransportHook::runs_inline (handlers run on the transport's I/O thread).
 // 4: Host::members() (the remembered membership, down hosts included).
 // 5: TransportHook::client_may_send (which types a client key may send).
+// 6: Host::peer_dialect (whether a peer is an original node).
 // Promise: within one ABI version a plugin built against any SDK release loads
 // into any host of that version. Adding a virtual function, a member or a field
 // of PluginDescriptor, or changing a signature, bumps it; adding a non-virtual
 // inline helper or a new header does not.
-inline constexpr std::uint32_t kSdkAbiVersion = 5;
+inline constexpr std::uint32_t kSdkAbiVersion = 6;
 
 // What the host hands a plugin at init(). The references stay valid until the
 // plugin's stop() returns.

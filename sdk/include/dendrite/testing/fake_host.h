@@ -91,6 +91,9 @@ class FakeHost final : public Host {
   // What set_members() gave; by default every host of the ring, reachable.
   std::vector<Member> members() const override;
   void set_members(std::vector<Member> members);
+  // What set_dialect() gave for `host`; kOurs by default.
+  PeerDialect peer_dialect(const std::string& host) const override;
+  void set_dialect(const std::string& host, PeerDialect dialect);
   // What set_fingers() gave for `vnode` (default: none).
   std::vector<Vnode> fingers(const Id& vnode) const override;
   void set_fingers(const Id& vnode, std::vector<Vnode> fingers);
@@ -125,6 +128,7 @@ class FakeHost final : public Host {
   std::vector<Request> requests_;                   // guarded by mu_
   std::map<Id, std::vector<Vnode>> fingers_;        // guarded by mu_
   std::optional<std::vector<Member>> members_;      // guarded by mu_
+  std::map<std::string, PeerDialect> dialects_;     // guarded by mu_
 
   std::deque<std::function<void()>> callbacks_;  // guarded by mu_
   bool stopping_ = false;                        // guarded by mu_

@@ -55,6 +55,9 @@ class CallObserver {
   // The node refused the connection's handshake; `why` is what the calls in
   // flight failed with.
   virtual void refused(const std::string& /*peer*/, const Status& /*why*/) {}
+  // The node answered the batch probe: kOurs when with a yes, kOriginal when
+  // with anything else (an Err). Not called when the probe goes unanswered.
+  virtual void dialect_known(const std::string& /*peer*/, PeerDialect /*dialect*/) {}
   // A reply callback threw; the channel caught it and went on.
   virtual void callback_threw(std::string_view /*what*/) {}
 };
