@@ -22,9 +22,8 @@ namespace dendrite::host {
 namespace {
 
 // Err texts of our handlers. "leaving" and "unknown vnode ..." mean the vnode is
-// gone; "no predecessor" is an ordinary answer of a live vnode.
+// gone.
 constexpr std::string_view kLeaving = "leaving";
-constexpr std::string_view kNoPredecessor = "no predecessor";
 constexpr std::string_view kUnknownVnode = "unknown vnode";
 constexpr std::string_view kNotReady = "not ready";
 
@@ -39,6 +38,16 @@ constexpr int kJoinRounds = 3;  // rounds over the seeds before a join fails
 constexpr int kFingerBits = Id::kBits;
 
 using IdSet = std::unordered_set<Id>;
+
+// The key of a FindSuccessors request: 20 bytes, or fewer as an original
+// sends its finger keys (a big integer's minimal big-endian bytes), which are
+// the same number with the leading zero bytes left out.
+std::optional<Id> lookup_key(const std::string& bytes) {
+  if (bytes.size() >= Id::kBytes) return Id::from_bytes(bytes);
+  std::string padded(Id::kBytes - bytes.size(), '\0');
+  padded += bytes;
+  return Id::from_bytes(padded);
+}
 
 bool contains(const IdSet& s, const Id& id) {
   return s.find(id) != s.end();
@@ -256,7 +265,7 @@ struct Ring::Impl {
   Message on_find_successors(const Message& m) {
     auto req = unpack<PBProtoFindSuccessors>(m, msg::kFindSuccessors);
     if (!req.ok()) return make_error(req.status().message());
-    auto key = Id::from_bytes(req->key());
+    auto key = lookup_key(req->key());
     auto dest = from_pb(req->dest());
     if (!key || !dest) return make_error("malformed FindSuccessors");
     VnodeSlot* v = find(dest->id);
@@ -295,7 +304,9 @@ struct Ring::Impl {
     VnodeSlot* v = find(dest->id);
     if (v == nullptr) return make_error(std::string(kUnknownVnode) + " " + dest->id.hex());
     std::lock_guard<std::mutex> lock(v->mu);
-    if (!v->pred) return make_error(kNoPredecessor);
+    // With none known the vnode names itself, which no caller takes for a
+    // closer successor: an Err here would read as death to an original.
+    if (!v->pred) return make_proto_vnode(v->self);
     return make_proto_vnode(*v->pred);
   }
 
@@ -893,12 +904,17 @@ void Ring::leave() {
     for (const Vnode& s : sn.succs) {
       if (!m.is_local(s.id)) succs.push_back(s);
     }
+    // An original never answers a Leave, and the worker that took it stays
+    // stuck: it learns of the leave by stabilising instead.
+    auto takes_leave = [&](const Vnode& to) {
+      return !m.is_local(to.id) && m.net.dialect(to.host) == PeerDialect::kOurs;
+    };
     std::optional<Id> told;
-    if (sn.pred && !m.is_local(sn.pred->id)) {
+    if (sn.pred && takes_leave(*sn.pred)) {
       sends.emplace_back(*sn.pred, make_leave(self, *sn.pred, outer, succs));
       told = sn.pred->id;
     }
-    if (!sn.succs.empty() && !m.is_local(sn.succs[0].id) && sn.succs[0].id != told) {
+    if (!sn.succs.empty() && takes_leave(sn.succs[0]) && sn.succs[0].id != told) {
       sends.emplace_back(sn.succs[0], make_leave(self, sn.succs[0], outer, succs));
     }
   }

@@ -577,6 +577,17 @@ TEST_F(RingHandlerTest, FindSuccessorsAnswersOrForwards) {
   auto f = unpack<PBProtoForward>(r, msg::kForward);
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(from_pb(f->vnode()), sorted[2]);
+  // A key shorter than 20 bytes, as an original sends finger keys (a big
+  // integer's bytes): the same number with its leading zero bytes restored.
+  PBProtoFindSuccessors short_key;
+  short_key.set_key(std::string(1, '\x05'));  // 5: lies in (last vnode, first] or beyond
+  to_pb(a, short_key.mutable_dest());
+  short_key.set_limit(1);
+  Id five = Id::from_bytes(std::string(19, '\0') + '\x05').value();
+  Message short_reply = h->ring->handle(pack(msg::kFindSuccessors, short_key));
+  EXPECT_NE(short_reply.type, msg::kErr) << error_of(short_reply).to_string();
+  EXPECT_EQ(short_reply.type, h->ring->handle(make_find_successors(five, a, 1)).type);
+  EXPECT_EQ(short_reply.payload, h->ring->handle(make_find_successors(five, a, 1)).payload);
   // ... or to b when c is avoided.
   r = h->ring->handle(make_find_successors(key_c, a, 1, {sorted[2].id}));
   ASSERT_EQ(r.type, msg::kForward);
@@ -591,11 +602,15 @@ TEST_F(RingHandlerTest, GetPredecessor) {
   auto pb = unpack<PBProtoVnode>(r, msg::kProtoVnode);
   ASSERT_TRUE(pb.ok());
   EXPECT_EQ(from_pb(pb.value()), sorted[0]);
-  // A host that has not created or joined a ring knows no predecessor.
+  // A host that has not created or joined a ring knows no predecessor: its
+  // vnode names itself (an Err would read as death to an original caller).
   TestHost& fresh = c.add_host(addr(2));
   Vnode v = fresh.ring->local_vnodes()[0];
   r = fresh.ring->handle(make_get_predecessor(v));
-  EXPECT_EQ(error_of(r).message(), "no predecessor");
+  ASSERT_EQ(r.type, msg::kProtoVnode) << error_of(r).to_string();
+  pb = unpack<PBProtoVnode>(r, msg::kProtoVnode);
+  ASSERT_TRUE(pb.ok());
+  EXPECT_EQ(from_pb(pb.value()), v);
   // Nor can it answer FindSuccessors yet.
   EXPECT_EQ(error_of(fresh.ring->handle(make_find_successors(v.id, v, 1))).code(),
             StatusCode::kRemoteError);
