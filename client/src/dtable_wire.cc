@@ -1,7 +1,10 @@
 #include "dtable_wire.h"
 
+#include <chrono>
 #include "chord.pb.h"
+
 #include "dendrite/dtable/messages.h"
+#include "dendrite/dtable/write_request.h"
 #include "dendrite/vnode_pb.h"
 #include "dtable.pb.h"
 
@@ -152,11 +155,10 @@ Message set_item_request(const Vnode& dest, std::string_view key, std::string_vi
                          bool deleted, int consistency) {
   pb::PBDTableSetItem req;
   to_pb(dest, req.mutable_dest());
-  auto* item = req.mutable_item();
-  item->set_key(std::string(key));
-  item->set_val(deleted ? std::string() : std::string(value));  // no val would delete
-  if (deleted) item->set_deleted(true);
-  if (consistency > 1) req.set_minacks(consistency);
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  dt::fill_write_request(req, key, {}, value, deleted,
+                         std::chrono::duration_cast<std::chrono::nanoseconds>(now).count(),
+                         consistency);
   return pack(msg::kSetItem, req);
 }
 

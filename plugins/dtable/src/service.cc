@@ -9,6 +9,7 @@
 #include "batches.h"
 #include "codec.h"
 #include "dendrite/dtable/messages.h"
+#include "dendrite/dtable/write_request.h"
 #include "wire.h"
 
 namespace dendrite::dtable {
@@ -114,15 +115,7 @@ Status TableService::write(std::string_view key, std::string_view value, bool de
   if (Status s = check_write(key, value.size(), options); !s.ok()) return s;
   const Id hash = Id::hash(key);
   pb::PBDTableSetItem req;
-  auto* item = req.mutable_item();
-  item->set_key(std::string(key));
-  item->set_keyhash(hash.raw());
-  if (deleted) {
-    item->set_deleted(true);
-  } else {
-    item->set_val(std::string(value));
-  }
-  req.set_minacks(options.consistency);
+  fill_write_request(req, key, hash.raw(), value, deleted, ctx_->clock->now(), options.consistency);
   // The primary waits up to one timeout for its replicas before it answers.
   const Milliseconds limit = timeout(options) + ctx_->timeout() + Milliseconds(100);
   Status last = Status::Unavailable("no attempt made");
@@ -133,7 +126,7 @@ Status TableService::write(std::string_view key, std::string_view value, bool de
       continue;
     }
     to_pb(*primary, req.mutable_dest());
-    auto reply = ctx_->call(primary->host, pack(msg::kSetItem, req), limit);
+    auto reply = ctx_->call_in_turn(primary->host, pack(msg::kSetItem, req), limit);
     if (!reply.ok()) {
       last = reply.status();
       continue;
