@@ -284,4 +284,21 @@ Result<Message> Context::call(const std::string& to, const Message& request, Mil
   return host.request(to, request, limit.count() > 0 ? limit : timeout());
 }
 
+Result<Message> Context::call_in_turn(const std::string& to, Message request, Milliseconds limit) {
+  if (host.peer_dialect(to) == PeerDialect::kOurs) return call(to, request, limit);
+  auto self = shared_from_this();
+  return await<Result<Message>>([&](std::function<void(Result<Message>)> done) {
+    original_lanes.run(to, [self, to, limit, request = std::move(request),
+                            done](OriginalLanes::Finished finished) mutable {
+      self->send_async(
+          to, std::move(request),
+          [done, finished](Result<Message> reply) {
+            done(std::move(reply));
+            finished();
+          },
+          limit);
+    });
+  });
+}
+
 }  // namespace dendrite::dtable

@@ -21,6 +21,7 @@
 #include "dendrite/message.h"
 #include "entry_cache.h"
 #include "gate.h"
+#include "original_lanes.h"
 #include "placement.h"
 #include "replica_channels.h"
 #include "settings.h"
@@ -92,6 +93,7 @@ class Context : public std::enable_shared_from_this<Context> {
   WriteHooks hooks;
   Stats stats;                       // in host.metrics()
   ReplicaChannels replica_channels;  // replica writes of client writes, coalesced
+  OriginalLanes original_lanes;      // writes to original nodes, one at a time per host
   Placement placement;               // the keys' true copy holders (strict writes)
 
   // The local vnodes' tables, in index order (fixed at construction).
@@ -160,6 +162,11 @@ class Context : public std::enable_shared_from_this<Context> {
   // Unavailable once stopping.
   Result<Message> call(const std::string& to, const Message& request,
                        Milliseconds timeout = Milliseconds(0));
+  // call() for a table write: to a host not known to be ours (an original)
+  // it waits its turn in that host's lane, so that this node never has two
+  // writes in flight there. Blocking; not from a host callback.
+  Result<Message> call_in_turn(const std::string& to, Message request,
+                               Milliseconds timeout = Milliseconds(0));
 
  private:
   const Milliseconds timeout_;

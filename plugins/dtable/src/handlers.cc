@@ -531,6 +531,9 @@ Message Handlers::clear_replica(const Message& m) {
   VnodeState* v = in.vnode;
   auto hash = hash_from_pb(req->keyhash());
   if (!hash.ok()) return fail_response(kCodeInvalidArgument, hash.status().message());
+  // An original that took a hand-over from us says so with `demoted`; the
+  // copy was passed on (or kept as a replica) when it answered the SetItem.
+  if (req->demoted()) return ok_response();
   std::optional<Id> master;
   if (req->has_origin()) {
     if (auto o = from_pb(req->origin())) master = o->id;

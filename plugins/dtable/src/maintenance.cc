@@ -465,7 +465,8 @@ std::vector<Id> Maintenance::deliver_to_owners(VnodeState& v, Store& source,
       const std::size_t streams = std::clamp<std::size_t>(asked / min_stream, 1, kStreams);
       // A primary's items stay here as replica copies of their new owner:
       // it need not send them back when this vnode is one of its replicas.
-      const bool keep = &source == &v.primary;
+      // (Not with an original owner: it re-replicates what it takes itself.)
+      const bool keep = &source == &v.primary && dialect_of(owner) == PeerDialect::kOurs;
       std::mutex moved_mu;
       std::atomic<std::size_t> took{0};
       auto stream = [&](std::vector<Item> part) {
@@ -505,6 +506,9 @@ std::vector<Id> Maintenance::deliver_to_owners(VnodeState& v, Store& source,
 std::size_t Maintenance::deliver(const Vnode& owner, std::vector<Item> items,
                                  const std::function<void(std::vector<Item>&)>& taken,
                                  const Vnode* keeper) {
+  if (dialect_of(owner) != PeerDialect::kOurs) {
+    return deliver_to_original(owner, std::move(items), taken, keeper);
+  }
   // Batches go out through send_async, up to kHandOverWindow in flight; the
   // owner answers each once its replicas hold the items. This thread builds
   // the batches and passes on what was taken; replies only record outcomes.
@@ -587,6 +591,66 @@ std::size_t Maintenance::deliver(const Vnode& owner, std::vector<Item> items,
   return count;
 }
 
+PeerDialect Maintenance::dialect_of(const Vnode& owner) {
+  const PeerDialect known = ctx_->host.peer_dialect(owner.host);
+  if (known != PeerDialect::kUnknown) return known;
+  // Nothing went there yet: any request starts the probe, whose answer
+  // arrives before the request's own.
+  pb::PBDTableStatus req;
+  to_pb(owner, req.mutable_dest());
+  (void)ctx_->call(owner.host, pack(msg::kStatus, req));
+  return ctx_->host.peer_dialect(owner.host);
+}
+
+std::size_t Maintenance::deliver_to_original(const Vnode& owner, std::vector<Item> items,
+                                             const std::function<void(std::vector<Item>&)>& taken,
+                                             const Vnode* keeper) {
+  // The original takes a hand-over as one SetItem{demoting} per key, with
+  // `origin` (where its ClearReplica{demoted} goes back) and replicaInfo set,
+  // answered once stored; it then replicates the key itself.
+  const Vnode origin = keeper ? *keeper : ctx_->vnodes().front()->self;
+  std::size_t count = 0;
+  int failures = 0;
+  std::vector<Item> part;
+  auto pass_on = [&] {
+    count += part.size();
+    if (!part.empty()) taken(part);
+    part.clear();
+  };
+  for (Item& item : items) {
+    pb::PBDTableSetItem req;
+    to_pb(owner, req.mutable_dest());
+    to_pb(origin, req.mutable_origin());
+    req.set_demoting(true);
+    req.set_minacks(1);
+    pb::PBDTableItem* pb = req.mutable_item();
+    to_pb(item, pb);
+    pb->set_commited(true);
+    to_pb(origin, pb->mutable_replicainfo()->mutable_master());
+    Result<Message> reply = ctx_->call_in_turn(owner.host, pack(msg::kSetItem, req));
+    // Taken: stored; or refused because it holds a newer version ("Record too
+    // old"); or, for a tombstone, refused because it holds no copy to delete.
+    bool took = false;
+    if (reply.ok()) {
+      if (Status e = error_of(*reply); !e.ok()) {
+        took = item.deleted || e.message().find("too old") != std::string::npos;
+      } else if (auto r = unpack<pb::PBDTableResponse>(*reply, msg::kResponse); r.ok()) {
+        took = r->ok() || r->code() == kCodeOlder;
+      }
+    }
+    if (!took) {
+      // After two failed keys the owner is taken for gone.
+      if (++failures >= 2) break;
+      continue;
+    }
+    part.push_back(std::move(item));
+    if (part.size() >= 64) pass_on();
+  }
+  pass_on();
+  ctx_->stats.migrated_keys.inc(count);
+  return count;
+}
+
 void Maintenance::replicas_changed(VnodeState& v, const std::vector<Vnode>& now) {
   std::vector<Vnode>& before = replica_sets_[v.self.id];
   const std::vector<Vnode> old = before;
@@ -631,6 +695,9 @@ void Maintenance::check(VnodeState& v) {
   replica_sets_[v.self.id] = targets;
   for (const Vnode& t : targets) {
     if (stopping()) return;
+    // An original replica was sent everything when it became one
+    // (replicas_changed); it cannot be asked what it lacks.
+    if (ctx_->host.peer_dialect(t.host) == PeerDialect::kOriginal) continue;
     if (!sync_replica(ctx_, v, t)) synced = false;
   }
   const std::int64_t now = ctx_->clock->age_now();

@@ -81,6 +81,15 @@ class Maintenance {
   std::size_t deliver(const Vnode& owner, std::vector<Item> items,
                       const std::function<void(std::vector<Item>&)>& taken,
                       const Vnode* keeper = nullptr);
+  // deliver() to an owner that is not known to be ours (an original): one
+  // SetItem{demoting} per key, through the host's lane, as the original
+  // takes a hand-over. Same contract as deliver().
+  std::size_t deliver_to_original(const Vnode& owner, std::vector<Item> items,
+                                  const std::function<void(std::vector<Item>&)>& taken,
+                                  const Vnode* keeper);
+  // What `owner`'s host speaks; when not known yet, asks it (a Status
+  // request) so that the batch probe settles it. Blocking.
+  PeerDialect dialect_of(const Vnode& owner);
   // Pages through replica vnode `from`'s replica table (LocalKeys).
   std::vector<Item> pull(const Vnode& from, const std::optional<Vnode>& master,
                          const std::optional<std::pair<Id, Id>>& range);

@@ -7,6 +7,7 @@
 #include "codec.h"
 #include "context.h"
 #include "dendrite/dtable/messages.h"
+#include "original_lanes.h"
 
 namespace dendrite::dtable {
 namespace {
@@ -55,6 +56,52 @@ Message replica_request(const Vnode& primary, const Vnode& target, int depth,
   return pack(msg::kSetMultiItem, req);
 }
 
+// The replica info an original needs with a replica copy of `primary`'s key
+// written to `target` at `depth`: the master, every replica in order (its
+// promote() and demote() index `vnodes` by depth), the receiver's depth and
+// the state (stable when all `replicas` copies exist).
+void fill_original_info(pb::PBDTableReplicaInfo* info, const Vnode& primary,
+                        std::vector<Vnode> replicas_in_order, const Vnode& target, int depth,
+                        int replicas) {
+  const auto at = static_cast<std::size_t>(depth);
+  if (replicas_in_order.size() <= at) replicas_in_order.resize(at + 1, target);
+  replicas_in_order[at] = target;
+  to_pb(primary, info->mutable_master());
+  for (const Vnode& r : replicas_in_order) to_pb(r, info->add_vnodes());
+  info->set_depth(depth);
+  info->set_state(static_cast<int>(replicas_in_order.size()) >= replicas ? 0 : 1);
+}
+
+// SetReplica as an original sends and needs it: an uncommitted item with the
+// full replica info; SetReplicaInfo follows.
+Message original_replica_request(const pb::PBDTableReplicaInfo& info, const Vnode& primary,
+                                 const Vnode& target, const Item& item) {
+  pb::PBDTableSetItem req;
+  to_pb(target, req.mutable_dest());
+  to_pb(primary, req.mutable_origin());
+  pb::PBDTableItem* pb = req.mutable_item();
+  to_pb(item, pb);
+  pb->set_commited(false);
+  *pb->mutable_replicainfo() = info;
+  return pack(msg::kSetReplica, req);
+}
+
+// The SetReplicaInfo that commits it (ours: `timestamp` names the version).
+Message original_commit_request(const pb::PBDTableReplicaInfo& info, const Vnode& primary,
+                                const Vnode& target, const Item& item) {
+  pb::PBDTableSetReplicaInfo req;
+  to_pb(target, req.mutable_dest());
+  to_pb(primary, req.mutable_origin());
+  req.set_keyhash(item.hash.raw());
+  *req.mutable_replicainfo() = info;
+  req.set_timestamp(item.timestamp);
+  return pack(msg::kSetReplicaInfo, req);
+}
+
+bool acked(const Result<Message>& reply) {
+  return acked_items(reply, 1)[0];
+}
+
 std::size_t bytes_of(const Item& item) {
   return item.key.size() + item.value.size();
 }
@@ -65,6 +112,9 @@ void ReplicaChannels::send(const std::shared_ptr<Context>& ctx, const Vnode& pri
                            const Vnode& target, int depth, const std::vector<Item>& items,
                            Acked done) {
   const Key key{primary.id, target.id, depth};
+  if (ctx->host.peer_dialect(target.host) != PeerDialect::kOurs) {
+    return send_to_original(ctx, primary, target, depth, items, std::move(done));
+  }
   if (!takes_batches(target.host)) {
     return transmit_singly(ctx, key, primary, target, items,
                            {Waiter{items.size(), std::move(done)}});
@@ -188,6 +238,55 @@ void ReplicaChannels::transmit_singly(const std::shared_ptr<Context>& ctx, const
                       }
                       if (last) finish();
                     });
+  }
+}
+
+void ReplicaChannels::send_to_original(const std::shared_ptr<Context>& ctx, const Vnode& primary,
+                                       const Vnode& target, int depth,
+                                       const std::vector<Item>& items, Acked done) {
+  struct Writes {
+    std::mutex mu;
+    std::vector<bool> ok;  // GUARDED_BY(mu)
+    std::size_t left = 0;  // GUARDED_BY(mu)
+    Acked done;
+  };
+  auto state = std::make_shared<Writes>();
+  state->ok.assign(items.size(), false);
+  state->left = items.size();
+  state->done = std::move(done);
+  if (items.empty()) return state->done({});
+  auto info = std::make_shared<pb::PBDTableReplicaInfo>();
+  fill_original_info(info.get(), primary, ctx->host.remote_successors(primary.id), target, depth,
+                     ctx->replicas());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    auto record = [state, i](bool ok) {
+      bool last;
+      {
+        std::lock_guard lock(state->mu);
+        state->ok[i] = ok;
+        last = --state->left == 0;
+      }
+      if (last) state->done(state->ok);
+    };
+    ctx->original_lanes.run(target.host, [ctx, info, primary, target, item = items[i],
+                                          record](OriginalLanes::Finished finished) {
+      ctx->stats.replication_in_flight.inc();
+      ctx->send_async(target.host, original_replica_request(*info, primary, target, item),
+                      [ctx, info, primary, target, item, record, finished](Result<Message> reply) {
+                        ctx->stats.replication_in_flight.dec();
+                        // A tombstone deletes the original's copy: there is nothing to commit.
+                        if (!acked(reply) || item.deleted) {
+                          record(acked(reply));
+                          return finished();
+                        }
+                        ctx->send_async(target.host,
+                                        original_commit_request(*info, primary, target, item),
+                                        [record, finished](Result<Message> commit) {
+                                          record(acked(commit));
+                                          finished();
+                                        });
+                      });
+    });
   }
 }
 

@@ -6,6 +6,8 @@
 // items per message (the original's to-do "SetMultiItem carries batches"). A
 // host that answers a batch with Err (an original node, which knows only
 // SetReplica) gets single writes for a minute, the refused batch included.
+// A host not known to be ours (Host::peer_dialect) gets its writes as an
+// original needs them (send_to_original).
 #pragma once
 
 #include <chrono>
@@ -75,6 +77,11 @@ class ReplicaChannels {
   // batch: an original node), then answers `waiters`.
   void transmit_singly(const std::shared_ptr<Context>& ctx, const Key& key, const Vnode& primary,
                        const Vnode& target, std::vector<Item> items, std::vector<Waiter> waiters);
+  // Writes `items` to `target`, a host not known to be ours (an original),
+  // as the original needs them: through its lane (one write at a time), each
+  // a SetReplica with the full replica info then a SetReplicaInfo.
+  void send_to_original(const std::shared_ptr<Context>& ctx, const Vnode& primary,
+                        const Vnode& target, int depth, const std::vector<Item>& items, Acked done);
   // False while `host` is marked as refusing batches.
   bool takes_batches(const std::string& host);
 

@@ -210,7 +210,36 @@ bool replicate_and_wait(const std::shared_ptr<Context>& ctx, const Vnode& primar
   });
 }
 
+namespace {
+
+// Writes `items` of v to `target` as replica copies; true when every one was
+// acknowledged.
+bool push_replicas(const std::shared_ptr<Context>& ctx, VnodeState& v, const Vnode& target,
+                   std::vector<Item> items) {
+  bool ok = true;
+  for (std::vector<Item>& part : item_batches(ctx->settings, items)) {
+    auto w = ReplicaWrite::start(ctx, v.self, std::move(part), {target});
+    for (int acks : w->wait_all()) {
+      if (acks < 1) ok = false;
+    }
+  }
+  return ok;
+}
+
+// An original replica cannot say what it lacks (no ReplicaDigest): it gets
+// every item of v, as the original re-replicates every key when its replica
+// set changes.
+bool push_all_replicas(const std::shared_ptr<Context>& ctx, VnodeState& v, const Vnode& target) {
+  return push_replicas(ctx, v, target,
+                       v.primary.select([](const Item&, const ReplicaMeta&) { return true; }));
+}
+
+}  // namespace
+
 bool sync_replica(const std::shared_ptr<Context>& ctx, VnodeState& v, const Vnode& target) {
+  if (ctx->host.peer_dialect(target.host) == PeerDialect::kOriginal) {
+    return push_all_replicas(ctx, v, target);
+  }
   auto stamps = v.primary.stamps();
   const std::size_t batch = std::max<std::size_t>(ctx->settings.batch_items, 256) * 4;
   bool ok = true;
@@ -227,19 +256,20 @@ bool sync_replica(const std::shared_ptr<Context>& ctx, VnodeState& v, const Vnod
     auto reply = ctx->call(target.host, pack(msg::kReplicaDigest, req));
     if (!reply.ok()) return false;
     auto missing = unpack<pb::PBDTableMultiItemResponse>(*reply, msg::kMultiItemResponse);
-    if (!missing.ok()) return false;
+    if (!missing.ok()) {
+      // The request's probe may just have shown an original there.
+      if (ctx->host.peer_dialect(target.host) == PeerDialect::kOriginal) {
+        return push_all_replicas(ctx, v, target);
+      }
+      return false;
+    }
     std::vector<Item> items;
     for (const auto& m : missing->items()) {
       auto h = Id::from_bytes(m.keyhash());
       if (!h) continue;
       if (auto item = v.primary.get(*h)) items.push_back(std::move(*item));
     }
-    for (std::vector<Item>& part : item_batches(ctx->settings, items)) {
-      auto w = ReplicaWrite::start(ctx, v.self, std::move(part), {target});
-      for (int acks : w->wait_all()) {
-        if (acks < 1) ok = false;
-      }
-    }
+    if (!push_replicas(ctx, v, target, std::move(items))) ok = false;
   }
   return ok;
 }

@@ -101,7 +101,8 @@ bool replicate_and_wait(const std::shared_ptr<Context>& ctx, const Vnode& primar
 
 // Brings replica vnode `target` of local primary `v` up to date: sends digests
 // (keyHash, timestamp) of every primary item, then the items it lacks. True when
-// every request succeeded (the target holds everything it should).
+// every request succeeded (the target holds everything it should). An original
+// target, which cannot answer digests, is sent every primary item instead.
 bool sync_replica(const std::shared_ptr<Context>& ctx, VnodeState& v, const Vnode& target);
 
 // Drops the replica entries of `hashes` written by `master` from `target`
