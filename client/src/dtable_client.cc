@@ -214,6 +214,12 @@ Result<std::vector<std::string>> DtableClient::keys() {
   for (const std::string& host : hosts) {
     auto keys = detail::list_host_keys(*core_, host);
     if (!keys.ok()) {
+      if (keys.status().code() == StatusCode::kRemoteError) {
+        // An original node serves no LocalKeys: say so rather than omit its keys.
+        return Status::Unavailable(
+            "cannot list the keys of " + host +
+            " (an original node has no key listing): " + keys.status().message());
+      }
       return Status(keys.status().code(), host + ": " + keys.status().message());
     }
     all.insert(std::make_move_iterator(keys->begin()), std::make_move_iterator(keys->end()));

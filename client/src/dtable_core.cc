@@ -198,6 +198,8 @@ Status DtableCore::refresh() {
   std::map<Id, Vnode> vnodes;
   std::optional<int> replicas;
   std::optional<Status> first_error;
+  std::map<Id, Vnode> named;        // every successor the documents name
+  std::set<std::string> originals;  // hosts that answered HostStatus with Err
   bool any = false;
   for (int round = 0; round < kMaxRefreshRounds && !frontier.empty(); ++round) {
     std::vector<std::pair<std::string, Message>> requests;
@@ -212,6 +214,9 @@ Status DtableCore::refresh() {
       auto doc = status_document(host, replies[i]);
       auto parsed = doc.ok() ? parse_vnodes(*doc) : Result<std::vector<VnodeStatus>>(doc.status());
       if (!parsed.ok()) {
+        // An original node answers HostStatus with Err; its vnodes are known
+        // from the successor lists of the others.
+        if (!doc.ok() && doc.status().code() == StatusCode::kRemoteError) originals.insert(host);
         if (!first_error) first_error = parsed.status();
         continue;
       }
@@ -226,6 +231,7 @@ Status DtableCore::refresh() {
       for (const VnodeStatus& v : *parsed) {
         vnodes.emplace(v.self.id, v.self);
         for (const Vnode& s : v.successors) {
+          named.emplace(s.id, s);
           if (!asked.contains(s.host) &&
               std::find(next.begin(), next.end(), s.host) == next.end()) {
             next.push_back(s.host);
@@ -234,6 +240,9 @@ Status DtableCore::refresh() {
       }
     }
     frontier.swap(next);
+  }
+  for (auto& [id, v] : named) {
+    if (originals.contains(v.host)) vnodes.emplace(id, v);
   }
   if (!any || vnodes.empty()) {
     if (first_error) return *first_error;

@@ -8,13 +8,49 @@
 #include "chord.pb.h"
 #include "dendrite/address.h"
 #include "dendrite/vnode_json.h"
+#include "dendrite/vnode_pb.h"
 
 namespace dendrite::client {
 namespace {
 
 using nlohmann::json;
 
+// The vnodes in a ListVnodesResp reply, or why there are none.
+Result<std::vector<Vnode>> vnode_list(const Result<Message>& reply) {
+  if (!reply.ok()) return reply.status();
+  if (Status err = error_of(*reply); !err.ok()) return err;
+  auto list = unpack<PBProtoListVnodesResp>(*reply, msg::kListVnodesResp);
+  if (!list.ok()) return list.status();
+  std::vector<Vnode> out;
+  for (const auto& v : list->vnodes()) {
+    auto vnode = from_pb(v);
+    if (!vnode) return Status::Internal("malformed vnode in a ListVnodesResp");
+    out.push_back(*vnode);
+  }
+  return out;
+}
+
 }  // namespace
+
+Result<std::vector<VnodeStatus>> fetch_original_vnodes(
+    const std::string& node, Milliseconds timeout, std::shared_ptr<const Credentials> credentials) {
+  auto conn = Connection::open(node, std::move(credentials));
+  if (!conn.ok()) return conn.status();
+  auto vnodes = vnode_list((*conn)->request(pack(msg::kListVnodes, PBProtoListVnodes()), timeout));
+  if (!vnodes.ok()) return vnodes.status();
+  std::vector<VnodeStatus> out;
+  for (const Vnode& v : *vnodes) {
+    // The successors of the key right after v are v's own successor list
+    // (the key lies in (v, first successor]), which every node answers.
+    PBProtoFindSuccessors req;
+    req.set_key(v.id.plus_pow2(0).raw());
+    to_pb(v, req.mutable_dest());
+    req.set_limit(8);
+    auto succs = vnode_list((*conn)->request(pack(msg::kFindSuccessors, req), timeout));
+    out.push_back(VnodeStatus{v, succs.ok() ? *succs : std::vector<Vnode>{}});
+  }
+  return out;
+}
 
 Result<json> fetch_status(Connection& conn, Milliseconds timeout) {
   auto reply = conn.request(pack(msg::kHostStatus, PBHostStatusRequest()), timeout);
@@ -108,8 +144,13 @@ Result<std::vector<Vnode>> walk_ring(const std::string& node, Milliseconds timeo
   auto load = [&](const std::string& host) -> Result<std::vector<VnodeStatus>> {
     hosts_seen.insert(host);
     auto doc = fetch_status(host, timeout, credentials);
-    if (!doc.ok()) return doc.status();
-    auto vnodes = parse_vnodes(*doc);
+    Result<std::vector<VnodeStatus>> vnodes = doc.status();
+    if (doc.ok()) {
+      vnodes = parse_vnodes(*doc);
+    } else if (doc.status().code() == StatusCode::kRemoteError) {
+      // An original node answers HostStatus with Err: ask it in its own terms.
+      vnodes = fetch_original_vnodes(host, timeout, credentials);
+    }
     if (!vnodes.ok()) return vnodes.status();
     for (const VnodeStatus& v : *vnodes) successors[v.self.id] = v.successors;
     return vnodes;

@@ -36,9 +36,19 @@ struct VnodeStatus {
 };
 Result<std::vector<VnodeStatus>> parse_vnodes(const nlohmann::json& status);
 
+// The vnodes of `node` and their successor lists asked with the original's
+// own messages (ListVnodes, then FindSuccessors for the key after each vnode),
+// for a node of the original Go implementation, which has no HostStatus. A
+// vnode whose list could not be read has none. Errors: those of
+// Connection::request() and RemoteError for the ListVnodes.
+Result<std::vector<VnodeStatus>> fetch_original_vnodes(
+    const std::string& node, Milliseconds timeout,
+    std::shared_ptr<const Credentials> credentials = nullptr);
+
 // Walks the ring from `node`: starting at its first vnode, follows each
 // vnode's first successor (the next ones when a host does not answer),
-// fetching the status of every host not seen yet, until it is back at the
+// fetching the status of every host not seen yet (with the original's own
+// messages from a host that has no status: fetch_original_vnodes), until it is back at the
 // start. Each request waits at most `timeout`; at most `max_steps` vnodes are
 // visited. Returns every vnode once, in ring order, starting with the smallest
 // id (so walks from different nodes of a stable ring are equal).
