@@ -70,6 +70,11 @@ class DtableCluster {
     }
     host::Config config = dtable_node_config(seeds, settings);
     config.plugins.insert(config.plugins.end(), extra.begin(), extra.end());
+    return add(std::move(config));
+  }
+
+  // Starts a node of `config` (which loads dtable) and takes its service.
+  std::size_t add(host::Config config) {
     const std::size_t i = cluster_.add(std::move(config));
     auto found = cluster_.node(i).host_services().get_service<dtable::Table>(dtable::kServiceName);
     EXPECT_TRUE(found.ok()) << found.status().to_string();

@@ -1,0 +1,225 @@
+// Rings that mix our nodes with an "original" one: a stand-in
+// (support/original_strict_peer.h) that refuses the batch probe as an original
+// Go node does, answers Err to every type the original does not serve, and
+// records each request that would crash or wedge an original. Behind it a node
+// of ours serves what the original would. Writes, deletes, joins, graceful
+// leaves and crashes of our nodes must keep every key readable everywhere and
+// send the original nothing it cannot take.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dendrite/client/dtable_client.h"
+#include "dendrite/dtable/dtable.h"
+#include "dendrite/dtable/messages.h"
+#include "support/child_process.h"
+#include "support/dtable_cluster.h"
+#include "support/original_strict_peer.h"
+
+namespace dendrite::test {
+namespace {
+
+std::string value_for(const std::string& key) {
+  return "v:" + key;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += "\n  " + l;
+  return out;
+}
+
+// A ring of our nodes and one stand-in original.
+class MixedRing {
+ public:
+  explicit MixedRing(int replicas) : replicas_(replicas) {}
+
+  // One of our nodes, joining the first live node.
+  std::size_t add_ours() { return c.add(config_joining_first()); }
+
+  // The stand-in original, joining the first live node (or creating the
+  // ring). Its backend listens on a port of its own and advertises the
+  // peer's address, so that every request to it passes the peer.
+  std::size_t add_original() {
+    auto started = OriginalStrictPeer::start(replicas_);
+    EXPECT_TRUE(started.ok()) << started.status().to_string();
+    original_ = std::move(started).value();
+    const std::string backend = "127.0.0.1:" + std::to_string(free_port());
+    original_->set_backend(backend);
+    host::Config config = config_joining_first();
+    config.listen = backend;
+    config.advertise = original_->address();
+    original_index_ = c.add(std::move(config));
+    return original_index_;
+  }
+
+  OriginalStrictPeer& original() { return *original_; }
+  std::size_t original_index() const { return original_index_; }
+
+  // Every key of `values` reads as given (absent: NotFound) from every live
+  // node; "" when so, else the first difference.
+  std::string check_reads(const std::map<std::string, std::optional<std::string>>& values) {
+    for (std::size_t i : c.live()) {
+      for (const auto& [key, want] : values) {
+        auto got = c.table(i).query().get(key);
+        if (!want) {
+          if (got.ok() || got.status().code() != StatusCode::kNotFound) {
+            return "node " + std::to_string(i) + " " + key + ": want not found, got " +
+                   (got.ok() ? *got : got.status().to_string());
+          }
+          continue;
+        }
+        if (!got.ok()) {
+          return "node " + std::to_string(i) + " " + key + ": " + got.status().to_string();
+        }
+        if (*got != *want) return "node " + std::to_string(i) + " " + key + ": " + *got;
+      }
+    }
+    return "";
+  }
+
+  // Declared first, destroyed last: our nodes stop while the peer still
+  // answers for the original (else their calls to it wait out its timeout).
+  std::unique_ptr<OriginalStrictPeer> original_;
+  DtableCluster c;
+
+ private:
+  host::Config config_joining_first() {
+    std::vector<std::string> seeds;
+    for (std::size_t i : c.live()) {
+      seeds.push_back(c.node(i).address());
+      break;
+    }
+    host::Config config = dtable_node_config(seeds);
+    config.replicas = replicas_;
+    config.timeout = Milliseconds(1000);
+    return config;
+  }
+
+  int replicas_;
+  std::size_t original_index_ = 0;
+};
+
+class DtableOriginalPeerTest : public ::testing::TestWithParam<int> {};
+
+// Writes `n` keys from node `from`'s service, and deletes every fifth.
+void write_keys(MixedRing& ring, std::size_t from, const std::string& prefix, int n,
+                std::map<std::string, std::optional<std::string>>& values) {
+  for (int k = 0; k < n; ++k) {
+    const std::string key = prefix + std::to_string(k);
+    Status s = ring.c.table(from).query().set(key, value_for(key));
+    ASSERT_TRUE(s.ok()) << key << ": " << s.to_string();
+    values[key] = value_for(key);
+  }
+  for (int k = 0; k < n; k += 5) {
+    const std::string key = prefix + std::to_string(k);
+    Status s = ring.c.table(from).query().del(key);
+    ASSERT_TRUE(s.ok()) << key << ": " << s.to_string();
+    values[key] = std::nullopt;
+  }
+}
+
+TEST_P(DtableOriginalPeerTest, WritesFromEverySideAreReadEverywhere) {
+  MixedRing ring(GetParam());
+  const std::size_t a = ring.add_ours();
+  const std::size_t o = ring.add_original();
+  const std::size_t b = ring.add_ours();
+  ASSERT_EQ(ring.c.wait_converged(), "");
+  std::map<std::string, std::optional<std::string>> values;
+  write_keys(ring, a, "a-", 60, values);
+  write_keys(ring, b, "b-", 60, values);
+  write_keys(ring, o, "o-", 30, values);
+  // A client of the library: it sends each write straight to the key's
+  // primary, the original's included.
+  auto dclient = client::DtableClient::connect(ring.c.node(a).address());
+  ASSERT_TRUE(dclient.ok()) << dclient.status().to_string();
+  for (int k = 0; k < 30; ++k) {
+    const std::string key = "cli-" + std::to_string(k);
+    Status s = (*dclient)->set(key, value_for(key));
+    ASSERT_TRUE(s.ok()) << key << ": " << s.to_string();
+    values[key] = value_for(key);
+  }
+  for (int k = 0; k < 30; k += 3) {
+    const std::string key = "cli-" + std::to_string(k);
+    Status s = (*dclient)->del(key);
+    ASSERT_TRUE(s.ok()) << key << ": " << s.to_string();
+    values[key] = std::nullopt;
+  }
+  EXPECT_EQ(ring.check_reads(values), "");
+  const auto seen = ring.original().seen();
+  EXPECT_GT(seen.count(dtable::msg::kSetItem), 0u) << "no write reached the original's primary";
+  EXPECT_GT(seen.count(dtable::msg::kSetReplica), 0u) << "no replica reached the original";
+  EXPECT_TRUE(wait_until([&] { return ring.original().uncommitted().empty(); }))
+      << ring.original().uncommitted().size() << " replica writes never committed";
+  EXPECT_TRUE(ring.original().violations().empty()) << joined(ring.original().violations());
+  (void)o;
+}
+
+TEST_P(DtableOriginalPeerTest, OurNodesJoinThroughTheOriginalAndLeave) {
+  MixedRing ring(GetParam());
+  const std::size_t o = ring.add_original();
+  const std::size_t a = ring.add_ours();
+  ASSERT_EQ(ring.c.wait_converged(), "");
+  std::map<std::string, std::optional<std::string>> values;
+  write_keys(ring, o, "first-", 60, values);
+  write_keys(ring, a, "second-", 60, values);
+  // A third node joins: keys move to it, and from it to their owners.
+  const std::size_t b = ring.add_ours();
+  ASSERT_EQ(ring.c.wait_converged(), "");
+  EXPECT_EQ(ring.check_reads(values), "");
+  // Our nodes leave gracefully, one after the other: their keys go to the
+  // original (hand-overs as it takes them), and it is never sent a Leave.
+  ring.c.leave(b);
+  ASSERT_EQ(ring.c.wait_converged(), "");
+  EXPECT_EQ(ring.check_reads(values), "");
+  const int before = ring.original().hand_overs();
+  ring.c.leave(a);
+  // The last of our nodes handed its primary keys to the original.
+  EXPECT_GT(ring.original().hand_overs(), before);
+  ASSERT_EQ(ring.c.wait_converged(), "");
+  EXPECT_EQ(ring.check_reads(values), "");
+  EXPECT_TRUE(ring.original().violations().empty()) << joined(ring.original().violations());
+  (void)o;
+}
+
+TEST_P(DtableOriginalPeerTest, CrashOfOurNodeLosesNoKeyWithALiveCopy) {
+  MixedRing ring(GetParam());
+  const std::size_t a = ring.add_ours();
+  ring.add_original();
+  const std::size_t b = ring.add_ours();
+  ASSERT_EQ(ring.c.wait_converged(), "");
+  std::map<std::string, std::optional<std::string>> values;
+  write_keys(ring, a, "k-", 120, values);
+  // Every key sits on replicas + 1 hosts before the crash (a write at
+  // consistency 1 is acknowledged before its replicas).
+  ASSERT_TRUE(wait_until([&] {
+    for (const auto& [key, want] : values) {
+      if (want && ring.c.hosts_with(key, *want).size() < static_cast<std::size_t>(GetParam()) + 1)
+        return false;
+    }
+    return true;
+  })) << "keys did not reach their replicas";
+  ring.c.kill(b);
+  ASSERT_EQ(ring.c.wait_converged(), "");
+  EXPECT_EQ(ring.check_reads(values), "");
+  EXPECT_TRUE(ring.original().violations().empty()) << joined(ring.original().violations());
+}
+
+INSTANTIATE_TEST_SUITE_P(Replicas, DtableOriginalPeerTest, ::testing::Values(1, 2),
+                         [](const auto& info) { return "r" + std::to_string(info.param); });
+
+// The judge itself: what it calls harmful is what the original cannot take.
+TEST(OriginalVerdictTest, FlagsWhatWouldHurtAnOriginal) {
+  EXPECT_FALSE(judge_for_original(Message{msg::kLeave, ""}, 2).violation.empty());
+  EXPECT_EQ(judge_for_original(Message{msg::kLeave, ""}, 2).action,
+            OriginalVerdict::Action::kWedge);
+  EXPECT_EQ(judge_for_original(Message{msg::kBatch, "x"}, 2).action,
+            OriginalVerdict::Action::kRefuse);
+  EXPECT_TRUE(judge_for_original(Message{msg::kBatch, "x"}, 2).violation.empty());
+}
+
+}  // namespace
+}  // namespace dendrite::test
