@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dendrite/client/dtable_client.h"
+#include "dendrite/client/ring_view.h"
 #include "dendrite/dtable/dtable.h"
 #include "dendrite/dtable/messages.h"
 #include "support/child_process.h"
@@ -206,6 +207,30 @@ TEST_P(DtableOriginalPeerTest, CrashOfOurNodeLosesNoKeyWithALiveCopy) {
   ASSERT_EQ(ring.c.wait_converged(), "");
   EXPECT_EQ(ring.check_reads(values), "");
   EXPECT_TRUE(ring.original().violations().empty()) << joined(ring.original().violations());
+}
+
+TEST_P(DtableOriginalPeerTest, RingWalkAndKeyListingOnAMixedRing) {
+  MixedRing ring(GetParam());
+  const std::size_t a = ring.add_ours();
+  const std::size_t o = ring.add_original();
+  ring.add_ours();
+  ASSERT_EQ(ring.c.wait_converged(), "");
+  // The walk (dendrite-cli ring) reads the original with its own messages.
+  for (const std::string& from : {ring.c.node(a).address(), ring.original().address()}) {
+    auto walked = client::walk_ring(from, Milliseconds(3000));
+    ASSERT_TRUE(walked.ok()) << from << ": " << walked.status().to_string();
+    EXPECT_EQ(*walked, ring.c.ring().all_vnodes()) << "from " << from;
+  }
+  // The key listing cannot list the original: it says so.
+  auto dclient = client::DtableClient::connect(ring.c.node(a).address());
+  ASSERT_TRUE(dclient.ok()) << dclient.status().to_string();
+  EXPECT_EQ((*dclient)->ring(), ring.c.ring().all_vnodes());
+  auto keys = (*dclient)->keys();
+  ASSERT_FALSE(keys.ok());
+  EXPECT_NE(keys.status().message().find(ring.original().address()), std::string::npos)
+      << keys.status().to_string();
+  EXPECT_TRUE(ring.original().violations().empty()) << joined(ring.original().violations());
+  (void)o;
 }
 
 INSTANTIATE_TEST_SUITE_P(Replicas, DtableOriginalPeerTest, ::testing::Values(1, 2),
