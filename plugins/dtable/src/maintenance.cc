@@ -708,9 +708,17 @@ void Maintenance::check(VnodeState& v) {
   // passed (docs/dtable.md explains why nothing older can come back).
   v.primary.collect(now, synced ? grace : 0, history);
   // Orphans: replica entries no master renewed for a lease go to the key's
-  // owner (last write wins there), then away.
-  auto orphans = v.replica.select(
-      [&](const Item&, const ReplicaMeta& meta) { return meta.refreshed_ns < now - lease; });
+  // owner (last write wins there), then away. An original master never
+  // renews its copies (it sends no digests): they stay while it keeps this
+  // host among its replicas.
+  std::map<Id, bool> kept;  // by original master
+  auto orphans = v.replica.select([&](const Item&, const ReplicaMeta& meta) {
+    if (meta.refreshed_ns >= now - lease) return false;
+    if (!meta.master) return true;
+    auto [it, fresh] = kept.try_emplace(meta.master->id, false);
+    if (fresh) it->second = original_keeps_copies_here(*meta.master);
+    return !it->second;
+  });
   if (!orphans.empty() && !stopping()) {
     auto moved = deliver_to_owners(v, v.replica, std::move(orphans));
     if (!moved.empty()) {
@@ -719,6 +727,26 @@ void Maintenance::check(VnodeState& v) {
     }
   }
   v.replica.collect(now, grace + lease, history);
+}
+
+bool Maintenance::original_keeps_copies_here(const Vnode& master) {
+  if (ctx_->host.peer_dialect(master.host) != PeerDialect::kOriginal) return false;
+  bool up = false;
+  for (const Member& m : ctx_->host.members()) {
+    if (m.host == master.host) up = m.reachable;
+  }
+  if (!up) return false;
+  // Its replicas: the first `replicas` hosts after it, other than its own.
+  auto after = ctx_->host.lookup(8, master.id.plus_pow2(0));
+  if (!after.ok()) return true;  // cannot tell now: keep, and ask again next time
+  std::vector<std::string> hosts;
+  for (const Vnode& s : *after) {
+    if (static_cast<int>(hosts.size()) >= ctx_->replicas()) break;
+    if (s.host == master.host || std::find(hosts.begin(), hosts.end(), s.host) != hosts.end())
+      continue;
+    hosts.push_back(s.host);
+  }
+  return std::find(hosts.begin(), hosts.end(), ctx_->host.address()) != hosts.end();
 }
 
 void Maintenance::leave() {

@@ -87,6 +87,10 @@ class Maintenance {
   std::size_t deliver_to_original(const Vnode& owner, std::vector<Item> items,
                                   const std::function<void(std::vector<Item>&)>& taken,
                                   const Vnode* keeper);
+  // True when `master` is an original node that is up and counts this host
+  // among its replicas: the replica copies it wrote here are not orphans,
+  // although it never renews them. Blocking (a lookup).
+  bool original_keeps_copies_here(const Vnode& master);
   // What `owner`'s host speaks; when not known yet, asks it (a Status
   // request) so that the batch probe settles it. Blocking.
   PeerDialect dialect_of(const Vnode& owner);

@@ -6,6 +6,7 @@
 // Raw dtable messages are hand-encoded (integration/raw_protobuf.h).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -14,10 +15,16 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
+#include "chord.pb.h"
+#include "dendrite/dtable/dtable.h"
 #include "dendrite/dtable/messages.h"
 #include "dendrite/testing/fake_host.h"
+#include "dendrite/vnode_pb.h"
+#include "dtable.pb.h"
 #include "dtable_on_fake_host.h"
 #include "integration/raw_protobuf.h"
 
@@ -165,6 +172,109 @@ TEST(DtableReplicaFallbackTest, BatchRefusedByAnOriginalReplicaIsResentAsSingleW
   EXPECT_EQ(replica.batches(), batches_before);
   EXPECT_EQ(replica.singles(), 4 * static_cast<int>(keys.size()));
   dtable.stop();  // while the answer counters are alive
+}
+
+// The first host after `m` in `ring` (sorted by id) other than m's own.
+std::string next_other_host(const std::vector<Vnode>& ring, const Vnode& m) {
+  auto at = std::find(ring.begin(), ring.end(), m);
+  for (std::size_t step = 1; step < ring.size(); ++step) {
+    const Vnode& s = ring[(static_cast<std::size_t>(at - ring.begin()) + step) % ring.size()];
+    if (s.host != m.host) return s.host;
+  }
+  return "";
+}
+
+// An original master never renews the replica copies it wrote (it sends no
+// digests). Its copies here must outlive the orphan lease while it counts this
+// host among its replicas, else they are gone when it dies; a copy from an
+// original master that replicates elsewhere is an orphan as usual.
+TEST(DtableReplicaFallbackTest, CopiesOfALiveOriginalMasterAreNoOrphans) {
+  FakeHost host(kHost, kVnodes);
+  host.set_replicas(1);
+  std::vector<Vnode> ring = vnodes_of(kHost);
+  for (const char* peer : kPeers) {
+    for (const Vnode& v : vnodes_of(peer)) ring.push_back(v);
+    host.set_dialect(peer, PeerDialect::kOriginal);
+  }
+  std::sort(ring.begin(), ring.end(), [](const Vnode& a, const Vnode& b) { return a.id < b.id; });
+  host.set_ring(ring);
+  std::mutex mu;
+  std::set<std::string> handed;  // keys handed over (SetItem{demoting}) to their owner
+  host.set_responder([&](const std::string&, const Message& m) -> Result<Message> {
+    if (m.type != dmsg::kSetItem) return Status::Unavailable("not a hand-over");
+    ::dtable::PBDTableSetItem req;
+    if (!req.ParseFromString(m.payload) || !req.demoting()) return make_error("unexpected");
+    std::lock_guard lock(mu);
+    handed.insert(req.item().key());
+    return raw_pb::dtable_replica_ok();
+  });
+  DtableOnFakeHost dtable(host, R"({"settle_ms": 0, "check_interval_ms": 100,)"
+                                R"( "tombstone_grace_ms": 500, "storage": {"engine": "memory"}})");
+  ASSERT_TRUE(dtable.start().ok());
+  TransportHook* hook = dtable.hook_for(dmsg::kSetReplica);
+  ASSERT_NE(hook, nullptr);
+  auto table = host.get_service<dtable::Table>(dtable::kServiceName);
+  ASSERT_TRUE(table.ok());
+
+  // A master of each kind among the originals' vnodes, and a key it owns.
+  std::optional<Vnode> keeps, elsewhere;
+  for (const Vnode& v : ring) {
+    if (v.host == kHost) continue;
+    (next_other_host(ring, v) == kHost ? keeps : elsewhere) = v;
+  }
+  ASSERT_TRUE(keeps && elsewhere);
+  auto key_of = [&](const Vnode& master) {
+    for (int i = 0; i < 100000; ++i) {
+      std::string key = "orig-" + std::to_string(i);
+      auto owner = host.lookup(1, Id::hash(key));
+      if (owner.ok() && owner->front() == master) return key;
+    }
+    return std::string();
+  };
+  const std::string kept_key = key_of(*keeps), orphan_key = key_of(*elsewhere);
+  ASSERT_FALSE(kept_key.empty());
+  ASSERT_FALSE(orphan_key.empty());
+  // Each master writes its replica copy here as an original does.
+  const Vnode here = vnodes_of(kHost)[0];
+  for (const auto& [master, key] :
+       {std::pair{*keeps, kept_key}, std::pair{*elsewhere, orphan_key}}) {
+    ::dtable::PBDTableSetItem req;
+    to_pb(here, req.mutable_dest());
+    auto* item = req.mutable_item();
+    item->set_key(key);
+    item->set_val("v-" + key);
+    item->set_timestamp(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count());
+    to_pb(master, item->mutable_replicainfo()->mutable_master());
+    to_pb(here, item->mutable_replicainfo()->add_vnodes());
+    item->mutable_replicainfo()->set_depth(0);
+    Result<Message> reply = hook->handle(pack(dmsg::kSetReplica, req));
+    ASSERT_TRUE(raw_pb::dtable_response_ok(reply)) << key;
+  }
+  auto replica_copies = [&](const std::string& key) {
+    int n = 0;
+    for (const auto& c : (*table)->stored_copies(key)) {
+      if (c.role == dtable::StoredCopy::Role::kReplica && !c.deleted) ++n;
+    }
+    return n;
+  };
+  // Well past the lease (3 checks of 100 ms): the orphan went to its owner
+  // and away; the copy of the master that keeps this host stayed.
+  const auto until = std::chrono::steady_clock::now() + kWait;
+  while (std::chrono::steady_clock::now() < until && replica_copies(orphan_key) > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // several more checks
+  EXPECT_EQ(replica_copies(orphan_key), 0);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_TRUE(handed.count(orphan_key));
+    EXPECT_FALSE(handed.count(kept_key));
+  }
+  EXPECT_EQ(replica_copies(kept_key), 1);
+  table->reset();
+  dtable.stop();
 }
 
 }  // namespace
