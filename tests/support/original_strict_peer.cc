@@ -45,6 +45,14 @@ bool decodes(const Message& m, Pb& out) {
   return out.ParseFromString(m.payload);
 }
 
+// Served when `m` decodes as a Pb, else refused as the original refuses it.
+template <typename Pb>
+OriginalVerdict served_if_decoded(const Message& m) {
+  Pb req;
+  if (!decodes(m, req)) return refuse("Failed to decode request", "lacks a required field");
+  return serve();
+}
+
 OriginalVerdict judge_set_item(const Message& m, int replicas) {
   ::dtable::PBDTableSetItem req;
   if (!decodes(m, req)) return refuse("Failed to decode request", "lacks a required field");
@@ -93,11 +101,8 @@ OriginalVerdict judge_for_original(const Message& m, int replicas) {
       return wedge("Err sent as a request: the original never answers it");
     case msg::kLeave:
       return wedge("Leave: the original never answers it");
-    case msg::kPing: {
-      PBProtoPing req;
-      if (!decodes(m, req)) return refuse("Failed to decode request", "lacks a required field");
-      return serve();
-    }
+    case msg::kPing:
+      return served_if_decoded<PBProtoPing>(m);
     case msg::kListVnodes:
       return serve();
     case msg::kFindSuccessors: {
@@ -108,40 +113,22 @@ OriginalVerdict judge_for_original(const Message& m, int replicas) {
       }
       return serve();
     }
-    case msg::kGetPredecessor: {
-      PBProtoGetPredecessor req;
-      if (!decodes(m, req)) return refuse("Failed to decode request", "lacks a required field");
-      return serve();
-    }
-    case msg::kNotify: {
-      PBProtoNotify req;
-      if (!decodes(m, req)) return refuse("Failed to decode request", "lacks a required field");
-      return serve();
-    }
-    case dmsg::kStatus: {
-      ::dtable::PBDTableStatus req;
-      if (!decodes(m, req)) return refuse("Failed to decode request", "lacks a required field");
-      return serve();
-    }
-    case dmsg::kGetItem: {
-      ::dtable::PBDTableGetItem req;
-      if (!decodes(m, req)) return refuse("Failed to decode request", "lacks a required field");
-      return serve();
-    }
+    case msg::kGetPredecessor:
+      return served_if_decoded<PBProtoGetPredecessor>(m);
+    case msg::kNotify:
+      return served_if_decoded<PBProtoNotify>(m);
+    case dmsg::kStatus:
+      return served_if_decoded<::dtable::PBDTableStatus>(m);
+    case dmsg::kGetItem:
+      return served_if_decoded<::dtable::PBDTableGetItem>(m);
     case dmsg::kSetItem:
       return judge_set_item(m, replicas);
     case dmsg::kSetReplica:
       return judge_set_replica(m);
-    case dmsg::kSetReplicaInfo: {
-      ::dtable::PBDTableSetReplicaInfo req;
-      if (!decodes(m, req)) return refuse("Failed to decode request", "lacks a required field");
-      return serve();
-    }
-    case dmsg::kClearReplica: {
-      ::dtable::PBDTableClearReplica req;
-      if (!decodes(m, req)) return refuse("Failed to decode request", "lacks a required field");
-      return serve();
-    }
+    case dmsg::kSetReplicaInfo:
+      return served_if_decoded<::dtable::PBDTableSetReplicaInfo>(m);
+    case dmsg::kClearReplica:
+      return served_if_decoded<::dtable::PBDTableClearReplica>(m);
     case dmsg::kPromoteKey:
       return wedge("PromoteKey: the original panics unless it holds the key with replicaInfo");
     default: {

@@ -16,6 +16,9 @@
 #include "dendrite/client/ring_view.h"
 #include "dendrite/dtable/dtable.h"
 #include "dendrite/dtable/messages.h"
+#include "dendrite/dtable/write_request.h"
+#include "dendrite/vnode_pb.h"
+#include "dtable.pb.h"
 #include "support/child_process.h"
 #include "support/dtable_cluster.h"
 #include "support/original_strict_peer.h"
@@ -244,6 +247,36 @@ TEST(OriginalVerdictTest, FlagsWhatWouldHurtAnOriginal) {
   EXPECT_EQ(judge_for_original(Message{msg::kBatch, "x"}, 2).action,
             OriginalVerdict::Action::kRefuse);
   EXPECT_TRUE(judge_for_original(Message{msg::kBatch, "x"}, 2).violation.empty());
+
+  // A client write as our filler builds it is served as it is.
+  const Vnode dest{Id::for_vnode("127.0.0.1:9", 0), "127.0.0.1:9"};
+  ::dtable::PBDTableSetItem good;
+  to_pb(dest, good.mutable_dest());
+  dtable::fill_write_request(good, "k", {}, "v", false, 1, 1);
+  auto verdict = [](MessageType type, const ::dtable::PBDTableSetItem& m) {
+    return judge_for_original(pack(type, m), 2);
+  };
+  EXPECT_EQ(verdict(dtable::msg::kSetItem, good).action, OriginalVerdict::Action::kServe);
+  EXPECT_TRUE(verdict(dtable::msg::kSetItem, good).violation.empty());
+  // Without replicaInfo, or without minAcks: the original never answers.
+  auto bad = good;
+  bad.mutable_item()->clear_replicainfo();
+  EXPECT_EQ(verdict(dtable::msg::kSetItem, bad).action, OriginalVerdict::Action::kWedge);
+  bad = good;
+  bad.clear_minacks();
+  EXPECT_EQ(verdict(dtable::msg::kSetItem, bad).action, OriginalVerdict::Action::kWedge);
+  // A delete with a val would store it.
+  bad = good;
+  bad.mutable_item()->set_deleted(true);
+  EXPECT_FALSE(verdict(dtable::msg::kSetItem, bad).violation.empty());
+  // A replica copy whose info has no entry at its depth.
+  auto replica = good;
+  to_pb(dest, replica.mutable_item()->mutable_replicainfo()->mutable_master());
+  replica.mutable_item()->mutable_replicainfo()->set_depth(1);
+  to_pb(dest, replica.mutable_item()->mutable_replicainfo()->add_vnodes());
+  EXPECT_FALSE(verdict(dtable::msg::kSetReplica, replica).violation.empty());
+  to_pb(dest, replica.mutable_item()->mutable_replicainfo()->add_vnodes());
+  EXPECT_TRUE(verdict(dtable::msg::kSetReplica, replica).violation.empty());
 }
 
 }  // namespace
