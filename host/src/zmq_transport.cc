@@ -500,11 +500,6 @@ struct ZmqTransport::Impl {
       pool.submit(std::make_unique<LocalCallTask>(this, std::move(request), std::move(done)));
       return;
     }
-    // An original blocks in its handlers for seconds: its requests get at
-    // least config.original_timeout, so that slowness is not taken for death.
-    if (dialects.get(host) == PeerDialect::kOriginal) {
-      timeout = std::max(timeout, config.original_timeout);
-    }
     // Bounded so the deadline cannot overflow; a day is "forever" for a request.
     const auto bounded = std::clamp<Milliseconds>(timeout, Milliseconds(0), std::chrono::hours(24));
     Outgoing out{host, std::move(request), Clock::now() + bounded, timeout, std::move(done)};
@@ -949,6 +944,7 @@ struct ZmqTransport::Impl {
     options.max_message_bytes = wire::max_message_size(config.max_frame_bytes);
     options.send_queue = kPeerQueue;
     options.observer = &call_stats;
+    options.original_timeout = config.original_timeout;
     if (config.access) {
       auto keys = wire::channel_keys(config.access->identity(), host);
       if (!keys.ok()) {

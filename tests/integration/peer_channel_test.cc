@@ -261,6 +261,32 @@ TEST_F(PeerChannelTest, DeadlinesExpireInOrderEvenWhenHandedOverLate) {
   EXPECT_EQ(c->pending(), 1u);
 }
 
+TEST_F(PeerChannelTest, AnOriginalNodeGetsItsMinimumTimeoutOthersTheirOwn) {
+  options_.original_timeout = 2s;
+  // A node of ours: the caller's 50 ms hold.
+  auto ours = open();
+  ASSERT_NE(ours, nullptr);
+  settle(*ours, true);
+  ours->call(Message{kEcho, "a"}, 50ms, results_.add(0));
+  ours->flush();
+  ASSERT_TRUE(router_.receive().has_value());  // "a", left unanswered
+  ours->expire(Clock::now() + 500ms);
+  ASSERT_EQ(results_.got.size(), 1u);
+  EXPECT_EQ(results_.got.at(0).status().code(), StatusCode::kTimeout);
+  // An original (its probe answered with Err): at least 2 s.
+  auto original = open();
+  ASSERT_NE(original, nullptr);
+  settle(*original, false);
+  original->call(Message{kEcho, "b"}, 50ms, results_.add(1));
+  original->expire(Clock::now() + 500ms);
+  EXPECT_EQ(results_.got.count(1), 0u) << "timed out at the caller's 50 ms";
+  original->expire(Clock::now() + 3s);
+  ASSERT_EQ(results_.got.count(1), 1u);
+  EXPECT_EQ(results_.got.at(1).status().code(), StatusCode::kTimeout);
+  EXPECT_NE(results_.got.at(1).status().message().find("within 2000 ms"), std::string::npos)
+      << results_.got.at(1).status().message();
+}
+
 TEST_F(PeerChannelTest, AReplyThatCameInTimeIsNoTimeout) {
   auto c = open();
   ASSERT_NE(c, nullptr);

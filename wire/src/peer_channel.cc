@@ -180,9 +180,10 @@ void PeerChannel::send_probe() {
 void PeerChannel::settle_probe(std::string_view reply) {
   batching_ =
       answers_batch_probe(reply, correlation_frame(probe_id_)) ? Batching::kYes : Batching::kNo;
+  original_ = batching_ == Batching::kNo;
   if (options_.observer != nullptr) {
-    options_.observer->dialect_known(
-        address_, batching_ == Batching::kYes ? PeerDialect::kOurs : PeerDialect::kOriginal);
+    options_.observer->dialect_known(address_,
+                                     original_ ? PeerDialect::kOriginal : PeerDialect::kOurs);
   }
 }
 
@@ -205,6 +206,10 @@ bool PeerChannel::call(Message request, Milliseconds timeout, Clock::time_point 
       return false;
     }
     if (batching_ == Batching::kUnknown) send_probe();
+  }
+  if (original_ && timeout < options_.original_timeout) {
+    deadline += options_.original_timeout - timeout;
+    timeout = options_.original_timeout;
   }
   const std::uint64_t id = next_id_++;
   if (batching_ == Batching::kYes) {

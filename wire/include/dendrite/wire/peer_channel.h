@@ -89,6 +89,10 @@ struct ChannelOptions {
   std::size_t batch_bytes = 256u << 10;
   // Told about calls; nullptr = nobody. Must outlive the channel.
   CallObserver* observer = nullptr;
+  // Once the node answered the probe as an original does (not with a yes),
+  // a request waits at least this long, whatever its caller asked: an
+  // original's handlers block for seconds. 0 = no minimum.
+  Milliseconds original_timeout{0};
   // Speak CURVE with these keys; nullopt = plaintext (ZeroMQ's NULL mechanism).
   std::optional<CurveClientKeys> curve;
 };
@@ -215,6 +219,7 @@ class PeerChannel {
   std::size_t server_key_ = 0;  // index into options_.curve->server_keys
   std::optional<Status> refused_;
   Batching batching_ = Batching::kUnknown;
+  bool original_ = false;  // the probe was answered, not with a yes
   std::uint64_t probe_id_ = 0;
   Clock::time_point probe_deadline_;
   std::uint64_t next_id_ = 1;
