@@ -1,8 +1,6 @@
 #include "dtable_wire.h"
 
-#include <chrono>
 #include "chord.pb.h"
-
 #include "dendrite/dtable/messages.h"
 #include "dendrite/dtable/write_request.h"
 #include "dendrite/vnode_pb.h"
@@ -155,10 +153,7 @@ Message set_item_request(const Vnode& dest, std::string_view key, std::string_vi
                          bool deleted, int consistency) {
   pb::PBDTableSetItem req;
   to_pb(dest, req.mutable_dest());
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  dt::fill_write_request(req, key, {}, value, deleted,
-                         std::chrono::duration_cast<std::chrono::nanoseconds>(now).count(),
-                         consistency);
+  dt::fill_write_request(req, key, {}, value, deleted, consistency);
   return pack(msg::kSetItem, req);
 }
 

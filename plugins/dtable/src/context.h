@@ -94,7 +94,7 @@ class Context : public std::enable_shared_from_this<Context> {
   Stats stats;                       // in host.metrics()
   ReplicaChannels replica_channels;  // replica writes of client writes, coalesced
   OriginalLanes original_lanes;      // writes to original nodes, one at a time per host
-  Placement placement;               // the keys' true copy holders (strict writes)
+  Placement placement;               // the keys' true copy holders (strict writes, orphans)
 
   // The local vnodes' tables, in index order (fixed at construction).
   const std::vector<std::unique_ptr<VnodeState>>& vnodes() const { return vnodes_; }

@@ -731,22 +731,13 @@ void Maintenance::check(VnodeState& v) {
 
 bool Maintenance::original_keeps_copies_here(const Vnode& master) {
   if (ctx_->host.peer_dialect(master.host) != PeerDialect::kOriginal) return false;
-  bool up = false;
-  for (const Member& m : ctx_->host.members()) {
-    if (m.host == master.host) up = m.reachable;
-  }
-  if (!up) return false;
-  // Its replicas: the first `replicas` hosts after it, other than its own.
-  auto after = ctx_->host.lookup(8, master.id.plus_pow2(0));
-  if (!after.ok()) return true;  // cannot tell now: keep, and ask again next time
-  std::vector<std::string> hosts;
-  for (const Vnode& s : *after) {
-    if (static_cast<int>(hosts.size()) >= ctx_->replicas()) break;
-    if (s.host == master.host || std::find(hosts.begin(), hosts.end(), s.host) != hosts.end())
-      continue;
-    hosts.push_back(s.host);
-  }
-  return std::find(hosts.begin(), hosts.end(), ctx_->host.address()) != hosts.end();
+  // Its copy holders in the ring as it is meant to be: itself (the owner of
+  // its own id, unless it is no member now), then its replicas.
+  const auto layout = ctx_->placement.layout();
+  if (!layout->reachable(master.host)) return false;
+  const auto holders = layout->holders(master.id, ctx_->replicas() + 1);
+  if (holders.empty() || holders.front() != master.host) return false;
+  return std::find(holders.begin(), holders.end(), ctx_->host.address()) != holders.end();
 }
 
 void Maintenance::leave() {

@@ -89,7 +89,7 @@ class Maintenance {
                                   const Vnode* keeper);
   // True when `master` is an original node that is up and counts this host
   // among its replicas: the replica copies it wrote here are not orphans,
-  // although it never renews them. Blocking (a lookup).
+  // although it never renews them. From the placement (no request).
   bool original_keeps_copies_here(const Vnode& master);
   // What `owner`'s host speaks; when not known yet, asks it (a Status
   // request) so that the batch probe settles it. Blocking.

@@ -51,11 +51,4 @@ void OriginalLanes::finished(const std::string& host) {
   drain(host);
 }
 
-std::size_t OriginalLanes::pending() const {
-  std::lock_guard lock(mu_);
-  std::size_t n = 0;
-  for (const auto& [host, lane] : lanes_) n += lane.steps.size() + 1;
-  return n;
-}
-
 }  // namespace dendrite::dtable

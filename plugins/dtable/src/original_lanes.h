@@ -26,9 +26,6 @@ class OriginalLanes {
   // requests and calls Finished from their callbacks.
   void run(const std::string& host, Step step);
 
-  // Steps queued or running (for tests).
-  std::size_t pending() const;
-
  private:
   struct Lane {
     std::deque<Step> steps;
@@ -39,7 +36,7 @@ class OriginalLanes {
   void drain(const std::string& host);
   void finished(const std::string& host);
 
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::map<std::string, Lane> lanes_;  // GUARDED_BY(mu_); a lane exists while busy
 };
 

@@ -115,7 +115,7 @@ Status TableService::write(std::string_view key, std::string_view value, bool de
   if (Status s = check_write(key, value.size(), options); !s.ok()) return s;
   const Id hash = Id::hash(key);
   pb::PBDTableSetItem req;
-  fill_write_request(req, key, hash.raw(), value, deleted, ctx_->clock->now(), options.consistency);
+  fill_write_request(req, key, hash.raw(), value, deleted, options.consistency);
   // The primary waits up to one timeout for its replicas before it answers.
   const Milliseconds limit = timeout(options) + ctx_->timeout() + Milliseconds(100);
   Status last = Status::Unavailable("no attempt made");
