@@ -15,6 +15,10 @@ namespace {
 
 using nlohmann::json;
 
+// How many successors of each vnode an original is asked for (its default
+// successor list length).
+constexpr int kOriginalSuccessors = 8;
+
 // The vnodes in a ListVnodesResp reply, or why there are none.
 Result<std::vector<Vnode>> vnode_list(const Result<Message>& reply) {
   if (!reply.ok()) return reply.status();
@@ -32,11 +36,8 @@ Result<std::vector<Vnode>> vnode_list(const Result<Message>& reply) {
 
 }  // namespace
 
-Result<std::vector<VnodeStatus>> fetch_original_vnodes(
-    const std::string& node, Milliseconds timeout, std::shared_ptr<const Credentials> credentials) {
-  auto conn = Connection::open(node, std::move(credentials));
-  if (!conn.ok()) return conn.status();
-  auto vnodes = vnode_list((*conn)->request(pack(msg::kListVnodes, PBProtoListVnodes()), timeout));
+Result<std::vector<VnodeStatus>> fetch_original_vnodes(Connection& conn, Milliseconds timeout) {
+  auto vnodes = vnode_list(conn.request(pack(msg::kListVnodes, PBProtoListVnodes()), timeout));
   if (!vnodes.ok()) return vnodes.status();
   std::vector<VnodeStatus> out;
   for (const Vnode& v : *vnodes) {
@@ -45,8 +46,8 @@ Result<std::vector<VnodeStatus>> fetch_original_vnodes(
     PBProtoFindSuccessors req;
     req.set_key(v.id.plus_pow2(0).raw());
     to_pb(v, req.mutable_dest());
-    req.set_limit(8);
-    auto succs = vnode_list((*conn)->request(pack(msg::kFindSuccessors, req), timeout));
+    req.set_limit(kOriginalSuccessors);
+    auto succs = vnode_list(conn.request(pack(msg::kFindSuccessors, req), timeout));
     out.push_back(VnodeStatus{v, succs.ok() ? *succs : std::vector<Vnode>{}});
   }
   return out;
@@ -143,13 +144,15 @@ Result<std::vector<Vnode>> walk_ring(const std::string& node, Milliseconds timeo
 
   auto load = [&](const std::string& host) -> Result<std::vector<VnodeStatus>> {
     hosts_seen.insert(host);
-    auto doc = fetch_status(host, timeout, credentials);
+    auto conn = Connection::open(host, credentials);
+    if (!conn.ok()) return conn.status();
+    auto doc = fetch_status(**conn, timeout);
     Result<std::vector<VnodeStatus>> vnodes = doc.status();
     if (doc.ok()) {
       vnodes = parse_vnodes(*doc);
     } else if (doc.status().code() == StatusCode::kRemoteError) {
       // An original node answers HostStatus with Err: ask it in its own terms.
-      vnodes = fetch_original_vnodes(host, timeout, credentials);
+      vnodes = fetch_original_vnodes(**conn, timeout);
     }
     if (!vnodes.ok()) return vnodes.status();
     for (const VnodeStatus& v : *vnodes) successors[v.self.id] = v.successors;

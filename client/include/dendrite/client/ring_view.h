@@ -36,14 +36,12 @@ struct VnodeStatus {
 };
 Result<std::vector<VnodeStatus>> parse_vnodes(const nlohmann::json& status);
 
-// The vnodes of `node` and their successor lists asked with the original's
-// own messages (ListVnodes, then FindSuccessors for the key after each vnode),
-// for a node of the original Go implementation, which has no HostStatus. A
-// vnode whose list could not be read has none. Errors: those of
-// Connection::request() and RemoteError for the ListVnodes.
-Result<std::vector<VnodeStatus>> fetch_original_vnodes(
-    const std::string& node, Milliseconds timeout,
-    std::shared_ptr<const Credentials> credentials = nullptr);
+// The vnodes of the node behind `conn` and their successor lists asked with
+// the original's own messages (ListVnodes, then FindSuccessors for the key
+// after each vnode), for a node of the original Go implementation, which has
+// no HostStatus. A vnode whose list could not be read has none. Errors: those
+// of Connection::request() and RemoteError for the ListVnodes.
+Result<std::vector<VnodeStatus>> fetch_original_vnodes(Connection& conn, Milliseconds timeout);
 
 // Walks the ring from `node`: starting at its first vnode, follows each
 // vnode's first successor (the next ones when a host does not answer),
