@@ -891,6 +891,11 @@ void Ring::leave() {
     std::lock_guard<std::mutex> lock(s->mu);
     snaps.push_back(Snap{s->pred, s->succs});
   }
+  // An original never answers a Leave, and the worker that took it stays
+  // stuck: it learns of the leave by stabilising instead.
+  auto takes_leave = [&](const Vnode& to) {
+    return !m.is_local(to.id) && m.net.dialect(to.host) == PeerDialect::kOurs;
+  };
   std::vector<std::pair<Vnode, Message>> sends;
   for (std::size_t i = 0; i < m.slots.size(); ++i) {
     const Vnode& self = m.slots[i]->self;
@@ -904,11 +909,6 @@ void Ring::leave() {
     for (const Vnode& s : sn.succs) {
       if (!m.is_local(s.id)) succs.push_back(s);
     }
-    // An original never answers a Leave, and the worker that took it stays
-    // stuck: it learns of the leave by stabilising instead.
-    auto takes_leave = [&](const Vnode& to) {
-      return !m.is_local(to.id) && m.net.dialect(to.host) == PeerDialect::kOurs;
-    };
     std::optional<Id> told;
     if (sn.pred && takes_leave(*sn.pred)) {
       sends.emplace_back(*sn.pred, make_leave(self, *sn.pred, outer, succs));
