@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "dendrite/address.h"
+#include "dendrite/config_reader.h"
 
 namespace dendrite::host {
 namespace {
@@ -20,10 +21,6 @@ using nlohmann::json;
 
 // Limits of the integer fields. One table for the file and for validate(), so
 // both report the same line.
-struct IntRange {
-  std::int64_t min;
-  std::int64_t max;
-};
 constexpr IntRange kVnodes{1, 1024};
 constexpr IntRange kNumSuccessors{1, 256};
 constexpr IntRange kReplicas{0, 64};
@@ -56,98 +53,12 @@ Status check_range(const std::string& path, std::int64_t v, IntRange r) {
   return Status::Ok();
 }
 
-// Edit distance with adjacent transpositions (optimal string alignment), so
-// "nmae" is one step from "name".
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  const std::size_t n = a.size(), m = b.size();
-  std::vector<std::vector<std::size_t>> d(n + 1, std::vector<std::size_t>(m + 1));
-  for (std::size_t i = 0; i <= n; ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= m; ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= n; ++i) {
-    for (std::size_t j = 1; j <= m; ++j) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[n][m];
-}
-
-// Reads the members of one JSON object. The constructor is told every valid
-// key; keys() reports the first other key with the nearest valid one at the
-// same level. Call keys() before reading members, so a misspelt key is
-// reported as such rather than as a missing one.
-class ObjectReader {
+// A reader of one object of the node's config: errors start "config: ".
+class ObjectReader : public ConfigReader {
  public:
   // `prefix` is the path of the object ("" at top level, "workers." inside).
   ObjectReader(const json& obj, std::string prefix, std::initializer_list<std::string_view> valid)
-      : obj_(obj), prefix_(std::move(prefix)), valid_(valid) {}
-
-  Status keys() const {
-    for (const auto& [key, value] : obj_.items()) {
-      if (std::find(valid_.begin(), valid_.end(), key) != valid_.end()) continue;
-      std::string_view best;
-      std::size_t best_distance = std::numeric_limits<std::size_t>::max();
-      for (std::string_view candidate : valid_) {
-        const std::size_t dist = edit_distance(key, candidate);
-        if (dist < best_distance) {
-          best_distance = dist;
-          best = candidate;
-        }
-      }
-      return config_error("unknown key '" + path(key) + "' (did you mean '" + path(best) + "'?)");
-    }
-    return Status::Ok();
-  }
-
-  // The member `key` if present. `key` must be one of the valid keys.
-  const json* find(std::string_view key) const {
-    assert(std::find(valid_.begin(), valid_.end(), key) != valid_.end());
-    auto it = obj_.find(std::string(key));
-    return it == obj_.end() ? nullptr : &*it;
-  }
-
-  std::string path(std::string_view key) const { return prefix_ + std::string(key); }
-
-  Status take_int(std::string_view key, IntRange r, int& out) const {
-    std::int64_t v = out;
-    if (Status s = take_int64(key, r, v); !s.ok()) return s;
-    out = static_cast<int>(v);
-    return Status::Ok();
-  }
-
-  Status take_ms(std::string_view key, IntRange r, Milliseconds& out) const {
-    std::int64_t v = out.count();
-    if (Status s = take_int64(key, r, v); !s.ok()) return s;
-    out = Milliseconds(v);
-    return Status::Ok();
-  }
-
-  Status take_int64(std::string_view key, IntRange r, std::int64_t& out) const {
-    const json* v = find(key);
-    if (v == nullptr) return Status::Ok();
-    if (!v->is_number_integer()) return range_error(path(key), r);
-    std::int64_t value;
-    if (v->is_number_unsigned()) {
-      const auto u = v->get<std::uint64_t>();
-      if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-        return range_error(path(key), r);
-      }
-      value = static_cast<std::int64_t>(u);
-    } else {
-      value = v->get<std::int64_t>();
-    }
-    if (Status s = check_range(path(key), value, r); !s.ok()) return s;
-    out = value;
-    return Status::Ok();
-  }
-
- private:
-  const json& obj_;
-  std::string prefix_;
-  std::vector<std::string_view> valid_;
+      : ConfigReader(obj, "config: ", std::move(prefix), valid) {}
 };
 
 Status check_address(const std::string& field, const std::string& value, int min_port) {
@@ -190,17 +101,9 @@ Status take_join(const ObjectReader& r, std::vector<std::string>& out) {
   return Status::Ok();
 }
 
-Status take_object(const ObjectReader& r, std::string_view key, const json*& out) {
-  out = r.find(key);
-  if (out != nullptr && !out->is_object()) {
-    return field_error(r.path(key), "must be an object");
-  }
-  return Status::Ok();
-}
-
 Status take_stabilize(const ObjectReader& top, Config& c) {
   const json* obj;
-  if (Status s = take_object(top, "stabilize", obj); !s.ok() || obj == nullptr) return s;
+  if (Status s = top.take_object("stabilize", obj); !s.ok() || obj == nullptr) return s;
   ObjectReader r(*obj, "stabilize.", {"min_ms", "max_ms"});
   if (Status s = r.keys(); !s.ok()) return s;
   if (Status s = r.take_ms("min_ms", kIntervalMs, c.stabilize_min); !s.ok()) return s;
@@ -210,7 +113,7 @@ Status take_stabilize(const ObjectReader& top, Config& c) {
 
 Status take_workers(const ObjectReader& top, Config& c) {
   const json* obj;
-  if (Status s = take_object(top, "workers", obj); !s.ok() || obj == nullptr) return s;
+  if (Status s = top.take_object("workers", obj); !s.ok() || obj == nullptr) return s;
   ObjectReader r(*obj, "workers.", {"min", "max", "idle_ms"});
   if (Status s = r.keys(); !s.ok()) return s;
   if (Status s = r.take_int("min", kWorkers, c.workers.min); !s.ok()) return s;
@@ -221,7 +124,7 @@ Status take_workers(const ObjectReader& top, Config& c) {
 
 Status take_membership(const ObjectReader& top, Config& c) {
   const json* obj;
-  if (Status s = take_object(top, "membership", obj); !s.ok() || obj == nullptr) return s;
+  if (Status s = top.take_object("membership", obj); !s.ok() || obj == nullptr) return s;
   ObjectReader r(*obj, "membership.",
                  {"probe_min_ms", "probe_max_ms", "verify_ms", "forget_after_s"});
   if (Status s = r.keys(); !s.ok()) return s;
@@ -237,7 +140,7 @@ Status take_membership(const ObjectReader& top, Config& c) {
 
 Status take_limits(const ObjectReader& top, Config& c) {
   const json* obj;
-  if (Status s = take_object(top, "limits", obj); !s.ok() || obj == nullptr) return s;
+  if (Status s = top.take_object("limits", obj); !s.ok() || obj == nullptr) return s;
   ObjectReader r(*obj, "limits.", {"max_frame_bytes", "max_pending", "max_pending_bytes"});
   if (Status s = r.keys(); !s.ok()) return s;
   Config::Limits& l = c.limits;
@@ -253,7 +156,7 @@ Status take_limits(const ObjectReader& top, Config& c) {
 
 Status take_log(const ObjectReader& top, Config& c) {
   const json* obj;
-  if (Status s = take_object(top, "log", obj); !s.ok() || obj == nullptr) return s;
+  if (Status s = top.take_object("log", obj); !s.ok() || obj == nullptr) return s;
   ObjectReader r(*obj, "log.", {"level"});
   if (Status s = r.keys(); !s.ok()) return s;
   if (const json* v = r.find("level")) {
@@ -333,7 +236,7 @@ Status take_string_list(const json& v, const std::string& field, std::vector<std
 
 Status take_curve(const ObjectReader& top, SecurityConfig& sec) {
   const json* obj;
-  if (Status s = take_object(top, "curve", obj); !s.ok()) return s;
+  if (Status s = top.take_object("curve", obj); !s.ok()) return s;
   if (obj == nullptr) return Status::Ok();
   ObjectReader r(*obj, "security.curve.",
                  {"secret_key_file", "public_key_file", "nodes", "clients"});
@@ -360,7 +263,7 @@ Status take_curve(const ObjectReader& top, SecurityConfig& sec) {
 
 Status take_security(const ObjectReader& top, Config& c) {
   const json* obj;
-  if (Status s = take_object(top, "security", obj); !s.ok() || obj == nullptr) return s;
+  if (Status s = top.take_object("security", obj); !s.ok() || obj == nullptr) return s;
   ObjectReader r(*obj, "security.", {"curve", "insecure"});
   if (Status s = r.keys(); !s.ok()) return s;
   SecurityConfig sec;
