@@ -1,0 +1,129 @@
+// An in-memory dtable::Table for plugin tests: what a plugin finds as the
+// "dtable" service when a test publishes one on a FakeHost, without a ring.
+//
+//   auto table = std::make_shared<dendrite::dtable::MemoryTable>();
+//   host.publish_service(std::string(dendrite::dtable::kServiceName), table);
+//
+// One copy per key on "this host"; consistency levels are checked against
+// max_consistency() but otherwise have no effect. Write hooks run after each
+// set/del, as dtable's do. Thread-safe; header-only.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "dendrite/dtable/dtable.h"
+
+namespace dendrite::dtable {
+
+class MemoryTable final : public Table {
+ public:
+  // `max_consistency`: what max_consistency() answers (replicas + 1).
+  explicit MemoryTable(int max_consistency = 3) : max_consistency_(max_consistency) {}
+
+  Status set(std::string_view key, std::string_view value, const Options& options) override {
+    return write(key, value, false, options);
+  }
+  Result<std::string> get(std::string_view key, const Options& options) override {
+    if (Status s = check(key, options); !s.ok()) return s;
+    std::lock_guard lock(mu_);
+    auto it = data_.find(std::string(key));
+    if (it == data_.end() || it->second.deleted) return Status::NotFound("key not found");
+    return it->second.value;
+  }
+  Status del(std::string_view key, const Options& options) override {
+    return write(key, "", true, options);
+  }
+  std::vector<Status> set_multi(const std::vector<KeyValue>& items,
+                                const Options& options) override {
+    std::vector<Status> out;
+    out.reserve(items.size());
+    for (const auto& kv : items) out.push_back(set(kv.key, kv.value, options));
+    return out;
+  }
+  std::vector<Result<std::string>> get_multi(const std::vector<std::string>& keys,
+                                             const Options& options) override {
+    std::vector<Result<std::string>> out;
+    out.reserve(keys.size());
+    for (const auto& k : keys) out.push_back(get(k, options));
+    return out;
+  }
+  std::vector<std::string> local_keys() const override {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> keys;
+    for (const auto& [k, e] : data_) {
+      if (!e.deleted) keys.push_back(k);
+    }
+    return keys;  // std::map: already sorted
+  }
+  std::vector<StoredCopy> stored_copies(std::string_view key) const override {
+    std::lock_guard lock(mu_);
+    auto it = data_.find(std::string(key));
+    if (it == data_.end()) return {};
+    StoredCopy c;
+    c.key = it->first;
+    c.value = it->second.value;
+    c.timestamp = it->second.timestamp;
+    c.deleted = it->second.deleted;
+    c.committed = true;
+    return {c};
+  }
+  int max_consistency() const override { return max_consistency_; }
+  HookId add_write_hook(WriteHook hook) override {
+    std::lock_guard lock(hooks_mu_);
+    hooks_.emplace(++next_hook_, std::move(hook));
+    return next_hook_;
+  }
+  void remove_write_hook(HookId id) override {
+    std::lock_guard lock(hooks_mu_);
+    hooks_.erase(id);
+  }
+
+ private:
+  struct Entry {
+    std::string value;
+    std::int64_t timestamp = 0;
+    bool deleted = false;
+  };
+
+  Status check(std::string_view key, const Options& options) const {
+    if (key.empty()) return Status::InvalidArgument("key must not be empty");
+    if (options.consistency < 1 || options.consistency > max_consistency_) {
+      return Status::InvalidArgument("consistency " + std::to_string(options.consistency) +
+                                     " is out of range: the maximum is " +
+                                     std::to_string(max_consistency_) + " (replicas + 1)");
+    }
+    return Status::Ok();
+  }
+
+  Status write(std::string_view key, std::string_view value, bool deleted, const Options& options) {
+    if (Status s = check(key, options); !s.ok()) return s;
+    WriteEvent event;
+    {
+      std::lock_guard lock(mu_);
+      Entry& e = data_[std::string(key)];
+      e.value = deleted ? std::string() : std::string(value);
+      e.deleted = deleted;
+      e.timestamp = ++clock_;
+      event.key = std::string(key);
+      event.value = e.value;
+      event.deleted = deleted;
+      event.timestamp = e.timestamp;
+    }
+    std::lock_guard lock(hooks_mu_);
+    for (const auto& [id, hook] : hooks_) hook(event);
+    return Status::Ok();
+  }
+
+  const int max_consistency_;
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> data_;  // GUARDED_BY(mu_)
+  std::int64_t clock_ = 0;             // GUARDED_BY(mu_)
+  std::mutex hooks_mu_;
+  std::map<HookId, WriteHook> hooks_;  // GUARDED_BY(hooks_mu_)
+  HookId next_hook_ = 0;               // GUARDED_BY(hooks_mu_)
+};
+
+}  // namespace dendrite::dtable
