@@ -1,0 +1,137 @@
+// The command table, admission (name, arity, AUTH) and the shared helpers.
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+#include "handlers.h"
+
+namespace dendrite::resp {
+namespace {
+
+constexpr unsigned kKeyRead = kReadOnly | kTouchesKeys;
+constexpr unsigned kKeyWrite = kWrite | kTouchesKeys;
+constexpr unsigned kAlways = kLoading | kStale;
+
+// Sorted by name (find_command() searches it).
+constexpr CommandSpec kCommands[] = {
+    {"auth", -2, kNoAuth | kFast | kAlways, 0, 0, 0, cmd_auth, "Authenticates the connection."},
+    {"client", -2, kAlways, 0, 0, 0, cmd_client,
+     "Connection introspection: ID, SETNAME, GETNAME, LIST, INFO, KILL, CONSISTENCY."},
+    {"command", -1, kAlways, 0, 0, 0, cmd_command,
+     "Details about the commands: COUNT, INFO, DOCS, LIST."},
+    {"config", -2, kAdmin | kAlways, 0, 0, 0, cmd_config,
+     "Reads configuration parameters (GET only)."},
+    {"del", -2, kKeyWrite, 1, -1, 1, cmd_del, "Deletes keys; returns how many existed."},
+    {"echo", 2, kFast, 0, 0, 0, cmd_echo, "Returns the given string."},
+    {"exists", -2, kKeyRead | kFast, 1, -1, 1, cmd_exists, "Counts the given keys that exist."},
+    {"get", 2, kKeyRead | kFast, 1, 1, 1, cmd_get, "Returns the value of a key."},
+    {"hello", -1, kNoAuth | kFast | kAlways, 0, 0, 0, cmd_hello,
+     "Picks the protocol version (2 or 3); optionally authenticates and names the connection."},
+    {"info", -1, kAlways | kTouchesKeys, 0, 0, 0, cmd_info,
+     "Information about the node: server, clients, memory, stats, keyspace, ring."},
+    {"mget", -2, kKeyRead | kFast, 1, -1, 1, cmd_mget, "Returns the values of several keys."},
+    {"mset", -3, kKeyWrite, 1, -1, 2, cmd_mset, "Sets several keys."},
+    {"ping", -1, kFast | kAlways, 0, 0, 0, cmd_ping, "Returns PONG, or the given string."},
+    {"quit", -1, kNoAuth | kFast | kAlways, 0, 0, 0, cmd_quit, "Closes the connection."},
+    {"reset", 1, kNoAuth | kFast | kAlways, 0, 0, 0, cmd_reset,
+     "Resets the connection to its state at connect."},
+    {"select", 2, kFast | kAlways, 0, 0, 0, cmd_select, "Selects database 0 (the only one)."},
+    {"set", -3, kKeyWrite, 1, 1, 1, cmd_set, "Sets the value of a key."},
+    {"strlen", 2, kKeyRead | kFast, 1, 1, 1, cmd_strlen, "Returns the length of a value."},
+    {"type", 2, kKeyRead | kFast, 1, 1, 1, cmd_type, "The type of a key: string or none."},
+    {"unlink", -2, kKeyWrite | kFast, 1, -1, 1, cmd_del,
+     "Deletes keys (as DEL); returns how many existed."},
+};
+
+bool less_nocase(std::string_view a, std::string_view b) {
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) <
+           std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+}  // namespace
+
+std::span<const CommandSpec> command_table() {
+  return kCommands;
+}
+
+const CommandSpec* find_command(std::string_view name) {
+  const auto* end = std::end(kCommands);
+  const auto* it = std::lower_bound(
+      std::begin(kCommands), end, name,
+      [](const CommandSpec& spec, std::string_view n) { return less_nocase(spec.name, n); });
+  return it != end && iequals(it->name, name) ? it : nullptr;
+}
+
+const CommandSpec* admit(std::span<const std::string> args, const Session& session,
+                         ReplyWriter& reply) {
+  const CommandSpec* spec = find_command(args[0]);
+  if (spec == nullptr) {
+    std::string text =
+        "ERR unknown command '" + args[0].substr(0, 128) + "', with args beginning with: ";
+    for (std::size_t i = 1; i < args.size() && text.size() < 256; ++i) {
+      text += "'" + args[i].substr(0, 128) + "' ";
+    }
+    reply.error(text);
+    return nullptr;
+  }
+  const auto n = static_cast<int>(std::min<std::size_t>(args.size(), 1u << 30));
+  if ((spec->arity > 0 && n != spec->arity) || (spec->arity < 0 && n < -spec->arity)) {
+    reply.error("ERR wrong number of arguments for '" + std::string(spec->name) + "' command");
+    return nullptr;
+  }
+  if (!session.authenticated && (spec->flags & kNoAuth) == 0) {
+    reply.error("NOAUTH Authentication required.");
+    return nullptr;
+  }
+  return spec;
+}
+
+void run_command(const CommandSpec& spec, Call& call) {
+  spec.run(call);
+}
+
+void reply_status_error(ReplyWriter& reply, const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kConsistencyNotMet:
+      reply.error("NOREPLICAS " + status.message());
+      return;
+    case StatusCode::kTimeout:
+    case StatusCode::kUnavailable:
+    case StatusCode::kBusy:
+      reply.error("TRYAGAIN " + status.message());
+      return;
+    default:
+      reply.error("ERR " + status.message());
+      return;
+  }
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::optional<std::int64_t> parse_int(std::string_view text) {
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  const bool negative = text[0] == '-';
+  const std::string_view digits = negative ? text.substr(1) : text;
+  if (digits.empty() || (digits[0] == '0' && (digits.size() > 1 || negative))) return std::nullopt;
+  std::int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+void reply_not_integer(ReplyWriter& reply) {
+  reply.error("ERR value is not an integer or out of range");
+}
+
+void reply_syntax_error(ReplyWriter& reply) {
+  reply.error("ERR syntax error");
+}
+
+}  // namespace dendrite::resp

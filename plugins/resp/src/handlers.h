@@ -1,0 +1,50 @@
+// The functions behind the command table (commands.h), by group, and the
+// small argument helpers they share. Internal to the resp plugin.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "commands.h"
+
+namespace dendrite::resp {
+
+// Connection commands (connection_commands.cc).
+void cmd_auth(Call& c);
+void cmd_client(Call& c);
+void cmd_echo(Call& c);
+void cmd_hello(Call& c);
+void cmd_ping(Call& c);
+void cmd_quit(Call& c);
+void cmd_reset(Call& c);
+void cmd_select(Call& c);
+
+// Server commands (server_commands.cc).
+void cmd_command(Call& c);
+void cmd_config(Call& c);
+void cmd_info(Call& c);
+
+// String commands (string_commands.cc).
+void cmd_del(Call& c);
+void cmd_exists(Call& c);
+void cmd_get(Call& c);
+void cmd_mget(Call& c);
+void cmd_mset(Call& c);
+void cmd_set(Call& c);
+void cmd_strlen(Call& c);
+void cmd_type(Call& c);
+
+// ASCII case-insensitive equality.
+bool iequals(std::string_view a, std::string_view b);
+
+// The argument as a signed 64-bit decimal integer (Redis's rules: no spaces,
+// no '+', no leading zeros), or nothing.
+std::optional<std::int64_t> parse_int(std::string_view text);
+
+// Writes Redis's "-ERR value is not an integer or out of range".
+void reply_not_integer(ReplyWriter& reply);
+// Writes Redis's "-ERR syntax error".
+void reply_syntax_error(ReplyWriter& reply);
+
+}  // namespace dendrite::resp

@@ -1,0 +1,467 @@
+#include "server.h"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <boost/asio.hpp>
+
+#include "dendrite/metrics.h"
+#include "request_parser.h"
+
+namespace dendrite::resp {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// Input read ahead while a command runs on a worker: a pipelining client can
+// keep this much queued; more waits in the kernel's socket buffer.
+constexpr std::size_t kReadAheadBytes = 64u << 10;
+// The size of one read; also the shared buffer reads land in.
+constexpr std::size_t kReadChunkBytes = 64u << 10;
+// A connection's buffers larger than this are released once drained.
+constexpr std::size_t kKeepBufferBytes = 64u << 10;
+
+std::string endpoint_text(const tcp::endpoint& e) {
+  const std::string host = e.address().to_string();
+  return (e.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(e.port());
+}
+
+// The metrics of one command.
+struct CommandMetrics {
+  Counter* calls = nullptr;
+  Counter* errors = nullptr;
+  Histogram* latency = nullptr;
+};
+
+}  // namespace
+
+class Connection;
+
+struct Server::Impl final : Clients {
+  explicit Impl(CommandContext& c) : ctx(c) {}
+
+  // Clients
+  std::vector<ClientInfo> list() const override;
+  std::size_t kill(const std::function<bool(const ClientInfo&)>& which) override;
+  void update(const Session& session) override;
+
+  void accept();
+  void close_all();
+  void record(const CommandSpec& spec, Clock::duration took, bool failed);
+
+  CommandContext& ctx;
+  ParserLimits limits;
+  std::vector<CommandMetrics> metrics;  // parallel to command_table()
+  Gauge* connected = nullptr;
+
+  // Declared before the io_context: connections that its destructor frees
+  // still find the registry.
+  mutable std::mutex mu;
+  struct Entry {
+    std::weak_ptr<Connection> connection;
+    ClientInfo info;
+    Clock::time_point created, active;
+  };
+  std::map<std::uint64_t, Entry> entries;  // GUARDED_BY(mu)
+  std::uint64_t next_id = 1;               // GUARDED_BY(mu)
+  std::string bound;
+
+  asio::io_context io{1};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+  tcp::acceptor acceptor{io};
+  std::unique_ptr<asio::thread_pool> workers;
+  std::thread io_thread;
+  bool started = false, stopped = false;
+  // Where every read lands before it is appended to its connection's input
+  // (I/O thread only): an idle connection holds no buffer of its own.
+  std::unique_ptr<char[]> read_chunk = std::make_unique<char[]>(kReadChunkBytes);
+};
+
+// One client. Lives on the I/O thread; a command on keys borrows its session
+// on a worker thread while `busy_` (the I/O thread leaves it alone then).
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Server::Impl& server, tcp::socket socket, std::uint64_t id)
+      : server_(server), socket_(std::move(socket)) {
+    session_.id = id;
+    session_.consistency = server.ctx.settings.consistency;
+  }
+  ~Connection() {
+    std::lock_guard lock(server_.mu);
+    server_.entries.erase(session_.id);
+    if (server_.connected != nullptr) server_.connected->dec();
+  }
+
+  void start() {
+    boost::system::error_code ec;
+    socket_.non_blocking(true, ec);
+    socket_.set_option(tcp::no_delay(true), ec);
+    arm_read();
+  }
+
+  // Closes the socket; pending handlers finish with operation_aborted.
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+
+ private:
+  std::size_t unparsed() const { return in_.size() - in_start_; }
+  std::size_t unsent() const { return out_.size() + sending_.size(); }
+  bool output_full() const { return unsent() > server_.ctx.settings.output_buffer_bytes; }
+
+  void arm_read() {
+    if (closed_ || eof_ || reading_ || output_full()) return;
+    if ((busy_ || !need_more_) && unparsed() >= kReadAheadBytes) return;
+    reading_ = true;
+    socket_.async_wait(tcp::socket::wait_read,
+                       [self = shared_from_this()](const boost::system::error_code& ec) {
+                         self->on_readable(ec);
+                       });
+  }
+
+  void on_readable(const boost::system::error_code& ec) {
+    reading_ = false;
+    if (closed_) return;
+    if (ec) {
+      close();
+      return;
+    }
+    // Read what is there now, a chunk at a time, up to the read-ahead bound.
+    while (true) {
+      boost::system::error_code rec;
+      const std::size_t n =
+          socket_.read_some(asio::buffer(server_.read_chunk.get(), kReadChunkBytes), rec);
+      if (rec == asio::error::would_block || rec == asio::error::try_again) break;
+      if (rec == asio::error::eof) {
+        eof_ = true;
+        break;
+      }
+      if (rec) {
+        close();
+        return;
+      }
+      in_.append(server_.read_chunk.get(), n);
+      if (n < kReadChunkBytes || unparsed() >= kReadAheadBytes) break;
+    }
+    if (unparsed() > server_.ctx.settings.max_query_buffer_bytes) {
+      close();  // Redis closes such a client too ("max query buffer length")
+      return;
+    }
+    process();
+  }
+
+  // Runs the queued commands until one goes to a worker, the input runs dry,
+  // or the output is full; then writes and reads on.
+  void process() {
+    while (!closed_ && !busy_ && !closing_ && !output_full()) {
+      Parsed p = parse_request(std::string_view(in_).substr(in_start_), server_.limits);
+      if (p.kind == Parsed::Kind::kNeedMore) {
+        need_more_ = true;
+        break;
+      }
+      need_more_ = false;
+      if (p.kind == Parsed::Kind::kError) {
+        server_.ctx.stats->protocol_errors.fetch_add(1, std::memory_order_relaxed);
+        ReplyWriter(out_, session_.resp3).error("ERR " + p.error);
+        closing_ = true;
+        break;
+      }
+      in_start_ += p.consumed;
+      if (p.args.empty()) continue;
+      run(std::move(p.args));
+    }
+    if (in_start_ == in_.size()) {
+      in_.clear();
+      in_start_ = 0;
+      if (in_.capacity() > kKeepBufferBytes) std::string().swap(in_);
+    } else if (in_start_ > kKeepBufferBytes) {
+      in_.erase(0, in_start_);
+      in_start_ = 0;
+    }
+    if (eof_ && !busy_ && (need_more_ || unparsed() == 0)) closing_ = true;
+    flush();
+    arm_read();
+  }
+
+  void run(std::vector<std::string> args) {
+    const auto start = Clock::now();
+    {
+      std::lock_guard lock(server_.mu);
+      auto it = server_.entries.find(session_.id);
+      if (it != server_.entries.end()) {
+        it->second.active = start;
+        it->second.info.last_command = args[0];
+        it->second.info.query_buffer = unparsed();
+        it->second.info.output_buffer = unsent();
+      }
+    }
+    server_.ctx.stats->commands_processed.fetch_add(1, std::memory_order_relaxed);
+    ReplyWriter writer(out_, session_.resp3);
+    const CommandSpec* spec = admit(args, session_, writer);
+    if (spec == nullptr) return;
+    if ((spec->flags & kTouchesKeys) == 0) {
+      const std::size_t before = out_.size();
+      Call call{args, session_, writer, server_.ctx};
+      run_command(*spec, call);
+      finish(*spec, start, before < out_.size() && out_[before] == '-');
+      return;
+    }
+    busy_ = true;
+    asio::post(*server_.workers, [self = shared_from_this(), spec, start,
+                                  args = std::move(args)]() mutable {
+      std::string reply;
+      ReplyWriter writer(reply, self->session_.resp3);
+      Call call{args, self->session_, writer, self->server_.ctx};
+      run_command(*spec, call);
+      asio::post(self->server_.io, [self, spec, start, reply = std::move(reply)]() mutable {
+        self->busy_ = false;
+        if (self->closed_) return;
+        const bool failed = !reply.empty() && reply[0] == '-';
+        self->out_.append(reply);
+        self->finish(*spec, start, failed);
+        self->process();
+      });
+    });
+  }
+
+  void finish(const CommandSpec& spec, Clock::time_point start, bool failed) {
+    server_.record(spec, Clock::now() - start, failed);
+    if (session_.quit) closing_ = true;
+  }
+
+  void flush() {
+    if (closed_ || sending_active_) return;
+    if (out_.empty()) {
+      if (closing_ && !busy_) close();
+      return;
+    }
+    sending_.swap(out_);
+    sending_active_ = true;
+    asio::async_write(socket_, asio::buffer(sending_),
+                      [self = shared_from_this()](const boost::system::error_code& ec,
+                                                  std::size_t) { self->on_sent(ec); });
+  }
+
+  void on_sent(const boost::system::error_code& ec) {
+    sending_active_ = false;
+    if (closed_) return;
+    if (ec) {
+      close();
+      return;
+    }
+    sending_.clear();
+    if (sending_.capacity() > kKeepBufferBytes) std::string().swap(sending_);
+    process();  // may start commands that waited for the output to drain
+  }
+
+  Server::Impl& server_;
+  tcp::socket socket_;
+  Session session_;
+  std::string in_;  // received bytes; in_[in_start_..] not parsed yet
+  std::size_t in_start_ = 0;
+  std::string out_;      // replies not handed to a write yet
+  std::string sending_;  // the replies being written
+  bool sending_active_ = false;
+  bool reading_ = false;
+  bool need_more_ = true;  // the unparsed input holds no whole command
+  bool busy_ = false;      // a command runs on a worker
+  bool eof_ = false;       // the client closed its side
+  bool closing_ = false;   // close once the replies are written
+  bool closed_ = false;
+};
+
+std::vector<ClientInfo> Server::Impl::list() const {
+  const auto now = Clock::now();
+  std::lock_guard lock(mu);
+  std::vector<ClientInfo> out;
+  out.reserve(entries.size());
+  for (const auto& [id, e] : entries) {
+    ClientInfo info = e.info;
+    info.age_s = std::chrono::duration_cast<std::chrono::seconds>(now - e.created).count();
+    info.idle_s = std::chrono::duration_cast<std::chrono::seconds>(now - e.active).count();
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::size_t Server::Impl::kill(const std::function<bool(const ClientInfo&)>& which) {
+  std::vector<std::shared_ptr<Connection>> victims;
+  for (const ClientInfo& info : list()) {
+    if (!which(info)) continue;
+    std::lock_guard lock(mu);
+    auto it = entries.find(info.id);
+    if (it == entries.end()) continue;
+    if (auto c = it->second.connection.lock()) victims.push_back(std::move(c));
+  }
+  const std::size_t n = victims.size();
+  if (n > 0) {
+    asio::post(io, [victims = std::move(victims)] {
+      for (const auto& c : victims) c->close();
+    });
+  }
+  return n;
+}
+
+void Server::Impl::update(const Session& session) {
+  std::lock_guard lock(mu);
+  auto it = entries.find(session.id);
+  if (it == entries.end()) return;
+  it->second.info.name = session.name;
+  it->second.info.user = session.user;
+  it->second.info.resp3 = session.resp3;
+  it->second.info.consistency = session.consistency;
+}
+
+void Server::Impl::record(const CommandSpec& spec, Clock::duration took, bool failed) {
+  const std::size_t i = static_cast<std::size_t>(&spec - command_table().data());
+  if (i >= metrics.size()) return;
+  metrics[i].calls->inc();
+  if (failed) metrics[i].errors->inc();
+  metrics[i].latency->observe(took);
+}
+
+void Server::Impl::accept() {
+  acceptor.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    if (!ec) {
+      ctx.stats->connections_received.fetch_add(1, std::memory_order_relaxed);
+      boost::system::error_code ignored;
+      const auto remote = socket.remote_endpoint(ignored);
+      const auto local = socket.local_endpoint(ignored);
+      std::unique_lock lock(mu);
+      if (entries.size() >= ctx.settings.max_clients) {
+        lock.unlock();
+        ctx.stats->connections_rejected.fetch_add(1, std::memory_order_relaxed);
+        static constexpr std::string_view kFull = "-ERR max number of clients reached\r\n";
+        socket.non_blocking(true, ignored);
+        socket.write_some(asio::buffer(kFull.data(), kFull.size()), ignored);
+        socket.close(ignored);
+      } else {
+        const std::uint64_t id = next_id++;
+        auto c = std::make_shared<Connection>(*this, std::move(socket), id);
+        Entry& e = entries[id];
+        e.connection = c;
+        e.info.id = id;
+        e.info.addr = endpoint_text(remote);
+        e.info.laddr = endpoint_text(local);
+        e.info.user = "default";
+        e.info.consistency = ctx.settings.consistency;
+        e.created = e.active = Clock::now();
+        lock.unlock();
+        if (connected != nullptr) connected->inc();
+        c->start();
+      }
+    }
+    accept();
+  });
+}
+
+void Server::Impl::close_all() {
+  boost::system::error_code ec;
+  acceptor.close(ec);
+  std::vector<std::shared_ptr<Connection>> all;
+  {
+    std::lock_guard lock(mu);
+    for (auto& [id, e] : entries) {
+      if (auto c = e.connection.lock()) all.push_back(std::move(c));
+    }
+  }
+  for (const auto& c : all) c->close();
+}
+
+Server::Server(CommandContext& ctx) : impl_(std::make_unique<Impl>(ctx)) {}
+
+Server::~Server() {
+  stop();
+}
+
+Status Server::start() {
+  Impl& s = *impl_;
+  CommandContext& ctx = s.ctx;
+  ctx.clients = &s;
+  s.limits.max_bulk_bytes = ctx.settings.max_bulk_bytes;
+  if (ctx.metrics != nullptr) {
+    for (const CommandSpec& spec : command_table()) {
+      const Labels labels{{"command", std::string(spec.name)}};
+      s.metrics.push_back(CommandMetrics{
+          &ctx.metrics->counter("dendrite_resp_commands_total",
+                                "Commands the RESP front end ran, by command.", labels),
+          &ctx.metrics->counter("dendrite_resp_command_errors_total",
+                                "Commands that answered an error, by command.", labels),
+          &ctx.metrics->histogram("dendrite_resp_command_duration_seconds",
+                                  "Time from a command's start to its reply, by command.",
+                                  Histogram::latency_bounds(), labels)});
+    }
+    s.connected = &ctx.metrics->gauge("dendrite_resp_connected_clients",
+                                      "Open connections of the RESP front end.");
+  }
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(ctx.settings.host, ec);
+  if (ec) {
+    return Status::InvalidArgument("resp: listen address '" + ctx.settings.host +
+                                   "' is not an IP address");
+  }
+  const tcp::endpoint at(address, static_cast<unsigned short>(ctx.settings.port));
+  const std::string where = ctx.settings.host + ":" + std::to_string(ctx.settings.port);
+  if (s.acceptor.open(at.protocol(), ec); ec) {
+    return Status::Unavailable("resp: cannot listen on " + where + ": " + ec.message());
+  }
+  s.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (s.acceptor.bind(at, ec); ec) {
+    return Status::Unavailable("resp: cannot listen on " + where + ": " + ec.message());
+  }
+  if (s.acceptor.listen(SOMAXCONN, ec); ec) {
+    return Status::Unavailable("resp: cannot listen on " + where + ": " + ec.message());
+  }
+  s.bound = endpoint_text(s.acceptor.local_endpoint(ec));
+  s.workers = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(ctx.settings.workers));
+  s.guard.emplace(s.io.get_executor());
+  s.accept();
+  s.io_thread = std::thread([&s] { s.io.run(); });
+  s.started = true;
+  return Status::Ok();
+}
+
+void Server::stop() {
+  Impl& s = *impl_;
+  if (!s.started || s.stopped) return;
+  s.stopped = true;
+  // Once close_all() ran on the I/O thread no connection starts a command.
+  std::promise<void> closed;
+  asio::post(s.io, [&s, &closed] {
+    s.close_all();
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  // Commands already on workers finish (dtable bounds each call) and post
+  // their replies; the I/O thread then finds their connections closed.
+  s.workers->join();
+  s.guard.reset();
+  s.io_thread.join();
+  s.ctx.clients = nullptr;
+}
+
+std::string Server::address() const {
+  return impl_->bound;
+}
+
+std::size_t Server::connections() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->entries.size();
+}
+
+}  // namespace dendrite::resp

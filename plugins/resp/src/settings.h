@@ -1,0 +1,36 @@
+// The resp plugin's config (docs/resp.md "Config"):
+//   {"listen": "127.0.0.1:6380", "consistency": 1, "workers": 16,
+//    "max_clients": 10000, "max_bulk_bytes": 536870912,
+//    "max_query_buffer_bytes": 1073741824, "output_buffer_bytes": 33554432,
+//    "allow_flushall": false}
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "dendrite/status.h"
+
+namespace dendrite::resp {
+
+struct Settings {
+  std::string host = "127.0.0.1";  // listen address (IP)
+  int port = 6380;                 // 0 = ephemeral
+  int consistency = 1;             // a new connection's consistency level
+  int workers = 16;                // threads running commands on keys
+  std::size_t max_clients = 10000;
+  std::size_t max_bulk_bytes = 512u << 20;  // one argument (Redis: proto-max-bulk-len)
+  // Unparsed bytes kept for one connection (Redis: client-query-buffer-limit);
+  // beyond it the connection is closed.
+  std::size_t max_query_buffer_bytes = std::size_t{1} << 30;
+  // Replies waiting for a client to read them: above this the connection's
+  // input is not read until they drain (the client gets no new work done).
+  std::size_t output_buffer_bytes = 32u << 20;
+  bool allow_flushall = false;
+};
+
+// Parses the plugin's config object (an absent key keeps its default). Errors
+// are InvalidArgument, one line naming the key: "resp config: 'workers' must
+// be an integer from 1 to 1024".
+Result<Settings> parse_settings(const std::string& config_json);
+
+}  // namespace dendrite::resp

@@ -1,0 +1,153 @@
+// Commands on string keys, answered through dtable's Table at the connection's
+// consistency level. They run on worker threads (blocking Table calls).
+#include <vector>
+
+#include "handlers.h"
+
+namespace dendrite::resp {
+namespace {
+
+dtable::Options options_of(const Call& c) {
+  dtable::Options o;
+  o.consistency = c.session.consistency;
+  return o;
+}
+
+// True (after writing the error reply) when dtable is not there.
+bool no_table(Call& c) {
+  if (c.ctx.table) return false;
+  c.reply.error("TRYAGAIN the dtable plugin is not running");
+  return true;
+}
+
+// Reads `keys`: each a value, NotFound, or an error. Counts hits and misses
+// (INFO keyspace_hits/misses) unless the read only serves a write.
+std::vector<Result<std::string>> read_keys(Call& c, const std::vector<std::string>& keys,
+                                           bool count = true) {
+  auto values = keys.size() == 1
+                    ? std::vector<Result<std::string>>{c.ctx.table->get(keys[0], options_of(c))}
+                    : c.ctx.table->get_multi(keys, options_of(c));
+  for (const auto& v : values) {
+    if (!count) break;
+    if (v.ok()) {
+      c.ctx.stats->keyspace_hits.fetch_add(1, std::memory_order_relaxed);
+    } else if (v.status().code() == StatusCode::kNotFound) {
+      c.ctx.stats->keyspace_misses.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  return values;
+}
+
+// The first failure other than NotFound among `values`, or Ok.
+Status first_failure(const std::vector<Result<std::string>>& values) {
+  for (const auto& v : values) {
+    if (!v.ok() && v.status().code() != StatusCode::kNotFound) return v.status();
+  }
+  return Status::Ok();
+}
+
+std::vector<std::string> keys_from(const Call& c, std::size_t first) {
+  return std::vector<std::string>(c.args.begin() + static_cast<std::ptrdiff_t>(first),
+                                  c.args.end());
+}
+
+}  // namespace
+
+void cmd_get(Call& c) {
+  if (no_table(c)) return;
+  auto values = read_keys(c, {c.args[1]});
+  if (values[0].ok()) {
+    c.reply.bulk(*values[0]);
+  } else if (values[0].status().code() == StatusCode::kNotFound) {
+    c.reply.null();
+  } else {
+    reply_status_error(c.reply, values[0].status());
+  }
+}
+
+void cmd_set(Call& c) {
+  if (no_table(c)) return;
+  if (c.args.size() > 3) {
+    // Options (EX, PX, NX, XX, GET, ...) need expiry times and conditional
+    // writes at the primary, which dtable does not have yet.
+    c.reply.error("ERR SET option '" + c.args[3] + "' is not supported yet");
+    return;
+  }
+  Status s = c.ctx.table->set(c.args[1], c.args[2], options_of(c));
+  if (!s.ok()) return reply_status_error(c.reply, s);
+  c.reply.simple("OK");
+}
+
+void cmd_mget(Call& c) {
+  if (no_table(c)) return;
+  auto values = read_keys(c, keys_from(c, 1));
+  if (Status s = first_failure(values); !s.ok()) return reply_status_error(c.reply, s);
+  c.reply.array(values.size());
+  for (const auto& v : values) {
+    if (v.ok()) {
+      c.reply.bulk(*v);
+    } else {
+      c.reply.null();
+    }
+  }
+}
+
+void cmd_mset(Call& c) {
+  if (no_table(c)) return;
+  if (c.args.size() % 2 != 1) {
+    c.reply.error("ERR wrong number of arguments for 'mset' command");
+    return;
+  }
+  std::vector<dtable::KeyValue> items;
+  items.reserve(c.args.size() / 2);
+  for (std::size_t i = 1; i + 1 < c.args.size(); i += 2) {
+    items.push_back(dtable::KeyValue{c.args[i], c.args[i + 1]});
+  }
+  for (const Status& s : c.ctx.table->set_multi(items, options_of(c))) {
+    if (!s.ok()) return reply_status_error(c.reply, s);
+  }
+  c.reply.simple("OK");
+}
+
+// DEL and UNLINK: deletes the keys that exist and counts them. The count and
+// the deletes are separate steps: a key written between them by another
+// client survives (as if that write came after the DEL).
+void cmd_del(Call& c) {
+  if (no_table(c)) return;
+  const std::vector<std::string> keys = keys_from(c, 1);
+  auto values = read_keys(c, keys, /*count=*/false);
+  if (Status s = first_failure(values); !s.ok()) return reply_status_error(c.reply, s);
+  std::int64_t deleted = 0;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (!values[i].ok()) continue;
+    Status s = c.ctx.table->del(keys[i], options_of(c));
+    if (!s.ok()) return reply_status_error(c.reply, s);
+    ++deleted;
+  }
+  c.reply.integer(deleted);
+}
+
+void cmd_exists(Call& c) {
+  if (no_table(c)) return;
+  auto values = read_keys(c, keys_from(c, 1));
+  if (Status s = first_failure(values); !s.ok()) return reply_status_error(c.reply, s);
+  std::int64_t n = 0;
+  for (const auto& v : values) n += v.ok() ? 1 : 0;
+  c.reply.integer(n);
+}
+
+void cmd_strlen(Call& c) {
+  if (no_table(c)) return;
+  auto values = read_keys(c, {c.args[1]});
+  if (Status s = first_failure(values); !s.ok()) return reply_status_error(c.reply, s);
+  c.reply.integer(values[0].ok() ? static_cast<std::int64_t>(values[0]->size()) : 0);
+}
+
+void cmd_type(Call& c) {
+  if (no_table(c)) return;
+  auto values = read_keys(c, {c.args[1]});
+  if (Status s = first_failure(values); !s.ok()) return reply_status_error(c.reply, s);
+  c.reply.simple(values[0].ok() ? "string" : "none");
+}
+
+}  // namespace dendrite::resp
