@@ -2,7 +2,9 @@
 # Installs the Debian/Ubuntu packages Dendrite builds and tests with (prometheus:
 # promtool and the server for the metrics tests; iproute2, iptables and faketime: the
 # partition and clock scenarios of dendrite-faults; tcpdump: the security test's
-# capture of loopback traffic; openssl: test certificates), and only those that
+# capture of loopback traffic; openssl: test certificates; redis-server,
+# redis-tools, python3-redis and libhiredis-dev: real Redis clients against the
+# resp plugin, and redis-server as its benchmark baseline), and only those that
 # are missing: when everything is present it changes nothing and needs no root.
 #   install-deps.sh [--fuzz]   --fuzz adds clang and its libFuzzer runtime
 set -euo pipefail
@@ -16,6 +18,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libmimalloc-dev libabsl-dev librocksdb-dev
   prometheus
+  redis-server redis-tools python3-redis libhiredis-dev
   iproute2 iptables faketime tcpdump openssl
 )
 for arg in "$@"; do

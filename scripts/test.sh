@@ -99,7 +99,7 @@ fuzz_suite() {
     failed=1
     return
   fi
-  local targets=(frames ring dtable config descriptor zap)
+  local targets=(frames ring dtable config descriptor zap resp)
   local build_targets=()
   for t in "${targets[@]}"; do build_targets+=(--target "fuzz_$t"); done
   if ! cmake --build "$dir" -j "$jobs" "${build_targets[@]}"; then

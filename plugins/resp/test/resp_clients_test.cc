@@ -1,0 +1,426 @@
+// The resp plugin against Redis clients we did not write: hiredis (linked
+// here), redis-cli (commands, --pipe), redis-py and redis-benchmark, on a ring
+// of three dendrited processes with dtable and resp; and input that breaks the
+// protocol or never reads its replies.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+#include <nlohmann/json.hpp>
+
+#include "support/eventually.h"
+#include "support/process.h"
+#include "support/programs.h"
+#include "support/ring_settled.h"
+#include "support/serving.h"
+
+namespace dendrite::test {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr auto kSettle = 90s;
+constexpr auto kPoll = 100ms;
+constexpr int kVnodes = 3;
+constexpr std::size_t kNumSuccessors = 8;
+
+// A hiredis connection; cmd() answers each reply as redis-cli would print it
+// ("OK", "(nil)", "(integer) 2", "(error) ERR ...", "[a, (nil)]").
+class Redis {
+ public:
+  explicit Redis(int port) {
+    const timeval tv{10, 0};
+    c_ = redisConnectWithTimeout("127.0.0.1", port, tv);
+    if (c_ != nullptr && c_->err == 0) redisSetTimeout(c_, timeval{30, 0});
+  }
+  ~Redis() {
+    if (c_ != nullptr) redisFree(c_);
+  }
+  Redis(const Redis&) = delete;
+  Redis& operator=(const Redis&) = delete;
+
+  bool ok() const { return c_ != nullptr && c_->err == 0; }
+
+  std::string cmd(const std::vector<std::string>& args) {
+    append(args);
+    return next();
+  }
+  // Sends a command without waiting for its reply (pipelining).
+  void append(const std::vector<std::string>& args) {
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    redisAppendCommandArgv(c_, static_cast<int>(args.size()), argv.data(), lens.data());
+  }
+  // The next reply.
+  std::string next() {
+    void* r = nullptr;
+    if (redisGetReply(c_, &r) != REDIS_OK || r == nullptr) {
+      return "(connection error) " + std::string(c_->errstr);
+    }
+    std::string text = show(static_cast<redisReply*>(r));
+    freeReplyObject(r);
+    return text;
+  }
+
+ private:
+  static std::string show(const redisReply* r) {
+    switch (r->type) {
+      case REDIS_REPLY_STATUS:
+      case REDIS_REPLY_STRING:
+        return std::string(r->str, r->len);
+      case REDIS_REPLY_ERROR:
+        return "(error) " + std::string(r->str, r->len);
+      case REDIS_REPLY_INTEGER:
+        return "(integer) " + std::to_string(r->integer);
+      case REDIS_REPLY_NIL:
+        return "(nil)";
+      case REDIS_REPLY_ARRAY: {
+        std::string out = "[";
+        for (std::size_t i = 0; i < r->elements; ++i) {
+          out += (i ? ", " : "") + show(r->element[i]);
+        }
+        return out + "]";
+      }
+      default:
+        return "(type " + std::to_string(r->type) + ")";
+    }
+  }
+
+  redisContext* c_ = nullptr;
+};
+
+// A raw TCP connection to 127.0.0.1:port, for bytes no client library sends.
+class RawSocket {
+ public:
+  explicit RawSocket(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+    const timeval tv{20, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~RawSocket() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+  // Ends both directions (a send blocked in another thread returns).
+  void shut_down() { ::shutdown(fd_, SHUT_RDWR); }
+  bool send_all(const std::string& bytes) {
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+      const ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      sent += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+  // Everything received until the peer closes (or the receive timeout).
+  std::string read_to_end() {
+    std::string out;
+    char buf[4096];
+    while (true) {
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+  // Reads until `want` bytes arrived (or the peer closes / times out).
+  std::string read_exactly(std::size_t want) {
+    std::string out;
+    char buf[4096];
+    while (out.size() < want) {
+      const ssize_t n = ::recv(fd_, buf, std::min(sizeof buf, want - out.size()), 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// The resident set of process `pid` in bytes (0 when unreadable).
+std::size_t resident_bytes(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
+class RespClientsTest : public ::testing::Test {
+ protected:
+  struct Node {
+    std::string address;
+    int resp_port = 0;
+    std::unique_ptr<Process> process;
+  };
+
+  void SetUp() override {
+    const std::string a = start_node("a", {});
+    const std::string b = start_node("b", {a});
+    const std::string c = start_node("c", {a});
+    ASSERT_TRUE(ring_settled({a, b, c}, kVnodes, kNumSuccessors, kSettle, kPoll));
+    ASSERT_TRUE(eventually(
+        [&] {
+          return Redis(port("a")).cmd({"SET", "probe", "x"}) == "OK";
+        },
+        kSettle, kPoll));
+  }
+
+  void TearDown() override {
+    for (auto& [name, node] : nodes_) {
+      if (node.process->running()) node.process->signal(SIGTERM);
+    }
+    for (auto& [name, node] : nodes_) {
+      auto code = node.process->wait_for(kSettle);
+      EXPECT_TRUE(code.has_value()) << "node " << name << " ignored SIGTERM";
+      if (code) {
+        EXPECT_EQ(*code, 0) << "node " << name;
+      }
+    }
+    std::vector<std::pair<std::string, std::string>> names;
+    for (const auto& [name, node] : nodes_) names.emplace_back(name, node.address);
+    check_node_logs(dir_.path(), names, HasFailure());
+    nodes_.clear();
+  }
+
+  std::string start_node(const std::string& name, const std::vector<std::string>& join) {
+    const std::string address = "127.0.0.1:" + std::to_string(free_port());
+    const int resp_port = free_port();
+    json doc = {
+        {"listen", address},
+        {"join", join},
+        {"vnodes", kVnodes},
+        {"replicas", 2},
+        {"stabilize", {{"min_ms", 50}, {"max_ms", 150}}},
+        {"timeout_ms", 1000},
+        {"log", {{"level", "info"}}},
+        {"plugins",
+         json::array({{{"name", "dtable"}, {"config", {{"storage", {{"engine", "memory"}}}}}},
+                      {{"name", "resp"},
+                       {"config",
+                        {{"listen", "127.0.0.1:" + std::to_string(resp_port)},
+                         {"output_buffer_bytes", 1 << 20}}}}})}};
+    const std::string config = dir_.write(name + ".json", doc.dump(2));
+    Node node{address, resp_port,
+              std::make_unique<Process>(
+                  std::vector<std::string>{program("dendrited"), "--config", config},
+                  dir_.path() + "/" + name + ".out", dir_.path() + "/" + name + ".err")};
+    Process& p = *node.process;
+    nodes_[name] = std::move(node);
+    EXPECT_TRUE(
+        eventually([&] { return !p.running() || serving(address, 500ms); }, kSettle, kPoll) &&
+        p.running())
+        << "node " << name << " did not come up";
+    return address;
+  }
+
+  int port(const std::string& name) const { return nodes_.at(name).resp_port; }
+
+  RunResult shell(const std::string& command) {
+    return run({"/bin/sh", "-c", command}, dir_.path(), 120s);
+  }
+
+  TempDir dir_;
+  std::map<std::string, Node> nodes_;
+};
+
+TEST_F(RespClientsTest, KeysWrittenThroughOneFrontEndAreReadThroughEvery) {
+  Redis a(port("a")), b(port("b")), c(port("c"));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  // 300 pipelined writes: the replies come back in order, one per command.
+  constexpr int kKeys = 300;
+  for (int i = 0; i < kKeys; ++i)
+    a.append({"SET", "k" + std::to_string(i), "v" + std::to_string(i)});
+  for (int i = 0; i < kKeys; ++i) ASSERT_EQ(a.next(), "OK") << i;
+  for (int i = 0; i < kKeys; ++i) b.append({"GET", "k" + std::to_string(i)});
+  for (int i = 0; i < kKeys; ++i) ASSERT_EQ(b.next(), "v" + std::to_string(i)) << i;
+  EXPECT_EQ(c.cmd({"MGET", "k1", "nope", "k299"}), "[v1, (nil), v299]");
+  EXPECT_EQ(c.cmd({"MSET", "m1", "x", "m2", std::string("bin\0\r\n", 6)}), "OK");
+  EXPECT_EQ(a.cmd({"STRLEN", "m2"}), "(integer) 6");
+  EXPECT_EQ(b.cmd({"EXISTS", "m1", "m2", "nope"}), "(integer) 2");
+  EXPECT_EQ(c.cmd({"DEL", "m1", "m2", "nope"}), "(integer) 2");
+  EXPECT_EQ(a.cmd({"GET", "m1"}), "(nil)");
+  // A consistency level per connection, checked against the ring's replicas.
+  EXPECT_EQ(a.cmd({"CLIENT", "CONSISTENCY", "3"}), "OK");
+  EXPECT_EQ(a.cmd({"SET", "all-copies", "y"}), "OK");
+  EXPECT_EQ(a.cmd({"GET", "all-copies"}), "y");
+  EXPECT_EQ(a.cmd({"CLIENT", "CONSISTENCY", "4"}),
+            "(error) ERR consistency must be an integer from 1 to 3 (replicas + 1)");
+}
+
+TEST_F(RespClientsTest, RedisCliCommandsAndMassInsertion) {
+  const std::string cli = "redis-cli -p " + std::to_string(port("b"));
+  auto set = shell(cli + " set greeting 'hello world'");
+  EXPECT_EQ(set.code, 0) << set.err;
+  EXPECT_EQ(set.out, "OK\n");
+  auto get = shell("redis-cli -p " + std::to_string(port("c")) + " get greeting");
+  EXPECT_EQ(get.out, "hello world\n");
+  auto hello = shell(cli + " -3 hello 3");
+  EXPECT_NE(hello.out.find("proto 3\n"), std::string::npos) << hello.out;
+  auto unknown = shell(cli + " nosuchcommand x");
+  // Byte for byte what redis-cli prints for redis-server's reply.
+  EXPECT_EQ(unknown.out, "ERR unknown command 'nosuchcommand', with args beginning with: 'x' \n\n");
+  // --pipe: 5,000 SETs in the protocol, as the Redis docs' mass insertion.
+  std::string pipe;
+  for (int i = 0; i < 5000; ++i) {
+    const std::string k = "pipe:" + std::to_string(i), v = std::to_string(i * 7);
+    pipe += "*3\r\n$3\r\nSET\r\n$" + std::to_string(k.size()) + "\r\n" + k + "\r\n$" +
+            std::to_string(v.size()) + "\r\n" + v + "\r\n";
+  }
+  dir_.write("pipe.txt", pipe);
+  auto mass = shell("cat pipe.txt | " + cli + " --pipe");
+  EXPECT_EQ(mass.code, 0) << mass.out << mass.err;
+  EXPECT_NE(mass.out.find("errors: 0, replies: 5000"), std::string::npos) << mass.out;
+  Redis a(port("a"));
+  EXPECT_EQ(a.cmd({"MGET", "pipe:0", "pipe:4999"}), "[0, 34993]");
+}
+
+TEST_F(RespClientsTest, RedisPyUsesEveryNode) {
+  const std::string script = dir_.write("client.py", R"PY(
+import sys
+import redis
+
+ports = [int(p) for p in sys.argv[1:]]
+clients = [redis.Redis(host="127.0.0.1", port=p, socket_timeout=30) for p in ports]
+a, b, c = clients
+assert a.ping() is True
+assert a.set("py:name", "Ada") is True
+assert b.get("py:name") == b"Ada"
+assert c.mset({"py:1": "one", "py:2": "two"}) is True
+assert a.mget(["py:1", "py:2", "py:none"]) == [b"one", b"two", None]
+assert b.exists("py:1", "py:2", "py:none") == 2
+assert c.strlen("py:name") == 3
+assert a.type("py:name") == b"string"
+assert b.delete("py:1", "py:none") == 1
+assert c.get("py:1") is None
+assert a.client_setname("py-app") is True
+assert a.client_getname() == "py-app"
+assert any(cl.get("name") == "py-app" for cl in b.client_list()) is False
+assert any(cl.get("name") == "py-app" for cl in a.client_list())
+info = a.info()
+assert info["redis_version"] and info["connected_clients"] >= 1
+pipe = b.pipeline(transaction=False)
+for i in range(200):
+    pipe.set(f"py:p{i}", i)
+assert all(r is True for r in pipe.execute())
+assert [int(v) for v in c.mget([f"py:p{i}" for i in range(200)])] == list(range(200))
+try:
+    a.execute_command("NOSUCH")
+    raise SystemExit("NOSUCH did not fail")
+except redis.ResponseError as e:
+    assert "unknown command" in str(e)
+print("ok")
+)PY");
+  auto r = run({"/usr/bin/python3", script, std::to_string(port("a")), std::to_string(port("b")),
+                std::to_string(port("c"))},
+               dir_.path(), 120s);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, "ok\n") << r.err;
+}
+
+TEST_F(RespClientsTest, RedisBenchmarkCompletesWithoutErrors) {
+  auto r = shell("redis-benchmark -p " + std::to_string(port("a")) +
+                 " -t ping,set,get,mset -n 2000 -c 8 -q 2>&1");
+  EXPECT_EQ(r.code, 0) << r.out;
+  for (const char* test : {"PING_INLINE", "PING_MBULK", "SET", "GET", "MSET (10 keys)"}) {
+    EXPECT_NE(r.out.find(std::string(test) + ": "), std::string::npos) << test << "\n" << r.out;
+  }
+  EXPECT_EQ(r.out.find("ERR"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("rror"), std::string::npos) << r.out;
+}
+
+TEST_F(RespClientsTest, BrokenInputClosesOnlyItsOwnConnection) {
+  // A half-sent command waits; other clients are served meanwhile.
+  RawSocket half(port("a"));
+  ASSERT_TRUE(half.ok());
+  ASSERT_TRUE(half.send_all("*2\r\n$4\r\nECHO\r\n$5\r\nhel"));
+  Redis other(port("a"));
+  EXPECT_EQ(other.cmd({"PING"}), "PONG");
+  ASSERT_TRUE(half.send_all("lo\r\n"));
+  EXPECT_EQ(half.read_exactly(11), "$5\r\nhello\r\n");
+
+  struct Case {
+    std::string bytes, reply;
+  };
+  const Case cases[] = {
+      {"*1\r\n$-5\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
+      {"*2\r\n$3\r\nGET\r\n$1099511627776\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
+      {"*1\r\n:12\r\n", "-ERR Protocol error: expected '$', got ':'\r\n"},
+      {"*zz\r\n", "-ERR Protocol error: invalid multibulk length\r\n"},
+      {"SET \"unclosed\r\n", "-ERR Protocol error: unbalanced quotes in request\r\n"},
+      {"PING\r\n\xff\xfe\r\n*1\r\n$-1\r\n",
+       "+PONG\r\n-ERR unknown command '\xff\xfe', "
+       "with args beginning with: \r\n"
+       "-ERR Protocol error: invalid bulk length\r\n"},
+  };
+  for (const Case& c : cases) {
+    RawSocket s(port("a"));
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE(s.send_all(c.bytes));
+    EXPECT_EQ(s.read_to_end(), c.reply) << "for " << c.bytes;  // then closed
+  }
+  // Inline commands, as typed into telnet.
+  RawSocket inline_client(port("b"));
+  ASSERT_TRUE(inline_client.send_all("SET inline \"two words\"\r\nGET inline\r\nQUIT\r\n"));
+  EXPECT_EQ(inline_client.read_to_end(), "+OK\r\n$9\r\ntwo words\r\n+OK\r\n");
+  EXPECT_EQ(other.cmd({"PING"}), "PONG");
+}
+
+TEST_F(RespClientsTest, AClientThatNeverReadsDoesNotGrowTheNode) {
+  Redis a(port("a"));
+  ASSERT_EQ(a.cmd({"SET", "big", std::string(1 << 20, 'x')}), "OK");
+  const pid_t pid = nodes_.at("a").process->pid();
+  const std::size_t before = resident_bytes(pid);
+  // 3,000 GETs of 1 MiB (3 GiB of replies) and never a read.
+  RawSocket greedy(port("a"));
+  ASSERT_TRUE(greedy.ok());
+  std::string pipeline;
+  for (int i = 0; i < 3000; ++i) pipeline += "*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n";
+  std::thread sender([&] { greedy.send_all(pipeline); });
+  // Other clients are served; the node holds about output_buffer_bytes (1 MiB
+  // here) plus the socket buffers for it, not gigabytes (without the bound it
+  // grew by over 200 MiB within 3 s).
+  std::size_t peak = before;
+  for (int i = 0; i < 30; ++i) {
+    std::this_thread::sleep_for(200ms);
+    peak = std::max(peak, resident_bytes(pid));
+  }
+  EXPECT_EQ(a.cmd({"PING"}), "PONG");
+  EXPECT_EQ(a.cmd({"STRLEN", "big"}), "(integer) 1048576");
+  EXPECT_LT(peak, before + (128u << 20)) << "before " << before << " peak " << peak;
+  greedy.shut_down();  // unblocks the sender; the node drops the rest
+  sender.join();
+  EXPECT_TRUE(eventually([&] { return a.cmd({"PING"}) == "PONG"; }, 20s, kPoll));
+}
+
+}  // namespace
+}  // namespace dendrite::test

@@ -1,0 +1,214 @@
+// The commands against an in-memory Table, without sockets: replies byte for
+// byte as Redis gives them, in RESP2 and RESP3, and the session changes.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "dendrite/dtable/memory_table.h"
+
+namespace dendrite::resp {
+namespace {
+
+// The connections a test pretends to have: this one and a second one.
+class FakeClients final : public Clients {
+ public:
+  std::vector<ClientInfo> list() const override { return infos; }
+  std::size_t kill(const std::function<bool(const ClientInfo&)>& which) override {
+    std::size_t n = 0;
+    for (const ClientInfo& c : infos) n += which(c) ? 1 : 0;
+    killed += n;
+    return n;
+  }
+  void update(const Session& s) override {
+    for (ClientInfo& c : infos) {
+      if (c.id == s.id) c.name = s.name;
+    }
+  }
+  std::vector<ClientInfo> infos;
+  std::size_t killed = 0;
+};
+
+class RespCommandsTest : public ::testing::Test {
+ protected:
+  RespCommandsTest() {
+    ctx_.table = table_;
+    ctx_.clients = &clients_;
+    ctx_.stats = &stats_;
+    session_.id = 1;
+    ClientInfo me;
+    me.id = 1;
+    me.addr = "127.0.0.1:40001";
+    ClientInfo other;
+    other.id = 2;
+    other.addr = "127.0.0.1:40002";
+    clients_.infos = {me, other};
+  }
+
+  // Runs one command as a connection would and returns the reply bytes.
+  std::string run(std::vector<std::string> args) {
+    std::string out;
+    ReplyWriter writer(out, session_.resp3);
+    if (const CommandSpec* spec = admit(args, session_, writer)) {
+      Call call{args, session_, writer, ctx_};
+      run_command(*spec, call);
+    }
+    return out;
+  }
+
+  std::shared_ptr<dtable::MemoryTable> table_ = std::make_shared<dtable::MemoryTable>(3);
+  FakeClients clients_;
+  ServerStats stats_;
+  CommandContext ctx_;
+  Session session_;
+};
+
+TEST_F(RespCommandsTest, TheTableIsSortedAndLookupIgnoresCase) {
+  const auto table = command_table();
+  for (std::size_t i = 1; i < table.size(); ++i) {
+    EXPECT_LT(table[i - 1].name, table[i].name);
+  }
+  for (const CommandSpec& spec : table) {
+    EXPECT_EQ(find_command(spec.name), &spec);
+  }
+  EXPECT_EQ(find_command("GeT"), find_command("get"));
+  EXPECT_EQ(find_command("nosuch"), nullptr);
+}
+
+TEST_F(RespCommandsTest, UnknownCommandsAndWrongAritiesGetRedisErrors) {
+  EXPECT_EQ(run({"FOO", "a", "b"}),
+            "-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n");
+  EXPECT_EQ(run({"get"}), "-ERR wrong number of arguments for 'get' command\r\n");
+  EXPECT_EQ(run({"get", "a", "b"}), "-ERR wrong number of arguments for 'get' command\r\n");
+  EXPECT_EQ(run({"mset", "a", "1", "b"}), "-ERR wrong number of arguments for 'mset' command\r\n");
+}
+
+TEST_F(RespCommandsTest, StringsRoundTrip) {
+  EXPECT_EQ(run({"GET", "k"}), "$-1\r\n");
+  EXPECT_EQ(run({"SET", "k", "v"}), "+OK\r\n");
+  EXPECT_EQ(run({"GET", "k"}), "$1\r\nv\r\n");
+  EXPECT_EQ(run({"STRLEN", "k"}), ":1\r\n");
+  EXPECT_EQ(run({"STRLEN", "nope"}), ":0\r\n");
+  EXPECT_EQ(run({"TYPE", "k"}), "+string\r\n");
+  EXPECT_EQ(run({"TYPE", "nope"}), "+none\r\n");
+  EXPECT_EQ(run({"MSET", "a", "1", "b", "2"}), "+OK\r\n");
+  EXPECT_EQ(run({"MGET", "a", "nope", "b"}), "*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n");
+  EXPECT_EQ(run({"EXISTS", "a", "a", "nope"}), ":2\r\n");
+  EXPECT_EQ(run({"DEL", "a", "nope", "b"}), ":2\r\n");
+  EXPECT_EQ(run({"UNLINK", "k"}), ":1\r\n");
+  EXPECT_EQ(run({"MGET", "a", "b", "k"}), "*3\r\n$-1\r\n$-1\r\n$-1\r\n");
+  EXPECT_EQ(stats_.keyspace_hits.load(), 7u);  // DEL and UNLINK count none
+  EXPECT_EQ(stats_.keyspace_misses.load(), 8u);
+}
+
+TEST_F(RespCommandsTest, Resp3NullsAfterHello) {
+  const std::string hello = run({"HELLO", "3"});
+  EXPECT_EQ(hello.rfind("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n", 0), 0u) << hello;
+  EXPECT_NE(hello.find("$5\r\nproto\r\n:3\r\n"), std::string::npos);
+  EXPECT_EQ(run({"GET", "nope"}), "_\r\n");
+  EXPECT_EQ(run({"HELLO", "4"}), "-NOPROTO unsupported protocol version\r\n");
+  const std::string back = run({"HELLO", "2", "SETNAME", "app"});
+  EXPECT_EQ(back.rfind("*14\r\n", 0), 0u);
+  EXPECT_EQ(session_.name, "app");
+  EXPECT_EQ(run({"GET", "nope"}), "$-1\r\n");
+}
+
+TEST_F(RespCommandsTest, ConnectionCommands) {
+  EXPECT_EQ(run({"PING"}), "+PONG\r\n");
+  EXPECT_EQ(run({"PING", "x"}), "$1\r\nx\r\n");
+  EXPECT_EQ(run({"PING", "x", "y"}), "-ERR wrong number of arguments for 'ping' command\r\n");
+  EXPECT_EQ(run({"ECHO", "hi"}), "$2\r\nhi\r\n");
+  EXPECT_EQ(run({"SELECT", "0"}), "+OK\r\n");
+  EXPECT_EQ(run({"SELECT", "1"}), "-ERR DB index is out of range\r\n");
+  EXPECT_EQ(run({"SELECT", "x"}), "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(run({"AUTH", "pw"}).rfind("-ERR AUTH <password> called without any password", 0), 0u);
+  EXPECT_EQ(run({"QUIT"}), "+OK\r\n");
+  EXPECT_TRUE(session_.quit);
+}
+
+TEST_F(RespCommandsTest, ClientSubcommands) {
+  EXPECT_EQ(run({"CLIENT", "ID"}), ":1\r\n");
+  EXPECT_EQ(run({"CLIENT", "GETNAME"}), "$-1\r\n");
+  EXPECT_EQ(run({"CLIENT", "SETNAME", "a b"}),
+            "-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
+  EXPECT_EQ(run({"CLIENT", "SETNAME", "worker"}), "+OK\r\n");
+  EXPECT_EQ(run({"CLIENT", "GETNAME"}), "$6\r\nworker\r\n");
+  const std::string list = run({"CLIENT", "LIST"});
+  EXPECT_NE(list.find("id=1 addr=127.0.0.1:40001"), std::string::npos) << list;
+  EXPECT_NE(list.find("id=2 addr=127.0.0.1:40002"), std::string::npos) << list;
+  EXPECT_NE(list.find("name=worker"), std::string::npos) << list;
+  EXPECT_EQ(run({"CLIENT", "KILL", "127.0.0.1:40002"}), "+OK\r\n");
+  EXPECT_EQ(run({"CLIENT", "KILL", "127.0.0.1:9"}), "-ERR No such client\r\n");
+  EXPECT_EQ(run({"CLIENT", "KILL", "ID", "1"}), ":0\r\n");  // SKIPME yes by default
+  EXPECT_EQ(run({"CLIENT", "KILL", "ID", "1", "SKIPME", "no"}), ":1\r\n");
+  EXPECT_EQ(clients_.killed, 2u);
+  EXPECT_EQ(run({"CLIENT", "NOPE"}),
+            "-ERR unknown subcommand or wrong number of arguments for 'NOPE'. Try CLIENT "
+            "HELP.\r\n");
+}
+
+TEST_F(RespCommandsTest, ConsistencyIsPerConnectionAndChecked) {
+  EXPECT_EQ(run({"CLIENT", "CONSISTENCY"}), ":1\r\n");
+  EXPECT_EQ(run({"CLIENT", "CONSISTENCY", "3"}), "+OK\r\n");
+  EXPECT_EQ(session_.consistency, 3);
+  EXPECT_EQ(run({"SET", "k", "v"}), "+OK\r\n");
+  EXPECT_EQ(run({"CLIENT", "CONSISTENCY", "4"}),
+            "-ERR consistency must be an integer from 1 to 3 (replicas + 1)\r\n");
+  EXPECT_EQ(session_.consistency, 3);
+}
+
+TEST_F(RespCommandsTest, TableErrorsBecomeRedisErrors) {
+  // The table refuses an empty key; the reply says why.
+  EXPECT_EQ(run({"SET", "", "v"}), "-ERR key must not be empty\r\n");
+  ctx_.table.reset();
+  EXPECT_EQ(run({"GET", "k"}), "-TRYAGAIN the dtable plugin is not running\r\n");
+  std::string out;
+  ReplyWriter w(out, false);
+  reply_status_error(w, Status::ConsistencyNotMet("1 of 2 copies"));
+  reply_status_error(w, Status::Timeout("no answer"));
+  EXPECT_EQ(out, "-NOREPLICAS 1 of 2 copies\r\n-TRYAGAIN no answer\r\n");
+}
+
+TEST_F(RespCommandsTest, CommandIntrospection) {
+  EXPECT_EQ(run({"COMMAND", "COUNT"}), ":" + std::to_string(command_table().size()) + "\r\n");
+  const std::string info = run({"COMMAND", "INFO", "get", "nosuch"});
+  EXPECT_EQ(
+      info.rfind("*2\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n",
+                 0),
+      0u)
+      << info;
+  EXPECT_NE(info.find("*-1\r\n"), std::string::npos);
+  const std::string docs = run({"COMMAND", "DOCS", "set"});
+  EXPECT_EQ(docs.rfind("*2\r\n$3\r\nset\r\n*6\r\n$7\r\nsummary\r\n", 0), 0u) << docs;
+}
+
+TEST_F(RespCommandsTest, ConfigGetMatchesPatterns) {
+  EXPECT_EQ(run({"CONFIG", "GET", "save"}), "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
+  const std::string max = run({"CONFIG", "GET", "MAX*"});
+  EXPECT_EQ(max.rfind("*6\r\n$10\r\nmaxclients\r\n", 0), 0u) << max;
+  EXPECT_EQ(run({"CONFIG", "GET", "nothing"}), "*0\r\n");
+  EXPECT_EQ(run({"CONFIG", "SET", "save", ""}).rfind("-ERR CONFIG SET is not supported", 0), 0u);
+}
+
+TEST_F(RespCommandsTest, InfoHasItsSections) {
+  EXPECT_EQ(run({"SET", "k", "v"}), "+OK\r\n");
+  const std::string all = run({"INFO"});
+  for (const char* part : {"# Server\r\n", "redis_version:", "# Clients\r\nconnected_clients:2",
+                           "# Memory\r\nused_memory:", "# Stats\r\n", "total_commands_processed:",
+                           "# Keyspace\r\ndb0:keys=1,", "# Ring\r\n"}) {
+    EXPECT_NE(all.find(part), std::string::npos) << part << " in " << all;
+  }
+  const std::string one = run({"INFO", "keyspace"});
+  EXPECT_EQ(one.find("# Server"), std::string::npos);
+  EXPECT_NE(one.find("# Keyspace"), std::string::npos);
+}
+
+TEST_F(RespCommandsTest, SetOptionsAreRefusedByName) {
+  EXPECT_EQ(run({"SET", "k", "v", "EX", "10"}), "-ERR SET option 'EX' is not supported yet\r\n");
+  EXPECT_EQ(run({"GET", "k"}), "$-1\r\n");
+}
+
+}  // namespace
+}  // namespace dendrite::resp
