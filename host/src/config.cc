@@ -287,6 +287,7 @@ Config default_config() {
   Config c;
   c.plugins.push_back(PluginSpec{"dtable", std::nullopt, "{}"});
   c.plugins.push_back(PluginSpec{"metrics", std::nullopt, R"({"listen":"127.0.0.1:9464"})"});
+  c.plugins.push_back(PluginSpec{"resp", std::nullopt, R"({"listen":"127.0.0.1:6380"})"});
   return c;
 }
 

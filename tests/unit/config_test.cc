@@ -43,14 +43,16 @@ TEST(ConfigTest, DefaultsMatchDesign) {
   EXPECT_EQ(c.limits.max_pending_bytes, 256 << 20);
   EXPECT_EQ(c.log_level, LogLevel::kInfo);
   EXPECT_FALSE(c.plugin_dir.has_value());
-  // The embedded default loads dtable and metrics (on 127.0.0.1:9464) from the
-  // default plugin directory.
-  ASSERT_EQ(c.plugins.size(), 2u);
+  // The embedded default loads dtable, metrics (on 127.0.0.1:9464) and resp
+  // (on 127.0.0.1:6380) from the default plugin directory.
+  ASSERT_EQ(c.plugins.size(), 3u);
   EXPECT_EQ(c.plugins[0].name, "dtable");
   EXPECT_FALSE(c.plugins[0].path.has_value());
   EXPECT_EQ(c.plugins[1].name, "metrics");
   EXPECT_FALSE(c.plugins[1].path.has_value());
   EXPECT_EQ(json::parse(c.plugins[1].config_json), json::parse(R"({"listen": "127.0.0.1:9464"})"));
+  EXPECT_EQ(c.plugins[2].name, "resp");
+  EXPECT_EQ(json::parse(c.plugins[2].config_json), json::parse(R"({"listen": "127.0.0.1:6380"})"));
   EXPECT_TRUE(validate(c).ok());
 }
 
@@ -269,7 +271,8 @@ TEST(ConfigTest, ToJsonIsTheFileFormatAndRoundTrips) {
     "membership": {"probe_min_ms": 1000, "probe_max_ms": 8000, "verify_ms": 30000,
                    "forget_after_s": 86400},
     "log": {"level": "info"}, "plugin_dir": null,
-    "plugins": [{"name": "dtable"}, {"name": "metrics", "config": {"listen": "127.0.0.1:9464"}}],
+    "plugins": [{"name": "dtable"}, {"name": "metrics", "config": {"listen": "127.0.0.1:9464"}},
+                {"name": "resp", "config": {"listen": "127.0.0.1:6380"}}],
     "security": {"insecure": false}
   })"));
 
