@@ -132,6 +132,23 @@ const CommandSpec* admit(std::span<const std::string> args, const Session& sessi
 // Runs an admitted command (on the thread its flags ask for).
 void run_command(const CommandSpec& spec, Call& call);
 
+// The most commands run_coalesced() runs as one Table call.
+inline constexpr std::size_t kMaxCoalesced = 16;
+
+// Runs the commands at the front of `commands` as one Table call when they
+// allow it: consecutive GETs (one get_multi) or consecutive plain SETs on
+// distinct keys (one set_multi), at most kMaxCoalesced, each answered in
+// `out` exactly as if it ran alone (a pipeline of them costs one round to
+// each primary, not one per command). Returns how many it ran (0 when fewer
+// than two qualify: run the first alone) and how many of them answered an
+// error. Blocking: call it where kTouchesKeys commands run.
+struct Coalesced {
+  std::size_t ran = 0;
+  std::size_t failed = 0;
+};
+Coalesced run_coalesced(std::span<const std::vector<std::string>> commands, Session& session,
+                        std::string& out, CommandContext& ctx);
+
 // The Redis-style error reply of a failed Table call ("-ERR ...", "-TRYAGAIN
 // ..." for a ring that could not be reached, "-NOREPLICAS ..." when the
 // consistency was not met).

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -28,6 +29,9 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kReadAheadBytes = 64u << 10;
 // The size of one read; also the shared buffer reads land in.
 constexpr std::size_t kReadChunkBytes = 64u << 10;
+// The most commands, and argument bytes, run as one batch.
+constexpr std::size_t kMaxBatchCommands = 512;
+constexpr std::size_t kMaxBatchBytes = 1u << 20;
 // A connection's buffers larger than this are released once drained.
 constexpr std::size_t kKeepBufferBytes = 64u << 10;
 
@@ -164,25 +168,39 @@ class Connection : public std::enable_shared_from_this<Connection> {
     process();
   }
 
-  // Runs the queued commands until one goes to a worker, the input runs dry,
-  // or the output is full; then writes and reads on.
+  // Runs the commands received so far, in batches: the commands ready at once
+  // (a pipeline) run one after another in one go, on the I/O thread when none
+  // calls the Table, else on one worker (one thread hop per batch, not per
+  // command). A batch stops early once its replies would overfill the output
+  // bound; the rest waits in batch_ until the client reads. Stops when a batch
+  // is on a worker, the input runs dry or the output is full; then writes and
+  // reads on.
   void process() {
     while (!closed_ && !busy_ && !closing_ && !output_full()) {
-      Parsed p = parse_request(std::string_view(in_).substr(in_start_), server_.limits);
-      if (p.kind == Parsed::Kind::kNeedMore) {
-        need_more_ = true;
-        break;
+      if (batch_.done == batch_.commands.size() && batch_.protocol_error.empty()) parse_batch();
+      if (batch_.done == batch_.commands.size() && batch_.protocol_error.empty()) break;
+      note_activity();
+      const std::size_t budget = server_.ctx.settings.output_buffer_bytes - unsent();
+      if (!batch_.needs_worker()) {
+        run_batch(batch_, out_, budget);
+        finish_batch();
+        continue;
       }
-      need_more_ = false;
-      if (p.kind == Parsed::Kind::kError) {
-        server_.ctx.stats->protocol_errors.fetch_add(1, std::memory_order_relaxed);
-        ReplyWriter(out_, session_.resp3).error("ERR " + p.error);
-        closing_ = true;
-        break;
-      }
-      in_start_ += p.consumed;
-      if (p.args.empty()) continue;
-      run(std::move(p.args));
+      busy_ = true;
+      asio::post(*server_.workers,
+                 [self = shared_from_this(), batch = std::move(batch_), budget]() mutable {
+                   std::string reply;
+                   self->run_batch(batch, reply, budget);
+                   asio::post(self->server_.io,
+                              [self, batch = std::move(batch), reply = std::move(reply)]() mutable {
+                                self->busy_ = false;
+                                self->batch_ = std::move(batch);
+                                if (self->closed_) return;
+                                self->out_.append(reply);
+                                self->finish_batch();
+                                self->process();
+                              });
+                 });
     }
     if (in_start_ == in_.size()) {
       in_.clear();
@@ -192,55 +210,105 @@ class Connection : public std::enable_shared_from_this<Connection> {
       in_.erase(0, in_start_);
       in_start_ = 0;
     }
-    if (eof_ && !busy_ && (need_more_ || unparsed() == 0)) closing_ = true;
+    if (eof_ && !busy_ && batch_.done == batch_.commands.size() &&
+        (need_more_ || unparsed() == 0)) {
+      closing_ = true;
+    }
     flush();
     arm_read();
   }
 
-  void run(std::vector<std::string> args) {
-    const auto start = Clock::now();
-    {
-      std::lock_guard lock(server_.mu);
-      auto it = server_.entries.find(session_.id);
-      if (it != server_.entries.end()) {
-        it->second.active = start;
-        it->second.info.last_command = args[0];
-        it->second.info.query_buffer = unparsed();
-        it->second.info.output_buffer = unsent();
+  // Commands ready at once, how many have run, and the protocol error that
+  // ended them, if any.
+  struct Batch {
+    std::vector<std::vector<std::string>> commands;
+    std::size_t done = 0;
+    std::string protocol_error;  // written after their replies; then close
+    // True when a command not yet run calls the Table.
+    bool needs_worker() const {
+      for (std::size_t i = done; i < commands.size(); ++i) {
+        const CommandSpec* spec = find_command(commands[i][0]);
+        if (spec != nullptr && (spec->flags & kTouchesKeys) != 0) return true;
       }
+      return false;
     }
-    server_.ctx.stats->commands_processed.fetch_add(1, std::memory_order_relaxed);
-    ReplyWriter writer(out_, session_.resp3);
-    const CommandSpec* spec = admit(args, session_, writer);
-    if (spec == nullptr) return;
-    if ((spec->flags & kTouchesKeys) == 0) {
-      const std::size_t before = out_.size();
-      Call call{args, session_, writer, server_.ctx};
-      run_command(*spec, call);
-      finish(*spec, start, before < out_.size() && out_[before] == '-');
-      return;
+  };
+
+  // Parses the commands ready now into batch_ (I/O thread).
+  void parse_batch() {
+    batch_ = Batch{};
+    std::size_t bytes = 0;
+    while (batch_.commands.size() < kMaxBatchCommands && bytes < kMaxBatchBytes) {
+      Parsed p = parse_request(std::string_view(in_).substr(in_start_), server_.limits);
+      if (p.kind == Parsed::Kind::kNeedMore) {
+        need_more_ = true;
+        return;
+      }
+      need_more_ = false;
+      if (p.kind == Parsed::Kind::kError) {
+        server_.ctx.stats->protocol_errors.fetch_add(1, std::memory_order_relaxed);
+        batch_.protocol_error = "ERR " + p.error;
+        return;
+      }
+      in_start_ += p.consumed;
+      if (p.args.empty()) continue;
+      bytes += p.consumed;
+      batch_.commands.push_back(std::move(p.args));
     }
-    busy_ = true;
-    asio::post(*server_.workers, [self = shared_from_this(), spec, start,
-                                  args = std::move(args)]() mutable {
-      std::string reply;
-      ReplyWriter writer(reply, self->session_.resp3);
-      Call call{args, self->session_, writer, self->server_.ctx};
-      run_command(*spec, call);
-      asio::post(self->server_.io, [self, spec, start, reply = std::move(reply)]() mutable {
-        self->busy_ = false;
-        if (self->closed_) return;
-        const bool failed = !reply.empty() && reply[0] == '-';
-        self->out_.append(reply);
-        self->finish(*spec, start, failed);
-        self->process();
-      });
-    });
   }
 
-  void finish(const CommandSpec& spec, Clock::time_point start, bool failed) {
-    server_.record(spec, Clock::now() - start, failed);
-    if (session_.quit) closing_ = true;
+  // What CLIENT LIST shows of this connection (I/O thread).
+  void note_activity() {
+    std::lock_guard lock(server_.mu);
+    auto it = server_.entries.find(session_.id);
+    if (it == server_.entries.end()) return;
+    it->second.active = Clock::now();
+    if (batch_.done < batch_.commands.size()) {
+      it->second.info.last_command = batch_.commands[batch_.done][0];
+    }
+    it->second.info.query_buffer = unparsed();
+    it->second.info.output_buffer = unsent();
+  }
+
+  // Runs the commands of `batch` not run yet, in order, replies appended to
+  // `out`, until one is QUIT or the replies exceed `budget` bytes. On the I/O
+  // thread, or on a worker while busy_ (then nothing else touches the session).
+  void run_batch(Batch& batch, std::string& out, std::size_t budget) {
+    const std::size_t start_size = out.size();
+    while (batch.done < batch.commands.size() && out.size() - start_size <= budget) {
+      const auto start = Clock::now();
+      const auto rest = std::span(batch.commands).subspan(batch.done);
+      if (const Coalesced c = run_coalesced(rest, session_, out, server_.ctx); c.ran > 0) {
+        batch.done += c.ran;
+        server_.ctx.stats->commands_processed.fetch_add(c.ran, std::memory_order_relaxed);
+        const auto each = (Clock::now() - start) / c.ran;
+        const CommandSpec& spec = *find_command(rest[0][0]);
+        for (std::size_t i = 0; i < c.ran; ++i) server_.record(spec, each, i < c.failed);
+        continue;
+      }
+      const auto& args = batch.commands[batch.done++];
+      server_.ctx.stats->commands_processed.fetch_add(1, std::memory_order_relaxed);
+      ReplyWriter writer(out, session_.resp3);
+      const std::size_t before = out.size();
+      const CommandSpec* spec = admit(args, session_, writer);
+      if (spec == nullptr) continue;
+      Call call{args, session_, writer, server_.ctx};
+      run_command(*spec, call);
+      server_.record(*spec, Clock::now() - start, before < out.size() && out[before] == '-');
+      if (session_.quit) break;
+    }
+  }
+
+  // After a batch ran (its replies in out_; I/O thread): QUIT or a protocol
+  // error that ended it close the connection once the replies are written.
+  void finish_batch() {
+    if (session_.quit) {
+      closing_ = true;
+    } else if (batch_.done == batch_.commands.size() && !batch_.protocol_error.empty()) {
+      ReplyWriter(out_, session_.resp3).error(batch_.protocol_error);
+      batch_.protocol_error.clear();
+      closing_ = true;
+    }
   }
 
   void flush() {
@@ -271,6 +339,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Server::Impl& server_;
   tcp::socket socket_;
   Session session_;
+  Batch batch_;     // parsed commands; those from batch_.done on wait to run
   std::string in_;  // received bytes; in_[in_start_..] not parsed yet
   std::size_t in_start_ = 0;
   std::string out_;      // replies not handed to a write yet
@@ -278,7 +347,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool sending_active_ = false;
   bool reading_ = false;
   bool need_more_ = true;  // the unparsed input holds no whole command
-  bool busy_ = false;      // a command runs on a worker
+  bool busy_ = false;      // batch_ runs on a worker (moved out meanwhile)
   bool eof_ = false;       // the client closed its side
   bool closing_ = false;   // close once the replies are written
   bool closed_ = false;

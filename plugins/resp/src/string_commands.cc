@@ -1,5 +1,6 @@
 // Commands on string keys, answered through dtable's Table at the connection's
 // consistency level. They run on worker threads (blocking Table calls).
+#include <unordered_set>
 #include <vector>
 
 #include "handlers.h"
@@ -148,6 +149,60 @@ void cmd_type(Call& c) {
   auto values = read_keys(c, {c.args[1]});
   if (Status s = first_failure(values); !s.ok()) return reply_status_error(c.reply, s);
   c.reply.simple(values[0].ok() ? "string" : "none");
+}
+
+Coalesced run_coalesced(std::span<const std::vector<std::string>> commands, Session& session,
+                        std::string& out, CommandContext& ctx) {
+  if (!ctx.table || !session.authenticated || commands.empty()) return {};
+  const auto is_get = [](const std::vector<std::string>& a) {
+    return a.size() == 2 && iequals(a[0], "get");
+  };
+  const auto is_set = [](const std::vector<std::string>& a) {
+    return a.size() == 3 && iequals(a[0], "set");
+  };
+  const std::size_t limit = std::min(commands.size(), kMaxCoalesced);
+  std::size_t n = 0;
+  if (is_get(commands[0])) {
+    while (n < limit && is_get(commands[n])) ++n;
+  } else if (is_set(commands[0])) {
+    std::unordered_set<std::string_view> keys;
+    while (n < limit && is_set(commands[n]) && keys.insert(commands[n][1]).second) ++n;
+  }
+  if (n < 2) return {};
+  Coalesced done{n, 0};
+  dtable::Options options;
+  options.consistency = session.consistency;
+  ReplyWriter reply(out, session.resp3);
+  if (is_get(commands[0])) {
+    std::vector<std::string> keys;
+    keys.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) keys.push_back(commands[i][1]);
+    for (const auto& v : ctx.table->get_multi(keys, options)) {
+      if (v.ok()) {
+        ctx.stats->keyspace_hits.fetch_add(1, std::memory_order_relaxed);
+        reply.bulk(*v);
+      } else if (v.status().code() == StatusCode::kNotFound) {
+        ctx.stats->keyspace_misses.fetch_add(1, std::memory_order_relaxed);
+        reply.null();
+      } else {
+        reply_status_error(reply, v.status());
+        ++done.failed;
+      }
+    }
+    return done;
+  }
+  std::vector<dtable::KeyValue> items;
+  items.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) items.push_back({commands[i][1], commands[i][2]});
+  for (const Status& s : ctx.table->set_multi(items, options)) {
+    if (s.ok()) {
+      reply.simple("OK");
+    } else {
+      reply_status_error(reply, s);
+      ++done.failed;
+    }
+  }
+  return done;
 }
 
 }  // namespace dendrite::resp

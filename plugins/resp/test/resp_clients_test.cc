@@ -392,6 +392,11 @@ TEST_F(RespClientsTest, BrokenInputClosesOnlyItsOwnConnection) {
   RawSocket inline_client(port("b"));
   ASSERT_TRUE(inline_client.send_all("SET inline \"two words\"\r\nGET inline\r\nQUIT\r\n"));
   EXPECT_EQ(inline_client.read_to_end(), "+OK\r\n$9\r\ntwo words\r\n+OK\r\n");
+  // Nothing after QUIT runs, even when it came in the same packet.
+  RawSocket quitter(port("c"));
+  ASSERT_TRUE(quitter.send_all("SET q1 a\r\nQUIT\r\nSET q2 b\r\n"));
+  EXPECT_EQ(quitter.read_to_end(), "+OK\r\n+OK\r\n");
+  EXPECT_EQ(other.cmd({"MGET", "q1", "q2"}), "[a, (nil)]");
   EXPECT_EQ(other.cmd({"PING"}), "PONG");
 }
 

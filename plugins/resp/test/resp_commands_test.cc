@@ -210,5 +210,36 @@ TEST_F(RespCommandsTest, SetOptionsAreRefusedByName) {
   EXPECT_EQ(run({"GET", "k"}), "$-1\r\n");
 }
 
+TEST_F(RespCommandsTest, PipelinedGetsAndSetsCoalesceIntoOneCallEachAnsweredAlone) {
+  using Commands = std::vector<std::vector<std::string>>;
+  std::string out;
+  // SETs on distinct keys coalesce; the run ends before a repeated key, so the
+  // second write of "a" comes after the first, as sent.
+  const Commands sets = {
+      {"SET", "a", "1"}, {"set", "b", "2"}, {"SET", "", "x"}, {"SET", "a", "3"}, {"GET", "a"}};
+  Coalesced c = run_coalesced(sets, session_, out, ctx_);
+  EXPECT_EQ(c.ran, 3u);
+  EXPECT_EQ(c.failed, 1u);
+  EXPECT_EQ(out, "+OK\r\n+OK\r\n-ERR key must not be empty\r\n");
+  EXPECT_EQ(run({"SET", "a", "3"}), "+OK\r\n");
+  out.clear();
+  const Commands gets = {{"GET", "a"}, {"get", "nope"}, {"GET", "b"}, {"SET", "c", "1"}};
+  c = run_coalesced(gets, session_, out, ctx_);
+  EXPECT_EQ(c.ran, 3u);
+  EXPECT_EQ(out, "$1\r\n3\r\n$-1\r\n$1\r\n2\r\n");
+  // A lone GET, a GET with extra arguments or another command: run alone.
+  out.clear();
+  EXPECT_EQ(run_coalesced(Commands{{"GET", "a"}, {"PING"}}, session_, out, ctx_).ran, 0u);
+  EXPECT_EQ(run_coalesced(Commands{{"GET", "a", "x"}, {"GET", "b"}}, session_, out, ctx_).ran, 0u);
+  EXPECT_EQ(
+      run_coalesced(Commands{{"SET", "a", "1", "EX", "1"}, {"SET", "b", "1"}}, session_, out, ctx_)
+          .ran,
+      0u);
+  EXPECT_TRUE(out.empty());
+  // At most kMaxCoalesced per call.
+  Commands many(40, std::vector<std::string>{"GET", "a"});
+  EXPECT_EQ(run_coalesced(many, session_, out, ctx_).ran, kMaxCoalesced);
+}
+
 }  // namespace
 }  // namespace dendrite::resp
