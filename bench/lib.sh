@@ -38,7 +38,8 @@ stop_pid() {
 # "storage" is $STORAGE (JSON; default in memory, like a Redis without
 # persistence); the node runs in $work, so on-disk data goes under it. With
 # $CURVE_KEYS (a directory made by curve_keys), the node speaks CURVE with the
-# pair in $CURVE_KEYS/PORT/ and the lists there.
+# pair in $CURVE_KEYS/PORT/ and the lists there. With $RESP_PORT, the node also
+# runs the resp plugin (Redis protocol) on 127.0.0.1:$RESP_PORT.
 dendrite_node() {
   local name="$1" port="$2" http="$3" join="${4:-}"
   local joins="[]" storage="${STORAGE:-}"
@@ -48,11 +49,13 @@ dendrite_node() {
   [ -n "$k" ] && security="{\"curve\": {\"secret_key_file\": \"$k/$port/secret.key\",
     \"public_key_file\": \"$k/$port/public.key\", \"nodes\": [\"$k/nodes.txt\"],
     \"clients\": [\"$k/client/public.key\"]}}"
+  local resp=""
+  [ -n "${RESP_PORT:-}" ] && resp=", {\"name\": \"resp\", \"config\": {\"listen\": \"127.0.0.1:$RESP_PORT\"}}"
   cat >"$work/$name.json" <<JSON
 {"listen": "127.0.0.1:$port", "join": $joins, "vnodes": 3, "replicas": 2, "security": $security,
  "log": {"level": "${LOG_LEVEL:-warn}"},
  "plugins": [{"name": "dtable", "config": {"storage": $storage}},
-             {"name": "metrics", "config": {"listen": "127.0.0.1:$http"}}]}
+             {"name": "metrics", "config": {"listen": "127.0.0.1:$http"}}$resp]}
 JSON
   (cd "$work" && exec "$build/bin/dendrited" --config "$work/$name.json") 2>>"$work/$name.log" &
   node_pid=$!
