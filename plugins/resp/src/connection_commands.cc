@@ -22,6 +22,32 @@ void reply_no_password(ReplyWriter& reply) {
       "you sure your configuration is correct?");
 }
 
+// Checks `user` (name, password) against the config's users: on success the
+// session is authenticated as it; else writes the error and returns false.
+// Without users every connection is the passwordless "default" user: AUTH
+// with that name succeeds (as with Redis's nopass default user), a bare
+// password is an error, any other name WRONGPASS.
+bool authenticate(Call& c, std::optional<std::string_view> name, std::string_view password) {
+  if (c.ctx.settings.users.empty()) {
+    if (!name) {
+      reply_no_password(c.reply);
+      return false;
+    }
+    if (*name == "default") return true;
+    c.reply.error("WRONGPASS invalid username-password pair or user is disabled.");
+    return false;
+  }
+  const User* user = find_user(c.ctx.settings, name.value_or("default"), password);
+  if (user == nullptr) {
+    c.reply.error("WRONGPASS invalid username-password pair or user is disabled.");
+    return false;
+  }
+  c.session.authenticated = true;
+  c.session.user = user->name;
+  c.ctx.clients->update(c.session);
+  return true;
+}
+
 std::string client_line(const ClientInfo& c) {
   return "id=" + std::to_string(c.id) + " addr=" + c.addr + " laddr=" + c.laddr +
          " fd=-1 name=" + c.name + " age=" + std::to_string(c.age_s) +
@@ -156,7 +182,11 @@ void cmd_echo(Call& c) {
 
 void cmd_auth(Call& c) {
   if (c.args.size() > 3) return reply_syntax_error(c.reply);
-  reply_no_password(c.reply);
+  const std::optional<std::string_view> name =
+      c.args.size() == 3 ? std::optional<std::string_view>(c.args[1]) : std::nullopt;
+  if (authenticate(c, name, c.args.back())) {
+    c.reply.simple("OK");
+  }
 }
 
 void cmd_hello(Call& c) {
@@ -177,10 +207,15 @@ void cmd_hello(Call& c) {
     i = 2;
   }
   std::optional<std::string> name;
+  bool auth = false;
+  std::string_view user, password;
   for (; i < a.size(); ++i) {
     if (iequals(a[i], "auth") && i + 2 < a.size()) {
-      reply_no_password(c.reply);
-      return;
+      auth = true;
+      user = a[i + 1];
+      password = a[i + 2];
+      i += 2;
+      continue;
     }
     if (iequals(a[i], "setname") && i + 1 < a.size()) {
       if (!valid_client_name(a[i + 1])) {
@@ -191,6 +226,14 @@ void cmd_hello(Call& c) {
       continue;
     }
     c.reply.error("ERR Syntax error in HELLO option '" + a[i] + "'");
+    return;
+  }
+  if (auth && !authenticate(c, user, password)) return;
+  if (!c.session.authenticated) {
+    c.reply.error(
+        "NOAUTH HELLO must be called with the client already authenticated, otherwise "
+        "the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the "
+        "client and select the RESP protocol version at the same time");
     return;
   }
   c.session.resp3 = resp3;
@@ -234,6 +277,7 @@ void cmd_reset(Call& c) {
   s.resp3 = false;
   s.name.clear();
   s.user = "default";
+  s.authenticated = c.ctx.settings.users.empty();
   s.consistency = c.ctx.settings.consistency;
   c.ctx.clients->update(s);
   c.reply.set_resp3(false);

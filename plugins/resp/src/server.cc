@@ -40,6 +40,11 @@ std::string endpoint_text(const tcp::endpoint& e) {
   return (e.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(e.port());
 }
 
+constexpr std::string_view kProtectedModeReply =
+    "-DENIED the resp front end is in protected mode: it listens on a non-loopback address "
+    "and has no users. Configure \"users\" (clients then AUTH), or set \"protected_mode\": "
+    "false to let any host in, or listen on 127.0.0.1.\r\n";
+
 // The metrics of one command.
 struct CommandMetrics {
   Counter* calls = nullptr;
@@ -60,6 +65,8 @@ struct Server::Impl final : Clients {
   void update(const Session& session) override;
 
   void accept();
+  // Writes `reply` (best effort, without waiting) and closes `socket`.
+  static void refuse(tcp::socket socket, std::string_view reply);
   void close_all();
   void record(const CommandSpec& spec, Clock::duration took, bool failed);
 
@@ -99,6 +106,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       : server_(server), socket_(std::move(socket)) {
     session_.id = id;
     session_.consistency = server.ctx.settings.consistency;
+    session_.authenticated = server.ctx.settings.users.empty();
   }
   ~Connection() {
     std::lock_guard lock(server_.mu);
@@ -411,14 +419,17 @@ void Server::Impl::accept() {
       boost::system::error_code ignored;
       const auto remote = socket.remote_endpoint(ignored);
       const auto local = socket.local_endpoint(ignored);
+      if (refused_by_protected_mode(ctx.settings, remote.address().to_string())) {
+        ctx.stats->connections_rejected.fetch_add(1, std::memory_order_relaxed);
+        refuse(std::move(socket), kProtectedModeReply);
+        accept();
+        return;
+      }
       std::unique_lock lock(mu);
       if (entries.size() >= ctx.settings.max_clients) {
         lock.unlock();
         ctx.stats->connections_rejected.fetch_add(1, std::memory_order_relaxed);
-        static constexpr std::string_view kFull = "-ERR max number of clients reached\r\n";
-        socket.non_blocking(true, ignored);
-        socket.write_some(asio::buffer(kFull.data(), kFull.size()), ignored);
-        socket.close(ignored);
+        refuse(std::move(socket), "-ERR max number of clients reached\r\n");
       } else {
         const std::uint64_t id = next_id++;
         auto c = std::make_shared<Connection>(*this, std::move(socket), id);
@@ -437,6 +448,13 @@ void Server::Impl::accept() {
     }
     accept();
   });
+}
+
+void Server::Impl::refuse(tcp::socket socket, std::string_view reply) {
+  boost::system::error_code ignored;
+  socket.non_blocking(true, ignored);
+  socket.write_some(asio::buffer(reply.data(), reply.size()), ignored);
+  socket.close(ignored);
 }
 
 void Server::Impl::close_all() {

@@ -1,9 +1,12 @@
 #include "settings.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "dendrite/address.h"
 #include "dendrite/config_reader.h"
+#include "dendrite/private_file.h"
 
 namespace dendrite::resp {
 namespace {
@@ -14,15 +17,78 @@ constexpr IntRange kClients{1, 1'000'000};
 constexpr IntRange kBulkBytes{1024, std::int64_t{1} << 32};
 constexpr IntRange kQueryBytes{1 << 16, std::int64_t{1} << 34};
 constexpr IntRange kOutputBytes{1 << 16, std::int64_t{1} << 34};
+constexpr std::size_t kMaxPasswordBytes = 4096;
+
+// Reads "users": [{"name": ..., "password": ... | "password_file": ...}].
+Status take_users(const ConfigReader& top, std::vector<User>& out) {
+  const nlohmann::json* list = top.find("users");
+  if (list == nullptr) return Status::Ok();
+  if (!list->is_array()) return top.error("users", "must be a list of {name, password_file}");
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const std::string field = "users[" + std::to_string(i) + "]";
+    const nlohmann::json& entry = (*list)[i];
+    if (!entry.is_object()) return top.error(field, "must be an object {name, password_file}");
+    const ConfigReader r = top.nested(field, entry, {"name", "password", "password_file"});
+    if (Status s = r.keys(); !s.ok()) return s;
+    User user;
+    std::string file;
+    if (Status s = r.take_string("name", true, user.name); !s.ok()) return s;
+    if (Status s = r.take_string("password", true, user.password); !s.ok()) return s;
+    if (Status s = r.take_string("password_file", true, file); !s.ok()) return s;
+    if (user.name.empty()) return r.error("name", "is required");
+    if (user.password.empty() == file.empty()) {
+      return top.error(field, "needs exactly one of password and password_file");
+    }
+    if (!file.empty()) {
+      auto text = read_private_file(file, kMaxPasswordBytes);
+      if (!text.ok()) return r.error("password_file", text.status().message());
+      user.password = *text;
+      while (!user.password.empty() &&
+             (user.password.back() == '\n' || user.password.back() == '\r')) {
+        user.password.pop_back();
+      }
+      if (user.password.empty()) return r.error("password_file", "holds an empty password");
+    }
+    for (const User& u : out) {
+      if (u.name == user.name) return r.error("name", "'" + user.name + "' is listed twice");
+    }
+    out.push_back(std::move(user));
+  }
+  return Status::Ok();
+}
+
+bool loopback_ip(std::string_view ip) {
+  return ip.rfind("127.", 0) == 0 || ip == "::1" || ip.rfind("::ffff:127.", 0) == 0;
+}
 
 }  // namespace
+
+bool refused_by_protected_mode(const Settings& settings, std::string_view peer_ip) {
+  return settings.protected_mode && settings.users.empty() && !is_loopback_host(settings.host) &&
+         !loopback_ip(peer_ip);
+}
+
+const User* find_user(const Settings& settings, std::string_view name, std::string_view password) {
+  const User* found = nullptr;
+  for (const User& u : settings.users) {
+    if (u.name != name) continue;
+    unsigned char diff = u.password.size() == password.size() ? 0 : 1;
+    for (std::size_t i = 0; i < password.size(); ++i) {
+      diff |= static_cast<unsigned char>(
+          u.password[i % std::max<std::size_t>(1, u.password.size())] ^ password[i]);
+    }
+    if (diff == 0) found = &u;
+  }
+  return found;
+}
 
 Result<Settings> parse_settings(const std::string& config_json) {
   const nlohmann::json doc = nlohmann::json::parse(config_json, nullptr, false);
   if (!doc.is_object()) return Status::InvalidArgument("resp config: must be a JSON object");
   const ConfigReader r(doc, "resp config: ", "",
                        {"listen", "consistency", "workers", "max_clients", "max_bulk_bytes",
-                        "max_query_buffer_bytes", "output_buffer_bytes", "allow_flushall"});
+                        "max_query_buffer_bytes", "output_buffer_bytes", "allow_flushall",
+                        "protected_mode", "users"});
   if (Status s = r.keys(); !s.ok()) return s;
   Settings out;
   std::string listen;
@@ -46,6 +112,8 @@ Result<Settings> parse_settings(const std::string& config_json) {
     return s;
   }
   if (Status s = r.take_bool("allow_flushall", out.allow_flushall); !s.ok()) return s;
+  if (Status s = r.take_bool("protected_mode", out.protected_mode); !s.ok()) return s;
+  if (Status s = take_users(r, out.users); !s.ok()) return s;
   return out;
 }
 

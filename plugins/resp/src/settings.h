@@ -2,15 +2,24 @@
 //   {"listen": "127.0.0.1:6380", "consistency": 1, "workers": 16,
 //    "max_clients": 10000, "max_bulk_bytes": 536870912,
 //    "max_query_buffer_bytes": 1073741824, "output_buffer_bytes": 33554432,
-//    "allow_flushall": false}
+//    "allow_flushall": false, "protected_mode": true,
+//    "users": [{"name": "app", "password_file": "/etc/dendrite/app.pass"}]}
 #pragma once
 
 #include <cstddef>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "dendrite/status.h"
 
 namespace dendrite::resp {
+
+// A user AUTH accepts.
+struct User {
+  std::string name;
+  std::string password;
+};
 
 struct Settings {
   std::string host = "127.0.0.1";  // listen address (IP)
@@ -26,11 +35,27 @@ struct Settings {
   // input is not read until they drain (the client gets no new work done).
   std::size_t output_buffer_bytes = 32u << 20;
   bool allow_flushall = false;
+  // Users AUTH (and HELLO AUTH) accept; when there are any, a connection must
+  // authenticate before any command but AUTH, HELLO, QUIT and RESET.
+  std::vector<User> users;
+  // Without users, refuse clients from other hosts when listening on a
+  // non-loopback address (as Redis's protected mode).
+  bool protected_mode = true;
 };
 
-// Parses the plugin's config object (an absent key keeps its default). Errors
-// are InvalidArgument, one line naming the key: "resp config: 'workers' must
-// be an integer from 1 to 1024".
+// True when a client from `peer_ip` must be refused: protected mode is on,
+// there are no users, the front end listens on a non-loopback address and the
+// peer is not on loopback. Pure.
+bool refused_by_protected_mode(const Settings& settings, std::string_view peer_ip);
+
+// The user named `name` whose password is `password` (compared in time
+// independent of where they differ), or nullptr. Pure.
+const User* find_user(const Settings& settings, std::string_view name, std::string_view password);
+
+// Parses the plugin's config object (an absent key keeps its default) and
+// reads the users' password files (which others must not be able to read).
+// Errors are InvalidArgument, one line naming the key: "resp config:
+// 'workers' must be an integer from 1 to 1024".
 Result<Settings> parse_settings(const std::string& config_json);
 
 }  // namespace dendrite::resp

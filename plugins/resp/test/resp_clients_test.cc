@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -212,7 +213,8 @@ class RespClientsTest : public ::testing::Test {
     nodes_.clear();
   }
 
-  std::string start_node(const std::string& name, const std::vector<std::string>& join) {
+  std::string start_node(const std::string& name, const std::vector<std::string>& join,
+                         json resp_extra = json::object()) {
     const std::string address = "127.0.0.1:" + std::to_string(free_port());
     const int resp_port = free_port();
     json doc = {
@@ -229,6 +231,7 @@ class RespClientsTest : public ::testing::Test {
                        {"config",
                         {{"listen", "127.0.0.1:" + std::to_string(resp_port)},
                          {"output_buffer_bytes", 1 << 20}}}}})}};
+    doc["plugins"][1]["config"].update(resp_extra);
     const std::string config = dir_.write(name + ".json", doc.dump(2));
     Node node{address, resp_port,
               std::make_unique<Process>(
@@ -425,6 +428,39 @@ TEST_F(RespClientsTest, AClientThatNeverReadsDoesNotGrowTheNode) {
   greedy.shut_down();  // unblocks the sender; the node drops the rest
   sender.join();
   EXPECT_TRUE(eventually([&] { return a.cmd({"PING"}) == "PONG"; }, 20s, kPoll));
+}
+
+TEST_F(RespClientsTest, UsersMustAuthenticateWithRealClients) {
+  const std::string pass_file = dir_.write("app.pass", "wonderland\n");
+  ASSERT_EQ(chmod(pass_file.c_str(), 0600), 0);
+  start_node("secure", {},
+             {{"users", json::array({{{"name", "app"}, {"password_file", pass_file}}})}});
+  const std::string p = std::to_string(port("secure"));
+  auto denied = shell("redis-cli -p " + p + " get x");
+  EXPECT_EQ(denied.out, "NOAUTH Authentication required.\n\n");
+  auto wrong = shell("redis-cli --no-auth-warning -p " + p + " --user app --pass nope get x");
+  // redis-cli reports the failed AUTH on stderr, then runs the command anyway.
+  EXPECT_NE(wrong.err.find("AUTH failed: WRONGPASS"), std::string::npos) << wrong.out << wrong.err;
+  EXPECT_EQ(wrong.out, "NOAUTH Authentication required.\n\n");
+  auto ok = shell("redis-cli --no-auth-warning -p " + p +
+                  " --user app --pass wonderland set x 1 && redis-cli --no-auth-warning -p " + p +
+                  " --user app --pass wonderland get x");
+  EXPECT_EQ(ok.out, "OK\n1\n") << ok.err;
+  const std::string script = dir_.write("auth.py", R"PY(
+import sys
+import redis
+port = int(sys.argv[1])
+try:
+    redis.Redis(port=port).get("x")
+    raise SystemExit("no NOAUTH")
+except redis.AuthenticationError:
+    pass
+r = redis.Redis(port=port, username="app", password="wonderland")
+assert r.get("x") == b"1"
+print("ok")
+)PY");
+  auto py = run({"/usr/bin/python3", script, p}, dir_.path(), 60s);
+  EXPECT_EQ(py.out, "ok\n") << py.err;
 }
 
 }  // namespace

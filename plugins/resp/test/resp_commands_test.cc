@@ -241,5 +241,39 @@ TEST_F(RespCommandsTest, PipelinedGetsAndSetsCoalesceIntoOneCallEachAnsweredAlon
   EXPECT_EQ(run_coalesced(many, session_, out, ctx_).ran, kMaxCoalesced);
 }
 
+TEST_F(RespCommandsTest, WithoutUsersAuthActsAsRedisWithoutAPassword) {
+  EXPECT_EQ(run({"AUTH", "pw"}).rfind("-ERR AUTH <password> called without any password", 0), 0u);
+  EXPECT_EQ(run({"AUTH", "default", "anything"}), "+OK\r\n");
+  EXPECT_EQ(run({"AUTH", "alice", "x"}),
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+}
+
+TEST_F(RespCommandsTest, WithUsersEveryCommandWaitsForAuth) {
+  ctx_.settings.users = {{"default", "s3cret"}, {"alice", "wonder"}};
+  session_.authenticated = false;
+  EXPECT_EQ(run({"GET", "k"}), "-NOAUTH Authentication required.\r\n");
+  EXPECT_EQ(run({"PING"}), "-NOAUTH Authentication required.\r\n");
+  EXPECT_EQ(run({"HELLO", "3"}).rfind("-NOAUTH HELLO must be called with the client already", 0),
+            0u);
+  EXPECT_FALSE(session_.resp3);
+  EXPECT_EQ(run({"AUTH", "wrong"}),
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+  EXPECT_EQ(run({"AUTH", "alice", "s3cret"}),
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+  EXPECT_FALSE(session_.authenticated);
+  EXPECT_EQ(run({"AUTH", "s3cret"}), "+OK\r\n");
+  EXPECT_EQ(session_.user, "default");
+  EXPECT_EQ(run({"GET", "k"}), "$-1\r\n");
+  // RESET forgets the login; HELLO AUTH logs in and switches protocol at once.
+  EXPECT_EQ(run({"RESET"}), "+RESET\r\n");
+  EXPECT_EQ(run({"GET", "k"}), "-NOAUTH Authentication required.\r\n");
+  EXPECT_EQ(run({"HELLO", "3", "AUTH", "alice", "nope"}),
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+  EXPECT_EQ(run({"HELLO", "3", "AUTH", "alice", "wonder"}).rfind("%7\r\n", 0), 0u);
+  EXPECT_TRUE(session_.authenticated);
+  EXPECT_EQ(session_.user, "alice");
+  EXPECT_TRUE(session_.resp3);
+}
+
 }  // namespace
 }  // namespace dendrite::resp

@@ -3,6 +3,11 @@
 // RESP3, glob patterns and the plugin's config.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -193,6 +198,57 @@ TEST(RespSettingsTest, ErrorsNameTheKey) {
   EXPECT_EQ(parse_settings(R"({"allow_flushall": 1})").status().message(),
             "resp config: 'allow_flushall' must be true or false");
   EXPECT_EQ(parse_settings("[1]").status().message(), "resp config: must be a JSON object");
+}
+
+TEST(RespSettingsTest, UsersComeFromTheConfigOrPrivateFiles) {
+  char dir_template[] = "/tmp/resp-settings-XXXXXX";
+  const std::string dir = mkdtemp(dir_template);
+  const std::string good = dir + "/good.pass", open = dir + "/open.pass";
+  std::ofstream(good) << "from-file\n";
+  std::ofstream(open) << "x\n";
+  chmod(good.c_str(), 0600);
+  chmod(open.c_str(), 0644);
+  auto s = parse_settings(R"({"users": [{"name": "default", "password": "pw"},
+                                        {"name": "app", "password_file": ")" +
+                          good + R"("}]})");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_EQ(s->users.size(), 2u);
+  EXPECT_EQ(s->users[1].password, "from-file");
+  EXPECT_NE(find_user(*s, "app", "from-file"), nullptr);
+  EXPECT_EQ(find_user(*s, "app", "from-fil"), nullptr);
+  EXPECT_EQ(find_user(*s, "app", "pw"), nullptr);
+  EXPECT_EQ(find_user(*s, "nobody", "pw"), nullptr);
+  EXPECT_NE(parse_settings(R"({"users": [{"name": "a", "password_file": ")" + open + R"("}]})")
+                .status()
+                .message()
+                .find("others may read or change it"),
+            std::string::npos);
+  EXPECT_EQ(parse_settings(R"({"users": [{"name": "a"}]})").status().message(),
+            "resp config: 'users[0]' needs exactly one of password and password_file");
+  EXPECT_EQ(parse_settings(R"({"users": [{"name": "a", "pasword": "x"}]})").status().message(),
+            "resp config: unknown key 'users[0].pasword' (did you mean 'users[0].password'?)");
+  EXPECT_EQ(parse_settings(R"({"users": [{"name": "a", "password": "x"},
+                                         {"name": "a", "password": "y"}]})")
+                .status()
+                .message(),
+            "resp config: 'users[1].name' 'a' is listed twice");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RespSettingsTest, ProtectedModeRefusesOnlyRemoteClientsOfAnOpenNonLoopbackListener) {
+  Settings s;
+  s.host = "0.0.0.0";
+  EXPECT_TRUE(refused_by_protected_mode(s, "10.1.2.3"));
+  EXPECT_FALSE(refused_by_protected_mode(s, "127.0.0.1"));
+  EXPECT_FALSE(refused_by_protected_mode(s, "::1"));
+  s.users = {{"default", "pw"}};
+  EXPECT_FALSE(refused_by_protected_mode(s, "10.1.2.3"));
+  s.users.clear();
+  s.protected_mode = false;
+  EXPECT_FALSE(refused_by_protected_mode(s, "10.1.2.3"));
+  s.protected_mode = true;
+  s.host = "127.0.0.1";
+  EXPECT_FALSE(refused_by_protected_mode(s, "10.1.2.3"));
 }
 
 }  // namespace
