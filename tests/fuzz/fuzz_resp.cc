@@ -4,9 +4,11 @@
 // Properties checked:
 //  - the parser never reads past its input, consumes at least one byte per
 //    command and only whole commands, and a command parsed from the whole
-//    stream is parsed the same from the stream cut right after it;
+//    stream is parsed the same from the stream cut right after it, and when
+//    it arrives in pieces and each call resumes from the last (ParseProgress);
 //  - every reply is one well-formed RESP value (the first byte a type sigil)
 //    and a command never crashes, whatever its arguments.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -65,6 +67,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Parsed again = parse_request(rest.substr(0, p.consumed), limits);
     check(again.kind == Parsed::Kind::kCommand && again.consumed == p.consumed &&
           again.args == p.args);
+    // Resumed in pieces (cut at the input's own bytes), the same command.
+    ParseProgress progress;
+    Parsed resumed;
+    std::size_t cut = 0;
+    for (std::size_t step = 1; cut < p.consumed; step = step * 2 + (rest[cut - 1] & 7)) {
+      cut = std::min(p.consumed, cut + step);
+      resumed = parse_request(rest.substr(0, cut), limits, &progress);
+      if (resumed.kind != Parsed::Kind::kNeedMore) break;
+    }
+    check(resumed.kind == Parsed::Kind::kCommand && resumed.consumed == p.consumed &&
+          resumed.args == p.args && progress.count == 0);
     at += p.consumed;
     if (p.args.empty()) continue;
     std::string out;

@@ -55,7 +55,6 @@ class RespPlugin final : public Plugin {
       ctx_.table.reset();
       return s;
     }
-    ctx_.node.listen = server_->address();
     log_->info("resp: serving Redis clients on " + server_->address());
     return Status::Ok();
   }

@@ -76,44 +76,58 @@ Header read_header(std::string_view in, std::size_t pos) {
   return h;
 }
 
-Parsed parse_multibulk(std::string_view in, const ParserLimits& limits) {
-  Header count = read_header(in, 0);
-  if (count.status == Parsed::Kind::kNeedMore) return {};
-  if (count.status == Parsed::Kind::kError || count.value > static_cast<long long>(INT32_MAX)) {
-    return error("Protocol error: invalid multibulk length");
+Parsed parse_multibulk(std::string_view in, const ParserLimits& limits, ParseProgress& progress) {
+  long long count = progress.count;
+  std::size_t pos = progress.pos;
+  std::vector<std::pair<std::size_t, std::size_t>> spans = std::move(progress.spans);
+  progress = ParseProgress{};
+  if (count == 0) {
+    Header header = read_header(in, 0);
+    if (header.status == Parsed::Kind::kNeedMore) return {};
+    if (header.status == Parsed::Kind::kError || header.value > static_cast<long long>(INT32_MAX)) {
+      return error("Protocol error: invalid multibulk length");
+    }
+    if (header.value <= 0) {  // "*0" and "*-1": nothing to run
+      Parsed p;
+      p.kind = Parsed::Kind::kCommand;
+      p.consumed = header.next;
+      return p;
+    }
+    if (static_cast<unsigned long long>(header.value) > limits.max_args) {
+      return error("Protocol error: invalid multibulk length");
+    }
+    count = header.value;
+    pos = header.next;
+    spans.reserve(static_cast<std::size_t>(std::min<long long>(count, 1024)));
   }
-  Parsed p;
-  if (count.value <= 0) {  // "*0" and "*-1": nothing to run
-    p.kind = Parsed::Kind::kCommand;
-    p.consumed = count.next;
-    return p;
-  }
-  if (static_cast<unsigned long long>(count.value) > limits.max_args) {
-    return error("Protocol error: invalid multibulk length");
-  }
-  std::size_t pos = count.next;
+  // Whatever is missing, keep what was read for the next call.
+  const auto need_more = [&] {
+    progress.count = count;
+    progress.pos = pos;
+    progress.spans = std::move(spans);
+    return Parsed{};
+  };
   // Check every header before copying anything: a partial command costs no copy.
-  std::vector<std::pair<std::size_t, std::size_t>> spans;
-  spans.reserve(static_cast<std::size_t>(std::min<long long>(count.value, 1024)));
-  for (long long i = 0; i < count.value; ++i) {
-    if (pos >= in.size()) return {};
+  while (static_cast<long long>(spans.size()) < count) {
+    if (pos >= in.size()) return need_more();
     if (in[pos] != '$') {
       return error(std::string("Protocol error: expected '$', got '") + in[pos] + "'");
     }
     Header len = read_header(in, pos);
-    if (len.status == Parsed::Kind::kNeedMore) return {};
+    if (len.status == Parsed::Kind::kNeedMore) return need_more();
     if (len.status == Parsed::Kind::kError || len.value < 0 ||
         static_cast<unsigned long long>(len.value) > limits.max_bulk_bytes) {
       return error("Protocol error: invalid bulk length");
     }
     const auto bytes = static_cast<std::size_t>(len.value);
-    if (in.size() - len.next < bytes + 2) return {};
+    if (in.size() - len.next < bytes + 2) return need_more();
     if (in[len.next + bytes] != '\r' || in[len.next + bytes + 1] != '\n') {
       return error("Protocol error: bulk string not terminated by CRLF");
     }
     spans.emplace_back(len.next, bytes);
     pos = len.next + bytes + 2;
   }
+  Parsed p;
   p.args.reserve(spans.size());
   for (const auto& [at, bytes] : spans) p.args.emplace_back(in.substr(at, bytes));
   p.kind = Parsed::Kind::kCommand;
@@ -123,9 +137,15 @@ Parsed parse_multibulk(std::string_view in, const ParserLimits& limits) {
 
 }  // namespace
 
-Parsed parse_request(std::string_view in, const ParserLimits& limits) {
-  if (in.empty()) return {};
-  if (in.front() == '*') return parse_multibulk(in, limits);
+Parsed parse_request(std::string_view in, const ParserLimits& limits, ParseProgress* progress) {
+  ParseProgress local;
+  ParseProgress& state = progress != nullptr ? *progress : local;
+  if (in.empty()) {
+    state = ParseProgress{};
+    return {};
+  }
+  if (in.front() == '*') return parse_multibulk(in, limits, state);
+  state = ParseProgress{};
   return parse_inline(in, limits);
 }
 

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace dendrite::resp {
@@ -32,12 +33,26 @@ struct Parsed {
   std::string error;  // kError: the reply text, "Protocol error: ..." (no "-ERR ")
 };
 
+// Where parse_request() stopped inside a multibulk command that has not fully
+// arrived, so that the next call resumes there instead of reading every
+// argument header again (a command of a million arguments arriving in small
+// pieces would otherwise cost quadratic time). One per connection, owned by
+// the caller; parse_request() resets it after each whole command or error.
+struct ParseProgress {
+  long long count = 0;  // arguments of the command begun (0: none begun)
+  std::size_t pos = 0;  // offset in `in` of the next argument's header
+  std::vector<std::pair<std::size_t, std::size_t>> spans;  // arguments read: offset, size
+};
+
 // Parses the first command at the front of `in`. kCommand with empty args is
 // an empty inline line (skip it). A bulk length beyond the limit, a malformed
 // header or an unbalanced quote is kError; so is an inline line longer than
-// the limit even before its end arrived. Never reads past `in`; cost is linear
-// in the bytes looked at (a partial bulk is not copied).
-Parsed parse_request(std::string_view in, const ParserLimits& limits);
+// the limit even before its end arrived. Never reads past `in`; a partial
+// bulk is not copied. With `progress`, a call after kNeedMore resumes where
+// the previous one stopped: `in` must then start at the same byte and hold at
+// least the bytes it held before (more may have been appended).
+Parsed parse_request(std::string_view in, const ParserLimits& limits,
+                     ParseProgress* progress = nullptr);
 
 // Splits an inline command line the way redis-cli and Redis do: spaces
 // separate words; "double quotes" understand \n \r \t \b \a \\ \" and \xHH;

@@ -29,6 +29,9 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kReadAheadBytes = 64u << 10;
 // The size of one read; also the shared buffer reads land in.
 constexpr std::size_t kReadChunkBytes = 64u << 10;
+// Redis's bounds on what a client sends before AUTH: 10 arguments of 16 KiB.
+const ParserLimits kUnauthenticatedLimits{
+    .max_bulk_bytes = 16u << 10, .max_args = 10, .max_inline_bytes = 16u << 10};
 // The most commands, and argument bytes, run as one batch.
 constexpr std::size_t kMaxBatchCommands = 512;
 constexpr std::size_t kMaxBatchBytes = 1u << 20;
@@ -90,6 +93,7 @@ struct Server::Impl final : Clients {
   asio::io_context io{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
   tcp::acceptor acceptor{io};
+  asio::steady_timer accept_retry{io};
   std::unique_ptr<asio::thread_pool> workers;
   std::thread io_thread;
   bool started = false, stopped = false;
@@ -136,7 +140,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool output_full() const { return unsent() > server_.ctx.settings.output_buffer_bytes; }
 
   void arm_read() {
-    if (closed_ || eof_ || reading_ || output_full()) return;
+    if (closed_ || closing_ || eof_ || reading_ || output_full()) return;
     if ((busy_ || !need_more_) && unparsed() >= kReadAheadBytes) return;
     reading_ = true;
     socket_.async_wait(tcp::socket::wait_read,
@@ -167,6 +171,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         return;
       }
       in_.append(server_.read_chunk.get(), n);
+      need_more_ = false;  // the new bytes may complete a command
       if (n < kReadChunkBytes || unparsed() >= kReadAheadBytes) break;
     }
     if (unparsed() > server_.ctx.settings.max_query_buffer_bytes) {
@@ -245,9 +250,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Parses the commands ready now into batch_ (I/O thread).
   void parse_batch() {
     batch_ = Batch{};
+    // Before AUTH, commands run one at a time (the next is parsed once AUTH
+    // ran) under Redis's small limits for unauthenticated clients.
+    const bool authenticated = session_.authenticated;
+    const ParserLimits& limits = authenticated ? server_.limits : kUnauthenticatedLimits;
+    const std::size_t most = authenticated ? kMaxBatchCommands : 1;
     std::size_t bytes = 0;
-    while (batch_.commands.size() < kMaxBatchCommands && bytes < kMaxBatchBytes) {
-      Parsed p = parse_request(std::string_view(in_).substr(in_start_), server_.limits);
+    while (batch_.commands.size() < most && bytes < kMaxBatchBytes) {
+      Parsed p = parse_request(std::string_view(in_).substr(in_start_), limits, &progress_);
       if (p.kind == Parsed::Kind::kNeedMore) {
         need_more_ = true;
         return;
@@ -347,8 +357,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Server::Impl& server_;
   tcp::socket socket_;
   Session session_;
-  Batch batch_;     // parsed commands; those from batch_.done on wait to run
-  std::string in_;  // received bytes; in_[in_start_..] not parsed yet
+  Batch batch_;             // parsed commands; those from batch_.done on wait to run
+  ParseProgress progress_;  // how far the unfinished command at in_start_ was read
+  std::string in_;          // received bytes; in_[in_start_..] not parsed yet
   std::size_t in_start_ = 0;
   std::string out_;      // replies not handed to a write yet
   std::string sending_;  // the replies being written
@@ -414,7 +425,16 @@ void Server::Impl::record(const CommandSpec& spec, Clock::duration took, bool fa
 void Server::Impl::accept() {
   acceptor.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-    if (!ec) {
+    if (ec) {
+      // Out of descriptors (EMFILE) and the like: a retry at once would fail
+      // at once, spinning the I/O thread; wait a little.
+      accept_retry.expires_after(std::chrono::milliseconds(100));
+      accept_retry.async_wait([this](const boost::system::error_code& wait) {
+        if (!wait && acceptor.is_open()) accept();
+      });
+      return;
+    }
+    {
       ctx.stats->connections_received.fetch_add(1, std::memory_order_relaxed);
       boost::system::error_code ignored;
       const auto remote = socket.remote_endpoint(ignored);
@@ -460,6 +480,7 @@ void Server::Impl::refuse(tcp::socket socket, std::string_view reply) {
 void Server::Impl::close_all() {
   boost::system::error_code ec;
   acceptor.close(ec);
+  accept_retry.cancel();
   std::vector<std::shared_ptr<Connection>> all;
   {
     std::lock_guard lock(mu);
@@ -515,6 +536,7 @@ Status Server::start() {
     return Status::Unavailable("resp: cannot listen on " + where + ": " + ec.message());
   }
   s.bound = endpoint_text(s.acceptor.local_endpoint(ec));
+  ctx.node.listen = s.bound;  // before any thread reads it (INFO)
   s.workers = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(ctx.settings.workers));
   s.guard.emplace(s.io.get_executor());
   s.accept();

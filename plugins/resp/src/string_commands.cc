@@ -1,5 +1,6 @@
 // Commands on string keys, answered through dtable's Table at the connection's
 // consistency level. They run on worker threads (blocking Table calls).
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -99,10 +100,18 @@ void cmd_mset(Call& c) {
     c.reply.error("ERR wrong number of arguments for 'mset' command");
     return;
   }
+  // One item per key, with its last value (as Redis, where the last wins):
+  // set_multi does not promise an order between items of one key.
   std::vector<dtable::KeyValue> items;
+  std::unordered_map<std::string_view, std::size_t> index;
   items.reserve(c.args.size() / 2);
   for (std::size_t i = 1; i + 1 < c.args.size(); i += 2) {
-    items.push_back(dtable::KeyValue{c.args[i], c.args[i + 1]});
+    auto [it, fresh] = index.try_emplace(c.args[i], items.size());
+    if (fresh) {
+      items.push_back(dtable::KeyValue{c.args[i], c.args[i + 1]});
+    } else {
+      items[it->second].value = c.args[i + 1];
+    }
   }
   for (const Status& s : c.ctx.table->set_multi(items, options_of(c))) {
     if (!s.ok()) return reply_status_error(c.reply, s);
@@ -115,7 +124,12 @@ void cmd_mset(Call& c) {
 // client survives (as if that write came after the DEL).
 void cmd_del(Call& c) {
   if (no_table(c)) return;
-  const std::vector<std::string> keys = keys_from(c, 1);
+  // Each key once: DEL k k deletes (and counts) k once, as Redis.
+  std::vector<std::string> keys;
+  std::unordered_set<std::string_view> seen;
+  for (std::size_t i = 1; i < c.args.size(); ++i) {
+    if (seen.insert(c.args[i]).second) keys.push_back(c.args[i]);
+  }
   auto values = read_keys(c, keys, /*count=*/false);
   if (Status s = first_failure(values); !s.ok()) return reply_status_error(c.reply, s);
   std::int64_t deleted = 0;

@@ -470,6 +470,18 @@ print("ok")
 )PY");
   auto py = run({"/usr/bin/python3", script, p}, dir_.path(), 60s);
   EXPECT_EQ(py.out, "ok\n") << py.err;
+  // Before AUTH: Redis's small limits (10 arguments, 16 KiB each), and one
+  // command at a time, so a pipelined AUTH lifts them for what follows.
+  RawSocket early(port("secure"));
+  ASSERT_TRUE(early.send_all("*11\r\n"));
+  EXPECT_EQ(early.read_to_end(), "-ERR Protocol error: invalid multibulk length\r\n");
+  RawSocket pipelined(port("secure"));
+  const std::string value(20000, 'v');
+  ASSERT_TRUE(
+      pipelined.send_all("*3\r\n$4\r\nAUTH\r\n$3\r\napp\r\n$10\r\nwonderland\r\n"
+                         "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$20000\r\n" +
+                         value + "\r\nQUIT\r\n"));
+  EXPECT_EQ(pipelined.read_to_end(), "+OK\r\n+OK\r\n+OK\r\n");
 }
 
 }  // namespace

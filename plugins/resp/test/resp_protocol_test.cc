@@ -53,6 +53,43 @@ TEST(RespParserTest, EveryPrefixOfACommandAsksForMore) {
   EXPECT_EQ(parse(in).kind, Kind::kCommand);
 }
 
+TEST(RespParserTest, ProgressResumesWhereTheLastCallStopped) {
+  std::string in = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n*1\r\n$4\r\nPING\r\n";
+  ParseProgress progress;
+  std::string arrived;
+  std::vector<Args> got;
+  // Byte by byte, as a slow client sends: the same commands as in one piece.
+  for (char ch : in) {
+    arrived.push_back(ch);
+    while (true) {
+      Parsed p = parse_request(arrived, {}, &progress);
+      if (p.kind != Kind::kCommand) break;
+      got.push_back(p.args);
+      arrived.erase(0, p.consumed);
+      EXPECT_EQ(progress.count, 0);
+    }
+  }
+  EXPECT_EQ(got, (std::vector<Args>{{"SET", "k", "hello"}, {"PING"}}));
+  EXPECT_TRUE(arrived.empty());
+  // A command of 100,000 empty arguments arriving in 1 KiB pieces reads each
+  // header once: the progress holds what was read.
+  std::string big = "*100000\r\n";
+  for (int i = 0; i < 100000; ++i) big += "$0\r\n\r\n";
+  ParseProgress slow;
+  std::size_t calls = 0;
+  Parsed last;
+  for (std::size_t n = 1024; n < big.size() + 1024; n += 1024) {
+    last = parse_request(std::string_view(big).substr(0, std::min(n, big.size())), {}, &slow);
+    ++calls;
+    if (last.kind != Kind::kNeedMore) break;
+    EXPECT_EQ(slow.spans.size(), (std::min(n, big.size()) - 10) / 6) << n;
+  }
+  ASSERT_EQ(last.kind, Kind::kCommand);
+  EXPECT_EQ(last.args.size(), 100000u);
+  EXPECT_EQ(last.consumed, big.size());
+  EXPECT_EQ(slow.count, 0);
+}
+
 TEST(RespParserTest, EmptyMultibulkIsSkipped) {
   for (std::string in : {"*0\r\n", "*-1\r\n"}) {
     Parsed p = parse(in);
