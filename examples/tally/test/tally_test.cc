@@ -2,11 +2,10 @@
 // and ring events, without a ring or a network.
 #include <gtest/gtest.h>
 
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "dendrite/dtable/memory_table.h"
 #include "dendrite/testing/fake_host.h"
 #include "tally.h"
 #include "tally.pb.h"
@@ -16,44 +15,10 @@ namespace {
 using namespace dendrite;
 
 // [snippet fake-table]
-// An in-memory dtable::Table: what the tally plugin finds as the "dtable" service.
-class MemoryTable final : public dtable::Table {
- public:
-  Status set(std::string_view key, std::string_view value, const dtable::Options&) override {
-    std::lock_guard lock(mu_);
-    data_[std::string(key)] = std::string(value);
-    return Status::Ok();
-  }
-  Result<std::string> get(std::string_view key, const dtable::Options&) override {
-    std::lock_guard lock(mu_);
-    auto it = data_.find(std::string(key));
-    if (it == data_.end()) return Status::NotFound("no such key");
-    return it->second;
-  }
-  // [end snippet]
-  Status del(std::string_view key, const dtable::Options&) override {
-    std::lock_guard lock(mu_);
-    data_.erase(std::string(key));
-    return Status::Ok();
-  }
-  std::vector<Status> set_multi(const std::vector<dtable::KeyValue>&,
-                                const dtable::Options&) override {
-    return {};
-  }
-  std::vector<Result<std::string>> get_multi(const std::vector<std::string>&,
-                                             const dtable::Options&) override {
-    return {};
-  }
-  std::vector<std::string> local_keys() const override { return {}; }
-  std::vector<dtable::StoredCopy> stored_copies(std::string_view) const override { return {}; }
-  int max_consistency() const override { return 3; }
-  dtable::HookId add_write_hook(dtable::WriteHook) override { return 0; }
-  void remove_write_hook(dtable::HookId) override {}
-
- private:
-  std::mutex mu_;
-  std::map<std::string, std::string> data_;
-};
+// What the tally plugin finds as the "dtable" service: dtable's own complete
+// in-memory Table (one copy per key, write hooks, thread-safe).
+using dendrite::dtable::MemoryTable;
+// [end snippet]
 
 Message add(const std::string& name, std::int64_t delta) {
   dendrite_tally::AddRequest r;

@@ -647,8 +647,9 @@ Message Handlers::local_keys(const Message& m) {
     if (auto mv = from_pb(req->master())) master = mv->id;
   }
   const bool replicas = req->replicas();
+  const bool tombstones = replicas || req->tombstones();
   auto filter = [&](const Item& item, const ReplicaMeta& meta) {
-    if (!replicas && item.deleted) return false;
+    if (!tombstones && item.deleted) return false;
     if (after && !(*after < item.hash)) return false;
     if (start && end && !between(*start, *end, item.hash, true)) return false;
     if (replicas && master && (!meta.master || meta.master->id != *master)) return false;

@@ -9,6 +9,7 @@
 #include "batches.h"
 #include "codec.h"
 #include "dendrite/dtable/messages.h"
+#include "dendrite/dtable/scan_cursor.h"
 #include "dendrite/dtable/write_request.h"
 #include "wire.h"
 
@@ -69,6 +70,10 @@ Milliseconds TableService::timeout(const Options& options) const {
 
 Status TableService::check(std::string_view key, const Options& options) const {
   if (key.empty()) return Status::InvalidArgument("key must not be empty");
+  return check_consistency(options);
+}
+
+Status TableService::check_consistency(const Options& options) const {
   const int max = ctx_->max_consistency();
   if (options.consistency < 1 || options.consistency > max) {
     return Status::InvalidArgument("consistency " + std::to_string(options.consistency) +
@@ -360,6 +365,114 @@ std::vector<std::string> TableService::local_keys() const {
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   return keys;
+}
+
+namespace {
+
+// The newest copy of one key seen by a walk.
+struct SeenKey {
+  std::string key;
+  std::int64_t timestamp = 0;
+  bool live = false;
+};
+
+// Keeps the newest of each key's copies in `seen`; returns the hash of the
+// last item when the reply was cut at its limit (more keys follow it).
+std::optional<Id> merge_listing(const pb::PBDTableMultiItemResponse& reply,
+                                std::map<Id, SeenKey>& seen) {
+  std::optional<Id> last;
+  for (const auto& item : reply.items()) {
+    auto hash = Id::from_bytes(item.keyhash());
+    if (!hash) continue;
+    last = *hash;
+    SeenKey& s = seen[*hash];
+    if (s.key.empty() || item.timestamp() > s.timestamp) {
+      s.key = item.key();
+      s.timestamp = item.timestamp();
+      s.live = item.found();
+    }
+  }
+  return reply.more() ? last : std::nullopt;
+}
+
+}  // namespace
+
+std::map<std::string, bool> TableService::walk_hosts() const {
+  std::map<std::string, bool> hosts;
+  for (const Member& m : ctx_->host.members()) hosts[m.host] = m.reachable;
+  for (const Vnode& v : ctx_->host.local_vnodes()) {
+    std::vector<Vnode> near = ctx_->host.successors(v.id);
+    for (const Vnode& f : ctx_->host.fingers(v.id)) near.push_back(f);
+    if (auto p = ctx_->host.predecessor(v.id)) near.push_back(*p);
+    for (const Vnode& n : near) hosts.emplace(n.host, true);  // members' state first
+  }
+  return hosts;
+}
+
+// Asks every member host for its primary and replica keys from the cursor on,
+// `limit` per table. Every table's keys up to the smallest last hash of a
+// listing cut at its limit are then known; the page ends before that hash's
+// bucket (the next page starts at it). When that leaves no progress (one
+// bucket holds more than `limit` keys of a table), it asks again with a
+// larger limit.
+Result<ScanPage> TableService::scan(std::uint64_t cursor, std::size_t count,
+                                    const Options& options) {
+  if (count == 0) return Status::InvalidArgument("scan count must be at least 1");
+  if (Status s = check_consistency(options); !s.ok()) return s;
+  GateGuard guard(ctx_->gate);
+  if (!guard.entered()) return stopped();
+  const std::optional<Id> after = scan_after(cursor);
+  constexpr std::size_t kMaxLimit = 1 << 20;
+  for (std::size_t limit = std::min(count, kMaxLimit);; limit = std::min(4 * limit, kMaxLimit)) {
+    std::set<std::string> down;
+    std::vector<std::pair<std::string, Message>> requests;
+    for (const auto& [host, reachable] : walk_hosts()) {
+      if (!reachable) {
+        down.insert(host);
+        continue;
+      }
+      for (bool replicas : {false, true}) {
+        pb::PBDTableLocalKeys req;
+        if (after) req.set_afterkeyhash(after->raw());
+        req.set_limit(static_cast<std::int32_t>(limit));
+        req.set_replicas(replicas);
+        req.set_tombstones(true);
+        requests.emplace_back(host, pack(msg::kLocalKeys, req));
+      }
+    }
+    auto replies = ctx_->call_all(requests);
+    std::map<Id, SeenKey> seen;
+    std::optional<Id> bound;
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+      auto r = reply_as<pb::PBDTableMultiItemResponse>(replies[i], msg::kMultiItemResponse);
+      if (!r.ok()) {
+        down.insert(requests[i].first);
+        continue;
+      }
+      if (auto cut = merge_listing(*r, seen); cut && (!bound || *cut < *bound)) bound = cut;
+    }
+    if (static_cast<int>(down.size()) > ctx_->replicas()) {
+      std::string names;
+      for (const auto& h : down) names += (names.empty() ? "" : ", ") + h;
+      return Status::Unavailable(std::to_string(down.size()) + " hosts did not answer (" + names +
+                                 ") and replicas is " + std::to_string(ctx_->replicas()) +
+                                 ": the walk could miss keys");
+    }
+    // Cut: the page ends before the bound's bucket. Stuck: that bucket is the
+    // cursor's own, so the page would be empty; ask for more keys (at the
+    // largest limit, the keys up to the bound end the page and the rest of
+    // that bucket is skipped: more than 2^20 keys sharing 64 bits of SHA-1).
+    const std::uint64_t stop = bound ? scan_bucket(*bound) : 0;
+    const bool stuck = bound && stop == cursor;
+    if (stuck && limit < kMaxLimit) continue;
+    ScanPage page;
+    for (auto& [hash, s] : seen) {
+      if (bound && (stuck ? *bound < hash : scan_bucket(hash) >= stop)) break;
+      if (s.live) page.keys.push_back(std::move(s.key));
+    }
+    page.cursor = !bound ? 0 : stuck ? cursor + 1 : stop;
+    return page;
+  }
 }
 
 std::vector<StoredCopy> TableService::stored_copies(std::string_view key) const {

@@ -28,6 +28,7 @@ class TableService final : public Table {
   std::vector<Result<std::string>> get_multi(const std::vector<std::string>& keys,
                                              const Options& options) override;
   std::vector<std::string> local_keys() const override;
+  Result<ScanPage> scan(std::uint64_t cursor, std::size_t count, const Options& options) override;
   std::vector<StoredCopy> stored_copies(std::string_view key) const override;
   int max_consistency() const override { return ctx_->max_consistency(); }
   HookId add_write_hook(WriteHook hook) override { return ctx_->hooks.add(std::move(hook)); }
@@ -48,9 +49,16 @@ class TableService final : public Table {
       const std::vector<std::size_t>& which,
       const std::function<const std::string&(std::size_t)>& key_of) const;
   Status check(std::string_view key, const Options& options) const;
+  // InvalidArgument when options.consistency is out of 1 .. max_consistency().
+  Status check_consistency(const Options& options) const;
   // check() plus the key and value size limits of a write.
   Status check_write(std::string_view key, std::size_t value_bytes, const Options& options) const;
   Milliseconds timeout(const Options& options) const;
+  // The hosts a walk over the ring asks, each with whether it is thought to
+  // answer: the ring's members (which the host learns within a second or so
+  // of a join) and the hosts of this node's routing state (successors,
+  // fingers, predecessors), which know of a newcomer sooner.
+  std::map<std::string, bool> walk_hosts() const;
   Status write(std::string_view key, std::string_view value, bool deleted, const Options& options);
   // Reads the replicas of `primary` for `hash`: newest wins, `need` answers.
   Result<std::optional<Item>> read_replicas(const Vnode& primary, const Id& hash, int need,

@@ -11,6 +11,7 @@
 // SDK types and the standard library appear here.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -74,6 +75,12 @@ struct StoredCopy {
   bool committed = false;  // visible to reads
 };
 
+// One page of a walk over every key of the table (Table::scan).
+struct ScanPage {
+  std::vector<std::string> keys;  // live keys in key-hash order, none twice in a page
+  std::uint64_t cursor = 0;       // where the next page starts; 0: the walk is over
+};
+
 class Query;
 
 // The replicated table. Every method is thread-safe and blocking (bounded by
@@ -107,6 +114,19 @@ class Table {
   // The keys whose primary copy is on this host (deleted ones excluded), sorted.
   // Local only: no network.
   virtual std::vector<std::string> local_keys() const = 0;
+
+  // One page of a walk over every live key of the ring, in key-hash order:
+  // the keys whose hash's first 64 bits are at least `cursor` (0 starts the
+  // walk; scan_cursor.h), about `count` of them (a hint: a page may hold more,
+  // or fewer, even none while the walk goes on). The cursor is a position in
+  // the hash space, not a node, so a walk survives nodes joining and leaving:
+  // a key present for the whole walk is listed at least once (maybe twice, in
+  // different pages); one written or deleted during it may or may not be.
+  // Reads every host's primary and replica tables, so a dead host's keys are
+  // found on their replicas. Errors: InvalidArgument (count 0), Unavailable
+  // when more hosts than `replicas` did not answer (keys could be missing).
+  virtual Result<ScanPage> scan(std::uint64_t cursor, std::size_t count,
+                                const Options& options) = 0;
 
   // Every copy of `key` held on this host, primary and replica tables, with
   // every version kept. Local only; for tests and diagnostics.
@@ -149,6 +169,9 @@ class Query {
   }
   std::vector<Result<std::string>> get_multi(const std::vector<std::string>& keys) {
     return table_->get_multi(keys, options_);
+  }
+  Result<ScanPage> scan(std::uint64_t cursor, std::size_t count) {
+    return table_->scan(cursor, count, options_);
   }
   const Options& options() const { return options_; }
 

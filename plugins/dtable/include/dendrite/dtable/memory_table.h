@@ -9,12 +9,15 @@
 // set/del, as dtable's do. Thread-safe; header-only.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dendrite/dtable/dtable.h"
+#include "dendrite/dtable/scan_cursor.h"
 
 namespace dendrite::dtable {
 
@@ -58,6 +61,27 @@ class MemoryTable final : public Table {
     }
     return keys;  // std::map: already sorted
   }
+  // Every live key from `cursor` on, `count` of them and the rest of the last
+  // one's bucket; no other node, so no errors but InvalidArgument.
+  Result<ScanPage> scan(std::uint64_t cursor, std::size_t count, const Options& options) override {
+    if (count == 0) return Status::InvalidArgument("scan count must be at least 1");
+    if (Status s = check_consistency(options); !s.ok()) return s;
+    std::vector<std::pair<Id, std::string>> live;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [k, e] : data_) {
+        Id hash = Id::hash(k);
+        if (!e.deleted && scan_bucket(hash) >= cursor) live.emplace_back(hash, k);
+      }
+    }
+    std::sort(live.begin(), live.end());
+    ScanPage page;
+    std::size_t n = std::min(count, live.size());
+    while (n < live.size() && scan_bucket(live[n].first) == scan_bucket(live[n - 1].first)) ++n;
+    for (std::size_t i = 0; i < n; ++i) page.keys.push_back(std::move(live[i].second));
+    if (n < live.size()) page.cursor = scan_bucket(live[n - 1].first) + 1;
+    return page;
+  }
   std::vector<StoredCopy> stored_copies(std::string_view key) const override {
     std::lock_guard lock(mu_);
     auto it = data_.find(std::string(key));
@@ -90,6 +114,9 @@ class MemoryTable final : public Table {
 
   Status check(std::string_view key, const Options& options) const {
     if (key.empty()) return Status::InvalidArgument("key must not be empty");
+    return check_consistency(options);
+  }
+  Status check_consistency(const Options& options) const {
     if (options.consistency < 1 || options.consistency > max_consistency_) {
       return Status::InvalidArgument("consistency " + std::to_string(options.consistency) +
                                      " is out of range: the maximum is " +
