@@ -21,20 +21,27 @@ constexpr CommandSpec kCommands[] = {
      "Details about the commands: COUNT, INFO, DOCS, LIST."},
     {"config", -2, kAdmin | kAlways, 0, 0, 0, cmd_config,
      "Reads configuration parameters (GET only)."},
+    {"dbsize", 1, kKeyRead, 0, 0, 0, cmd_dbsize,
+     "The number of keys in the ring (one walk over them)."},
     {"del", -2, kKeyWrite, 1, -1, 1, cmd_del, "Deletes keys; returns how many existed."},
     {"echo", 2, kFast, 0, 0, 0, cmd_echo, "Returns the given string."},
     {"exists", -2, kKeyRead | kFast, 1, -1, 1, cmd_exists, "Counts the given keys that exist."},
+    {"flushall", -1, kKeyWrite | kAdmin, 0, 0, 0, cmd_flushall,
+     "Deletes every key, when the config allows it (allow_flushall)."},
     {"get", 2, kKeyRead | kFast, 1, 1, 1, cmd_get, "Returns the value of a key."},
     {"hello", -1, kNoAuth | kFast | kAlways, 0, 0, 0, cmd_hello,
      "Picks the protocol version (2 or 3); optionally authenticates and names the connection."},
     {"info", -1, kAlways | kTouchesKeys, 0, 0, 0, cmd_info,
      "Information about the node: server, clients, memory, stats, keyspace, ring."},
+    {"keys", 2, kKeyRead, 0, 0, 0, cmd_keys, "The keys matching a glob pattern."},
     {"mget", -2, kKeyRead | kFast, 1, -1, 1, cmd_mget, "Returns the values of several keys."},
     {"mset", -3, kKeyWrite, 1, -1, 2, cmd_mset, "Sets several keys."},
     {"ping", -1, kFast | kAlways, 0, 0, 0, cmd_ping, "Returns PONG, or the given string."},
     {"quit", -1, kNoAuth | kFast | kAlways, 0, 0, 0, cmd_quit, "Closes the connection."},
     {"reset", 1, kNoAuth | kFast | kAlways, 0, 0, 0, cmd_reset,
      "Resets the connection to its state at connect."},
+    {"scan", -2, kKeyRead, 0, 0, 0, cmd_scan,
+     "A page of keys from a cursor; the cursor walks the ring and survives joins."},
     {"select", 2, kFast | kAlways, 0, 0, 0, cmd_select, "Selects database 0 (the only one)."},
     {"set", -3, kKeyWrite, 1, 1, 1, cmd_set, "Sets the value of a key."},
     {"strlen", 2, kKeyRead | kFast, 1, 1, 1, cmd_strlen, "Returns the length of a value."},
@@ -106,6 +113,18 @@ void reply_status_error(ReplyWriter& reply, const Status& status) {
       reply.error("ERR " + status.message());
       return;
   }
+}
+
+dtable::Options options_of(const Call& c) {
+  dtable::Options o;
+  o.consistency = c.session.consistency;
+  return o;
+}
+
+bool no_table(Call& c) {
+  if (c.ctx.table) return false;
+  c.reply.error("TRYAGAIN the dtable plugin is not running");
+  return true;
 }
 
 bool iequals(std::string_view a, std::string_view b) {

@@ -35,6 +35,16 @@ void cmd_set(Call& c);
 void cmd_strlen(Call& c);
 void cmd_type(Call& c);
 
+// Keyspace commands (keyspace_commands.cc).
+void cmd_dbsize(Call& c);
+void cmd_flushall(Call& c);
+void cmd_keys(Call& c);
+void cmd_scan(Call& c);
+
+// The Table options of a call: the connection's consistency level.
+dtable::Options options_of(const Call& c);
+// True (after writing the error reply) when dtable is not there.
+bool no_table(Call& c);
 // ASCII case-insensitive equality.
 bool iequals(std::string_view a, std::string_view b);
 

@@ -9,19 +9,6 @@
 namespace dendrite::resp {
 namespace {
 
-dtable::Options options_of(const Call& c) {
-  dtable::Options o;
-  o.consistency = c.session.consistency;
-  return o;
-}
-
-// True (after writing the error reply) when dtable is not there.
-bool no_table(Call& c) {
-  if (c.ctx.table) return false;
-  c.reply.error("TRYAGAIN the dtable plugin is not running");
-  return true;
-}
-
 // Reads `keys`: each a value, NotFound, or an error. Counts hits and misses
 // (INFO keyspace_hits/misses) unless the read only serves a write.
 std::vector<Result<std::string>> read_keys(Call& c, const std::vector<std::string>& keys,

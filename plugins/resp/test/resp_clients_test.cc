@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -78,6 +79,33 @@ class Redis {
       lens.push_back(a.size());
     }
     redisAppendCommandArgv(c_, static_cast<int>(args.size()), argv.data(), lens.data());
+  }
+  // One SCAN page from `cursor`: the next cursor and the keys, or false with
+  // the reason in `why`.
+  bool scan(const std::string& cursor, int count, std::string* next_cursor,
+            std::vector<std::string>* keys, std::string* why) {
+    const std::string n = std::to_string(count);
+    const char* argv[] = {"SCAN", cursor.c_str(), "COUNT", n.c_str()};
+    auto* r = static_cast<redisReply*>(redisCommandArgv(c_, 4, argv, nullptr));
+    if (r == nullptr) {
+      *why = "connection error: " + std::string(c_->errstr);
+      return false;
+    }
+    const bool ok = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                    r->element[0]->type == REDIS_REPLY_STRING &&
+                    r->element[1]->type == REDIS_REPLY_ARRAY;
+    if (ok) {
+      *next_cursor = std::string(r->element[0]->str, r->element[0]->len);
+      keys->clear();
+      for (std::size_t i = 0; i < r->element[1]->elements; ++i) {
+        const redisReply* k = r->element[1]->element[i];
+        keys->emplace_back(k->str, k->len);
+      }
+    } else {
+      *why = show(r);
+    }
+    freeReplyObject(r);
+    return ok;
   }
   // The next reply.
   std::string next() {
@@ -314,6 +342,50 @@ TEST_F(RespClientsTest, RedisCliCommandsAndMassInsertion) {
   EXPECT_NE(mass.out.find("errors: 0, replies: 5000"), std::string::npos) << mass.out;
   Redis a(port("a"));
   EXPECT_EQ(a.cmd({"MGET", "pipe:0", "pipe:4999"}), "[0, 34993]");
+  // --scan walks the ring through one node: every key, whichever node holds it.
+  auto scan = shell("redis-cli -p " + std::to_string(port("c")) +
+                    " --scan --pattern 'pipe:*' | sort -u | wc -l");
+  EXPECT_EQ(scan.out, "5000\n") << scan.err;
+  auto keys = shell(cli + " keys 'pipe:12?' | sort | tr '\\n' ' '");
+  EXPECT_EQ(keys.out,
+            "pipe:120 pipe:121 pipe:122 pipe:123 pipe:124 pipe:125 pipe:126 pipe:127 "
+            "pipe:128 pipe:129 ")
+      << keys.err;
+  auto dbsize = shell(cli + " dbsize");
+  EXPECT_EQ(dbsize.out, "5002\n") << dbsize.err;  // and "probe", "greeting"
+}
+
+// A walk with SCAN, page by page through one front end, while a fourth node
+// joins and takes its share of the keys: every key is listed.
+TEST_F(RespClientsTest, ScanListsEveryKeyWhileANodeJoins) {
+  Redis a(port("a"));
+  ASSERT_TRUE(a.ok());
+  constexpr int kKeys = 1500;
+  for (int i = 0; i < kKeys; ++i) a.append({"SET", "scan:" + std::to_string(i), "v"});
+  for (int i = 0; i < kKeys; ++i) ASSERT_EQ(a.next(), "OK") << i;
+  Redis b(port("b"));
+  std::set<std::string> listed;
+  std::string cursor = "0", next, why;
+  std::vector<std::string> keys;
+  std::string d;
+  for (int page = 0;; ++page) {
+    ASSERT_LT(page, 10000) << "the walk did not end";
+    ASSERT_TRUE(b.scan(cursor, 30, &next, &keys, &why)) << "page " << page << ": " << why;
+    for (const auto& k : keys) {
+      if (k.rfind("scan:", 0) == 0) listed.insert(k);
+    }
+    if (page == 3) d = start_node("d", {nodes_.at("a").address});
+    if (page > 3) std::this_thread::sleep_for(40ms);  // spread the walk over the hand-over
+    if (next == "0") break;
+    cursor = next;
+  }
+  EXPECT_EQ(listed.size(), static_cast<std::size_t>(kKeys));
+  ASSERT_TRUE(
+      ring_settled({nodes_.at("a").address, nodes_.at("b").address, nodes_.at("c").address, d},
+                   kVnodes, kNumSuccessors, kSettle, kPoll));
+  auto again = shell("redis-cli -p " + std::to_string(port("d")) +
+                     " --scan --pattern 'scan:*' | sort -u | wc -l");
+  EXPECT_EQ(again.out, std::to_string(kKeys) + "\n") << again.err;
 }
 
 TEST_F(RespClientsTest, RedisPyUsesEveryNode) {

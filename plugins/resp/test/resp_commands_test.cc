@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,28 @@ class RespCommandsTest : public ::testing::Test {
   CommandContext ctx_;
   Session session_;
 };
+
+// The bulk strings of a RESP2 reply made of arrays and bulk strings (SCAN,
+// KEYS), in order; fails the test on anything else.
+std::vector<std::string> bulks_of(const std::string& reply) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  while (at < reply.size()) {
+    const std::size_t eol = reply.find("\r\n", at);
+    if (eol == std::string::npos) break;
+    const std::string head = reply.substr(at, eol - at);
+    at = eol + 2;
+    if (head[0] == '*') continue;
+    if (head[0] != '$') {
+      ADD_FAILURE() << "unexpected reply line " << head << " in " << reply;
+      return out;
+    }
+    const std::size_t n = std::stoul(head.substr(1));
+    out.push_back(reply.substr(at, n));
+    at += n + 2;
+  }
+  return out;
+}
 
 TEST_F(RespCommandsTest, TheTableIsSortedAndLookupIgnoresCase) {
   const auto table = command_table();
@@ -277,6 +300,56 @@ TEST_F(RespCommandsTest, WithUsersEveryCommandWaitsForAuth) {
   EXPECT_TRUE(session_.authenticated);
   EXPECT_EQ(session_.user, "alice");
   EXPECT_TRUE(session_.resp3);
+}
+
+TEST_F(RespCommandsTest, KeyspaceCommandsWalkEveryKey) {
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(run({"SET", "key:" + std::to_string(i), "v"}), "+OK\r\n");
+  ASSERT_EQ(run({"SET", "other", "x"}), "+OK\r\n");
+  ASSERT_EQ(run({"DEL", "key:29"}), ":1\r\n");
+  EXPECT_EQ(run({"DBSIZE"}), ":30\r\n");
+  auto ones = bulks_of(run({"KEYS", "key:1*"}));
+  EXPECT_EQ(std::set<std::string>(ones.begin(), ones.end()),
+            (std::set<std::string>{"key:1", "key:10", "key:11", "key:12", "key:13", "key:14",
+                                   "key:15", "key:16", "key:17", "key:18", "key:19"}));
+  EXPECT_EQ(run({"KEYS", "nothing*"}), "*0\r\n");
+
+  // SCAN pages: a cursor in decimal, MATCH applied to each page.
+  std::set<std::string> listed;
+  std::string cursor = "0";
+  int pages = 0;
+  do {
+    auto page = bulks_of(run({"SCAN", cursor, "MATCH", "key:*", "COUNT", "4"}));
+    ASSERT_FALSE(page.empty());
+    cursor = page[0];
+    for (std::size_t i = 1; i < page.size(); ++i) {
+      EXPECT_TRUE(listed.insert(page[i]).second) << page[i] << " twice";
+      EXPECT_EQ(page[i].rfind("key:", 0), 0u) << page[i];
+    }
+    ASSERT_LT(++pages, 100);
+  } while (cursor != "0");
+  EXPECT_EQ(listed.size(), 29u);
+  EXPECT_GE(pages, 7);
+  // Every key is a string: TYPE string lists them, any other type none.
+  EXPECT_EQ(bulks_of(run({"SCAN", "0", "COUNT", "1000", "TYPE", "string"})).size(), 31u);
+  EXPECT_EQ(run({"SCAN", "0", "COUNT", "1000", "TYPE", "hash"}), "*2\r\n$1\r\n0\r\n*0\r\n");
+
+  EXPECT_EQ(run({"SCAN", "x"}), "-ERR invalid cursor\r\n");
+  EXPECT_EQ(run({"SCAN", "-1"}), "-ERR invalid cursor\r\n");
+  EXPECT_EQ(run({"SCAN", "18446744073709551616"}), "-ERR invalid cursor\r\n");
+  EXPECT_EQ(run({"SCAN", "0", "COUNT", "0"}), "-ERR syntax error\r\n");
+  EXPECT_EQ(run({"SCAN", "0", "COUNT", "x"}), "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(run({"SCAN", "0", "MATCH"}), "-ERR syntax error\r\n");
+  EXPECT_EQ(run({"SCAN", "0", "LIMIT", "3"}), "-ERR syntax error\r\n");
+  EXPECT_EQ(run({"KEYS"}), "-ERR wrong number of arguments for 'keys' command\r\n");
+
+  // FLUSHALL only when the config allows it.
+  EXPECT_EQ(run({"FLUSHALL"}).rfind("-ERR FLUSHALL is disabled", 0), 0u);
+  EXPECT_EQ(run({"DBSIZE"}), ":30\r\n");
+  ctx_.settings.allow_flushall = true;
+  EXPECT_EQ(run({"FLUSHALL", "NOW"}), "-ERR syntax error\r\n");
+  EXPECT_EQ(run({"FLUSHALL", "ASYNC"}), "+OK\r\n");
+  EXPECT_EQ(run({"DBSIZE"}), ":0\r\n");
+  EXPECT_EQ(run({"GET", "other"}), "$-1\r\n");
 }
 
 }  // namespace
