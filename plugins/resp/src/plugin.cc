@@ -9,6 +9,7 @@
 #include "dendrite/dendrite.h"
 #include "dendrite/dtable/dtable.h"
 #include "dendrite/id.h"
+#include "open_files.h"
 #include "server.h"
 #include "settings.h"
 
@@ -49,6 +50,10 @@ class RespPlugin final : public Plugin {
       }
       return lines;
     };
+    if (std::string low = ensure_open_files(ctx_.settings.max_clients + kReservedFiles);
+        !low.empty()) {
+      log_->warn("resp: " + low);
+    }
     server_ = std::make_unique<Server>(ctx_);
     if (Status s = server_->start(); !s.ok()) {
       server_.reset();
