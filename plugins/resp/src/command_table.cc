@@ -71,9 +71,8 @@ const CommandSpec* find_command(std::string_view name) {
   return it != end && iequals(it->name, name) ? it : nullptr;
 }
 
-const CommandSpec* admit(std::span<const std::string> args, const Session& session,
-                         ReplyWriter& reply) {
-  const CommandSpec* spec = find_command(args[0]);
+const CommandSpec* admit(const CommandSpec* spec, std::span<const std::string> args,
+                         const Session& session, ReplyWriter& reply) {
   if (spec == nullptr) {
     std::string text =
         "ERR unknown command '" + args[0].substr(0, 128) + "', with args beginning with: ";

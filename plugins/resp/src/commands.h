@@ -124,11 +124,16 @@ std::span<const CommandSpec> command_table();
 // The spec of `name` (any case), or nullptr.
 const CommandSpec* find_command(std::string_view name);
 
-// Checks what every command needs before it runs: known name, arity, AUTH.
-// Writes the error reply and returns nullptr when the call may not run.
-const CommandSpec* admit(std::span<const std::string> args, const Session& session,
-                         ReplyWriter& reply);
-
+// Checks what every command needs before it runs: known name (`spec`, as
+// find_command(args[0]) found it), arity, AUTH. Writes the error reply and
+// returns nullptr when the call may not run.
+const CommandSpec* admit(const CommandSpec* spec, std::span<const std::string> args,
+                         const Session& session, ReplyWriter& reply);
+// admit() after looking the name up.
+inline const CommandSpec* admit(std::span<const std::string> args, const Session& session,
+                                ReplyWriter& reply) {
+  return admit(find_command(args[0]), args, session, reply);
+}
 // Runs an admitted command (on the thread its flags ask for).
 void run_command(const CommandSpec& spec, Call& call);
 
@@ -141,11 +146,13 @@ inline constexpr std::size_t kMaxCoalesced = 16;
 // `out` exactly as if it ran alone (a pipeline of them costs one round to
 // each primary, not one per command). Returns how many it ran (0 when fewer
 // than two qualify: run the first alone) and how many of them answered an
-// error. Blocking: call it where kTouchesKeys commands run.
+// error (bit i of `failed`: the i-th answered an error). Blocking: call it
+// where kTouchesKeys commands run.
 struct Coalesced {
   std::size_t ran = 0;
-  std::size_t failed = 0;
+  std::uint32_t failed = 0;
 };
+static_assert(kMaxCoalesced <= 32, "Coalesced::failed has a bit per command");
 Coalesced run_coalesced(std::span<const std::vector<std::string>> commands, Session& session,
                         std::string& out, CommandContext& ctx);
 

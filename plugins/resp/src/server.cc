@@ -235,13 +235,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // ended them, if any.
   struct Batch {
     std::vector<std::vector<std::string>> commands;
+    std::vector<const CommandSpec*> specs;  // of each command; nullptr: unknown
     std::size_t done = 0;
     std::string protocol_error;  // written after their replies; then close
     // True when a command not yet run calls the Table.
     bool needs_worker() const {
       for (std::size_t i = done; i < commands.size(); ++i) {
-        const CommandSpec* spec = find_command(commands[i][0]);
-        if (spec != nullptr && (spec->flags & kTouchesKeys) != 0) return true;
+        if (specs[i] != nullptr && (specs[i]->flags & kTouchesKeys) != 0) return true;
       }
       return false;
     }
@@ -271,6 +271,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       in_start_ += p.consumed;
       if (p.args.empty()) continue;
       bytes += p.consumed;
+      batch_.specs.push_back(find_command(p.args[0]));
       batch_.commands.push_back(std::move(p.args));
     }
   }
@@ -297,18 +298,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
       const auto start = Clock::now();
       const auto rest = std::span(batch.commands).subspan(batch.done);
       if (const Coalesced c = run_coalesced(rest, session_, out, server_.ctx); c.ran > 0) {
-        batch.done += c.ran;
         server_.ctx.stats->commands_processed.fetch_add(c.ran, std::memory_order_relaxed);
         const auto each = (Clock::now() - start) / c.ran;
-        const CommandSpec& spec = *find_command(rest[0][0]);
-        for (std::size_t i = 0; i < c.ran; ++i) server_.record(spec, each, i < c.failed);
+        const CommandSpec& spec = *batch.specs[batch.done];
+        for (std::size_t i = 0; i < c.ran; ++i) {
+          server_.record(spec, each, (c.failed >> i & 1u) != 0);
+        }
+        batch.done += c.ran;
         continue;
       }
-      const auto& args = batch.commands[batch.done++];
+      const std::size_t at = batch.done++;
+      const auto& args = batch.commands[at];
       server_.ctx.stats->commands_processed.fetch_add(1, std::memory_order_relaxed);
       ReplyWriter writer(out, session_.resp3);
       const std::size_t before = out.size();
-      const CommandSpec* spec = admit(args, session_, writer);
+      const CommandSpec* spec = admit(batch.specs[at], args, session_, writer);
       if (spec == nullptr) continue;
       Call call{args, session_, writer, server_.ctx};
       run_command(*spec, call);

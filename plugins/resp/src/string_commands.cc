@@ -171,6 +171,7 @@ Coalesced run_coalesced(std::span<const std::vector<std::string>> commands, Sess
   }
   if (n < 2) return {};
   Coalesced done{n, 0};
+  std::size_t i = 0;
   dtable::Options options;
   options.consistency = session.consistency;
   ReplyWriter reply(out, session.resp3);
@@ -187,8 +188,9 @@ Coalesced run_coalesced(std::span<const std::vector<std::string>> commands, Sess
         reply.null();
       } else {
         reply_status_error(reply, v.status());
-        ++done.failed;
+        done.failed |= 1u << i;
       }
+      ++i;
     }
     return done;
   }
@@ -200,8 +202,9 @@ Coalesced run_coalesced(std::span<const std::vector<std::string>> commands, Sess
       reply.simple("OK");
     } else {
       reply_status_error(reply, s);
-      ++done.failed;
+      done.failed |= 1u << i;
     }
+    ++i;
   }
   return done;
 }
