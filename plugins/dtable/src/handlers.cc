@@ -17,6 +17,9 @@
 namespace dendrite::dtable {
 namespace {
 
+// About the most bytes of keys and values one LocalKeys reply carries.
+constexpr std::size_t kListingBytes = std::size_t{4} << 20;
+
 Message decode_error(MessageType type) {
   return make_error("dtable: cannot decode message type " + std::to_string(type));
 }
@@ -646,15 +649,19 @@ Message Handlers::local_keys(const Message& m) {
   if (req->has_master()) {
     if (auto mv = from_pb(req->master())) master = mv->id;
   }
-  const bool replicas = req->replicas();
-  const bool tombstones = replicas || req->tombstones();
-  auto filter = [&](const Item& item, const ReplicaMeta& meta) {
-    if (!tombstones && item.deleted) return false;
-    if (after && !(*after < item.hash)) return false;
-    if (start && end && !between(*start, *end, item.hash, true)) return false;
-    if (replicas && master && (!meta.master || meta.master->id != *master)) return false;
-    return true;
-  };
+  // Which tables, in this order. With `both`, the primary tables are read
+  // again after the replica tables: a copy moving between them (a hand-over
+  // demoting it, a promotion) is then seen in one of the reads.
+  const bool both = req->both();
+  std::vector<bool> tables;
+  if (both) {
+    tables = {false, true, false};
+  } else {
+    tables = {req->replicas()};
+  }
+  const bool tombstones = both || req->replicas() || req->tombstones();
+  const std::size_t limit = req->limit() > 0 ? static_cast<std::size_t>(req->limit())
+                                             : std::numeric_limits<std::size_t>::max();
   // What the filter can pass, for the part of a table on disk only.
   std::vector<HashSpan> spans = start && end ? arc_spans(*start, *end) : std::vector<HashSpan>{{}};
   if (after) {
@@ -663,25 +670,45 @@ Message Handlers::local_keys(const Message& m) {
       if (s.from <= *after) s = HashSpan{*after, true, s.to};
     }
   }
-  std::vector<Item> all;
-  for (VnodeState* v : vnodes) {
-    auto part = replicas ? v->replica.select(filter, &spans) : v->primary.select(filter, &spans);
-    all.insert(all.end(), std::make_move_iterator(part.begin()),
-               std::make_move_iterator(part.end()));
+  // Each table's first `limit` keys after `after`; every listing cut at its
+  // limit bounds what is complete: up to the smallest last hash among them.
+  std::map<Id, Item> merged;  // the newest copy of each key
+  std::optional<Id> bound;
+  for (bool replica_table : tables) {
+    auto filter = [&](const Item& item, const ReplicaMeta& meta) {
+      if (!tombstones && item.deleted) return false;
+      if (start && end && !between(*start, *end, item.hash, true)) return false;
+      if (replica_table && !both && master && (!meta.master || meta.master->id != *master))
+        return false;
+      return true;
+    };
+    for (VnodeState* v : vnodes) {
+      const Store& table = replica_table ? v->replica : v->primary;
+      Store::Page page = table.select_first(after, limit, filter, req->with_values(), &spans);
+      if (page.more && (!bound || page.items.back().hash < *bound)) bound = page.items.back().hash;
+      for (Item& item : page.items) {
+        auto [it, inserted] = merged.try_emplace(item.hash, item);
+        if (!inserted && it->second.timestamp < item.timestamp) it->second = std::move(item);
+      }
+    }
   }
-  std::sort(all.begin(), all.end(), [](const Item& a, const Item& b) { return a.hash < b.hash; });
   pb::PBDTableMultiItemResponse reply;
   if (vnodes.size() == 1) to_pb(vnodes[0]->self, reply.mutable_origin());
-  const std::size_t limit = req->limit() > 0 ? static_cast<std::size_t>(req->limit())
-                                             : std::numeric_limits<std::size_t>::max();
-  for (std::size_t i = 0; i < all.size(); ++i) {
-    if (i == limit) {
+  // A listing cut at its limit means more keys follow, whatever this reply
+  // holds. A reply stays far below the frame limit: cut at kListingBytes too.
+  if (bound) reply.set_more(true);
+  std::size_t bytes = 0, n = 0;
+  for (const auto& [hash, item] : merged) {
+    if (bound && *bound < hash) break;
+    if (n == limit || bytes > kListingBytes) {
       reply.set_more(true);
       break;
     }
     auto* pb = reply.add_items();
-    to_pb(all[i], pb, req->with_values());
-    pb->set_found(!all[i].deleted);
+    to_pb(item, pb, req->with_values());
+    pb->set_found(!item.deleted);
+    bytes += item.key.size() + (req->with_values() ? item.value.size() : 0) + 48;
+    ++n;
   }
   return pack(msg::kMultiItemResponse, reply);
 }

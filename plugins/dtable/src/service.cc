@@ -385,11 +385,12 @@ std::optional<Id> merge_listing(const pb::PBDTableMultiItemResponse& reply,
     auto hash = Id::from_bytes(item.keyhash());
     if (!hash) continue;
     last = *hash;
-    SeenKey& s = seen[*hash];
-    if (s.key.empty() || item.timestamp() > s.timestamp) {
+    auto [it, inserted] = seen.try_emplace(*hash);
+    SeenKey& s = it->second;
+    if (inserted || item.timestamp() > s.timestamp) {
       s.key = item.key();
       s.timestamp = item.timestamp();
-      s.live = item.found();
+      s.live = item.found() && !item.key().empty();
     }
   }
   return reply.more() ? last : std::nullopt;
@@ -409,12 +410,31 @@ std::map<std::string, bool> TableService::walk_hosts() const {
   return hosts;
 }
 
-// Asks every member host for its primary and replica keys from the cursor on,
-// `limit` per table. Every table's keys up to the smallest last hash of a
-// listing cut at its limit are then known; the page ends before that hash's
-// bucket (the next page starts at it). When that leaves no progress (one
-// bucket holds more than `limit` keys of a table), it asks again with a
-// larger limit.
+std::set<std::string> TableService::owners_of(const Id& from, const Id& to) const {
+  std::set<std::string> owners;
+  Id pos = from;
+  for (int step = 0; step < 100000; ++step) {
+    auto found = ctx_->host.lookup(8, pos);
+    if (!found.ok() || found->empty()) return owners;
+    Id prev = pos;
+    for (const Vnode& v : *found) {
+      owners.insert(v.host);
+      // v's arc ends at v.id: past `to`, or wrapped past the top of the ring.
+      if (!(v.id < to) || v.id < prev) return owners;
+      prev = v.id;
+    }
+    if (found->back().id == Id::max()) return owners;
+    pos = found->back().id.plus_pow2(0);
+  }
+  return owners;
+}
+
+// Asks every known host for its keys from the cursor on (primary and replica
+// tables in one listing, LocalKeys `both`), `limit` per table. Every host's
+// keys up to the smallest last hash of a listing cut short are then known;
+// the page ends before that hash's bucket (the next page starts at it). When
+// that leaves no progress (one bucket holds more than `limit` keys of a
+// table), it asks again with a larger limit.
 Result<ScanPage> TableService::scan(std::uint64_t cursor, std::size_t count,
                                     const Options& options) {
   if (count == 0) return Status::InvalidArgument("scan count must be at least 1");
@@ -422,23 +442,25 @@ Result<ScanPage> TableService::scan(std::uint64_t cursor, std::size_t count,
   GateGuard guard(ctx_->gate);
   if (!guard.entered()) return stopped();
   const std::optional<Id> after = scan_after(cursor);
-  constexpr std::size_t kMaxLimit = 1 << 20;
-  for (std::size_t limit = std::min(count, kMaxLimit);; limit = std::min(4 * limit, kMaxLimit)) {
+  const Id from = after ? after->plus_pow2(0) : Id();
+  std::map<std::string, bool> hosts = walk_hosts();
+  // The first limit is `count` (at most kMaxLimit); a round is repeated when
+  // the page made no progress or a ring lookup named a host not asked.
+  constexpr std::size_t kMaxLimit = 1 << 16;
+  std::size_t limit = std::min(count, kMaxLimit);
+  for (int round = 0;; ++round) {
     std::set<std::string> down;
     std::vector<std::pair<std::string, Message>> requests;
-    for (const auto& [host, reachable] : walk_hosts()) {
+    for (const auto& [host, reachable] : hosts) {
       if (!reachable) {
         down.insert(host);
         continue;
       }
-      for (bool replicas : {false, true}) {
-        pb::PBDTableLocalKeys req;
-        if (after) req.set_afterkeyhash(after->raw());
-        req.set_limit(static_cast<std::int32_t>(limit));
-        req.set_replicas(replicas);
-        req.set_tombstones(true);
-        requests.emplace_back(host, pack(msg::kLocalKeys, req));
-      }
+      pb::PBDTableLocalKeys req;
+      if (after) req.set_afterkeyhash(after->raw());
+      req.set_limit(static_cast<std::int32_t>(limit));
+      req.set_both(true);
+      requests.emplace_back(host, pack(msg::kLocalKeys, req));
     }
     auto replies = ctx_->call_all(requests);
     std::map<Id, SeenKey> seen;
@@ -461,10 +483,22 @@ Result<ScanPage> TableService::scan(std::uint64_t cursor, std::size_t count,
     // Cut: the page ends before the bound's bucket. Stuck: that bucket is the
     // cursor's own, so the page would be empty; ask for more keys (at the
     // largest limit, the keys up to the bound end the page and the rest of
-    // that bucket is skipped: more than 2^20 keys sharing 64 bits of SHA-1).
+    // that bucket is skipped: more than 2^16 keys sharing 64 bits of SHA-1).
     const std::uint64_t stop = bound ? scan_bucket(*bound) : 0;
     const bool stuck = bound && stop == cursor;
-    if (stuck && limit < kMaxLimit) continue;
+    if (stuck && limit < kMaxLimit) {
+      limit = std::min(4 * limit, kMaxLimit);
+      continue;
+    }
+    // The primaries of the page's arc, by a ring lookup now, must have been
+    // asked: a node that joined recently may not know every host yet.
+    if (round < 8) {
+      bool missed = false;
+      for (const std::string& owner : owners_of(from, bound ? *bound : Id::max())) {
+        missed |= hosts.emplace(owner, true).second;
+      }
+      if (missed) continue;
+    }
     ScanPage page;
     for (auto& [hash, s] : seen) {
       if (bound && (stuck ? *bound < hash : scan_bucket(hash) >= stop)) break;

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,10 @@ class TableService final : public Table {
   // of a join) and the hosts of this node's routing state (successors,
   // fingers, predecessors), which know of a newcomer sooner.
   std::map<std::string, bool> walk_hosts() const;
+  // The hosts of the vnodes whose arcs cover the hash interval [from, to]
+  // (from <= to), by ring lookups now. Stops early (fewer hosts) when a
+  // lookup fails. Blocking.
+  std::set<std::string> owners_of(const Id& from, const Id& to) const;
   Status write(std::string_view key, std::string_view value, bool deleted, const Options& options);
   // Reads the replicas of `primary` for `hash`: newest wins, `need` answers.
   Result<std::optional<Item>> read_replicas(const Vnode& primary, const Id& hash, int need,

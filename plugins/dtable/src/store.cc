@@ -754,7 +754,8 @@ std::vector<HashSpan> arc_spans(const Id& a, const Id& b) {
 }
 
 template <typename Fn>
-void Store::walk_disk(Fn fn, const std::vector<HashSpan>* spans) const {
+void Store::walk_disk(Fn fn, const std::vector<HashSpan>* spans,
+                      const std::function<bool(const Id&)>* past) const {
   static const std::vector<HashSpan> kAll{HashSpan{}};
   // Nothing left memory before the memory passes ended: they saw it all.
   for (const HashSpan& span : on_disk() ? (spans ? *spans : kAll) : std::vector<HashSpan>()) {
@@ -765,6 +766,7 @@ void Store::walk_disk(Fn fn, const std::vector<HashSpan>* spans) const {
         [&](const Id& hash, std::string_view rec) {
           if (span.to < hash) return false;
           if (span.after && hash == span.from) return true;
+          if (past && (*past)(hash)) return false;
           Shard& s = shard(hash);
           std::lock_guard lock(s.mu);
           // Not spilled at its memory pass: that pass saw every entry (one
@@ -802,14 +804,53 @@ void Store::walk_disk(Fn fn, const std::vector<HashSpan>* spans) const {
 }
 
 template <typename Visit>
-void Store::visit_all(Visit visit, const std::vector<HashSpan>* spans) const {
+void Store::visit_all(Visit visit, const std::vector<HashSpan>* spans,
+                      const std::function<bool(const Id&)>* past) const {
   std::lock_guard walk(walk_mu_);
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
     for (const auto& [hash, e] : s.entries) visit(hash, e);
     if (journal_) begin_walk(s);
   }
-  if (journal_) walk_disk([&](Shard&, const Id& hash, const Entry& e) { visit(hash, e); }, spans);
+  if (journal_) {
+    walk_disk([&](Shard&, const Id& hash, const Entry& e) { visit(hash, e); }, spans, past);
+  }
+}
+
+Store::Page Store::select_first(const std::optional<Id>& after, std::size_t limit,
+                                const Filter& filter, bool with_values,
+                                const std::vector<HashSpan>* spans) const {
+  // A max-heap by hash of the smallest `limit` + 1 seen (the extra one tells
+  // that more exist).
+  const auto by_hash = [](const Item& a, const Item& b) { return a.hash < b.hash; };
+  std::vector<Item> heap;
+  const std::size_t keep = limit == std::numeric_limits<std::size_t>::max() ? limit : limit + 1;
+  const std::function<bool(const Id&)> past = [&](const Id& hash) {
+    return heap.size() == keep && heap.front().hash < hash;
+  };
+  visit_all(
+      [&](const Id& hash, const Entry& e) {
+        if (after && !(*after < hash)) return;
+        if (heap.size() == keep && heap.front().hash < hash) return;
+        auto c = e.newest_committed();
+        if (!c) return;
+        Item item{std::string(e.key()), hash, std::string(), e.ts(*c), e.deleted(*c)};
+        if (!filter(item, e.meta())) return;
+        if (with_values) item.value = std::string(e.value(*c));
+        heap.push_back(std::move(item));
+        std::push_heap(heap.begin(), heap.end(), by_hash);
+        if (heap.size() > keep) {
+          std::pop_heap(heap.begin(), heap.end(), by_hash);
+          heap.pop_back();
+        }
+      },
+      spans, &past);
+  std::sort_heap(heap.begin(), heap.end(), by_hash);
+  Page page;
+  page.more = heap.size() > limit;
+  if (page.more) heap.pop_back();
+  page.items = std::move(heap);
+  return page;
 }
 
 std::vector<Item> Store::select(const Filter& filter, const std::vector<HashSpan>* spans) const {

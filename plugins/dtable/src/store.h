@@ -170,6 +170,18 @@ class Store {
   using Filter = std::function<bool(const Item&, const ReplicaMeta&)>;
   std::vector<Item> select(const Filter& filter,
                            const std::vector<HashSpan>* spans = nullptr) const;
+  // The `limit` smallest hashes greater than `after` (any hash when not
+  // given) whose newest committed version passes `filter`, in hash order, and
+  // whether more such entries exist. Copies only what it keeps (values only
+  // `with_values`), holds at most `limit` + 1 items, and stops reading a
+  // span of the disk once past the kept ones. `filter` runs under a shard
+  // lock on an item without its value: quick, no calls into the table.
+  struct Page {
+    std::vector<Item> items;
+    bool more = false;
+  };
+  Page select_first(const std::optional<Id>& after, std::size_t limit, const Filter& filter,
+                    bool with_values, const std::vector<HashSpan>* spans = nullptr) const;
   // The newest committed version of every entry whose hash passes `filter`
   // (same rules as select(); only the entries selected are copied), each with
   // `seen` set.
@@ -379,13 +391,17 @@ class Store {
   // shards' walk state. Eviction may run meanwhile. REQUIRES: walk_mu_
   // held since before those memory passes, which began each shard's walk.
   // With `spans`, only those parts of the disk are read.
+  // With `past`, a span's disk scan stops at the first hash for which
+  // (*past)(hash) is true (no entry from there on in that span is wanted).
   template <typename Fn>
-  void walk_disk(Fn fn, const std::vector<HashSpan>* spans = nullptr) const;
+  void walk_disk(Fn fn, const std::vector<HashSpan>* spans = nullptr,
+                 const std::function<bool(const Id&)>* past = nullptr) const;
   // A read-only walk: visit(hash, entry) for every entry, in memory and on
   // disk (with `spans`, only those parts of the disk), each once, under its
-  // shard's lock. Takes walk_mu_.
+  // shard's lock. Takes walk_mu_. `past`: as walk_disk's.
   template <typename Visit>
-  void visit_all(Visit visit, const std::vector<HashSpan>* spans = nullptr) const;
+  void visit_all(Visit visit, const std::vector<HashSpan>* spans = nullptr,
+                 const std::function<bool(const Id&)>* past = nullptr) const;
   // decode() of a record read back from the journal, with a replica's
   // refresh time no older than load(). False: malformed.
   bool read_back(std::string_view record, Entry& e) const;

@@ -814,6 +814,45 @@ TEST_P(DtableStoreTest, WalksSeeEachEntryOnceWhileEntriesComeAndGo) {
 
 // A range walk reads only the spans of the arc from disk, and finds there
 // exactly what a walk of the whole table filtered by the arc finds.
+// select_first: the smallest hashes after a point, page by page, in memory
+// and (RocksDB) partly or wholly on disk: each page is exactly the next
+// `limit` of the sorted hashes the filter passes.
+TEST_P(DtableStoreTest, FirstPagesAreTheSmallestHashesAfterAPoint) {
+  Store& t = table(false);
+  std::vector<Id> expected;
+  for (int k = 0; k < 1000; ++k) {
+    t.put(item(numbered_key(k), "value", 10 + k), true);
+    if (k % 3 != 0) expected.push_back(Id::hash(numbered_key(k)));
+  }
+  std::sort(expected.begin(), expected.end());
+  const auto filter = [](const Item& i, const ReplicaMeta&) {
+    return std::stoi(i.key.substr(i.key.find_first_of("0123456789"))) % 3 != 0;
+  };
+  for (int round = 0; round < 3; ++round) {
+    if (GetParam() == Engine::kRocksdb && round == 1) {
+      evict_all(t);
+      for (int k = 0; k < 1000; k += 7) t.get(Id::hash(numbered_key(k)));  // some in memory
+    }
+    if (GetParam() == Engine::kRocksdb && round == 2) evict_all(t);
+    for (std::size_t limit : {1u, 7u, 100u, 5000u}) {
+      std::vector<Id> listed;
+      std::optional<Id> after;
+      for (int page = 0; page < 2000; ++page) {
+        Store::Page p = t.select_first(after, limit, filter, page % 2 == 0);
+        ASSERT_LE(p.items.size(), limit);
+        for (const Item& i : p.items) {
+          listed.push_back(i.hash);
+          EXPECT_EQ(i.value, page % 2 == 0 ? "value" : "") << "values only when asked";
+        }
+        if (!p.more) break;
+        ASSERT_FALSE(p.items.empty());
+        after = p.items.back().hash;
+      }
+      EXPECT_EQ(listed, expected) << "round " << round << " limit " << limit;
+    }
+  }
+}
+
 TEST_P(DtableStoreTest, RangeWalksReadTheirArcOfTheDisk) {
   if (GetParam() != Engine::kRocksdb) GTEST_SKIP() << "evicts by itself";
   Store& t = table(false);
