@@ -2,9 +2,12 @@
 // byte as Redis gives them, in RESP2 and RESP3, and the session changes.
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "commands.h"
@@ -350,6 +353,88 @@ TEST_F(RespCommandsTest, KeyspaceCommandsWalkEveryKey) {
   EXPECT_EQ(run({"FLUSHALL", "ASYNC"}), "+OK\r\n");
   EXPECT_EQ(run({"DBSIZE"}), ":0\r\n");
   EXPECT_EQ(run({"GET", "other"}), "$-1\r\n");
+}
+
+// A table whose scan() waits until released: walks that stay running.
+class HeldScanTable final : public dtable::Table {
+ public:
+  Status set(std::string_view k, std::string_view v, const dtable::Options& o) override {
+    return inner_.set(k, v, o);
+  }
+  Result<std::string> get(std::string_view k, const dtable::Options& o) override {
+    return inner_.get(k, o);
+  }
+  Status del(std::string_view k, const dtable::Options& o) override { return inner_.del(k, o); }
+  std::vector<Status> set_multi(const std::vector<dtable::KeyValue>& items,
+                                const dtable::Options& o) override {
+    return inner_.set_multi(items, o);
+  }
+  std::vector<Result<std::string>> get_multi(const std::vector<std::string>& keys,
+                                             const dtable::Options& o) override {
+    return inner_.get_multi(keys, o);
+  }
+  std::vector<std::string> local_keys() const override { return inner_.local_keys(); }
+  Result<dtable::ScanPage> scan(std::uint64_t cursor, std::size_t count,
+                                const dtable::Options& o) override {
+    std::unique_lock lock(mu_);
+    ++waiting_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return released_; });
+    return inner_.scan(cursor, count, o);
+  }
+  std::vector<dtable::StoredCopy> stored_copies(std::string_view k) const override {
+    return inner_.stored_copies(k);
+  }
+  int max_consistency() const override { return inner_.max_consistency(); }
+  dtable::HookId add_write_hook(dtable::WriteHook h) override {
+    return inner_.add_write_hook(std::move(h));
+  }
+  void remove_write_hook(dtable::HookId id) override { inner_.remove_write_hook(id); }
+
+  // Waits until `n` scans are held.
+  void wait_for(int n) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return waiting_ >= n; });
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  dtable::MemoryTable inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int waiting_ = 0;        // GUARDED_BY(mu_)
+  bool released_ = false;  // GUARDED_BY(mu_)
+};
+
+TEST_F(RespCommandsTest, AtMostTwoWholeWalksRunAtOnce) {
+  auto held = std::make_shared<HeldScanTable>();
+  ctx_.table = held;
+  ASSERT_EQ(run({"SET", "k", "v"}), "+OK\r\n");
+  // Two walks on other connections, held inside the table.
+  std::string first, second;
+  auto walk = [&](std::vector<std::string> args, std::string* out) {
+    Session session;
+    ReplyWriter writer(*out, false);
+    if (const CommandSpec* spec = admit(args, session, writer)) {
+      Call call{args, session, writer, ctx_};
+      run_command(*spec, call);
+    }
+  };
+  std::thread a(walk, std::vector<std::string>{"KEYS", "*"}, &first);
+  std::thread b(walk, std::vector<std::string>{"DBSIZE"}, &second);
+  held->wait_for(2);
+  // A third is refused at once.
+  EXPECT_EQ(run({"DBSIZE"}).rfind("-TRYAGAIN 2 walks over every key", 0), 0u);
+  held->release();
+  a.join();
+  b.join();
+  EXPECT_EQ(first, "*1\r\n$1\r\nk\r\n");
+  EXPECT_EQ(second, ":1\r\n");
+  EXPECT_EQ(run({"DBSIZE"}), ":1\r\n") << "the slots are free again";
 }
 
 }  // namespace
