@@ -125,6 +125,13 @@ void PeerChannel::read_events() {
   }
 }
 
+Status PeerChannel::queue_full() const {
+  // Refused since the last handshake that succeeded: nothing is connected,
+  // and the refusal says why better than the queue does.
+  if (refused_) return *refused_;
+  return Status::Unavailable("send queue to " + address_ + " is full");
+}
+
 Status PeerChannel::refusal(std::uint16_t event, std::uint32_t value) const {
   const std::string node = "node " + address_;
   switch (event) {
@@ -244,9 +251,7 @@ Status PeerChannel::send_plain(std::uint64_t id, const Message& request) {
   try {
     zmq::message_t id_frame(kCorrelationIdBytes);
     put_correlation_id(id, static_cast<unsigned char*>(id_frame.data()));
-    if (!socket_.send(id_frame, kMore)) {
-      return Status::Unavailable("send queue to " + address_ + " is full");
-    }
+    if (!socket_.send(id_frame, kMore)) return queue_full();
     // Once the first part is queued, the rest of the message is queued too.
     socket_.send(zmq::message_t(), kMore);
     socket_.send(frame_of(request), zmq::send_flags::dontwait);
@@ -295,7 +300,7 @@ void PeerChannel::flush() {
       socket_.send(frame, zmq::send_flags::dontwait);
       return;
     }
-    sent = Status::Unavailable("send queue to " + address_ + " is full");
+    sent = queue_full();
   } catch (const zmq::error_t& e) {
     sent = Status::Unavailable("cannot send to " + address_ + ": " + e.what());
   }

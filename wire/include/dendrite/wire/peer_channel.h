@@ -196,6 +196,10 @@ class PeerChannel {
   void connect();
   // What a failed handshake event says, as the error of the calls it fails.
   Status refusal(std::uint16_t event, std::uint32_t value) const;
+  // The error of a request the socket would not queue: the last refusal of
+  // the handshake when there is one (nothing is connected), else "the send
+  // queue is full".
+  Status queue_full() const;
   void send_probe();
   void settle_probe(std::string_view reply);
   // Sends one request as [id][empty][frame]. Unavailable when it cannot.
