@@ -830,8 +830,7 @@ Store::Page Store::select_first(const std::optional<Id>& after, std::size_t limi
   };
   visit_all(
       [&](const Id& hash, const Entry& e) {
-        if (after && !(*after < hash)) return;
-        if (heap.size() == keep && heap.front().hash < hash) return;
+        if ((after && !(*after < hash)) || past(hash)) return;
         auto c = e.newest_committed();
         if (!c) return;
         Item item{std::string(e.key()), hash, std::string(), e.ts(*c), e.deleted(*c)};
