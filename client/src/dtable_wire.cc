@@ -126,8 +126,11 @@ ReadAnswer read_answer(const pb::PBDTableItem& item) {
     if (a.next == Next::kWrongOwner) a.hint = owner_hint(item.error());
     return a;
   }
-  a.deleted = item.deleted();
-  a.has_copy = item.found() || item.deleted();
+  // An expired value is a copy (a version) that reads as absent, like a
+  // tombstone.
+  const bool expired = !item.found() && !item.deleted() && item.expiresat() != 0;
+  a.deleted = item.deleted() || expired;
+  a.has_copy = item.found() || item.deleted() || expired;
   a.timestamp = item.timestamp();
   if (item.found()) a.value = item.val();
   return a;

@@ -54,7 +54,7 @@ struct ReadAnswer {
   Next next = Next::kDone;
   Status status;          // ok when the node answered (with or without a copy)
   bool has_copy = false;  // a version exists: a value or a tombstone
-  bool deleted = false;   // that version is a tombstone
+  bool deleted = false;   // that version is a tombstone or an expired value
   std::int64_t timestamp = 0;
   std::string value;
   std::optional<Vnode> hint;

@@ -13,6 +13,9 @@ using WallClock = std::function<std::int64_t()>;
 
 // The system wall clock (CLOCK_REALTIME) in nanoseconds.
 std::int64_t system_wall_ns();
+// The system wall clock in milliseconds since the Unix epoch: the clock that
+// item expiries (Item::expires_ms) are compared with.
+std::int64_t system_wall_ms();
 // The steady clock (CLOCK_MONOTONIC) in nanoseconds.
 std::int64_t system_steady_ns();
 

@@ -16,6 +16,7 @@ void to_pb(const Item& item, pb::PBDTableItem* out, bool with_value) {
   } else if (with_value) {
     out->set_val(item.value);
   }
+  if (!item.deleted && item.expires_ms != 0) out->set_expiresat(item.expires_ms);
 }
 
 namespace {
@@ -56,6 +57,9 @@ std::size_t item_size(const Item& item) {
   n += 2;                                                            // commited
   n += 2 + Id::kBytes;                                               // keyHash
   if (item.deleted) n += 2;                                          // deleted
+  if (!item.deleted && item.expires_ms != 0) {
+    n += 1 + varint_size(static_cast<std::uint64_t>(item.expires_ms));  // expiresAt
+  }
   return n;
 }
 
@@ -96,6 +100,10 @@ void append_items(const std::vector<Item>& items, std::size_t from, std::size_t 
       out->push_back(tag(9, kVarint));
       out->push_back(1);
     }
+    if (!item.deleted && item.expires_ms != 0) {
+      out->push_back(tag(12, kVarint));
+      put_varint(static_cast<std::uint64_t>(item.expires_ms), out);
+    }
   }
 }
 
@@ -128,7 +136,11 @@ Result<Item> make_item(const pb::PBDTableItem& pb, TakeKey take_key, TakeValue t
   }
   item.timestamp = pb.timestamp();
   item.deleted = pb.deleted() || !pb.has_val();
-  if (!item.deleted) take_value(item);
+  if (!item.deleted) {
+    take_value(item);
+    if (pb.expiresat() < 0) return Status::InvalidArgument("expiresAt must not be negative");
+    item.expires_ms = pb.expiresat();
+  }
   return item;
 }
 

@@ -24,7 +24,7 @@ using ::dendrite::from_pb;
 using ::dendrite::to_pb;
 
 // Fills key, keyHash, timestamp, commited, val (unless a tombstone or
-// !with_value) and deleted.
+// !with_value), deleted and expiresAt (when the value expires).
 void to_pb(const Item& item, pb::PBDTableItem* out, bool with_value = true);
 // Appends items [from, to) to `out` as entries of the repeated pb::PBDTableItem
 // field `field` of the message `out` encodes, each as to_pb(item) fills it,

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "await.h"
+#include "clock.h"
 #include "codec.h"
 #include "dendrite/dtable/messages.h"
 #include "primary.h"
@@ -660,6 +661,7 @@ Message Handlers::local_keys(const Message& m) {
     tables = {req->replicas()};
   }
   const bool tombstones = both || req->replicas() || req->tombstones();
+  const std::int64_t now_ms = system_wall_ms();
   const std::size_t limit = req->limit() > 0 ? static_cast<std::size_t>(req->limit())
                                              : std::numeric_limits<std::size_t>::max();
   // What the filter can pass, for the part of a table on disk only.
@@ -676,7 +678,7 @@ Message Handlers::local_keys(const Message& m) {
   std::optional<Id> bound;
   for (bool replica_table : tables) {
     auto filter = [&](const Item& item, const ReplicaMeta& meta) {
-      if (!tombstones && item.deleted) return false;
+      if (!tombstones && !live_at(item, now_ms)) return false;
       if (start && end && !between(*start, *end, item.hash, true)) return false;
       if (replica_table && !both && master && (!meta.master || meta.master->id != *master))
         return false;
@@ -706,7 +708,7 @@ Message Handlers::local_keys(const Message& m) {
     }
     auto* pb = reply.add_items();
     to_pb(item, pb, req->with_values());
-    pb->set_found(!item.deleted);
+    pb->set_found(live_at(item, now_ms));
     bytes += item.key.size() + (req->with_values() ? item.value.size() : 0) + 48;
     ++n;
   }

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "batches.h"
+#include "clock.h"
 #include "codec.h"
 #include "dendrite/dtable/messages.h"
 #include "dendrite/dtable/scan_cursor.h"
@@ -218,7 +219,7 @@ Result<std::string> TableService::get(std::string_view key, const Options& optio
       }
       found = std::move(*fallback);
     }
-    if (!found || found->deleted) return Status::NotFound("key not found");
+    if (!found || !live_at(*found, system_wall_ms())) return Status::NotFound("key not found");
     return std::move(found->value);
   }
   return last;
@@ -356,9 +357,10 @@ std::vector<Result<std::string>> TableService::get_multi(const std::vector<std::
 
 std::vector<std::string> TableService::local_keys() const {
   std::vector<std::string> keys;
+  const std::int64_t now_ms = system_wall_ms();
   for (const auto& v : ctx_->vnodes()) {
     for (Item& item :
-         v->primary.select([](const Item&i, const ReplicaMeta&) { return !i.deleted; })) {
+         v->primary.select([&](const Item&i, const ReplicaMeta&) { return live_at(i, now_ms); })) {
       keys.push_back(std::move(item.key));
     }
   }
@@ -517,7 +519,7 @@ std::vector<StoredCopy> TableService::stored_copies(std::string_view key) const 
       const Store& t = role == StoredCopy::Role::kPrimary ? v->primary : v->replica;
       for (const StoredVersion& sv : t.versions(hash)) {
         out.push_back(StoredCopy{v->self, role, sv.item.key, sv.item.value, sv.item.timestamp,
-                                 sv.item.deleted, sv.committed});
+                                 sv.item.deleted, sv.committed, sv.item.expires_ms});
       }
     }
   }

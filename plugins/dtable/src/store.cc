@@ -71,10 +71,12 @@ void Store::by_shard(const std::vector<Item>& items, Fn fn, Store* also) const {
 // ---- Entry ------------------------------------------------------------------
 
 void Store::Entry::set_key(std::string_view key) {
-  const std::string_view value = single_ ? this->value(0) : std::string_view();
-  auto data = std::make_unique_for_overwrite<char[]>(key.size() + value.size());
+  // The single version's value and expiry bytes move with the key.
+  const std::size_t tail = single_ ? value_len_ + (expiring_ ? sizeof(std::int64_t) : 0) : 0;
+  auto data = std::make_unique_for_overwrite<char[]>(key.size() + tail);
   std::copy(key.begin(), key.end(), data.get());
-  std::copy(value.begin(), value.end(), data.get() + key.size());
+  if (tail > 0)
+    std::copy(data_.get() + key_len_, data_.get() + key_len_ + tail, data.get() + key.size());
   data_ = std::move(data);
   key_len_ = static_cast<std::uint32_t>(key.size());
 }
@@ -87,6 +89,14 @@ std::size_t Store::Entry::count() const {
 std::string_view Store::Entry::value(std::size_t i) const {
   if (single_) return {data_.get() + key_len_, value_len_};
   return extra_->versions[i].value;
+}
+
+std::int64_t Store::Entry::expires_ms(std::size_t i) const {
+  if (!single_) return extra_->versions[i].expires_ms;
+  if (!expiring_) return 0;
+  std::int64_t ms;
+  std::memcpy(&ms, data_.get() + key_len_ + value_len_, sizeof ms);
+  return ms;
 }
 
 std::optional<std::size_t> Store::Entry::find(std::int64_t ts) const {
@@ -104,15 +114,19 @@ std::optional<std::size_t> Store::Entry::newest_committed() const {
   return std::nullopt;
 }
 
-void Store::Entry::set_single(std::int64_t ts, std::string_view value, bool deleted,
-                              bool committed) {
-  if (!single_ || value.size() != value_len_) {
+void Store::Entry::set_single(std::int64_t ts, std::string_view value, bool deleted, bool committed,
+                              std::int64_t expires_ms) {
+  const bool expiring = expires_ms != 0;
+  if (!single_ || value.size() != value_len_ || expiring != (expiring_ != 0)) {
     // A block of the new size (the key is copied first: it may be in the old one).
-    auto data = std::make_unique_for_overwrite<char[]>(key_len_ + value.size());
+    auto data = std::make_unique_for_overwrite<char[]>(key_len_ + value.size() +
+                                                       (expiring ? sizeof expires_ms : 0));
     std::copy(data_.get(), data_.get() + key_len_, data.get());
     data_ = std::move(data);
   }
   std::copy(value.begin(), value.end(), data_.get() + key_len_);
+  if (expiring) std::memcpy(data_.get() + key_len_ + value.size(), &expires_ms, sizeof expires_ms);
+  expiring_ = expiring ? 1 : 0;
   value_len_ = static_cast<std::uint32_t>(value.size());
   ts_ = ts;
   single_ = 1;
@@ -132,7 +146,8 @@ void Store::Entry::set_committed(std::size_t i) {
   }
 }
 
-void Store::Entry::replace_oldest(std::int64_t ts, std::string_view value, bool deleted) {
+void Store::Entry::replace_oldest(std::int64_t ts, std::string_view value, bool deleted,
+                                  std::int64_t expires_ms) {
   std::vector<Version>& vs = extra_->versions;
   std::swap(vs[0], vs[1]);
   Version& v = vs[1];
@@ -140,6 +155,7 @@ void Store::Entry::replace_oldest(std::int64_t ts, std::string_view value, bool 
   v.ts = ts;
   v.deleted = deleted;
   v.committed = true;
+  v.expires_ms = expires_ms;
 }
 
 void Store::Entry::prefetch_blocks() const {
@@ -159,9 +175,11 @@ void Store::Entry::prefetch_versions() const {
 std::vector<Store::Version>& Store::Entry::multi() {
   Extra& x = extra();
   if (single_) {
-    x.versions.push_back(Version{std::string(value(0)), ts_, deleted_ != 0, committed_ != 0});
+    x.versions.push_back(
+        Version{std::string(value(0)), ts_, deleted_ != 0, committed_ != 0, expires_ms(0)});
     single_ = 0;
     value_len_ = 0;  // the block keeps the key (and now unused value bytes)
+    expiring_ = 0;
   }
   return x.versions;
 }
@@ -171,7 +189,7 @@ void Store::Entry::compact() {
   std::vector<Version>& vs = extra_->versions;
   if (vs.size() == 1) {
     const Version& v = vs.front();
-    set_single(v.ts, v.value, v.deleted, v.committed);  // copies, then frees the list
+    set_single(v.ts, v.value, v.deleted, v.committed, v.expires_ms);  // copies, then frees the list
   } else if (vs.empty()) {
     std::vector<Version>().swap(vs);
     trim();
@@ -226,7 +244,8 @@ void Store::Entry::trim() {
 // ---- Store ------------------------------------------------------------------
 
 Item Store::to_item(const Id& hash, const Entry& e, std::size_t i) {
-  return Item{std::string(e.key()), hash, std::string(e.value(i)), e.ts(i), e.deleted(i)};
+  return Item{std::string(e.key()), hash,           std::string(e.value(i)), e.ts(i),
+              e.deleted(i),         e.expires_ms(i)};
 }
 
 void Store::prune(std::vector<Version>& versions) const {
@@ -399,7 +418,8 @@ void Store::encode(const Entry& e, std::string& out) {
   r.key = e.key();
   r.versions.clear();
   for (std::size_t i = 0; i < e.count(); ++i) {
-    r.versions.push_back(StoreRecord::Version{e.ts(i), e.value(i), e.deleted(i), e.committed(i)});
+    r.versions.push_back(
+        StoreRecord::Version{e.ts(i), e.value(i), e.deleted(i), e.committed(i), e.expires_ms(i)});
   }
   r.aborted.assign(e.aborted_marks().begin(), e.aborted_marks().end());
   const ReplicaMeta& m = e.meta();
@@ -416,11 +436,11 @@ bool Store::decode(std::string_view record, Entry& e) {
   if (!r.key.empty()) e.set_key(r.key);
   if (r.versions.size() == 1) {
     const auto& v = r.versions.front();
-    e.set_single(v.ts, v.value, v.deleted, v.committed);
+    e.set_single(v.ts, v.value, v.deleted, v.committed, v.expires_ms);
   } else if (!r.versions.empty()) {
     std::vector<Version>& vs = e.multi();
     for (const auto& v : r.versions) {
-      vs.push_back(Version{std::string(v.value), v.ts, v.deleted, v.committed});
+      vs.push_back(Version{std::string(v.value), v.ts, v.deleted, v.committed, v.expires_ms});
     }
   }
   for (std::int64_t ts : r.aborted) e.add_aborted(ts);
@@ -503,21 +523,22 @@ PutResult Store::put_entry(Entry& e, const Item& item, bool committed, const Rep
   // A version that was rolled back failed: it must not come back.
   if (e.aborted(item.timestamp)) return PutResult::kOlder;
   const std::string_view value = item.deleted ? std::string_view() : std::string_view(item.value);
+  const std::int64_t expires = item.deleted ? 0 : item.expires_ms;
   const std::size_t n = e.count();
   // The usual cases: the first version, or a committed one newer than every
   // version held that leaves nothing else to keep.
   if (n == 0 || (committed && item.timestamp > e.ts(n - 1) && (!keep_history_ || !c))) {
-    e.set_single(item.timestamp, value, item.deleted, committed);
+    e.set_single(item.timestamp, value, item.deleted, committed, expires);
   } else if (keep_history_ && committed && n == 2 && e.committed(0) && e.committed(1) &&
              item.timestamp > e.ts(1)) {
     // A replica's steady state: the newest version and the one before it
     // (what prune() would leave of the three).
-    e.replace_oldest(item.timestamp, value, item.deleted);
+    e.replace_oldest(item.timestamp, value, item.deleted, expires);
   } else {
     std::vector<Version>& vs = e.multi();
     auto pos = std::upper_bound(vs.begin(), vs.end(), item.timestamp,
                                 [](std::int64_t ts, const Version& x) { return ts < x.ts; });
-    vs.insert(pos, Version{std::string(value), item.timestamp, item.deleted, committed});
+    vs.insert(pos, Version{std::string(value), item.timestamp, item.deleted, committed, expires});
     prune(vs);
     e.compact();
   }
@@ -833,7 +854,8 @@ Store::Page Store::select_first(const std::optional<Id>& after, std::size_t limi
         if ((after && !(*after < hash)) || past(hash)) return;
         auto c = e.newest_committed();
         if (!c) return;
-        Item item{std::string(e.key()), hash, std::string(), e.ts(*c), e.deleted(*c)};
+        Item item{std::string(e.key()), hash, std::string(), e.ts(*c), e.deleted(*c),
+                  e.expires_ms(*c)};
         if (!filter(item, e.meta())) return;
         if (with_values) item.value = std::string(e.value(*c));
         heap.push_back(std::move(item));
@@ -891,6 +913,7 @@ std::vector<std::pair<Id, std::int64_t>> Store::stamps() const {
 std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
                            std::int64_t history_grace_ns) {
   std::size_t erased = 0;
+  const std::int64_t now_ms = now_ns / 1'000'000;
   JournalBatch batch;
   std::lock_guard walk(walk_mu_);
   auto write_batch = [&] {
@@ -922,6 +945,17 @@ std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
         c = 0;
         changed = true;
       }
+      if (c && *c + 1 == e.count() && !e.deleted(*c) && expired_at(e.expires_ms(*c), now_ms)) {
+        // Expired: the version stays (last write wins against older copies)
+        // as a tombstone of the same timestamp, without its value.
+        if (e.count() == 1) {
+          e.set_single(e.ts(0), {}, true, true, 0);
+        } else {
+          Version& v = e.multi()[*c];
+          v = Version{std::string(), v.ts, true, true, 0};
+        }
+        changed = true;
+      }
       const bool dead = c && *c + 1 == e.count() && e.deleted(*c) && tombstone_grace_ns > 0 &&
                         e.ts(*c) < now_ns - tombstone_grace_ns;
       const bool no_marks = tombstone_grace_ns > 0
@@ -947,9 +981,11 @@ std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
     if (journal_) begin_walk(s);
   }
   if (journal_ && tombstone_grace_ns > 0) {
-    // On disk only are single committed versions: a tombstone old enough goes.
+    // On disk only are single committed versions: a tombstone (or an expired
+    // value) old enough goes.
     walk_disk([&](Shard& s, const Id& hash, Entry& e) {
-      if (e.count() != 1 || !e.committed(0) || !e.deleted(0) ||
+      if (e.count() != 1 || !e.committed(0) ||
+          !(e.deleted(0) || expired_at(e.expires_ms(0), now_ms)) ||
           e.ts(0) >= now_ns - tombstone_grace_ns) {
         return;
       }

@@ -195,7 +195,10 @@ class Store {
   //   tombstone older than that and that have no pending version are erased;
   // - a kept earlier version goes once the version after it is older than
   //   `history_grace_ns`;
-  // - with `tombstone_grace_ns` > 0, aborted marks older than that go.
+  // - with `tombstone_grace_ns` > 0, aborted marks older than that go;
+  // - a visible value expired at `now_ns` (as Unix ms) with no pending version
+  //   becomes a tombstone of the same timestamp (its value freed), collected
+  //   as above; on disk, an expired value old enough is erased.
   // Returns how many entries were erased.
   std::size_t collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
                       std::int64_t history_grace_ns);
@@ -246,6 +249,7 @@ class Store {
     std::int64_t ts = 0;
     bool deleted = false;
     bool committed = false;
+    std::int64_t expires_ms = 0;  // 0: never
   };
   // What few entries need: more than one version (pending writes, a replica's
   // kept history), aborted marks, replica bookkeeping.
@@ -255,12 +259,14 @@ class Store {
     ReplicaMeta meta;
   };
   // One key, laid out for the usual case of a single version: its key and
-  // value bytes share one heap block, its timestamp and flags are inline, and
-  // Extra is allocated only when needed. Versions are indexed oldest first.
+  // value bytes (then its expiry's 8 bytes, when it has one) share one heap
+  // block, its timestamp and flags are inline, and Extra is allocated only
+  // when needed. Versions are indexed oldest first.
   // REQUIRES (every method): the shard lock.
   class Entry {
    public:
-    Entry() : seq_(0), single_(0), deleted_(0), committed_(0), used_(0), unsaved_(0) {}
+    Entry()
+        : seq_(0), single_(0), deleted_(0), committed_(0), used_(0), unsaved_(0), expiring_(0) {}
 
     std::string_view key() const { return {data_.get(), key_len_}; }
     // Sets the key of an entry that has none (its single version, if any, is kept).
@@ -274,16 +280,20 @@ class Store {
       return single_ ? deleted_ != 0 : extra_->versions[i].deleted;
     }
     std::string_view value(std::size_t i) const;
+    // When version i expires (Unix ms; 0: never).
+    std::int64_t expires_ms(std::size_t i) const;
     // The index of the version with timestamp `ts`, if held.
     std::optional<std::size_t> find(std::int64_t ts) const;
     std::optional<std::size_t> newest_committed() const;
     // Replaces every version by this one.
-    void set_single(std::int64_t ts, std::string_view value, bool deleted, bool committed);
+    void set_single(std::int64_t ts, std::string_view value, bool deleted, bool committed,
+                    std::int64_t expires_ms);
     void set_committed(std::size_t i);
     // Of two versions held in Extra, drops the older and adds this committed
     // one (newer than both) after the other, reusing the dropped one's
     // buffer: what a replica with history does on each write.
-    void replace_oldest(std::int64_t ts, std::string_view value, bool deleted);
+    void replace_oldest(std::int64_t ts, std::string_view value, bool deleted,
+                        std::int64_t expires_ms);
     // The versions as a list in Extra (a single version moves there first),
     // for the changes beyond the usual cases; compact() after them.
     std::vector<Version>& multi();
@@ -324,13 +334,14 @@ class Store {
     std::int64_t ts_ = 0;           // of the single version
     std::uint32_t key_len_ = 0;
     std::uint32_t value_len_ = 0;  // of the single version
-    std::uint64_t seq_ : 59;       // changes_ after its last put, commit or rollback (kept on
-                                   // disk; 2^59: never)
+    std::uint64_t seq_ : 58;       // changes_ after its last put, commit or rollback (kept on
+                                   // disk; 2^58: never)
     std::uint64_t single_ : 1;     // one version, held inline (else Extra holds them, if any)
     std::uint64_t deleted_ : 1;    // of the single version
     std::uint64_t committed_ : 1;  // of the single version
     std::uint64_t used_ : 1;
     std::uint64_t unsaved_ : 1;
+    std::uint64_t expiring_ : 1;  // the single version has an expiry (after its value bytes)
   };
   // Key hashes (SHA-1, uniform) hashed by eight of their middle bytes: the
   // leading bytes of one vnode's keys are alike (they share its arc of the

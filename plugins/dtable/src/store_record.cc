@@ -12,6 +12,9 @@ constexpr std::uint64_t kMaxVersions = 64;
 constexpr std::uint64_t kMaxAborted = 64;
 constexpr std::uint8_t kCommitted = 1;
 constexpr std::uint8_t kDeleted = 2;
+// The version's expiry (Unix ms) follows its timestamp. Older binaries refuse
+// the flag, so a record of an expiring key never reads as one that lives on.
+constexpr std::uint8_t kExpires = 4;
 
 void put_varint(std::string& out, std::uint64_t v) {
   while (v >= 0x80) {
@@ -94,8 +97,10 @@ void encode_record(const StoreRecord& r, std::string& out) {
   put_bytes(out, r.key);
   put_varint(out, r.versions.size());
   for (const StoreRecord::Version& v : r.versions) {
-    out.push_back(static_cast<char>((v.committed ? kCommitted : 0) | (v.deleted ? kDeleted : 0)));
+    out.push_back(static_cast<char>((v.committed ? kCommitted : 0) | (v.deleted ? kDeleted : 0) |
+                                    (v.expires_ms != 0 ? kExpires : 0)));
     put_i64(out, v.ts);
+    if (v.expires_ms != 0) put_i64(out, v.expires_ms);
     put_bytes(out, v.value);
   }
   put_varint(out, r.aborted.size());
@@ -121,11 +126,15 @@ bool decode_record(std::string_view in, StoreRecord& r) {
   std::int64_t last = 0;
   for (std::uint64_t i = 0; i < n && rd.ok(); ++i) {
     const std::uint8_t flags = rd.byte();
-    if ((flags & ~(kCommitted | kDeleted)) != 0) return false;
+    if ((flags & ~(kCommitted | kDeleted | kExpires)) != 0) return false;
     StoreRecord::Version v;
     v.committed = (flags & kCommitted) != 0;
     v.deleted = (flags & kDeleted) != 0;
     v.ts = rd.i64();
+    if ((flags & kExpires) != 0) {
+      v.expires_ms = rd.i64();
+      if (v.expires_ms == 0) return false;  // the flag says there is one
+    }
     v.value = rd.bytes();
     if (i > 0 && v.ts <= last) return false;  // versions are kept in ascending order
     last = v.ts;

@@ -1,5 +1,5 @@
 // The journal record of one key in one table: its key, every version held
-// (value, timestamp, committed, tombstone), its aborted marks and its replica
+// (value, timestamp, committed, tombstone, expiry), its aborted marks and its replica
 // bookkeeping. A compact binary format of dtable's own, versioned by its first
 // byte. Views point into the entry encoded or the record decoded.
 #pragma once
@@ -20,6 +20,7 @@ struct StoreRecord {
     std::string_view value;
     bool deleted = false;
     bool committed = false;
+    std::int64_t expires_ms = 0;  // 0: never
   };
   std::string_view key;
   std::vector<Version> versions;  // oldest first

@@ -1,5 +1,6 @@
 #include "wire.h"
 
+#include "clock.h"
 #include "codec.h"
 #include "dendrite/dtable/messages.h"
 
@@ -21,7 +22,7 @@ Result<std::optional<Item>> item_from_reply(const Result<Message>& reply) {
   auto pb = unpack<pb::PBDTableItem>(*reply, msg::kItem);
   if (!pb.ok()) return pb.status();
   if (pb->code() != kCodeOk) return status_of(pb->code(), pb->error());
-  if (!pb->found() && !pb->deleted()) return std::optional<Item>();
+  if (!pb->found() && !pb->deleted() && pb->expiresat() == 0) return std::optional<Item>();
   auto item = item_from_pb(*pb);
   if (!item.ok()) return item.status();
   return std::optional<Item>(std::move(*item));
@@ -31,7 +32,7 @@ Message item_reply(const std::optional<Item>& item) {
   pb::PBDTableItem pb;
   if (item) {
     to_pb(*item, &pb);
-    pb.set_found(!item->deleted);
+    pb.set_found(live_at(*item, system_wall_ms()));
   } else {
     pb.set_found(false);
   }

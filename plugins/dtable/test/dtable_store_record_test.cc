@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 StoreRecord sample() {
   StoreRecord r;
   r.key = "user:42";
-  r.versions.push_back({10, "old", false, true});
+  r.versions.push_back({10, "old", false, true, /*expires_ms=*/1'700'000'000'123});
   r.versions.push_back({20, "", true, true});
   r.versions.push_back({30, std::string_view("bin\0ary", 7), false, false});
   r.aborted = {25, -3};
@@ -46,6 +46,8 @@ TEST(DtableStoreRecordTest, RoundTripsEveryField) {
   EXPECT_EQ(back.key, "user:42");
   ASSERT_EQ(back.versions.size(), 3u);
   EXPECT_EQ(back.versions[0].value, "old");
+  EXPECT_EQ(back.versions[0].expires_ms, 1'700'000'000'123);
+  EXPECT_EQ(back.versions[1].expires_ms, 0);
   EXPECT_TRUE(back.versions[1].deleted);
   EXPECT_EQ(back.versions[2].value, std::string_view("bin\0ary", 7));
   EXPECT_FALSE(back.versions[2].committed);

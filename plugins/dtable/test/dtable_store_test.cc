@@ -35,7 +35,8 @@ std::string describe(const Store& t, const Id& hash) {
   std::string out;
   for (const StoredVersion& v : t.versions(hash)) {
     out += v.item.key + "=" + v.item.value + "@" + std::to_string(v.item.timestamp) +
-           (v.item.deleted ? " deleted" : "") + (v.committed ? " committed" : " pending") + "; ";
+           (v.item.deleted ? " deleted" : "") + (v.committed ? " committed" : " pending") +
+           (v.item.expires_ms != 0 ? " expires " + std::to_string(v.item.expires_ms) : "") + "; ";
   }
   if (auto m = t.meta(hash)) {
     out += "master " + (m->master ? m->master->to_string() : "-") + " depth " +
@@ -140,8 +141,17 @@ INSTANTIATE_TEST_SUITE_P(Engines, DtableStoreTest,
                            return "evicting";
                          });
 
+// Defined with the tests of entries on disk only.
+std::size_t evict_all(Store& t);
+
 Item item(const std::string& key, const std::string& value, std::int64_t ts) {
   return Item{key, Id::hash(key), value, ts, false};
+}
+Item expiring(const std::string& key, const std::string& value, std::int64_t ts,
+              std::int64_t expires_ms) {
+  Item i = item(key, value, ts);
+  i.expires_ms = expires_ms;
+  return i;
 }
 Item tombstone(const std::string& key, std::int64_t ts) {
   return Item{key, Id::hash(key), "", ts, true};
@@ -534,6 +544,97 @@ TEST_P(DtableStoreTest, VersionsSurviveEveryChangeOfLayout) {
   EXPECT_EQ(replica.put(item("x", "late", 5), true), PutResult::kOlder);
   EXPECT_EQ(replica.put(item("x", "new", 6), true), PutResult::kApplied);
   EXPECT_EQ(replica.get(Id::hash("x"))->key, "x");
+}
+
+// An expiry is part of its version: kept inline with a single version, in the
+// list with several, through history, rollback and a key set late, and on
+// disk (TearDown reads every table back and compares, expiries included).
+TEST_P(DtableStoreTest, EachVersionKeepsItsExpiryThroughEveryLayout) {
+  Store& replica = table(true);
+  const Id h = Id::hash("k");
+  EXPECT_EQ(replica.put(expiring("k", "one", 10, 5000), true), PutResult::kApplied);
+  EXPECT_EQ(replica.get(h)->expires_ms, 5000);
+  replica.put(item("k", "two", 20), true);  // history: the expiring one is kept
+  replica.put(expiring("k", "three", 30, 7000), false);
+  auto vs = replica.versions(h);
+  ASSERT_EQ(vs.size(), 3u);
+  EXPECT_EQ(vs[0].item.expires_ms, 5000);
+  EXPECT_EQ(vs[1].item.expires_ms, 0);
+  EXPECT_EQ(vs[2].item.expires_ms, 7000);
+  EXPECT_EQ(replica.commit(h, 30), CommitResult::kCommitted);
+  replica.put(expiring("k", "four", 40, 8000), true);  // the steady state of two
+  vs = replica.versions(h);
+  ASSERT_EQ(vs.size(), 2u);
+  EXPECT_EQ(vs[0].item.expires_ms, 7000);
+  EXPECT_EQ(vs[1].item.expires_ms, 8000);
+  EXPECT_TRUE(replica.rollback(h, 40));
+  EXPECT_EQ(replica.get(h)->expires_ms, 7000);
+  EXPECT_EQ(replica.get(h)->value, "three");
+  // Inline, the same size of value with and without an expiry.
+  Store& primary = table(false);
+  primary.put(expiring("p", "abc", 10, 9000), true);
+  primary.put(item("p", "xyz", 20), true);
+  EXPECT_EQ(primary.get(Id::hash("p"))->expires_ms, 0);
+  EXPECT_EQ(primary.get(Id::hash("p"))->value, "xyz");
+  primary.put(expiring("p", "uvw", 30, 9500), true);
+  EXPECT_EQ(primary.get(Id::hash("p"))->expires_ms, 9500);
+  EXPECT_EQ(primary.get(Id::hash("p"))->value, "uvw");
+  // A tombstone never expires.
+  Item dead = tombstone("p", 40);
+  dead.expires_ms = 100;
+  primary.put(dead, true);
+  EXPECT_EQ(primary.get(Id::hash("p"))->expires_ms, 0);
+  // The key set after a rollback mark made its entry keeps the expiry.
+  EXPECT_FALSE(primary.rollback(Id::hash("late"), 5));
+  primary.put(expiring("late", "v", 6, 1234), true);
+  EXPECT_EQ(primary.get(Id::hash("late"))->expires_ms, 1234);
+  EXPECT_EQ(primary.get(Id::hash("late"))->key, "late");
+}
+
+// An expired value becomes a tombstone of its timestamp at the next
+// collection (its value freed; older copies still lose to it), and goes
+// like one after the grace. A pending version after it keeps it as it is.
+TEST_P(DtableStoreTest, ExpiredValuesBecomeTombstonesThenGo) {
+  constexpr std::int64_t kSecond = 1'000'000'000;  // ns
+  Store& t = table(false);
+  const Id h = Id::hash("k");
+  t.put(expiring("k", "v", 1 * kSecond, /*expires_ms=*/2000), true);
+  t.put(expiring("later", "v", 1 * kSecond, 60'000), true);
+  t.put(item("forever", "v", 1 * kSecond), true);
+  t.put(expiring("busy", "v", 1 * kSecond, 2000), true);
+  t.put(item("busy", "w", 3 * kSecond), false);
+  EXPECT_EQ(t.collect(/*now=*/kSecond + kSecond / 2, 10 * kSecond, kSecond), 0u);
+  EXPECT_EQ(t.get(h)->value, "v");
+  EXPECT_EQ(t.collect(/*now=*/5 * kSecond / 2, 10 * kSecond, kSecond), 0u);
+  auto got = t.get(h);
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(got->deleted);
+  EXPECT_TRUE(got->value.empty());
+  EXPECT_EQ(got->timestamp, kSecond);
+  EXPECT_EQ(t.usage().items, 3u);  // "later", "forever", "busy" (not "k")
+  EXPECT_EQ(t.put(item("k", "old", kSecond / 2), true), PutResult::kOlder);
+  EXPECT_EQ(t.get(Id::hash("busy"))->value, "v");
+  EXPECT_EQ(t.get(Id::hash("busy"))->expires_ms, 2000);
+  EXPECT_EQ(t.collect(/*now=*/12 * kSecond, 10 * kSecond, kSecond), 1u);
+  EXPECT_FALSE(t.get(h));
+  EXPECT_TRUE(t.get(Id::hash("forever")));
+  EXPECT_TRUE(t.get(Id::hash("busy")));
+}
+
+// On disk only, an expired value old enough is erased by a collection
+// without being read back into memory first.
+TEST_P(DtableStoreTest, ExpiredValuesOnDiskOnlyAreErased) {
+  if (GetParam() != Engine::kRocksdb) GTEST_SKIP() << "evicts by itself";
+  constexpr std::int64_t kSecond = 1'000'000'000;
+  Store& t = table(false);
+  for (int k = 0; k < 100; ++k) {
+    t.put(expiring(numbered_key(k), "v", kSecond, k % 2 == 0 ? 2000 : 0), true);
+  }
+  EXPECT_EQ(evict_all(t), 100u);
+  EXPECT_EQ(t.collect(/*now=*/20 * kSecond, 10 * kSecond, kSecond), 50u);
+  EXPECT_EQ(t.size(), 50u);
+  EXPECT_FALSE(t.get(Id::hash(numbered_key(0))));
+  EXPECT_EQ(t.get(Id::hash(numbered_key(1)))->value, "v");
 }
 
 // A replica written again and again keeps exactly the newest version and the

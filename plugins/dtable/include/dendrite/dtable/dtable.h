@@ -71,8 +71,9 @@ struct StoredCopy {
   std::string key;
   std::string value;
   std::int64_t timestamp = 0;
-  bool deleted = false;    // a tombstone
-  bool committed = false;  // visible to reads
+  bool deleted = false;         // a tombstone
+  bool committed = false;       // visible to reads
+  std::int64_t expires_ms = 0;  // when the value expires (Unix ms); 0: never
 };
 
 // One page of a walk over every key of the table (Table::scan).
