@@ -137,6 +137,18 @@ class DtableCluster {
     }
     return hosts;
   }
+  // `count` keys "<prefix><n>" whose owner is a vnode of node i (fewer when
+  // 100 x count candidates do not hold that many).
+  std::vector<std::string> keys_owned_by(std::size_t i, int count, const std::string& prefix) {
+    std::vector<std::string> keys;
+    const std::string host = node(i).address();
+    for (int n = 0; static_cast<int>(keys.size()) < count && n < 100 * count; ++n) {
+      std::string key = prefix + std::to_string(n);
+      if (owner_of(key).host == host) keys.push_back(std::move(key));
+    }
+    return keys;
+  }
+
   // True when the owner of `key` holds `value` as its primary copy.
   bool on_owner(const std::string& key, const std::string& value) {
     const Vnode owner = owner_of(key);

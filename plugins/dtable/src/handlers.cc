@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "dendrite/dtable/messages.h"
+#include "mutate.h"
 #include "primary.h"
 #include "wire.h"
 
@@ -119,7 +120,8 @@ std::vector<MessageType> Handlers::message_types() const {
   return {msg::kStatus,     msg::kResponse,       msg::kItem,         msg::kMultiItemResponse,
           msg::kGetItem,    msg::kSetItem,        msg::kSetMultiItem, msg::kClearReplica,
           msg::kSetReplica, msg::kSetReplicaInfo, msg::kGetMultiItem, msg::kLocalKeys,
-          msg::kDropItems,  msg::kReplicaDigest,  msg::kPromoteKey,   msg::kCheckpoint};
+          msg::kDropItems,  msg::kReplicaDigest,  msg::kPromoteKey,   msg::kCheckpoint,
+          msg::kMutate};
 }
 
 std::string Handlers::type_name(MessageType type) const {
@@ -156,6 +158,8 @@ std::string Handlers::type_name(MessageType type) const {
       return "dtable.promote_key";
     case msg::kCheckpoint:
       return "dtable.checkpoint";
+    case msg::kMutate:
+      return "dtable.mutate";
     default:
       return "type_" + std::to_string(type);
   }
@@ -171,6 +175,8 @@ void Handlers::handle_async(const Message& m, Respond respond) {
       return get_item(m, std::move(respond));
     case msg::kGetMultiItem:
       return get_multi(m, std::move(respond));
+    case msg::kMutate:
+      return mutate(m, std::move(respond));
     case msg::kSetReplica:
     case msg::kSetReplicaInfo:
     case msg::kPromoteKey:
@@ -206,6 +212,7 @@ bool Handlers::runs_inline(MessageType type) const {
     case msg::kSetItem:
     case msg::kSetMultiItem:
     case msg::kGetMultiItem:
+    case msg::kMutate:
     case msg::kSetReplica:
     case msg::kClearReplica:
     case msg::kSetReplicaInfo:
@@ -225,6 +232,7 @@ bool Handlers::client_may_send(MessageType type) const {
     case msg::kSetMultiItem:
     case msg::kGetMultiItem:
     case msg::kLocalKeys:
+    case msg::kMutate:
       return true;
     default:
       return false;
@@ -239,6 +247,7 @@ Result<Message> Handlers::handle(const Message& m) {
     case msg::kGetMultiItem:
     case msg::kSetItem:
     case msg::kSetMultiItem:
+    case msg::kMutate:
       return wait_for(m);
     case msg::kSetReplica:
       return set_replica(m);
@@ -345,6 +354,33 @@ void Handlers::set_item(const Message& m, Respond respond) {
                         fill_response(&r, outcomes.at(0));
                         respond(pack(msg::kResponse, r));
                       });
+}
+
+void Handlers::mutate(const Message& m, Respond respond) {
+  auto in = decode_for_vnode<pb::PBDTableMutate>(*ctx_, m);
+  if (!in.vnode) return respond(std::move(in.error));
+  pb::PBDTableMutate& req = in.req;
+  auto mutation = mutation_from_pb(req);
+  if (!mutation.ok()) {
+    return respond(fail_response(kCodeInvalidArgument, mutation.status().message()));
+  }
+  if (std::string why = write_problem(req.key(), 0, ctx_->settings); !why.empty())
+    return respond(fail_response(kCodeInvalidArgument, why));
+  const Id hash = Id::hash(req.key());
+  VnodeState* owner = ctx_->owner_for(hash, in.vnode);
+  if (!owner) return respond(make_error(ctx_->wrong_owner_text(hash, in.vnode->self)));
+  primary_mutate_async(ctx_, *owner, std::move(*req.mutable_key()), hash, std::move(*mutation),
+                       req.minacks(), [respond = std::move(respond)](MutateOutcome o) {
+                         pb::PBDTableResponse r;
+                         r.set_ok(o.code == kCodeOk);
+                         if (o.code != kCodeOk) {
+                           r.set_code(o.code);
+                           r.set_error(o.error);
+                         } else {
+                           to_pb(o.result, r.mutable_mutation());
+                         }
+                         respond(pack(msg::kResponse, r));
+                       });
 }
 
 void Handlers::set_multi(const Message& m, Respond respond) {

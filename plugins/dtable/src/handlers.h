@@ -44,6 +44,8 @@ class Handlers final : public TransportHook {
   Message set_replica(const Message& m);
   void set_item(const Message& m, Respond respond);
   void set_multi(const Message& m, Respond respond);
+  // Mutate: a write decided at the primary (mutate.h).
+  void mutate(const Message& m, Respond respond);
   Message clear_replica(const Message& m);
   Message set_replica_info(const Message& m);
   void get_multi(const Message& m, Respond respond);

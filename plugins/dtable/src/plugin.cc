@@ -167,7 +167,8 @@ constexpr MessageType kClaimedTypes[] = {
     dtable::msg::kSetReplica,   dtable::msg::kSetReplicaInfo,
     dtable::msg::kGetMultiItem, dtable::msg::kLocalKeys,
     dtable::msg::kDropItems,    dtable::msg::kReplicaDigest,
-    dtable::msg::kPromoteKey,   dtable::msg::kCheckpoint};
+    dtable::msg::kPromoteKey,   dtable::msg::kCheckpoint,
+    dtable::msg::kMutate};
 
 }  // namespace
 }  // namespace dendrite::dtable

@@ -93,7 +93,8 @@ struct WriteOp {
         events.clear();
       }
       for (const Item& e : events) {
-        ctx->hooks.call(WriteEvent{e.key, e.value, e.deleted, e.timestamp, self}, ctx->log);
+        ctx->hooks.call(WriteEvent{e.key, e.value, e.deleted, e.timestamp, self, e.expires_ms},
+                        ctx->log);
       }
       done(std::move(out));
     };
@@ -193,7 +194,8 @@ class StrictCount {
 }  // namespace
 
 void primary_write_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
-                         std::vector<Item> items, int min_acks, WriteDone done) {
+                         std::vector<Item> items, int min_acks, WriteDone done,
+                         const Store::Decide* decide) {
   auto op = std::make_shared<WriteOp>();
   op->ctx = ctx;
   op->v = &v;
@@ -232,9 +234,15 @@ void primary_write_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
         continue;
       }
     }
-    if (v.primary.put_stamped(
-            items[i], [&] { return ctx->clock->now(); }, commit_now) == PutResult::kOlder) {
-      op->out[i] = WriteOutcome{kCodeOlder, "a newer version is held", 0, 0};
+    auto stamp = [&] { return ctx->clock->now(); };
+    const PutResult put = decide ? v.primary.put_decided(items[i], *decide, stamp, commit_now)
+                                 : v.primary.put_stamped(items[i], stamp, commit_now);
+    if (put == PutResult::kOlder || put == PutResult::kDeclined) {
+      if (put == PutResult::kOlder) {
+        op->out[i] = WriteOutcome{kCodeOlder, "a newer version is held", 0, 0};
+      } else {
+        op->out[i].declined = true;
+      }
       if (strict.active()) strict.drop_last();
       continue;
     }

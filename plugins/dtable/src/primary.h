@@ -20,7 +20,8 @@ struct WriteOutcome {
   int code = 0;  // kCode*
   std::string error;
   std::int64_t timestamp = 0;
-  int copies = 0;  // copies written (primary included) when the reply went out
+  int copies = 0;         // copies written (primary included) when the reply went out
+  bool declined = false;  // a decided write that wrote nothing (code ok)
 };
 
 // Receives the outcomes of a write: one per item, in order.
@@ -34,9 +35,13 @@ using WriteDone = std::function<void(std::vector<WriteOutcome>)>;
 // exactly once, on this thread when no replica answer is needed, else on the
 // host thread that delivers the deciding answer (within about the request
 // timeout). Write hooks run just before `done`, on the same thread.
+// With `decide`, each item is decided under its key's lock before it is
+// stamped (Store::put_decided; an item it declines is answered ok and
+// `declined`); `decide` is called on this thread, before this returns.
 // Thread-safe.
 void primary_write_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
-                         std::vector<Item> items, int min_acks, WriteDone done);
+                         std::vector<Item> items, int min_acks, WriteDone done,
+                         const Store::Decide* decide = nullptr);
 
 // primary_write_async() that waits for the outcomes. Must not be called from a
 // host callback (it may wait up to about the request timeout).

@@ -12,6 +12,7 @@
 #include "dendrite/dtable/messages.h"
 #include "dendrite/dtable/scan_cursor.h"
 #include "dendrite/dtable/write_request.h"
+#include "mutate.h"
 #include "wire.h"
 
 namespace dendrite::dtable {
@@ -122,6 +123,42 @@ Status TableService::write(std::string_view key, std::string_view value, bool de
   const Id hash = Id::hash(key);
   pb::PBDTableSetItem req;
   fill_write_request(req, key, hash.raw(), value, deleted, options.consistency);
+  auto r = ask_primary(
+      hash,
+      [&](const Vnode& primary) {
+        to_pb(primary, req.mutable_dest());
+        return pack(msg::kSetItem, req);
+      },
+      options);
+  if (!r.ok()) return r.status();
+  return r->ok() ? Status::Ok() : status_of(r->code(), r->error());
+}
+
+Result<MutationResult> TableService::mutate(std::string_view key, const Mutation& m,
+                                            const Options& options) {
+  GateGuard guard(ctx_->gate);
+  if (!guard.entered()) return stopped();
+  if (Status s = check_write(key, m.operand.size(), options); !s.ok()) return s;
+  if (m.expiry == Mutation::Expiry::kAt && m.expires_ms <= 0)
+    return Status::InvalidArgument("an expiry must be a time after the Unix epoch");
+  const Id hash = Id::hash(key);
+  pb::PBDTableMutate req;
+  to_pb(key, m, &req);
+  req.set_minacks(std::max(options.consistency, 1));
+  auto r = ask_primary(
+      hash,
+      [&](const Vnode& primary) {
+        to_pb(primary, req.mutable_dest());
+        return pack(msg::kMutate, req);
+      },
+      options);
+  if (!r.ok()) return r.status();
+  if (!r->ok()) return status_of(r->code(), r->error());
+  return mutation_result_from_pb(r->mutation());
+}
+
+Result<pb::PBDTableResponse> TableService::ask_primary(
+    const Id& hash, const std::function<Message(const Vnode&)>& request, const Options& options) {
   // The primary waits up to one timeout for its replicas before it answers.
   const Milliseconds limit = timeout(options) + ctx_->timeout() + Milliseconds(100);
   Status last = Status::Unavailable("no attempt made");
@@ -131,25 +168,27 @@ Status TableService::write(std::string_view key, std::string_view value, bool de
       last = primary.status();
       continue;
     }
-    to_pb(*primary, req.mutable_dest());
-    auto reply = ctx_->call_in_turn(primary->host, pack(msg::kSetItem, req), limit);
+    auto reply = ctx_->call_in_turn(primary->host, request(*primary), limit);
     if (!reply.ok()) {
       last = reply.status();
       continue;
     }
     if (Status e = error_of(*reply); !e.ok()) {
       last = e;
+      if (e.message().find("unknown message type") != std::string::npos) {
+        return Status::Unavailable(
+            "the key's primary " + primary->host +
+            " does not take this request (an original node?): " + e.message());
+      }
       continue;
     }
     auto r = unpack<pb::PBDTableResponse>(*reply, msg::kResponse);
     if (!r.ok()) return Status::Internal("malformed reply to a write: " + r.status().message());
-    if (r->ok()) return Status::Ok();
-    Status s = status_of(r->code(), r->error());
-    if (r->code() == kCodeWrongOwner) {
-      last = s;
+    if (!r->ok() && r->code() == kCodeWrongOwner) {
+      last = status_of(r->code(), r->error());
       continue;
     }
-    return s;
+    return std::move(*r);
   }
   return last;
 }
@@ -189,6 +228,12 @@ Result<std::optional<Item>> TableService::read_replicas(const Vnode& primary, co
 }
 
 Result<std::string> TableService::get(std::string_view key, const Options& options) {
+  auto e = get_entry(key, options);
+  if (!e.ok()) return e.status();
+  return std::move(e->value);
+}
+
+Result<ValueWithExpiry> TableService::get_entry(std::string_view key, const Options& options) {
   GateGuard guard(ctx_->gate);
   if (!guard.entered()) return stopped();
   if (Status s = check(key, options); !s.ok()) return s;
@@ -220,7 +265,7 @@ Result<std::string> TableService::get(std::string_view key, const Options& optio
       found = std::move(*fallback);
     }
     if (!found || !live_at(*found, system_wall_ms())) return Status::NotFound("key not found");
-    return std::move(found->value);
+    return ValueWithExpiry{std::move(found->value), found->expires_ms};
   }
   return last;
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "codec.h"
 #include "context.h"
 #include "dendrite/dtable/dtable.h"
 
@@ -23,6 +24,9 @@ class TableService final : public Table {
 
   Status set(std::string_view key, std::string_view value, const Options& options) override;
   Result<std::string> get(std::string_view key, const Options& options) override;
+  Result<ValueWithExpiry> get_entry(std::string_view key, const Options& options) override;
+  Result<MutationResult> mutate(std::string_view key, const Mutation& m,
+                                const Options& options) override;
   Status del(std::string_view key, const Options& options) override;
   std::vector<Status> set_multi(const std::vector<KeyValue>& items,
                                 const Options& options) override;
@@ -65,6 +69,14 @@ class TableService final : public Table {
   // lookup fails. Blocking.
   std::set<std::string> owners_of(const Id& from, const Id& to) const;
   Status write(std::string_view key, std::string_view value, bool deleted, const Options& options);
+  // Sends request(primary) to the key's primary, routing again while the
+  // ring changes (wrong owner, no answer), within the options' timeout. The
+  // primary's Response (ok or a failure other than wrong owner), else the
+  // last error; Unavailable naming the host when the primary does not know
+  // the request's type.
+  Result<pb::PBDTableResponse> ask_primary(const Id& hash,
+                                           const std::function<Message(const Vnode&)>& request,
+                                           const Options& options);
   // Reads the replicas of `primary` for `hash`: newest wins, `need` answers.
   Result<std::optional<Item>> read_replicas(const Vnode& primary, const Id& hash, int need,
                                             const Options& options);

@@ -311,6 +311,20 @@ PutResult Store::put_stamped(Item& item, const std::function<std::int64_t()>& st
   return put_locked(s, item.hash, e, item, committed, nullptr);
 }
 
+PutResult Store::put_decided(Item& item, const Decide& decide,
+                             const std::function<std::int64_t()>& stamp, bool committed) {
+  Shard& s = shard(item.hash);
+  std::lock_guard lock(s.mu);
+  std::optional<Item> current;
+  if (auto it = locate(s, item.hash); it != s.entries.end() && it->second.count() > 0) {
+    current = to_item(item.hash, it->second, it->second.count() - 1);
+  }
+  if (!decide(current, item)) return PutResult::kDeclined;
+  Entry& e = locate_or_add(s, item.hash);
+  item.timestamp = stamp();
+  return put_locked(s, item.hash, e, item, committed, nullptr);
+}
+
 PutResult Store::put(const Item& item, bool committed, const ReplicaMeta* meta) {
   Shard& s = shard(item.hash);
   std::lock_guard lock(s.mu);

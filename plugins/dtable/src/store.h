@@ -52,6 +52,7 @@ enum class PutResult {
   kApplied,    // stored as a new version
   kDuplicate,  // that exact version (same timestamp) is already held
   kOlder,      // refused: a newer committed version is held (last write wins)
+  kDeclined,   // put_decided(): the decision was to write nothing
 };
 
 // Outcome of Store::commit.
@@ -107,6 +108,16 @@ class Store {
   // into the table.
   PutResult put_stamped(Item& item, const std::function<std::int64_t()>& stamp,
                         bool committed = false);
+
+  // put_stamped() of a write decided under the key's lock: `decide(current,
+  // item)` sees the newest version held (committed or pending; nullopt when
+  // none) and fills `item`'s value, tombstone flag and expiry, or returns
+  // false to write nothing (kDeclined). No other write of the key comes
+  // between what it sees and what is stored. `decide` must be quick and must
+  // not call into the table.
+  using Decide = std::function<bool(const std::optional<Item>& current, Item& item)>;
+  PutResult put_decided(Item& item, const Decide& decide,
+                        const std::function<std::int64_t()>& stamp, bool committed = false);
 
   // Starts loading the entries of `hashes` into the CPU cache (their table
   // slots, then what the entries point to), so that the put() or get() of

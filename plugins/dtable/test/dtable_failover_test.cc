@@ -12,18 +12,6 @@
 namespace dendrite::test {
 namespace {
 
-// `count` keys whose owner is a vnode of node `victim`.
-std::vector<std::string> keys_owned_by(DtableCluster& c, std::size_t victim, int count,
-                                       const std::string& prefix) {
-  std::vector<std::string> keys;
-  const std::string host = c.node(victim).address();
-  for (int i = 0; static_cast<int>(keys.size()) < count && i < 100 * count; ++i) {
-    std::string key = prefix + std::to_string(i);
-    if (c.owner_of(key).host == host) keys.push_back(std::move(key));
-  }
-  return keys;
-}
-
 std::string value_for(const std::string& key) {
   return "v:" + key;
 }
@@ -33,7 +21,7 @@ TEST(DtableFailoverTest, KilledPrimaryLosesNoAcknowledgedKey) {
   for (int i = 0; i < 4; ++i) c.add(dtable_test_settings());
   ASSERT_EQ(c.wait_converged(), "");
   const std::size_t victim = 1;
-  const auto keys = keys_owned_by(c, victim, 1000, "fo-");
+  const auto keys = c.keys_owned_by(victim, 1000, "fo-");
   ASSERT_EQ(keys.size(), 1000u);
   for (std::size_t k = 0; k < keys.size(); ++k) {
     auto& table = c.table(k % 2 == 0 ? 0 : 3);  // from nodes other than the victim
@@ -77,7 +65,7 @@ TEST(DtableFailoverTest, DeleteStaysDeletedAfterFailover) {
   for (int i = 0; i < 4; ++i) c.add(dtable_test_settings());
   ASSERT_EQ(c.wait_converged(), "");
   const std::size_t victim = 2;
-  const auto keys = keys_owned_by(c, victim, 100, "del-");
+  const auto keys = c.keys_owned_by(victim, 100, "del-");
   ASSERT_EQ(keys.size(), 100u);
   for (const auto& key : keys) {
     ASSERT_TRUE(c.table(0).query().consistency(3).set(key, value_for(key)).ok());

@@ -364,6 +364,13 @@ class HeldScanTable final : public dtable::Table {
   Result<std::string> get(std::string_view k, const dtable::Options& o) override {
     return inner_.get(k, o);
   }
+  Result<dtable::ValueWithExpiry> get_entry(std::string_view k, const dtable::Options& o) override {
+    return inner_.get_entry(k, o);
+  }
+  Result<dtable::MutationResult> mutate(std::string_view k, const dtable::Mutation& m,
+                                        const dtable::Options& o) override {
+    return inner_.mutate(k, m, o);
+  }
   Status del(std::string_view k, const dtable::Options& o) override { return inner_.del(k, o); }
   std::vector<Status> set_multi(const std::vector<dtable::KeyValue>& items,
                                 const dtable::Options& o) override {

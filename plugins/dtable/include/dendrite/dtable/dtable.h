@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dendrite/dtable/mutation.h"
 #include "dendrite/host.h"
 #include "dendrite/status.h"
 #include "dendrite/vnode.h"
@@ -50,8 +51,9 @@ struct WriteEvent {
   std::string key;
   std::string value;  // empty for a delete
   bool deleted = false;
-  std::int64_t timestamp = 0;  // hybrid-clock ns assigned by the primary
-  Vnode vnode;                 // the local vnode that owns the key
+  std::int64_t timestamp = 0;   // hybrid-clock ns assigned by the primary
+  Vnode vnode;                  // the local vnode that owns the key
+  std::int64_t expires_ms = 0;  // when the value expires (Unix ms); 0: never
 };
 
 // Called after each such write, on the host thread that completed it (a
@@ -80,6 +82,12 @@ struct StoredCopy {
 struct ScanPage {
   std::vector<std::string> keys;  // live keys in key-hash order, none twice in a page
   std::uint64_t cursor = 0;       // where the next page starts; 0: the walk is over
+};
+
+// A live value and its expiry (Table::get_entry).
+struct ValueWithExpiry {
+  std::string value;
+  std::int64_t expires_ms = 0;  // Unix ms; 0: never
 };
 
 class Query;
@@ -142,6 +150,18 @@ class Table {
   // ids are ignored.
   virtual void remove_write_hook(HookId id) = 0;
 
+  // Added after the functions above (a consumer built against an older
+  // header keeps calling the right ones: new virtual functions go last).
+  // get() with the value's expiry.
+  virtual Result<ValueWithExpiry> get_entry(std::string_view key, const Options& options) = 0;
+  // Applies `m` to `key` at its primary (Mutation). Errors as set()'s, and
+  // InvalidArgument when the current value is not a number kIncrBy or
+  // kIncrByFloat can add to, the result overflows or is not finite, or the
+  // value would exceed the size limit. A primary that does not know
+  // mutations (an original node): Unavailable naming that host.
+  virtual Result<MutationResult> mutate(std::string_view key, const Mutation& m,
+                                        const Options& options) = 0;
+
   // A query with default options: table.query().consistency(2).set(k, v).
   Query query();
 };
@@ -165,6 +185,12 @@ class Query {
   }
   Result<std::string> get(std::string_view key) { return table_->get(key, options_); }
   Status del(std::string_view key) { return table_->del(key, options_); }
+  Result<ValueWithExpiry> get_entry(std::string_view key) {
+    return table_->get_entry(key, options_);
+  }
+  Result<MutationResult> mutate(std::string_view key, const Mutation& m) {
+    return table_->mutate(key, m, options_);
+  }
   std::vector<Status> set_multi(const std::vector<KeyValue>& items) {
     return table_->set_multi(items, options_);
   }

@@ -5,11 +5,15 @@
 //   host.publish_service(std::string(dendrite::dtable::kServiceName), table);
 //
 // One copy per key on "this host"; consistency levels are checked against
-// max_consistency() but otherwise have no effect. Write hooks run after each
-// set/del, as dtable's do. Thread-safe; header-only.
+// max_consistency() but otherwise have no effect. Expiries are compared with
+// the clock given (the wall clock by default; a test may pass its own).
+// Mutations run decide_mutation(), as dtable's primaries do. Write hooks run
+// after each write, as dtable's do. Thread-safe; header-only.
 #pragma once
 
 #include <algorithm>
+#include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -23,21 +27,51 @@ namespace dendrite::dtable {
 
 class MemoryTable final : public Table {
  public:
+  // Unix time in ms.
+  using Clock = std::function<std::int64_t()>;
+
   // `max_consistency`: what max_consistency() answers (replicas + 1).
-  explicit MemoryTable(int max_consistency = 3) : max_consistency_(max_consistency) {}
+  // `now_ms`: the clock expiries are compared with.
+  explicit MemoryTable(int max_consistency = 3, Clock now_ms = wall_ms)
+      : max_consistency_(max_consistency), now_ms_(std::move(now_ms)) {}
 
   Status set(std::string_view key, std::string_view value, const Options& options) override {
-    return write(key, value, false, options);
+    if (Status s = check(key, options); !s.ok()) return s;
+    return commit(key, value, false, 0);
   }
   Result<std::string> get(std::string_view key, const Options& options) override {
+    auto e = get_entry(key, options);
+    if (!e.ok()) return e.status();
+    return std::move(e->value);
+  }
+  Result<ValueWithExpiry> get_entry(std::string_view key, const Options& options) override {
     if (Status s = check(key, options); !s.ok()) return s;
     std::lock_guard lock(mu_);
     auto it = data_.find(std::string(key));
-    if (it == data_.end() || it->second.deleted) return Status::NotFound("key not found");
-    return it->second.value;
+    if (it == data_.end() || !live(it->second)) return Status::NotFound("key not found");
+    return ValueWithExpiry{it->second.value, it->second.expires_ms};
+  }
+  Result<MutationResult> mutate(std::string_view key, const Mutation& m,
+                                const Options& options) override {
+    if (Status s = check(key, options); !s.ok()) return s;
+    MutationDecision d;
+    WriteEvent event;
+    {
+      std::lock_guard lock(mu_);
+      auto it = data_.find(std::string(key));
+      const bool is_live = it != data_.end() && live(it->second);
+      d = decide_mutation(m, is_live, is_live ? std::string_view(it->second.value) : "",
+                          is_live ? it->second.expires_ms : 0, now_ms_());
+      if (!d.error.empty()) return Status::InvalidArgument(d.error);
+      if (!d.write) return std::move(d.result);
+      event = store_locked(key, d.value, d.deleted, d.expires_ms);
+    }
+    run_hooks(event);
+    return std::move(d.result);
   }
   Status del(std::string_view key, const Options& options) override {
-    return write(key, "", true, options);
+    if (Status s = check(key, options); !s.ok()) return s;
+    return commit(key, "", true, 0);
   }
   std::vector<Status> set_multi(const std::vector<KeyValue>& items,
                                 const Options& options) override {
@@ -57,7 +91,7 @@ class MemoryTable final : public Table {
     std::lock_guard lock(mu_);
     std::vector<std::string> keys;
     for (const auto& [k, e] : data_) {
-      if (!e.deleted) keys.push_back(k);
+      if (live(e)) keys.push_back(k);
     }
     return keys;  // std::map: already sorted
   }
@@ -71,7 +105,7 @@ class MemoryTable final : public Table {
       std::lock_guard lock(mu_);
       for (const auto& [k, e] : data_) {
         Id hash = Id::hash(k);
-        if (!e.deleted && scan_bucket(hash) >= cursor) live.emplace_back(hash, k);
+        if (this->live(e) && scan_bucket(hash) >= cursor) live.emplace_back(hash, k);
       }
     }
     std::sort(live.begin(), live.end());
@@ -92,6 +126,7 @@ class MemoryTable final : public Table {
     c.timestamp = it->second.timestamp;
     c.deleted = it->second.deleted;
     c.committed = true;
+    c.expires_ms = it->second.expires_ms;
     return {c};
   }
   int max_consistency() const override { return max_consistency_; }
@@ -110,7 +145,18 @@ class MemoryTable final : public Table {
     std::string value;
     std::int64_t timestamp = 0;
     bool deleted = false;
+    std::int64_t expires_ms = 0;
   };
+
+  static std::int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+  // REQUIRES: mu_.
+  bool live(const Entry& e) const {
+    return !e.deleted && (e.expires_ms == 0 || e.expires_ms > now_ms_());
+  }
 
   Status check(std::string_view key, const Options& options) const {
     if (key.empty()) return Status::InvalidArgument("key must not be empty");
@@ -125,26 +171,40 @@ class MemoryTable final : public Table {
     return Status::Ok();
   }
 
-  Status write(std::string_view key, std::string_view value, bool deleted, const Options& options) {
-    if (Status s = check(key, options); !s.ok()) return s;
+  // Stores a version of `key` and runs the write hooks.
+  Status commit(std::string_view key, std::string_view value, bool deleted,
+                std::int64_t expires_ms) {
     WriteEvent event;
     {
       std::lock_guard lock(mu_);
-      Entry& e = data_[std::string(key)];
-      e.value = deleted ? std::string() : std::string(value);
-      e.deleted = deleted;
-      e.timestamp = ++clock_;
-      event.key = std::string(key);
-      event.value = e.value;
-      event.deleted = deleted;
-      event.timestamp = e.timestamp;
+      event = store_locked(key, value, deleted, expires_ms);
     }
+    run_hooks(event);
+    return Status::Ok();
+  }
+  // Stores a version of `key`; returns its write event. REQUIRES: mu_.
+  WriteEvent store_locked(std::string_view key, std::string_view value, bool deleted,
+                          std::int64_t expires_ms) {
+    Entry& e = data_[std::string(key)];
+    e.value = deleted ? std::string() : std::string(value);
+    e.deleted = deleted;
+    e.expires_ms = deleted ? 0 : expires_ms;
+    e.timestamp = ++clock_;
+    WriteEvent event;
+    event.key = std::string(key);
+    event.value = e.value;
+    event.deleted = deleted;
+    event.timestamp = e.timestamp;
+    event.expires_ms = e.expires_ms;
+    return event;
+  }
+  void run_hooks(const WriteEvent& event) {
     std::lock_guard lock(hooks_mu_);
     for (const auto& [id, hook] : hooks_) hook(event);
-    return Status::Ok();
   }
 
   const int max_consistency_;
+  const Clock now_ms_;
   mutable std::mutex mu_;
   std::map<std::string, Entry> data_;  // GUARDED_BY(mu_)
   std::int64_t clock_ = 0;             // GUARDED_BY(mu_)

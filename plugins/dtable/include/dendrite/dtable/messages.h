@@ -1,6 +1,6 @@
 // Message types and reply codes of the dtable wire protocol (proto/dtable.proto).
 // Types 0x20-0x29 and 0x30 are the original fastfn/dendrite's (same numbers and
-// fields); 0x2A-0x2E are ours. Every request names its `dest` vnode; a request
+// fields); 0x2A-0x2F are ours. Every request names its `dest` vnode; a request
 // about a key sent to a vnode that is not the key's primary gets an Err reply
 // whose text starts with kWrongOwnerText (see below).
 #pragma once
@@ -50,6 +50,10 @@ inline constexpr MessageType kReplicaDigest = 0x2D;
 // Ours. anyone -> host: back up the host's tables into a directory there.
 // PBDTableCheckpoint -> Response.
 inline constexpr MessageType kCheckpoint = 0x2E;
+// Ours. client -> primary: a write decided at the primary against the key's
+// current value (dtable/mutation.h). PBDTableMutate -> Response (applied,
+// the previous and the resulting value as asked).
+inline constexpr MessageType kMutate = 0x2F;
 // replica -> new primary: promote an item. PBDTablePromoteKey -> Response.
 inline constexpr MessageType kPromoteKey = 0x30;
 }  // namespace msg
