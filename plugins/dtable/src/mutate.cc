@@ -100,6 +100,16 @@ void decide_and_write(const std::shared_ptr<Context>& ctx, VnodeState& v, std::s
     item.expires_ms = decision->deleted ? 0 : decision->expires_ms;
     return true;
   };
+  // A copy in v's replica table newer than its primary copy (a promotion
+  // under way after a failover) is what the ring holds: reads count it, and
+  // so must the decision. Adopted first, as a read-through adopts.
+  if (auto copy = v.replica.get(hash)) {
+    auto held = v.primary.newest(hash);
+    if (!held || copy->timestamp > held->timestamp) {
+      ctx->clock->observe(copy->timestamp);
+      v.primary.put(*copy, /*committed=*/true);
+    }
+  }
   std::vector<Item> items(1);
   items[0].key = std::move(key);
   items[0].hash = hash;
@@ -122,13 +132,19 @@ void primary_mutate_async(const std::shared_ptr<Context>& ctx, VnodeState& v, st
     return decide_and_write(ctx, v, std::move(key), hash, m, min_acks, std::move(done));
   // A read first: it asks the previous holders for a key v lacks and adopts
   // what they hold, so the decision below sees it.
-  primary_read_async(ctx, v, {hash}, 1,
-                     [ctx, &v, key = std::move(key), hash, m = std::move(m), min_acks,
-                      done = std::move(done)](std::vector<ReadOutcome> read) mutable {
-                       const ReadOutcome& r = read.at(0);
-                       if (r.code != kCodeOk) return done({r.code, r.error, {}});
-                       decide_and_write(ctx, v, std::move(key), hash, m, min_acks, std::move(done));
-                     });
+  primary_read_async(
+      ctx, v, {hash}, 1,
+      [ctx, &v, key = std::move(key), hash, m = std::move(m), min_acks,
+       done = std::move(done)](std::vector<ReadOutcome> read) mutable {
+        const ReadOutcome& r = read.at(0);
+        if (r.code != kCodeOk) return done({r.code, r.error, {}});
+        // The ring may have changed while the previous holders answered.
+        VnodeState* owner = ctx->owner_for(hash, &v);
+        if (owner == nullptr)
+          return done({kCodeWrongOwner, ctx->wrong_owner_text(hash, v.self), {}});
+        decide_and_write(ctx, *owner, std::move(key), hash, m, min_acks, std::move(done));
+      },
+      /*strict=*/true);
 }
 
 }  // namespace dendrite::dtable

@@ -278,6 +278,8 @@ struct ReadOp {
   int n = 1;
   std::vector<std::optional<Item>> local;  // what v holds (or learnt while settling)
   ReadDone done;
+  bool strict = false;
+  std::vector<bool> unsure;  // with `strict`: misses the read-through could not settle
 
   // Step 1: while v settles, asks the previous holders of its range (the
   // successor's primary table and v's replica vnodes' replica tables) for the
@@ -288,6 +290,7 @@ struct ReadOp {
     VnodeState& v = *op->v;
     std::vector<std::pair<std::string, Message>> requests;
     std::vector<std::size_t> owner;  // request -> index into hashes
+    std::vector<bool> from_succ;     // request -> asks the previous primary
     std::vector<Vnode> succs = ctx->host.successors(v.self.id);
     VnodeState* local_succ = nullptr;
     std::optional<Vnode> remote_succ;
@@ -305,27 +308,42 @@ struct ReadOp {
         requests.emplace_back(remote_succ->host,
                               get_item_request(*remote_succ, op->hashes[i], GetMode::kPeek, 1));
         owner.push_back(i);
+        from_succ.push_back(true);
       }
       for (const Vnode& r : replicas) {
         if (remote_succ && r == *remote_succ) continue;
         requests.emplace_back(r.host, get_item_request(r, op->hashes[i], GetMode::kReplica, 1));
         owner.push_back(i);
+        from_succ.push_back(false);
       }
     }
-    ctx->call_all_async(std::move(requests), [op, misses, owner = std::move(owner)](
-                                                 std::vector<Result<Message>> replies) {
-      for (std::size_t k = 0; k < replies.size(); ++k) {
-        auto item = item_from_reply(replies[k]);
-        if (item.ok()) op->local[owner[k]] = newer(op->local[owner[k]], *item);
-      }
-      for (std::size_t i : misses) {
-        if (op->local[i]) {
-          op->ctx->clock->observe(op->local[i]->timestamp);
-          op->v->primary.put(*op->local[i], /*committed=*/true);
-        }
-      }
-      read_copies(op);
-    });
+    ctx->call_all_async(std::move(requests),
+                        [op, misses, owner = std::move(owner),
+                         from_succ = std::move(from_succ)](std::vector<Result<Message>> replies) {
+                          std::vector<int> answered(op->hashes.size(), 0),
+                              asked(op->hashes.size(), 0);
+                          op->unsure.assign(op->hashes.size(), false);
+                          for (std::size_t k = 0; k < replies.size(); ++k) {
+                            ++asked[owner[k]];
+                            auto item = item_from_reply(replies[k]);
+                            if (item.ok()) {
+                              ++answered[owner[k]];
+                              op->local[owner[k]] = newer(op->local[owner[k]], *item);
+                            } else if (from_succ[k]) {
+                              op->unsure[owner[k]] = true;
+                            }
+                          }
+                          for (std::size_t i : misses) {
+                            if (asked[i] > 0 && answered[i] == 0) op->unsure[i] = true;
+                          }
+                          for (std::size_t i : misses) {
+                            if (op->local[i]) {
+                              op->ctx->clock->observe(op->local[i]->timestamp);
+                              op->v->primary.put(*op->local[i], /*committed=*/true);
+                            }
+                          }
+                          read_copies(op);
+                        });
   }
 
   // Step 2: with n > 1, reads n - 1 replicas as well; the newest wins and stale
@@ -333,7 +351,16 @@ struct ReadOp {
   static void read_copies(const std::shared_ptr<ReadOp>& op) {
     std::vector<ReadOutcome> out(op->hashes.size());
     if (op->n == 1) {
-      for (std::size_t i = 0; i < out.size(); ++i) out[i].item = op->local[i];
+      for (std::size_t i = 0; i < out.size(); ++i) {
+        if (op->strict && i < op->unsure.size() && op->unsure[i] && !op->local[i]) {
+          out[i] = ReadOutcome{kCodeUnavailable,
+                               "a previous holder of the key did not answer while its new "
+                               "primary settles; try again",
+                               std::nullopt};
+        } else {
+          out[i].item = op->local[i];
+        }
+      }
       return op->done(std::move(out));
     }
     const auto& ctx = op->ctx;
@@ -408,8 +435,10 @@ struct ReadOp {
 }  // namespace
 
 void primary_read_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
-                        const std::vector<Id>& hashes, int consistency, ReadDone done) {
+                        const std::vector<Id>& hashes, int consistency, ReadDone done,
+                        bool strict) {
   auto op = std::make_shared<ReadOp>();
+  op->strict = strict && consistency <= 1;
   op->ctx = ctx;
   op->v = &v;
   op->hashes = hashes;

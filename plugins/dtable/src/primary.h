@@ -64,8 +64,12 @@ using ReadDone = std::function<void(std::vector<ReadOutcome>)>;
 // after a change of ownership, misses ask the previous holders. Returns without
 // waiting: `done` runs exactly once, on this thread when no other node must be
 // asked, else on the host thread that delivers the last answer. Thread-safe.
+// `strict` (consistency 1 only): a miss whose previous holder (v's
+// successor) did not answer, or that no holder asked answered, is
+// kCodeUnavailable instead of "absent" (a decision must not rest on it).
 void primary_read_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
-                        const std::vector<Id>& hashes, int consistency, ReadDone done);
+                        const std::vector<Id>& hashes, int consistency, ReadDone done,
+                        bool strict = false);
 
 // primary_read_async() that waits for the outcomes. Must not be called from a
 // host callback.

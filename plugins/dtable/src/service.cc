@@ -129,7 +129,7 @@ Status TableService::write(std::string_view key, std::string_view value, bool de
         to_pb(primary, req.mutable_dest());
         return pack(msg::kSetItem, req);
       },
-      options);
+      options, /*repeatable=*/true);
   if (!r.ok()) return r.status();
   return r->ok() ? Status::Ok() : status_of(r->code(), r->error());
 }
@@ -151,16 +151,19 @@ Result<MutationResult> TableService::mutate(std::string_view key, const Mutation
         to_pb(primary, req.mutable_dest());
         return pack(msg::kMutate, req);
       },
-      options);
+      options, /*repeatable=*/false);
   if (!r.ok()) return r.status();
   if (!r->ok()) return status_of(r->code(), r->error());
   return mutation_result_from_pb(r->mutation());
 }
 
 Result<pb::PBDTableResponse> TableService::ask_primary(
-    const Id& hash, const std::function<Message(const Vnode&)>& request, const Options& options) {
-  // The primary waits up to one timeout for its replicas before it answers.
-  const Milliseconds limit = timeout(options) + ctx_->timeout() + Milliseconds(100);
+    const Id& hash, const std::function<Message(const Vnode&)>& request, const Options& options,
+    bool repeatable) {
+  // The primary waits up to one timeout for its replicas before it answers
+  // (and a mutation may first read the key through from its previous holders).
+  const Milliseconds limit =
+      (repeatable ? 1 : 2) * timeout(options) + ctx_->timeout() + Milliseconds(100);
   Status last = Status::Unavailable("no attempt made");
   for (Attempts attempts(timeout(options)); attempts.next();) {
     auto primary = route(hash, attempts.retry());
@@ -171,14 +174,23 @@ Result<pb::PBDTableResponse> TableService::ask_primary(
     auto reply = ctx_->call_in_turn(primary->host, request(*primary), limit);
     if (!reply.ok()) {
       last = reply.status();
+      if (!repeatable) {
+        // It may have been applied: sending it again could apply it twice.
+        return Status::Timeout("no answer from the key's primary " + primary->host +
+                               ": the request may or may not have been applied (" + last.message() +
+                               ")");
+      }
       continue;
     }
     if (Status e = error_of(*reply); !e.ok()) {
+      // Err replies come before anything is written (a decode error, a wrong
+      // owner, a plugin not serving the type): safe to send again.
       last = e;
-      if (e.message().find("unknown message type") != std::string::npos) {
+      if (ctx_->host.peer_dialect(primary->host) == PeerDialect::kOriginal &&
+          e.message().find("unknown message type") != std::string::npos) {
         return Status::Unavailable(
             "the key's primary " + primary->host +
-            " does not take this request (an original node?): " + e.message());
+            " is an original node, which does not take this request: " + e.message());
       }
       continue;
     }

@@ -70,13 +70,15 @@ class TableService final : public Table {
   std::set<std::string> owners_of(const Id& from, const Id& to) const;
   Status write(std::string_view key, std::string_view value, bool deleted, const Options& options);
   // Sends request(primary) to the key's primary, routing again while the
-  // ring changes (wrong owner, no answer), within the options' timeout. The
-  // primary's Response (ok or a failure other than wrong owner), else the
-  // last error; Unavailable naming the host when the primary does not know
-  // the request's type.
+  // ring changes (wrong owner, an Err reply; no answer too when
+  // `repeatable`), within the options' timeout. The primary's Response (ok
+  // or a failure other than wrong owner), else the last error; Unavailable
+  // naming the host when it is an original node that does not know the
+  // type; Timeout ("may or may not have been applied") when a request that
+  // is not `repeatable` got no answer.
   Result<pb::PBDTableResponse> ask_primary(const Id& hash,
                                            const std::function<Message(const Vnode&)>& request,
-                                           const Options& options);
+                                           const Options& options, bool repeatable);
   // Reads the replicas of `primary` for `hash`: newest wins, `need` answers.
   Result<std::optional<Item>> read_replicas(const Vnode& primary, const Id& hash, int need,
                                             const Options& options);

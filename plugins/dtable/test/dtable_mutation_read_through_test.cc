@@ -104,6 +104,55 @@ TEST_P(DtableMutationReadThroughTest, ASettlingPrimaryReadsThePreviousHoldersFir
   dtable.stop();
 }
 
+// After a failover the new primary's copy of a key can still sit in its
+// replica table (the promotion is under way): the decision counts it, as
+// reads do, so the counter goes on from it.
+TEST(DtableMutationPromotionTest, AMutationCountsTheCopyInTheReplicaTable) {
+  FakeHost host(kHost, 2);
+  host.set_replicas(1);
+  std::vector<Vnode> ring = vnodes_of(kHost);
+  for (const Vnode& v : vnodes_of(kPeer)) ring.push_back(v);
+  std::sort(ring.begin(), ring.end(), [](const Vnode& a, const Vnode& b) { return a.id < b.id; });
+  host.set_ring(ring);
+  host.set_responder([&](const std::string&, const Message&) -> Result<Message> {
+    ::dtable::PBDTableResponse ok;
+    ok.set_ok(true);
+    return pack(dmsg::kResponse, ok);
+  });
+  DtableOnFakeHost dtable(host);  // settle_ms 0: no read-through
+  ASSERT_TRUE(dtable.start().ok());
+  const std::string key = key_owned_by(host, kHost);
+  ASSERT_FALSE(key.empty());
+  auto owner = host.lookup(1, Id::hash(key));
+  ASSERT_TRUE(owner.ok());
+  // The dead master's replica write of the key, into the owner's replica table.
+  ::dtable::PBDTableSetItem set;
+  to_pb(owner->front(), set.mutable_dest());
+  auto* item = set.mutable_item();
+  item->set_key(key);
+  item->set_val("41");
+  item->set_timestamp(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count());
+  to_pb(vnodes_of(kPeer)[0], item->mutable_replicainfo()->mutable_master());
+  to_pb(owner->front(), item->mutable_replicainfo()->add_vnodes());
+  Result<Message> stored = dtable.hook_for(dmsg::kSetReplica)->handle(pack(dmsg::kSetReplica, set));
+  ASSERT_TRUE(stored.ok());
+
+  ::dtable::PBDTableMutate req;
+  to_pb(owner->front(), req.mutable_dest());
+  req.set_key(key);
+  req.set_op(static_cast<int>(dtable::Mutation::Op::kIncrBy));
+  req.set_delta(1);
+  Result<Message> reply = dtable.hook_for(dmsg::kMutate)->handle(pack(dmsg::kMutate, req));
+  ASSERT_TRUE(reply.ok()) << reply.status().to_string();
+  auto r = unpack<::dtable::PBDTableResponse>(*reply, dmsg::kResponse);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->ok()) << r->error();
+  EXPECT_EQ(r->mutation().number(), "42");
+  dtable.stop();
+}
+
 INSTANTIATE_TEST_SUITE_P(Settling, DtableMutationReadThroughTest, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "settling" : "settled"; });
 

@@ -103,6 +103,9 @@ TEST(DtableMutationRulesTest, CountersFollowRedisSyntaxAndLimits) {
   EXPECT_EQ(on(incrf("one"), "1").error, std::string(kNotAFloat));
   EXPECT_EQ(on(incrf("1"), " 1").error, std::string(kNotAFloat));
   EXPECT_EQ(on(incrf("inf"), "1").error, std::string(kNotFinite));
+  EXPECT_EQ(on(incrf("1e-5000"), "1").error, std::string(kNotAFloat));  // out of range
+  EXPECT_EQ(on(incrf("1e5000"), "1").error, std::string(kNotAFloat));
+  EXPECT_EQ(on(incrf("1.7e308"), "1.7e308").value.substr(0, 5), "34000");  // long double
 }
 
 TEST(DtableMutationRulesTest, AppendBuildsOnTheValueOrStartsOne) {

@@ -150,8 +150,10 @@ class Table {
   // ids are ignored.
   virtual void remove_write_hook(HookId id) = 0;
 
-  // Added after the functions above (a consumer built against an older
-  // header keeps calling the right ones: new virtual functions go last).
+  // Added after the functions above: new virtual functions go last, so the
+  // existing ones keep their places in the virtual table. (That alone does
+  // not make old consumers safe: StoredCopy and WriteEvent grew too; rebuild
+  // consumers against the header of the dtable they load.)
   // get() with the value's expiry.
   virtual Result<ValueWithExpiry> get_entry(std::string_view key, const Options& options) = 0;
   // Applies `m` to `key` at its primary (Mutation). Errors as set()'s, and

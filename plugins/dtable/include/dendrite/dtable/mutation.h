@@ -4,6 +4,7 @@
 // primary and MemoryTable run. Header-only, standard library only.
 #pragma once
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
@@ -26,8 +27,10 @@ namespace dendrite::dtable {
 // mutation decided on it stays). An expired value counts as absent.
 struct Mutation {
   enum class Op : std::uint8_t {
-    kSet,          // the value becomes `operand`
-    kDelete,       // the key is deleted (absent: nothing written)
+    kSet,     // the value becomes `operand`
+    kDelete,  // the key is deleted (absent: nothing written)
+    // kAppend and the increments usually keep the value's expiry (as Redis's
+    // APPEND and INCR do): pass Expiry::kKeep; the default kNone clears it.
     kAppend,       // `operand` appended to the value (absent: the value is `operand`)
     kIncrBy,       // the value, a decimal signed 64-bit integer (absent: 0), plus `delta`
     kIncrByFloat,  // the value, a decimal number (absent: 0), plus `operand` (decimal)
@@ -92,11 +95,10 @@ inline constexpr std::string_view kNotAFloat = "value is not a valid float";
 inline constexpr std::string_view kOverflow = "increment or decrement would overflow";
 inline constexpr std::string_view kNotFinite = "increment would produce NaN or Infinity";
 
-namespace mutation_detail {
-
 // A decimal signed 64-bit integer in its one canonical spelling (no sign
-// but '-', no leading zeros, no spaces), as Redis reads counters.
-inline std::optional<std::int64_t> parse_integer(std::string_view s) {
+// but '-', no leading zeros, no spaces), as Redis reads counters and
+// integer arguments.
+inline std::optional<std::int64_t> parse_decimal_integer(std::string_view s) {
   if (s.empty() || s.size() > 20) return std::nullopt;
   std::int64_t v = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -109,6 +111,8 @@ inline std::optional<std::int64_t> parse_integer(std::string_view s) {
   return v;
 }
 
+namespace mutation_detail {
+
 // A decimal number (strtold's syntax, nothing before or after it, not NaN).
 inline std::optional<long double> parse_float(std::string_view s) {
   if (s.empty() || s.size() > 5000) return std::nullopt;
@@ -117,8 +121,11 @@ inline std::optional<long double> parse_float(std::string_view s) {
       text[0] == '\f')
     return std::nullopt;
   char* end = nullptr;
+  errno = 0;
   const long double v = std::strtold(text.c_str(), &end);
   if (end != text.c_str() + text.size() || std::isnan(v)) return std::nullopt;
+  // Out of range (overflow to infinity or underflow to zero): refused.
+  if (errno == ERANGE && (std::isinf(v) || v == 0)) return std::nullopt;
   return v;
 }
 
@@ -192,7 +199,7 @@ inline MutationDecision decide_mutation(const Mutation& m, bool live, std::strin
     case Mutation::Op::kIncrBy: {
       std::int64_t base = 0;
       if (live) {
-        auto n = mutation_detail::parse_integer(value);
+        auto n = parse_decimal_integer(value);
         if (!n) {
           d.error = std::string(kNotAnInteger);
           return d;
