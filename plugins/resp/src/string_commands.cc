@@ -56,12 +56,7 @@ void cmd_get(Call& c) {
 
 void cmd_set(Call& c) {
   if (no_table(c)) return;
-  if (c.args.size() > 3) {
-    // Options (EX, PX, NX, XX, GET, ...) need expiry times and conditional
-    // writes at the primary, which dtable does not have yet.
-    c.reply.error("ERR SET option '" + c.args[3] + "' is not supported yet");
-    return;
-  }
+  if (c.args.size() > 3) return cmd_set_with_options(c);  // decided at the primary
   Status s = c.ctx.table->set(c.args[1], c.args[2], options_of(c));
   if (!s.ok()) return reply_status_error(c.reply, s);
   c.reply.simple("OK");
@@ -106,25 +101,21 @@ void cmd_mset(Call& c) {
   c.reply.simple("OK");
 }
 
-// DEL and UNLINK: deletes the keys that exist and counts them. The count and
-// the deletes are separate steps: a key written between them by another
-// client survives (as if that write came after the DEL).
+// DEL and UNLINK: each key's delete is decided at its primary (a mutation),
+// so the count is exact: a key counts when that delete found it live, and
+// nothing is written for an absent one.
 void cmd_del(Call& c) {
   if (no_table(c)) return;
   // Each key once: DEL k k deletes (and counts) k once, as Redis.
-  std::vector<std::string> keys;
   std::unordered_set<std::string_view> seen;
-  for (std::size_t i = 1; i < c.args.size(); ++i) {
-    if (seen.insert(c.args[i]).second) keys.push_back(c.args[i]);
-  }
-  auto values = read_keys(c, keys, /*count=*/false);
-  if (Status s = first_failure(values); !s.ok()) return reply_status_error(c.reply, s);
+  dtable::Mutation del;
+  del.op = dtable::Mutation::Op::kDelete;
   std::int64_t deleted = 0;
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (!values[i].ok()) continue;
-    Status s = c.ctx.table->del(keys[i], options_of(c));
-    if (!s.ok()) return reply_status_error(c.reply, s);
-    ++deleted;
+  for (std::size_t i = 1; i < c.args.size(); ++i) {
+    if (!seen.insert(c.args[i]).second) continue;
+    auto r = mutate(c, c.args[i], del);
+    if (!r) return;
+    deleted += r->applied ? 1 : 0;
   }
   c.reply.integer(deleted);
 }

@@ -435,11 +435,87 @@ print("ok")
   EXPECT_EQ(r.out, "ok\n") << r.err;
 }
 
+// redis-py through every node: conditional sets, counters from three
+// clients at once, expiries; then the host of a third of the primaries is
+// killed (-9) and, once the two others settled, the expired keys read as
+// absent through both (their replicas answer now), the later expiries and
+// the counters are unchanged.
+TEST_F(RespClientsTest, ExpiriesAndCountersHoldAcrossAFailover) {
+  const std::string before = dir_.write("before.py", R"PY(
+import sys, threading, time
+import redis
+
+clients = [redis.Redis(host="127.0.0.1", port=int(p), socket_timeout=30) for p in sys.argv[1:]]
+a, b, c = clients
+assert a.set("t:nx", "first", nx=True) is True
+assert b.set("t:nx", "second", nx=True) is None
+assert c.set("t:xx", "x", xx=True) is None
+assert a.set("t:nx", "third", xx=True, get=True) == b"first"
+assert b.setnx("t:nx", "no") is False
+assert c.append("t:nx", "-more") == 10
+assert a.getdel("t:nx") == b"third-more"
+assert b.get("t:nx") is None
+assert c.incrbyfloat("t:f", "2.5") == 2.5
+for i in range(40):
+    clients[i % 3].set(f"t:short:{i}", "s", px=4000)
+    clients[(i + 1) % 3].setex(f"t:long:{i}", 3600, "l")
+assert 3590 <= a.ttl("t:long:0") <= 3600
+assert 0 < b.pttl("t:short:0") <= 4000
+assert c.persist("t:long:1") is True and a.ttl("t:long:1") == -1
+assert b.expire("t:long:1", 3600, nx=True) is True
+
+def count(client):
+    for _ in range(100):
+        for k in range(5):
+            client.incr(f"t:ctr:{k}")
+
+threads = [threading.Thread(target=count, args=(cl,)) for cl in clients]
+for t in threads: t.start()
+for t in threads: t.join()
+assert [int(a.get(f"t:ctr:{k}")) for k in range(5)] == [300] * 5
+print(int(time.time() * 1000) + 4000)
+)PY");
+  const std::string after = dir_.write("after.py", R"PY(
+import sys, time
+import redis
+
+expiry_ms = int(sys.argv[1])
+clients = [redis.Redis(host="127.0.0.1", port=int(p), socket_timeout=30) for p in sys.argv[2:]]
+while time.time() * 1000 < expiry_ms + 100:
+    time.sleep(0.05)
+for n, cl in enumerate(clients):
+    for i in range(40):
+        assert cl.get(f"t:short:{i}") is None, (n, i)
+        assert cl.ttl(f"t:short:{i}") == -2, (n, i)
+        assert cl.get(f"t:long:{i}") == b"l", (n, i)
+        assert 3500 <= cl.ttl(f"t:long:{i}") <= 3600, (n, i, cl.ttl(f"t:long:{i}"))
+    # (each client adds one to the first counter after checking)
+    assert [int(cl.get(f"t:ctr:{k}")) for k in range(5)] == [300 + n] + [300] * 4, n
+    assert cl.incr("t:ctr:0") == 301 + n
+    assert not [k for k in cl.scan_iter("t:short:*")], n
+print("ok")
+)PY");
+  auto r = run({"/usr/bin/python3", before, std::to_string(port("a")), std::to_string(port("b")),
+                std::to_string(port("c"))},
+               dir_.path(), 120s);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const std::string expiry = r.out.substr(0, r.out.find('\n'));
+  nodes_.at("c").process->signal(SIGKILL);
+  ASSERT_TRUE(nodes_.at("c").process->wait_for(kSettle).has_value());
+  nodes_.erase("c");
+  ASSERT_TRUE(ring_settled({nodes_.at("a").address, nodes_.at("b").address}, kVnodes,
+                           kNumSuccessors, kSettle, kPoll));
+  r = run({"/usr/bin/python3", after, expiry, std::to_string(port("a")), std::to_string(port("b"))},
+          dir_.path(), 120s);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, "ok\n") << r.err;
+}
+
 TEST_F(RespClientsTest, RedisBenchmarkCompletesWithoutErrors) {
   auto r = shell("redis-benchmark -p " + std::to_string(port("a")) +
-                 " -t ping,set,get,mset -n 2000 -c 8 -q 2>&1");
+                 " -t ping,set,get,incr,mset -n 2000 -c 8 -q 2>&1");
   EXPECT_EQ(r.code, 0) << r.out;
-  for (const char* test : {"PING_INLINE", "PING_MBULK", "SET", "GET", "MSET (10 keys)"}) {
+  for (const char* test : {"PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET (10 keys)"}) {
     EXPECT_NE(r.out.find(std::string(test) + ": "), std::string::npos) << test << "\n" << r.out;
   }
   EXPECT_EQ(r.out.find("ERR"), std::string::npos) << r.out;

@@ -2,6 +2,7 @@
 // byte as Redis gives them, in RESP2 and RESP3, and the session changes.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -62,7 +63,15 @@ class RespCommandsTest : public ::testing::Test {
     return out;
   }
 
-  std::shared_ptr<dtable::MemoryTable> table_ = std::make_shared<dtable::MemoryTable>(3);
+  // The table's clock: the wall clock (which the commands' relative
+  // expiries start from) plus `ahead_ms_`, which a test moves forward.
+  std::int64_t ahead_ms_ = 0;
+  std::shared_ptr<dtable::MemoryTable> table_ = std::make_shared<dtable::MemoryTable>(3, [this] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count() +
+           ahead_ms_;
+  });
   FakeClients clients_;
   ServerStats stats_;
   CommandContext ctx_;
@@ -235,9 +244,95 @@ TEST_F(RespCommandsTest, InfoHasItsSections) {
   EXPECT_NE(one.find("# Keyspace"), std::string::npos);
 }
 
-TEST_F(RespCommandsTest, SetOptionsAreRefusedByName) {
-  EXPECT_EQ(run({"SET", "k", "v", "EX", "10"}), "-ERR SET option 'EX' is not supported yet\r\n");
-  EXPECT_EQ(run({"GET", "k"}), "$-1\r\n");
+TEST_F(RespCommandsTest, SetOptionsAndConditionalSets) {
+  EXPECT_EQ(run({"SET", "k", "v", "NX"}), "+OK\r\n");
+  EXPECT_EQ(run({"SET", "k", "w", "NX"}), "$-1\r\n");
+  EXPECT_EQ(run({"SET", "k", "w", "XX", "GET"}), "$1\r\nv\r\n");
+  EXPECT_EQ(run({"SET", "x", "w", "XX"}), "$-1\r\n");
+  EXPECT_EQ(run({"SET", "x", "w", "GET"}), "$-1\r\n");
+  EXPECT_EQ(run({"GET", "x"}), "$1\r\nw\r\n");
+  EXPECT_EQ(run({"SETNX", "x", "z"}), ":0\r\n");
+  EXPECT_EQ(run({"SETNX", "y", "z"}), ":1\r\n");
+  EXPECT_EQ(run({"SET", "k", "v", "NX", "XX"}), "-ERR syntax error\r\n");
+  EXPECT_EQ(run({"SET", "k", "v", "EX", "1", "PX", "5"}), "-ERR syntax error\r\n");
+  EXPECT_EQ(run({"SET", "k", "v", "EX"}), "-ERR syntax error\r\n");
+  EXPECT_EQ(run({"SET", "k", "v", "BOGUS"}), "-ERR syntax error\r\n");
+  EXPECT_EQ(run({"SET", "k", "v", "EX", "x"}), "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(run({"SET", "k", "v", "EX", "0"}), "-ERR invalid expire time in 'set' command\r\n");
+  EXPECT_EQ(run({"SETEX", "k", "-1", "v"}), "-ERR invalid expire time in 'setex' command\r\n");
+  EXPECT_EQ(run({"SET", "k", "v", "EX", "9223372036854775807"}),
+            "-ERR invalid expire time in 'set' command\r\n");
+  EXPECT_EQ(run({"GET", "k"}), "$1\r\nw\r\n");  // nothing written by the refusals
+  EXPECT_EQ(run({"GETDEL", "k"}), "$1\r\nw\r\n");
+  EXPECT_EQ(run({"GETDEL", "k"}), "$-1\r\n");
+  EXPECT_EQ(run({"DEL", "x", "y", "x", "none"}), ":2\r\n");
+}
+
+TEST_F(RespCommandsTest, ExpiriesAreSetReadAndHonoured) {
+  EXPECT_EQ(run({"SET", "k", "v", "EX", "100"}), "+OK\r\n");
+  EXPECT_EQ(run({"TTL", "k"}), ":100\r\n");
+  EXPECT_EQ(run({"TTL", "none"}), ":-2\r\n");
+  EXPECT_EQ(run({"SET", "k", "w", "KEEPTTL"}), "+OK\r\n");
+  EXPECT_EQ(run({"TTL", "k"}), ":100\r\n");
+  EXPECT_EQ(run({"SET", "k", "w"}), "+OK\r\n");  // a plain SET clears it
+  EXPECT_EQ(run({"TTL", "k"}), ":-1\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "100", "GT"}), ":0\r\n");  // none = infinitely late
+  EXPECT_EQ(run({"EXPIRE", "k", "100", "XX"}), ":0\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "100", "NX"}), ":1\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "50", "GT"}), ":0\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "50", "LT"}), ":1\r\n");
+  EXPECT_EQ(run({"TTL", "k"}), ":50\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "5", "NX", "XX"}),
+            "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "5", "SOON"}), "-ERR Unsupported option SOON\r\n");
+  EXPECT_EQ(run({"PERSIST", "k"}), ":1\r\n");
+  EXPECT_EQ(run({"PERSIST", "k"}), ":0\r\n");
+  EXPECT_EQ(run({"PTTL", "k"}), ":-1\r\n");
+  EXPECT_EQ(run({"GETEX", "k", "PX", "2000"}), "$1\r\nw\r\n");
+  EXPECT_EQ(run({"TTL", "k"}), ":2\r\n");
+  EXPECT_EQ(run({"PEXPIREAT", "k", "4102444800000"}), ":1\r\n");  // 2100-01-01
+  EXPECT_EQ(run({"EXPIRETIME", "k"}), ":4102444800\r\n");
+  EXPECT_EQ(run({"PEXPIRETIME", "k"}), ":4102444800000\r\n");
+  EXPECT_EQ(run({"GETEX", "k", "PERSIST"}), "$1\r\nw\r\n");
+  EXPECT_EQ(run({"TTL", "k"}), ":-1\r\n");
+  EXPECT_EQ(run({"EXPIRE", "none", "10"}), ":0\r\n");
+  // Time passes (the table's clock): gone at its expiry, for every command.
+  EXPECT_EQ(run({"SETEX", "s", "10", "v"}), "+OK\r\n");
+  EXPECT_EQ(run({"PSETEX", "p", "10000", "v"}), "+OK\r\n");
+  ahead_ms_ = 10'001;
+  for (const char* key : {"s", "p"}) {
+    EXPECT_EQ(run({"GET", key}), "$-1\r\n") << key;
+    EXPECT_EQ(run({"EXISTS", key}), ":0\r\n") << key;
+    EXPECT_EQ(run({"TTL", key}), ":-2\r\n") << key;
+    EXPECT_EQ(run({"SETNX", key, "again"}), ":1\r\n") << key;  // expired = absent
+  }
+  // An expiry in the past deletes at once.
+  EXPECT_EQ(run({"EXPIRE", "s", "-5"}), ":1\r\n");
+  EXPECT_EQ(run({"GET", "s"}), "$-1\r\n");
+  EXPECT_EQ(run({"SET", "e", "v", "EXAT", "1"}), "+OK\r\n");
+  EXPECT_EQ(run({"GET", "e"}), "$-1\r\n");
+}
+
+TEST_F(RespCommandsTest, CountersAndAppendFollowRedis) {
+  EXPECT_EQ(run({"INCR", "n"}), ":1\r\n");
+  EXPECT_EQ(run({"INCRBY", "n", "41"}), ":42\r\n");
+  EXPECT_EQ(run({"DECR", "n"}), ":41\r\n");
+  EXPECT_EQ(run({"DECRBY", "n", "-9"}), ":50\r\n");
+  EXPECT_EQ(run({"DECRBY", "n", "-9223372036854775808"}), "-ERR decrement would overflow\r\n");
+  EXPECT_EQ(run({"INCRBY", "n", "x"}), "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(run({"INCRBY", "n", "9223372036854775807"}),
+            "-ERR increment or decrement would overflow\r\n");
+  EXPECT_EQ(run({"INCRBYFLOAT", "n", "0.25"}), "$5\r\n50.25\r\n");
+  EXPECT_EQ(run({"INCR", "n"}), "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(run({"INCRBYFLOAT", "n", "x"}), "-ERR value is not a valid float\r\n");
+  EXPECT_EQ(run({"GET", "n"}), "$5\r\n50.25\r\n");
+  // A counter keeps its expiry.
+  EXPECT_EQ(run({"SET", "c", "1", "EX", "100"}), "+OK\r\n");
+  EXPECT_EQ(run({"INCR", "c"}), ":2\r\n");
+  EXPECT_EQ(run({"TTL", "c"}), ":100\r\n");
+  EXPECT_EQ(run({"APPEND", "a", "ab"}), ":2\r\n");
+  EXPECT_EQ(run({"APPEND", "a", "cde"}), ":5\r\n");
+  EXPECT_EQ(run({"GET", "a"}), "$5\r\nabcde\r\n");
 }
 
 TEST_F(RespCommandsTest, PipelinedGetsAndSetsCoalesceIntoOneCallEachAnsweredAlone) {

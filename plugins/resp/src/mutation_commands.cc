@@ -1,0 +1,260 @@
+// Commands that dtable decides at the key's primary (Table::mutate): SET with
+// its options, SETNX, SETEX, PSETEX, GETDEL, GETEX, APPEND and the INCR
+// family. Each is one mutation, atomic at the primary. They run on worker
+// threads (blocking Table calls).
+#include <cctype>
+#include <chrono>
+#include <limits>
+
+#include "handlers.h"
+
+namespace dendrite::resp {
+namespace {
+
+using dtable::Mutation;
+
+// SET's and GETEX's expiry options; what was given.
+struct ExpiryOption {
+  bool given = false;
+  bool keep = false;     // KEEPTTL
+  bool persist = false;  // PERSIST (GETEX)
+  std::int64_t at_ms = 0;
+};
+
+// Parses the expiry option at args[i] (EX, PX, EXAT, PXAT: with a value at
+// args[i + 1]; KEEPTTL when `keepttl_ok`, PERSIST when `persist_ok`).
+// Returns how many arguments it took (0: not an expiry option), or -1 after
+// writing the error reply.
+int parse_expiry_option(Call& c, std::size_t i, bool keepttl_ok, bool persist_ok,
+                        ExpiryOption& out) {
+  const std::string& a = c.args[i];
+  const bool ex = iequals(a, "ex"), px = iequals(a, "px"), exat = iequals(a, "exat"),
+             pxat = iequals(a, "pxat");
+  const bool keep = keepttl_ok && iequals(a, "keepttl");
+  const bool persist = persist_ok && iequals(a, "persist");
+  if (!(ex || px || exat || pxat || keep || persist)) return 0;
+  if (out.given) {
+    reply_syntax_error(c.reply);
+    return -1;
+  }
+  out.given = true;
+  if (keep || persist) {
+    out.keep = keep;
+    out.persist = persist;
+    return 1;
+  }
+  if (i + 1 >= c.args.size()) {
+    reply_syntax_error(c.reply);
+    return -1;
+  }
+  auto at = expiry_arg(c, c.args[i + 1], ex || exat, ex || px, /*positive=*/true);
+  if (!at) return -1;
+  out.at_ms = *at;
+  return 2;
+}
+
+void set_expiry(Mutation& m, const ExpiryOption& e) {
+  if (e.keep) {
+    m.expiry = Mutation::Expiry::kKeep;
+  } else if (e.given && !e.persist) {
+    m.expiry = Mutation::Expiry::kAt;
+    m.expires_ms = e.at_ms;
+  }
+}
+
+// INCRBY with `delta` (all four integer commands).
+void incr_by(Call& c, std::int64_t delta) {
+  if (no_table(c)) return;
+  Mutation m;
+  m.op = Mutation::Op::kIncrBy;
+  m.delta = delta;
+  m.expiry = Mutation::Expiry::kKeep;  // Redis keeps a counter's expiry
+  auto r = mutate(c, c.args[1], m);
+  if (!r) return;
+  auto n = parse_int(r->number);
+  if (!n) {
+    c.reply.error("ERR the primary answered no number");
+    return;
+  }
+  c.reply.integer(*n);
+}
+
+// A plain or conditional set with an optional expiry; `nx_reply_int`
+// answers :1/:0 (SETNX) instead of OK/nil.
+void set_value(Call& c, const std::string& key, const std::string& value, Mutation::If cond,
+               const ExpiryOption& expiry, bool get, bool int_reply) {
+  Mutation m;
+  m.operand = value;
+  m.condition = cond;
+  m.want_previous = get;
+  set_expiry(m, expiry);
+  auto r = mutate(c, key, m);
+  if (!r) return;
+  if (int_reply) return c.reply.integer(r->applied ? 1 : 0);
+  if (get) return r->existed ? c.reply.bulk(r->previous) : c.reply.null();
+  if (r->applied) return c.reply.simple("OK");
+  c.reply.null();
+}
+
+}  // namespace
+
+std::optional<dtable::MutationResult> mutate(Call& c, const std::string& key,
+                                             const dtable::Mutation& m) {
+  auto r = c.ctx.table->mutate(key, m, options_of(c));
+  if (!r.ok()) {
+    reply_status_error(c.reply, r.status());
+    return std::nullopt;
+  }
+  return std::move(*r);
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::optional<std::int64_t> expiry_arg(Call& c, std::string_view text, bool seconds, bool relative,
+                                       bool positive) {
+  auto n = parse_int(text);
+  if (!n) {
+    reply_not_integer(c.reply);
+    return std::nullopt;
+  }
+  auto invalid = [&]() -> std::optional<std::int64_t> {
+    std::string name = c.args[0];
+    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    c.reply.error("ERR invalid expire time in '" + name + "' command");
+    return std::nullopt;
+  };
+  if (positive && *n <= 0) return invalid();
+  std::int64_t ms = *n;
+  if (seconds && __builtin_mul_overflow(*n, std::int64_t{1000}, &ms)) return invalid();
+  if (relative && __builtin_add_overflow(ms, now_ms(), &ms)) return invalid();
+  // dtable reads 0 as "never": a time at or before the epoch is "already".
+  return ms <= 0 ? 1 : ms;
+}
+
+void cmd_set_with_options(Call& c) {
+  ExpiryOption expiry;
+  Mutation::If cond = Mutation::If::kAlways;
+  bool get = false;
+  for (std::size_t i = 3; i < c.args.size();) {
+    const std::string& a = c.args[i];
+    if (iequals(a, "nx") || iequals(a, "xx")) {
+      if (cond != Mutation::If::kAlways) return reply_syntax_error(c.reply);
+      cond = iequals(a, "nx") ? Mutation::If::kAbsent : Mutation::If::kPresent;
+      ++i;
+    } else if (iequals(a, "get")) {
+      if (get) return reply_syntax_error(c.reply);
+      get = true;
+      ++i;
+    } else {
+      const int took = parse_expiry_option(c, i, /*keepttl_ok=*/true, /*persist_ok=*/false, expiry);
+      if (took < 0) return;
+      if (took == 0) return reply_syntax_error(c.reply);
+      i += static_cast<std::size_t>(took);
+    }
+  }
+  set_value(c, c.args[1], c.args[2], cond, expiry, get, /*int_reply=*/false);
+}
+
+void cmd_setnx(Call& c) {
+  if (no_table(c)) return;
+  set_value(c, c.args[1], c.args[2], Mutation::If::kAbsent, {}, false, /*int_reply=*/true);
+}
+
+void cmd_setex(Call& c) {
+  if (no_table(c)) return;
+  auto at = expiry_arg(c, c.args[2], /*seconds=*/true, /*relative=*/true, /*positive=*/true);
+  if (!at) return;
+  set_value(c, c.args[1], c.args[3], Mutation::If::kAlways, ExpiryOption{true, false, false, *at},
+            false, false);
+}
+
+void cmd_psetex(Call& c) {
+  if (no_table(c)) return;
+  auto at = expiry_arg(c, c.args[2], /*seconds=*/false, /*relative=*/true, /*positive=*/true);
+  if (!at) return;
+  set_value(c, c.args[1], c.args[3], Mutation::If::kAlways, ExpiryOption{true, false, false, *at},
+            false, false);
+}
+
+void cmd_getdel(Call& c) {
+  if (no_table(c)) return;
+  Mutation m;
+  m.op = Mutation::Op::kDelete;
+  m.want_previous = true;
+  auto r = mutate(c, c.args[1], m);
+  if (!r) return;
+  if (r->existed) return c.reply.bulk(r->previous);
+  c.reply.null();
+}
+
+void cmd_getex(Call& c) {
+  if (no_table(c)) return;
+  ExpiryOption expiry;
+  for (std::size_t i = 2; i < c.args.size();) {
+    const int took = parse_expiry_option(c, i, /*keepttl_ok=*/false, /*persist_ok=*/true, expiry);
+    if (took < 0) return;
+    if (took == 0) return reply_syntax_error(c.reply);
+    i += static_cast<std::size_t>(took);
+  }
+  if (!expiry.given) return cmd_get(c);  // GETEX key: a plain read
+  Mutation m;
+  m.op = Mutation::Op::kTouch;
+  m.want_previous = true;
+  set_expiry(m, expiry);  // PERSIST leaves Expiry::kNone: the expiry goes
+  auto r = mutate(c, c.args[1], m);
+  if (!r) return;
+  if (r->existed) return c.reply.bulk(r->previous);
+  c.reply.null();
+}
+
+void cmd_append(Call& c) {
+  if (no_table(c)) return;
+  Mutation m;
+  m.op = Mutation::Op::kAppend;
+  m.operand = c.args[2];
+  m.expiry = Mutation::Expiry::kKeep;
+  auto r = mutate(c, c.args[1], m);
+  if (!r) return;
+  c.reply.integer(static_cast<std::int64_t>(r->length));
+}
+
+void cmd_incr(Call& c) {
+  incr_by(c, 1);
+}
+
+void cmd_decr(Call& c) {
+  incr_by(c, -1);
+}
+
+void cmd_incrby(Call& c) {
+  auto n = parse_int(c.args[2]);
+  if (!n) return reply_not_integer(c.reply);
+  incr_by(c, *n);
+}
+
+void cmd_decrby(Call& c) {
+  auto n = parse_int(c.args[2]);
+  if (!n) return reply_not_integer(c.reply);
+  if (*n == std::numeric_limits<std::int64_t>::min()) {
+    c.reply.error("ERR decrement would overflow");
+    return;
+  }
+  incr_by(c, -*n);
+}
+
+void cmd_incrbyfloat(Call& c) {
+  if (no_table(c)) return;
+  Mutation m;
+  m.op = Mutation::Op::kIncrByFloat;
+  m.operand = c.args[2];
+  m.expiry = Mutation::Expiry::kKeep;
+  auto r = mutate(c, c.args[1], m);
+  if (!r) return;
+  c.reply.bulk(r->number);
+}
+
+}  // namespace dendrite::resp
