@@ -44,6 +44,31 @@ std::string key_owned_by(FakeHost& host, const std::string& owner_host) {
   return "";
 }
 
+// The ring of `host`'s two vnodes and kPeer's two.
+void set_two_host_ring(FakeHost& host) {
+  host.set_replicas(1);
+  std::vector<Vnode> ring = vnodes_of(kHost);
+  for (const Vnode& v : vnodes_of(kPeer)) ring.push_back(v);
+  std::sort(ring.begin(), ring.end(), [](const Vnode& a, const Vnode& b) { return a.id < b.id; });
+  host.set_ring(ring);
+}
+
+// What a client sends for INCR `key` to its primary `dest`, through `hook`;
+// the new value, or "" (after a test failure) when the mutation failed.
+std::string incr(TransportHook& hook, const Vnode& dest, const std::string& key) {
+  ::dtable::PBDTableMutate req;
+  to_pb(dest, req.mutable_dest());
+  req.set_key(key);
+  req.set_op(static_cast<int>(dtable::Mutation::Op::kIncrBy));
+  req.set_delta(1);
+  Result<Message> reply = hook.handle(pack(dmsg::kMutate, req));
+  EXPECT_TRUE(reply.ok()) << reply.status().to_string();
+  if (!reply.ok()) return "";
+  auto r = unpack<::dtable::PBDTableResponse>(*reply, dmsg::kResponse);
+  EXPECT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->error() : r.status().to_string());
+  return r.ok() ? r->mutation().number() : "";
+}
+
 class DtableMutationReadThroughTest : public ::testing::TestWithParam<bool> {};
 
 // With settling (settle_ms 60 s: every vnode settles after the start) the
@@ -52,11 +77,7 @@ class DtableMutationReadThroughTest : public ::testing::TestWithParam<bool> {};
 TEST_P(DtableMutationReadThroughTest, ASettlingPrimaryReadsThePreviousHoldersFirst) {
   const bool settling = GetParam();
   FakeHost host(kHost, 2);
-  host.set_replicas(1);
-  std::vector<Vnode> ring = vnodes_of(kHost);
-  for (const Vnode& v : vnodes_of(kPeer)) ring.push_back(v);
-  std::sort(ring.begin(), ring.end(), [](const Vnode& a, const Vnode& b) { return a.id < b.id; });
-  host.set_ring(ring);
+  set_two_host_ring(host);
   std::atomic<int> reads{0};
   host.set_responder([&](const std::string&, const Message& m) -> Result<Message> {
     if (m.type == dmsg::kGetItem) {
@@ -88,18 +109,7 @@ TEST_P(DtableMutationReadThroughTest, ASettlingPrimaryReadsThePreviousHoldersFir
   ASSERT_FALSE(key.empty());
   auto owner = host.lookup(1, Id::hash(key));
   ASSERT_TRUE(owner.ok());
-  // What a client sends: INCR key.
-  ::dtable::PBDTableMutate req;
-  to_pb(owner->front(), req.mutable_dest());
-  req.set_key(key);
-  req.set_op(static_cast<int>(dtable::Mutation::Op::kIncrBy));
-  req.set_delta(1);
-  Result<Message> reply = hook->handle(pack(dmsg::kMutate, req));
-  ASSERT_TRUE(reply.ok()) << reply.status().to_string();
-  auto r = unpack<::dtable::PBDTableResponse>(*reply, dmsg::kResponse);
-  ASSERT_TRUE(r.ok()) << r.status().to_string();
-  ASSERT_TRUE(r->ok()) << r->error();
-  EXPECT_EQ(r->mutation().number(), settling ? "42" : "1");
+  EXPECT_EQ(incr(*hook, owner->front(), key), settling ? "42" : "1");
   EXPECT_EQ(reads.load() > 0, settling);
   dtable.stop();
 }
@@ -109,11 +119,7 @@ TEST_P(DtableMutationReadThroughTest, ASettlingPrimaryReadsThePreviousHoldersFir
 // reads do, so the counter goes on from it.
 TEST(DtableMutationPromotionTest, AMutationCountsTheCopyInTheReplicaTable) {
   FakeHost host(kHost, 2);
-  host.set_replicas(1);
-  std::vector<Vnode> ring = vnodes_of(kHost);
-  for (const Vnode& v : vnodes_of(kPeer)) ring.push_back(v);
-  std::sort(ring.begin(), ring.end(), [](const Vnode& a, const Vnode& b) { return a.id < b.id; });
-  host.set_ring(ring);
+  set_two_host_ring(host);
   host.set_responder([&](const std::string&, const Message&) -> Result<Message> {
     ::dtable::PBDTableResponse ok;
     ok.set_ok(true);
@@ -139,17 +145,7 @@ TEST(DtableMutationPromotionTest, AMutationCountsTheCopyInTheReplicaTable) {
   Result<Message> stored = dtable.hook_for(dmsg::kSetReplica)->handle(pack(dmsg::kSetReplica, set));
   ASSERT_TRUE(stored.ok());
 
-  ::dtable::PBDTableMutate req;
-  to_pb(owner->front(), req.mutable_dest());
-  req.set_key(key);
-  req.set_op(static_cast<int>(dtable::Mutation::Op::kIncrBy));
-  req.set_delta(1);
-  Result<Message> reply = dtable.hook_for(dmsg::kMutate)->handle(pack(dmsg::kMutate, req));
-  ASSERT_TRUE(reply.ok()) << reply.status().to_string();
-  auto r = unpack<::dtable::PBDTableResponse>(*reply, dmsg::kResponse);
-  ASSERT_TRUE(r.ok());
-  ASSERT_TRUE(r->ok()) << r->error();
-  EXPECT_EQ(r->mutation().number(), "42");
+  EXPECT_EQ(incr(*dtable.hook_for(dmsg::kMutate), owner->front(), key), "42");
   dtable.stop();
 }
 

@@ -96,6 +96,15 @@ void set_value(Call& c, const std::string& key, const std::string& value, Mutati
   c.reply.null();
 }
 
+// SETEX and PSETEX: key, a time to live in seconds or ms, value.
+void set_expiring(Call& c, bool seconds) {
+  if (no_table(c)) return;
+  auto at = expiry_arg(c, c.args[2], seconds, /*relative=*/true, /*positive=*/true);
+  if (!at) return;
+  set_value(c, c.args[1], c.args[3], Mutation::If::kAlways, ExpiryOption{true, false, false, *at},
+            false, false);
+}
+
 }  // namespace
 
 std::optional<dtable::MutationResult> mutate(Call& c, const std::string& key,
@@ -165,19 +174,11 @@ void cmd_setnx(Call& c) {
 }
 
 void cmd_setex(Call& c) {
-  if (no_table(c)) return;
-  auto at = expiry_arg(c, c.args[2], /*seconds=*/true, /*relative=*/true, /*positive=*/true);
-  if (!at) return;
-  set_value(c, c.args[1], c.args[3], Mutation::If::kAlways, ExpiryOption{true, false, false, *at},
-            false, false);
+  set_expiring(c, /*seconds=*/true);
 }
 
 void cmd_psetex(Call& c) {
-  if (no_table(c)) return;
-  auto at = expiry_arg(c, c.args[2], /*seconds=*/false, /*relative=*/true, /*positive=*/true);
-  if (!at) return;
-  set_value(c, c.args[1], c.args[3], Mutation::If::kAlways, ExpiryOption{true, false, false, *at},
-            false, false);
+  set_expiring(c, /*seconds=*/false);
 }
 
 void cmd_getdel(Call& c) {
