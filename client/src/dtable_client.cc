@@ -89,6 +89,14 @@ void DtableClient::get_async(std::string key, int consistency, ValueCallback don
   detail::start_get(*core_, std::move(key), consistency, std::move(done));
 }
 
+void DtableClient::mutate_async(std::string key, dtable::Mutation m, int consistency,
+                                MutationCallback done) {
+  Status s = detail::check_key(key);
+  if (s.ok()) s = detail::check_consistency(*core_, consistency);
+  if (!s.ok()) return done(s);
+  detail::start_mutate(*core_, std::move(key), std::move(m), consistency, std::move(done));
+}
+
 void DtableClient::set_multi_async(std::vector<KeyValue> items, int consistency,
                                    StatusesCallback done) {
   if (Status s = detail::check_consistency(*core_, consistency); !s.ok()) {
@@ -162,6 +170,13 @@ struct Waiter {
 Status DtableClient::set(std::string_view key, std::string_view value, int consistency) {
   Waiter<Status> w;
   set_async(std::string(key), std::string(value), consistency, w.callback());
+  return w.future.get();
+}
+
+Result<dtable::MutationResult> DtableClient::mutate(std::string_view key, const dtable::Mutation& m,
+                                                    int consistency) {
+  Waiter<Result<dtable::MutationResult>> w;
+  mutate_async(std::string(key), m, consistency, w.callback());
   return w.future.get();
 }
 

@@ -136,6 +136,63 @@ class WriteOp : public SingleKeyOp<WriteOp> {
   StatusCallback done_;
 };
 
+// ---- mutations ----
+
+// A mutation: retried where the answer proves nothing was applied (wrong
+// owner, an Err or a refusal from a node that did not decide it), never
+// after silence (it may have been applied; sending it again could apply it
+// twice).
+class MutateOp : public SingleKeyOp<MutateOp> {
+ public:
+  MutateOp(DtableCore& core, std::string key, dtable::Mutation m, int consistency,
+           MutationCallback done)
+      : SingleKeyOp(core),
+        key_(std::move(key)),
+        mutation_(std::move(m)),
+        consistency_(consistency),
+        done_(std::move(done)) {}
+
+  void attempt() {
+    auto view = core_.view();
+    if (!view || core_.closing()) return finish(closed());
+    Vnode target = next_target(*view, Id::hash(key_));
+    auto self = shared_from_this();
+    core_.send(target.host, mutate_request(target, key_, mutation_, consistency_),
+               [self, target](Result<Message> reply) {
+                 self->on_reply(read_mutate_reply(reply), target);
+               });
+  }
+
+ private:
+  void on_reply(MutateAnswer a, const Vnode& target) {
+    switch (a.next) {
+      case Next::kDone:
+        if (!a.status.ok()) return finish(a.status);
+        return finish(std::move(a.result));
+      case Next::kWrongOwner:
+        return wrong_owner(a.status, a.hint, target);
+      case Next::kRetry:
+        return retry(a.status, false, std::nullopt);
+      case Next::kNoAnswer:
+        return finish(Status::Timeout("no answer from the key's primary " + target.host +
+                                      ": the mutation may or may not have been applied (" +
+                                      a.status.message() + ")"));
+    }
+  }
+
+  friend class SingleKeyOp<MutateOp>;
+  void finish(Status s) { finish(Result<dtable::MutationResult>(std::move(s))); }
+  void finish(Result<dtable::MutationResult> r) {
+    MutationCallback done = std::move(done_);
+    done(std::move(r));
+  }
+
+  const std::string key_;
+  const dtable::Mutation mutation_;
+  const int consistency_;
+  MutationCallback done_;
+};
+
 // ---- single-key reads ----
 
 class GetOp : public SingleKeyOp<GetOp> {
@@ -605,6 +662,12 @@ void start_write(DtableCore& core, std::string key, std::string value, bool dele
                  int consistency, StatusCallback done) {
   std::make_shared<WriteOp>(core, std::move(key), std::move(value), deleted, consistency,
                             std::move(done))
+      ->attempt();
+}
+
+void start_mutate(DtableCore& core, std::string key, dtable::Mutation m, int consistency,
+                  MutationCallback done) {
+  std::make_shared<MutateOp>(core, std::move(key), std::move(m), consistency, std::move(done))
       ->attempt();
 }
 

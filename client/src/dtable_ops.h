@@ -25,6 +25,8 @@ void start_set_multi(DtableCore& core, std::vector<KeyValue> items, int consiste
                      StatusesCallback done);
 void start_get_multi(DtableCore& core, std::vector<std::string> keys, int consistency,
                      ValuesCallback done);
+void start_mutate(DtableCore& core, std::string key, dtable::Mutation m, int consistency,
+                  MutationCallback done);
 
 // The primary keys held by `host` (every page of LocalKeys), in keyHash order.
 // Blocking.

@@ -2,6 +2,7 @@
 
 #include "chord.pb.h"
 #include "dendrite/dtable/messages.h"
+#include "dendrite/dtable/mutate_request.h"
 #include "dendrite/dtable/write_request.h"
 #include "dendrite/vnode_pb.h"
 #include "dtable.pb.h"
@@ -201,6 +202,38 @@ Message checkpoint_request(const std::string& dir) {
   pb::PBDTableCheckpoint req;
   req.set_dir(dir);
   return pack(msg::kCheckpoint, req);
+}
+
+Message mutate_request(const Vnode& dest, std::string_view key, const dt::Mutation& m,
+                       int consistency) {
+  pb::PBDTableMutate req;
+  to_pb(dest, req.mutable_dest());
+  dt::fill_mutate_request(req, key, m, consistency);
+  return pack(msg::kMutate, req);
+}
+
+MutateAnswer read_mutate_reply(const Result<Message>& reply) {
+  MutateAnswer a;
+  if (auto f = failed<WriteAnswer>(reply)) {
+    a.next = f->next;
+    a.status = f->status;
+    a.hint = f->hint;
+    return a;
+  }
+  auto r = unpack<pb::PBDTableResponse>(*reply, msg::kResponse);
+  if (!r.ok()) {
+    a.status = Status::Internal("malformed answer to a mutation (type " +
+                                std::to_string(reply->type) + ")");
+    return a;
+  }
+  const WriteAnswer w = write_answer(*r);
+  // A primary's own failure code (unlike an Err) may follow a decision that
+  // was applied (a copy not yet on disk): final, never retried.
+  a.next = w.next == Next::kRetry ? Next::kDone : w.next;
+  a.status = w.status;
+  a.hint = w.hint;
+  if (r->ok()) a.result = dt::mutation_result_of(r->mutation());
+  return a;
 }
 
 WriteAnswer read_write_reply(const Result<Message>& reply) {

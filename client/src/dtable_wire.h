@@ -33,6 +33,9 @@ Message get_multi_request(const Vnode& dest, const std::vector<Id>& hashes, int 
 Message local_keys_request(const std::optional<Id>& after, int limit);
 // Checkpoint to a host: back up its tables into `dir` there.
 Message checkpoint_request(const std::string& dir);
+// Mutate to `dest`: `m` on `key`, with `consistency` copies.
+Message mutate_request(const Vnode& dest, std::string_view key, const dtable::Mutation& m,
+                       int consistency);
 
 // What the caller does after an answer.
 enum class Next {
@@ -61,6 +64,14 @@ struct ReadAnswer {
 };
 
 WriteAnswer read_write_reply(const Result<Message>& reply);
+// The answer to a mutation: `result` when `next` is kDone and `status` ok.
+struct MutateAnswer {
+  Next next = Next::kDone;
+  Status status;
+  dtable::MutationResult result;
+  std::optional<Vnode> hint;
+};
+MutateAnswer read_mutate_reply(const Result<Message>& reply);
 // One answer per item (`n` items asked). A reply that fails as a whole gives
 // the same answer for every item.
 std::vector<WriteAnswer> read_set_multi_reply(const Result<Message>& reply, std::size_t n);

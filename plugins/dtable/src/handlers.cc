@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "dendrite/dtable/messages.h"
+#include "dendrite/dtable/mutate_request.h"
 #include "mutate.h"
 #include "primary.h"
 #include "wire.h"
@@ -360,10 +361,9 @@ void Handlers::mutate(const Message& m, Respond respond) {
   auto in = decode_for_vnode<pb::PBDTableMutate>(*ctx_, m);
   if (!in.vnode) return respond(std::move(in.error));
   pb::PBDTableMutate& req = in.req;
-  auto mutation = mutation_from_pb(req);
-  if (!mutation.ok()) {
-    return respond(fail_response(kCodeInvalidArgument, mutation.status().message()));
-  }
+  std::string bad;
+  auto mutation = mutation_of_request(req, bad);
+  if (!mutation) return respond(fail_response(kCodeInvalidArgument, bad));
   if (std::string why = write_problem(req.key(), 0, ctx_->settings); !why.empty())
     return respond(fail_response(kCodeInvalidArgument, why));
   const Id hash = Id::hash(req.key());
@@ -377,7 +377,7 @@ void Handlers::mutate(const Message& m, Respond respond) {
                            r.set_code(o.code);
                            r.set_error(o.error);
                          } else {
-                           to_pb(o.result, r.mutable_mutation());
+                           fill_mutation_result(*r.mutable_mutation(), o.result);
                          }
                          respond(pack(msg::kResponse, r));
                        });

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "batches.h"
+#include "clock.h"
 #include "codec.h"
 #include "dendrite/dtable/messages.h"
 #include "primary.h"
@@ -624,7 +625,18 @@ std::size_t Maintenance::deliver_to_original(const Vnode& owner, std::vector<Ite
     req.set_demoting(true);
     req.set_minacks(1);
     pb::PBDTableItem* pb = req.mutable_item();
-    to_pb(item, pb);
+    // An original drops expiresAt and would keep the value for good: a value
+    // already expired goes as the tombstone it reads as.
+    const bool tombstone = item.deleted || expired_at(item.expires_ms, system_wall_ms());
+    if (!item.deleted && tombstone) {
+      Item gone = item;
+      gone.deleted = true;
+      gone.value.clear();
+      gone.expires_ms = 0;
+      to_pb(gone, pb);
+    } else {
+      to_pb(item, pb);
+    }
     pb->set_commited(true);
     to_pb(origin, pb->mutable_replicainfo()->mutable_master());
     Result<Message> reply = ctx_->call_in_turn(owner.host, pack(msg::kSetItem, req));
@@ -633,7 +645,7 @@ std::size_t Maintenance::deliver_to_original(const Vnode& owner, std::vector<Ite
     bool took = false;
     if (reply.ok()) {
       if (Status e = error_of(*reply); !e.ok()) {
-        took = item.deleted || e.message().find("too old") != std::string::npos;
+        took = tombstone || e.message().find("too old") != std::string::npos;
       } else if (auto r = unpack<pb::PBDTableResponse>(*reply, msg::kResponse); r.ok()) {
         took = r->ok() || r->code() == kCodeOlder;
       }

@@ -1,6 +1,7 @@
-// Mutations at a key's primary (dendrite/dtable/mutation.h): their wire form,
-// and running one at a local primary: the read-through of a primary that is
-// settling, the decision under the key's lock, replication like any write.
+// Mutations at a key's primary (dendrite/dtable/mutation.h): running one at a
+// local primary: the read-through of a primary that is settling, the
+// decision under the key's lock, replication like any write. (Their wire
+// form: dendrite/dtable/mutate_request.h.)
 #pragma once
 
 #include <functional>
@@ -13,13 +14,6 @@
 #include "dendrite/dtable/mutation.h"
 
 namespace dendrite::dtable {
-
-// Fills `req` with `m` for `key` (dest and minAcks are the caller's).
-void to_pb(std::string_view key, const Mutation& m, pb::PBDTableMutate* req);
-// The Mutation a request carries. InvalidArgument: an enum out of range.
-Result<Mutation> mutation_from_pb(const pb::PBDTableMutate& req);
-void to_pb(const MutationResult& r, pb::PBDTableMutationResult* out);
-MutationResult mutation_result_from_pb(const pb::PBDTableMutationResult& pb);
 
 // The outcome of a mutation at a primary: `result` when code is kCodeOk.
 struct MutateOutcome {

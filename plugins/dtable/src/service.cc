@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "dendrite/dtable/messages.h"
+#include "dendrite/dtable/mutate_request.h"
 #include "dendrite/dtable/scan_cursor.h"
 #include "dendrite/dtable/write_request.h"
 #include "mutate.h"
@@ -143,8 +144,7 @@ Result<MutationResult> TableService::mutate(std::string_view key, const Mutation
     return Status::InvalidArgument("an expiry must be a time after the Unix epoch");
   const Id hash = Id::hash(key);
   pb::PBDTableMutate req;
-  to_pb(key, m, &req);
-  req.set_minacks(std::max(options.consistency, 1));
+  fill_mutate_request(req, key, m, options.consistency);
   auto r = ask_primary(
       hash,
       [&](const Vnode& primary) {
@@ -154,7 +154,7 @@ Result<MutationResult> TableService::mutate(std::string_view key, const Mutation
       options, /*repeatable=*/false);
   if (!r.ok()) return r.status();
   if (!r->ok()) return status_of(r->code(), r->error());
-  return mutation_result_from_pb(r->mutation());
+  return mutation_result_of(r->mutation());
 }
 
 Result<pb::PBDTableResponse> TableService::ask_primary(

@@ -179,6 +179,42 @@ TEST_F(DtableClientTest, MultiCallsAndKeyListings) {
   EXPECT_EQ(client->stats().wrong_owner, 0u);
 }
 
+// Mutations through the client library: decided at the primary, atomic
+// against the service's writes to the same counter from inside the ring.
+TEST_F(DtableClientTest, MutationsAreDecidedAtThePrimary) {
+  auto client = connect(c_.node(2).address());
+  ASSERT_NE(client, nullptr);
+  dtable::Mutation nx;
+  nx.condition = dtable::Mutation::If::kAbsent;
+  nx.operand = "first";
+  auto r = client->mutate("cm:nx", nx, 2);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_TRUE(r->applied);
+  r = client->mutate("cm:nx", nx);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->applied);
+  EXPECT_EQ(*c_.table(0).query().get("cm:nx"), "first");
+
+  dtable::Mutation incr;
+  incr.op = dtable::Mutation::Op::kIncrBy;
+  incr.delta = 1;
+  incr.expiry = dtable::Mutation::Expiry::kKeep;
+  std::thread inside([&] {
+    for (int i = 0; i < 100; ++i) {
+      EXPECT_TRUE(c_.table(1).query().mutate("cm:ctr", incr).ok());
+    }
+  });
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(client->mutate("cm:ctr", incr).ok());
+  inside.join();
+  EXPECT_EQ(*client->get("cm:ctr"), "200");
+
+  auto bad = client->mutate("cm:nx", incr);
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("not an integer"), std::string::npos)
+      << bad.status().to_string();
+  EXPECT_EQ(client->mutate("", incr).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(DtableClientTest, BadInputIsInvalidArgument) {
   auto client = connect(c_.node(0).address());
   ASSERT_NE(client, nullptr);

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "dendrite/client/credentials.h"
+#include "dendrite/dtable/mutation.h"
 #include "dendrite/host.h"
 #include "dendrite/status.h"
 #include "dendrite/vnode.h"
@@ -83,6 +84,7 @@ using StatusCallback = std::function<void(Status)>;
 using ValueCallback = std::function<void(Result<std::string>)>;
 using StatusesCallback = std::function<void(std::vector<Status>)>;
 using ValuesCallback = std::function<void(std::vector<Result<std::string>>)>;
+using MutationCallback = std::function<void(Result<dtable::MutationResult>)>;
 
 // Thread-safe: every method may be called from any thread concurrently, except
 // the destructor. The blocking methods must not be called from a completion
@@ -138,6 +140,16 @@ class DtableClient {
   std::vector<Result<std::string>> get_multi(const std::vector<std::string>& keys,
                                              int consistency = 1);
 
+  // Runs `m` on `key` at its primary, atomically against the key's current
+  // value there (conditional sets, counters, appends, expiry changes:
+  // dendrite/dtable/mutation.h, docs/dtable.md "Mutations"), replicated to
+  // `consistency` copies. Errors as set()'s, and InvalidArgument for a value
+  // that is not a number a counter can add to (Redis's wording). Unlike
+  // set(), a mutation whose primary did not answer is not sent again (it may
+  // have been applied): Timeout saying so.
+  Result<dtable::MutationResult> mutate(std::string_view key, const dtable::Mutation& m,
+                                        int consistency = 1);
+
   // Every key of the ring (deleted ones excluded), sorted, each once: the
   // primary keys of each host of a freshly learned ring view. Blocking. Errors:
   // Timeout / Unavailable when some host of the ring does not answer.
@@ -159,6 +171,7 @@ class DtableClient {
   void del_async(std::string key, int consistency, StatusCallback done);
   void set_multi_async(std::vector<KeyValue> items, int consistency, StatusesCallback done);
   void get_multi_async(std::vector<std::string> keys, int consistency, ValuesCallback done);
+  void mutate_async(std::string key, dtable::Mutation m, int consistency, MutationCallback done);
 
  private:
   explicit DtableClient(std::unique_ptr<detail::DtableCore> core);
