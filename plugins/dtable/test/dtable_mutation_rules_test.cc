@@ -144,6 +144,8 @@ TEST(DtableMutationRulesTest, TouchChangesOnlyTheExpiryUnderItsConditions) {
   EXPECT_TRUE(on(touch(If::kEarlier, kNow + 5), "v").write);
   EXPECT_TRUE(on(touch(If::kEarlier, kNow + 8), "v", kNow + 9).write);
   EXPECT_FALSE(on(touch(If::kEarlier, kNow + 10), "v", kNow + 9).write);
+  EXPECT_FALSE(on(touch(If::kSomeEarlier, kNow + 5), "v").write);  // XX LT
+  EXPECT_TRUE(on(touch(If::kSomeEarlier, kNow + 8), "v", kNow + 9).write);
   // PERSIST: only a value with an expiry is changed.
   EXPECT_FALSE(on(touch(If::kSome, 0), "v").write);
   d = on(touch(If::kSome, 0), "v", kNow + 9);

@@ -13,7 +13,7 @@ constexpr unsigned kAlways = kLoading | kStale;
 
 // Sorted by name (find_command() searches it).
 constexpr CommandSpec kCommands[] = {
-    {"append", 3, kKeyWrite, 1, 1, 1, cmd_append,
+    {"append", 3, kKeyWrite | kFast, 1, 1, 1, cmd_append,
      "Appends to a value (or sets it); returns the new length."},
     {"auth", -2, kNoAuth | kFast | kAlways, 0, 0, 0, cmd_auth, "Authenticates the connection."},
     {"client", -2, kAlways, 0, 0, 0, cmd_client,

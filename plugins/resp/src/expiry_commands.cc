@@ -15,28 +15,39 @@ using dtable::Mutation;
 // absolute; then at most one of NX, XX, GT, LT.
 void expire(Call& c, bool seconds, bool relative) {
   if (no_table(c)) return;
-  Mutation::ExpiryIf cond = Mutation::ExpiryIf::kAlways;
+  // Every option first (an unknown one fails at once), then the conflicts,
+  // as Redis checks them: NX with any other, then GT with LT.
+  bool nx = false, xx = false, gt = false, lt = false;
   for (std::size_t i = 3; i < c.args.size(); ++i) {
     const std::string& a = c.args[i];
-    Mutation::ExpiryIf next;
     if (iequals(a, "nx")) {
-      next = Mutation::ExpiryIf::kNone;
+      nx = true;
     } else if (iequals(a, "xx")) {
-      next = Mutation::ExpiryIf::kSome;
+      xx = true;
     } else if (iequals(a, "gt")) {
-      next = Mutation::ExpiryIf::kLater;
+      gt = true;
     } else if (iequals(a, "lt")) {
-      next = Mutation::ExpiryIf::kEarlier;
+      lt = true;
     } else {
       c.reply.error("ERR Unsupported option " + a);
       return;
     }
-    if (cond != Mutation::ExpiryIf::kAlways && cond != next) {
-      c.reply.error("ERR NX and XX, GT or LT options at the same time are not compatible");
-      return;
-    }
-    cond = next;
   }
+  if (nx && (xx || gt || lt)) {
+    c.reply.error("ERR NX and XX, GT or LT options at the same time are not compatible");
+    return;
+  }
+  if (gt && lt) {
+    c.reply.error("ERR GT and LT options at the same time are not compatible");
+    return;
+  }
+  // GT already needs an expiry (none counts as infinitely late); XX with LT
+  // needs one too, where LT alone takes a key without one.
+  Mutation::ExpiryIf cond = Mutation::ExpiryIf::kAlways;
+  if (nx) cond = Mutation::ExpiryIf::kNone;
+  if (xx) cond = Mutation::ExpiryIf::kSome;
+  if (gt) cond = Mutation::ExpiryIf::kLater;
+  if (lt) cond = xx ? Mutation::ExpiryIf::kSomeEarlier : Mutation::ExpiryIf::kEarlier;
   // A time in the past is allowed: the key is then gone at once.
   auto at = expiry_arg(c, c.args[2], seconds, relative, /*positive=*/false);
   if (!at) return;
@@ -95,7 +106,8 @@ void cmd_pttl(Call& c) {
 }
 
 void cmd_expiretime(Call& c) {
-  expiry_of(c, [](std::int64_t at) { return at / 1000; });
+  // Rounded to the nearest second, as Redis does.
+  expiry_of(c, [](std::int64_t at) { return at / 1000 + (at % 1000 >= 500 ? 1 : 0); });
 }
 
 void cmd_pexpiretime(Call& c) {

@@ -13,50 +13,57 @@ namespace {
 
 using dtable::Mutation;
 
-// SET's and GETEX's expiry options; what was given.
+// SET's and GETEX's expiry option, as given: which one (lower case: "ex",
+// "px", "exat", "pxat", "keepttl", "persist"; empty: none) and the text of
+// its value. As Redis, the same option may repeat (the last value wins);
+// two different ones are a syntax error; the value is checked once every
+// option was read (expiry_of()).
 struct ExpiryOption {
-  bool given = false;
-  bool keep = false;     // KEEPTTL
-  bool persist = false;  // PERSIST (GETEX)
-  std::int64_t at_ms = 0;
+  std::string kind;
+  std::string value;
+  std::int64_t at_ms = 0;  // set by expiry_of()
 };
 
-// Parses the expiry option at args[i] (EX, PX, EXAT, PXAT: with a value at
-// args[i + 1]; KEEPTTL when `keepttl_ok`, PERSIST when `persist_ok`).
-// Returns how many arguments it took (0: not an expiry option), or -1 after
-// writing the error reply.
+// Reads the expiry option at args[i] into `out` (KEEPTTL only when
+// `keepttl_ok`, PERSIST only when `persist_ok`). Returns how many arguments
+// it took (0: not an expiry option), or -1 after writing the error reply.
 int parse_expiry_option(Call& c, std::size_t i, bool keepttl_ok, bool persist_ok,
                         ExpiryOption& out) {
-  const std::string& a = c.args[i];
-  const bool ex = iequals(a, "ex"), px = iequals(a, "px"), exat = iequals(a, "exat"),
-             pxat = iequals(a, "pxat");
-  const bool keep = keepttl_ok && iequals(a, "keepttl");
-  const bool persist = persist_ok && iequals(a, "persist");
-  if (!(ex || px || exat || pxat || keep || persist)) return 0;
-  if (out.given) {
+  std::string a = c.args[i];
+  for (char& ch : a) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const bool timed = a == "ex" || a == "px" || a == "exat" || a == "pxat";
+  const bool flag = (keepttl_ok && a == "keepttl") || (persist_ok && a == "persist");
+  if (!timed && !flag) return 0;
+  if (!out.kind.empty() && out.kind != a) {
     reply_syntax_error(c.reply);
     return -1;
   }
-  out.given = true;
-  if (keep || persist) {
-    out.keep = keep;
-    out.persist = persist;
-    return 1;
-  }
+  out.kind = a;
+  if (flag) return 1;
   if (i + 1 >= c.args.size()) {
     reply_syntax_error(c.reply);
     return -1;
   }
-  auto at = expiry_arg(c, c.args[i + 1], ex || exat, ex || px, /*positive=*/true);
-  if (!at) return -1;
-  out.at_ms = *at;
+  out.value = c.args[i + 1];
   return 2;
 }
 
+// Checks and converts the value of a timed option (after every option was
+// read). False after writing the error reply.
+bool expiry_of(Call& c, ExpiryOption& e) {
+  if (e.kind.empty() || e.kind == "keepttl" || e.kind == "persist") return true;
+  const bool seconds = e.kind == "ex" || e.kind == "exat";
+  const bool relative = e.kind == "ex" || e.kind == "px";
+  auto at = expiry_arg(c, e.value, seconds, relative, /*positive=*/true);
+  if (!at) return false;
+  e.at_ms = *at;
+  return true;
+}
+
 void set_expiry(Mutation& m, const ExpiryOption& e) {
-  if (e.keep) {
+  if (e.kind == "keepttl") {
     m.expiry = Mutation::Expiry::kKeep;
-  } else if (e.given && !e.persist) {
+  } else if (!e.kind.empty() && e.kind != "persist") {
     m.expiry = Mutation::Expiry::kAt;
     m.expires_ms = e.at_ms;
   }
@@ -79,8 +86,8 @@ void incr_by(Call& c, std::int64_t delta) {
   c.reply.integer(*n);
 }
 
-// A plain or conditional set with an optional expiry; `nx_reply_int`
-// answers :1/:0 (SETNX) instead of OK/nil.
+// A plain or conditional set with an optional expiry; `int_reply` answers
+// :1/:0 (SETNX) instead of OK/nil.
 void set_value(Call& c, const std::string& key, const std::string& value, Mutation::If cond,
                const ExpiryOption& expiry, bool get, bool int_reply) {
   Mutation m;
@@ -101,8 +108,8 @@ void set_expiring(Call& c, bool seconds) {
   if (no_table(c)) return;
   auto at = expiry_arg(c, c.args[2], seconds, /*relative=*/true, /*positive=*/true);
   if (!at) return;
-  set_value(c, c.args[1], c.args[3], Mutation::If::kAlways, ExpiryOption{true, false, false, *at},
-            false, false);
+  ExpiryOption expiry{"pxat", "", *at};
+  set_value(c, c.args[1], c.args[3], Mutation::If::kAlways, expiry, false, false);
 }
 
 }  // namespace
@@ -151,11 +158,11 @@ void cmd_set_with_options(Call& c) {
   for (std::size_t i = 3; i < c.args.size();) {
     const std::string& a = c.args[i];
     if (iequals(a, "nx") || iequals(a, "xx")) {
-      if (cond != Mutation::If::kAlways) return reply_syntax_error(c.reply);
-      cond = iequals(a, "nx") ? Mutation::If::kAbsent : Mutation::If::kPresent;
+      const auto next = iequals(a, "nx") ? Mutation::If::kAbsent : Mutation::If::kPresent;
+      if (cond != Mutation::If::kAlways && cond != next) return reply_syntax_error(c.reply);
+      cond = next;
       ++i;
     } else if (iequals(a, "get")) {
-      if (get) return reply_syntax_error(c.reply);
       get = true;
       ++i;
     } else {
@@ -165,6 +172,7 @@ void cmd_set_with_options(Call& c) {
       i += static_cast<std::size_t>(took);
     }
   }
+  if (!expiry_of(c, expiry)) return;
   set_value(c, c.args[1], c.args[2], cond, expiry, get, /*int_reply=*/false);
 }
 
@@ -201,7 +209,8 @@ void cmd_getex(Call& c) {
     if (took == 0) return reply_syntax_error(c.reply);
     i += static_cast<std::size_t>(took);
   }
-  if (!expiry.given) return cmd_get(c);  // GETEX key: a plain read
+  if (expiry.kind.empty()) return cmd_get(c);  // GETEX key: a plain read
+  if (!expiry_of(c, expiry)) return;
   Mutation m;
   m.op = Mutation::Op::kTouch;
   m.want_previous = true;

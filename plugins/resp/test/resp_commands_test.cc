@@ -254,6 +254,8 @@ TEST_F(RespCommandsTest, SetOptionsAndConditionalSets) {
   EXPECT_EQ(run({"SETNX", "x", "z"}), ":0\r\n");
   EXPECT_EQ(run({"SETNX", "y", "z"}), ":1\r\n");
   EXPECT_EQ(run({"SET", "k", "v", "NX", "XX"}), "-ERR syntax error\r\n");
+  EXPECT_EQ(run({"SET", "k", "v", "EX", "abc", "BOGUS"}), "-ERR syntax error\r\n");
+  EXPECT_EQ(run({"SET", "k", "v", "KEEPTTL", "EX", "5"}), "-ERR syntax error\r\n");
   EXPECT_EQ(run({"SET", "k", "v", "EX", "1", "PX", "5"}), "-ERR syntax error\r\n");
   EXPECT_EQ(run({"SET", "k", "v", "EX"}), "-ERR syntax error\r\n");
   EXPECT_EQ(run({"SET", "k", "v", "BOGUS"}), "-ERR syntax error\r\n");
@@ -276,7 +278,8 @@ TEST_F(RespCommandsTest, ExpiriesAreSetReadAndHonoured) {
   EXPECT_EQ(run({"TTL", "k"}), ":100\r\n");
   EXPECT_EQ(run({"SET", "k", "w"}), "+OK\r\n");  // a plain SET clears it
   EXPECT_EQ(run({"TTL", "k"}), ":-1\r\n");
-  EXPECT_EQ(run({"EXPIRE", "k", "100", "GT"}), ":0\r\n");  // none = infinitely late
+  EXPECT_EQ(run({"EXPIRE", "k", "100", "XX", "LT"}), ":0\r\n");  // XX: needs an expiry
+  EXPECT_EQ(run({"EXPIRE", "k", "100", "GT"}), ":0\r\n");        // none = infinitely late
   EXPECT_EQ(run({"EXPIRE", "k", "100", "XX"}), ":0\r\n");
   EXPECT_EQ(run({"EXPIRE", "k", "100", "NX"}), ":1\r\n");
   EXPECT_EQ(run({"EXPIRE", "k", "50", "GT"}), ":0\r\n");
@@ -284,11 +287,16 @@ TEST_F(RespCommandsTest, ExpiriesAreSetReadAndHonoured) {
   EXPECT_EQ(run({"TTL", "k"}), ":50\r\n");
   EXPECT_EQ(run({"EXPIRE", "k", "5", "NX", "XX"}),
             "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n");
-  EXPECT_EQ(run({"EXPIRE", "k", "5", "SOON"}), "-ERR Unsupported option SOON\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "5", "GT", "LT"}),
+            "-ERR GT and LT options at the same time are not compatible\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "5", "NX", "XX", "SOON"}), "-ERR Unsupported option SOON\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "60", "XX", "GT"}), ":1\r\n");  // 50 -> 60
+  EXPECT_EQ(run({"EXPIRE", "k", "50", "XX", "LT"}), ":1\r\n");  // 60 -> 50
   EXPECT_EQ(run({"PERSIST", "k"}), ":1\r\n");
   EXPECT_EQ(run({"PERSIST", "k"}), ":0\r\n");
   EXPECT_EQ(run({"PTTL", "k"}), ":-1\r\n");
-  EXPECT_EQ(run({"GETEX", "k", "PX", "2000"}), "$1\r\nw\r\n");
+  EXPECT_EQ(run({"GETEX", "k", "PX", "1000", "PX", "2000"}), "$1\r\nw\r\n");  // last wins
+  EXPECT_EQ(run({"GETEX", "k", "PX", "2000", "PERSIST"}), "-ERR syntax error\r\n");
   EXPECT_EQ(run({"TTL", "k"}), ":2\r\n");
   EXPECT_EQ(run({"PEXPIREAT", "k", "4102444800000"}), ":1\r\n");  // 2100-01-01
   EXPECT_EQ(run({"EXPIRETIME", "k"}), ":4102444800\r\n");

@@ -50,7 +50,8 @@ struct Mutation {
   };
   // kTouch only: a condition on the current expiry, none meaning infinitely
   // late (Redis EXPIRE's NX, XX, GT, LT).
-  enum class ExpiryIf : std::uint8_t { kAlways, kNone, kSome, kLater, kEarlier };
+  // kSomeEarlier: an expiry, and a later one (EXPIRE's XX with LT).
+  enum class ExpiryIf : std::uint8_t { kAlways, kNone, kSome, kLater, kEarlier, kSomeEarlier };
 
   Op op = Op::kSet;
   If condition = If::kAlways;
@@ -259,6 +260,9 @@ inline MutationDecision decide_mutation(const Mutation& m, bool live, std::strin
           break;
         case Mutation::ExpiryIf::kEarlier:
           ok = earlier;
+          break;
+        case Mutation::ExpiryIf::kSomeEarlier:
+          ok = has && earlier;
           break;
       }
       if (!ok) return unchanged();
