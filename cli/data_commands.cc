@@ -1,5 +1,7 @@
 #include "data_commands.h"
 
+#include <chrono>
+#include <cstdint>
 #include <iostream>
 #include <iterator>
 #include <memory>
@@ -46,10 +48,50 @@ int run_set(const Options& opt, const DataArgs& args) {
     value.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
     if (std::cin.bad()) return usage_error("set", "cannot read the value from stdin");
   }
+  if (args.ttl_s < 0) return usage_error("set", "--ttl must be 0 (never) or more seconds");
+  if (args.if_absent && args.if_present) {
+    return usage_error("set", "--if-absent and --if-present exclude each other");
+  }
   auto c = connect("set", opt, &exit);
   if (!c.ok()) return exit;
-  Status s = (*c)->set(args.key, value, args.consistency);
-  return s.ok() ? kExitOk : fail("set", s);
+  if (args.ttl_s == 0 && !args.if_absent && !args.if_present) {
+    Status s = (*c)->set(args.key, value, args.consistency);
+    return s.ok() ? kExitOk : fail("set", s);
+  }
+  // An expiry or a condition: decided at the key's primary.
+  dtable::Mutation m;
+  m.operand = std::move(value);
+  if (args.if_absent) m.condition = dtable::Mutation::If::kAbsent;
+  if (args.if_present) m.condition = dtable::Mutation::If::kPresent;
+  if (args.ttl_s > 0) {
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+    if (args.ttl_s > (INT64_MAX - now_ms) / 1000) return usage_error("set", "--ttl is too large");
+    m.expiry = dtable::Mutation::Expiry::kAt;
+    m.expires_ms = now_ms + args.ttl_s * 1000;
+  }
+  auto r = (*c)->mutate(args.key, m, args.consistency);
+  if (!r.ok()) return fail("set", r.status());
+  if (r->applied) return kExitOk;
+  std::cerr << "dendrite-cli: set: not written: key '" << args.key.substr(0, 200)
+            << (args.if_absent ? "' exists\n" : "' not found\n");
+  return kExitNotFound;
+}
+
+int run_incr(const Options& opt, const DataArgs& args) {
+  int exit = kExitOk;
+  if (!key_ok("incr", args, &exit) || !consistency_ok("incr", args, &exit)) return exit;
+  auto c = connect("incr", opt, &exit);
+  if (!c.ok()) return exit;
+  dtable::Mutation m;
+  m.op = dtable::Mutation::Op::kIncrBy;
+  m.delta = args.by;
+  m.expiry = dtable::Mutation::Expiry::kKeep;
+  auto r = (*c)->mutate(args.key, m, args.consistency);
+  if (!r.ok()) return fail("incr", r.status());
+  std::cout << r->number << "\n" << std::flush;
+  return kExitOk;
 }
 
 int run_get(const Options& opt, const DataArgs& args) {

@@ -1,6 +1,8 @@
 // dendrite-cli: talks to one Dendrite node from outside the ring.
 //   dendrite-cli [--node H:P] [--timeout MS] status|ring
-//   dendrite-cli [--node H:P] [--timeout MS] set KEY VALUE [--consistency N]
+//   dendrite-cli [--node H:P] [--timeout MS] set KEY VALUE [--consistency N] [--ttl S]
+//                [--if-absent|--if-present]
+//   dendrite-cli [--node H:P] [--timeout MS] incr KEY [--by N] [--consistency N]
 //   dendrite-cli [--node H:P] [--timeout MS] get KEY | del KEY [--consistency N] | keys [--local]
 //   dendrite-cli keygen DIR
 // A ring that runs CURVE: --curve-secret-key FILE --curve-node ENTRY..., or
@@ -71,7 +73,21 @@ int main(int argc, char** argv) {
   set->add_option("--consistency", data.consistency,
                   "copies that must hold the write (1 .. replicas + 1)")
       ->capture_default_str();
+  set->add_option("--ttl", data.ttl_s, "expire after this many seconds (0: never)")
+      ->capture_default_str();
+  set->add_flag("--if-absent", data.if_absent,
+                "write only if the key has no value (exit 1 if not)");
+  set->add_flag("--if-present", data.if_present,
+                "write only if the key has a value (exit 1 if not)");
   commands.push_back({set, [&] { return run_set(opt, data); }});
+
+  CLI::App* incr = app.add_subcommand("incr", "add --by to KEY's integer value; print the result");
+  incr->add_option("KEY", data.key, "the key")->required();
+  incr->add_option("--by", data.by, "the increment (negative to decrement)")->capture_default_str();
+  incr->add_option("--consistency", data.consistency,
+                   "copies that must hold the write (1 .. replicas + 1)")
+      ->capture_default_str();
+  commands.push_back({incr, [&] { return run_incr(opt, data); }});
 
   CLI::App* get = app.add_subcommand("get", "print the value of KEY (no newline added)");
   get->add_option("KEY", data.key, "the key")->required();

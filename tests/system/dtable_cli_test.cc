@@ -301,6 +301,41 @@ TEST_F(DtableCliTest, KeysWrittenAtConsistencyTwoSurviveKillNine) {
             kKeys + 1);
 }
 
+// Conditional sets, expiries and counters from the command line: each
+// decided at the key's primary.
+TEST_F(DtableCliTest, ConditionalSetsExpiriesAndCounters) {
+  const auto hosts = start_ring();
+  ASSERT_FALSE(HasFailure());
+  const std::string a = hosts[0], b = hosts[1];
+  RunResult r = cli({"--node", a, "set", "once", "first", "--if-absent"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = cli({"--node", b, "set", "once", "second", "--if-absent"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_TRUE(is_one_line(r.err)) << r.err;
+  EXPECT_NE(r.err.find("not written"), std::string::npos) << r.err;
+  EXPECT_EQ(cli({"--node", b, "get", "once"}).out, "first");
+  r = cli({"--node", a, "set", "absent", "x", "--if-present"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_EQ(cli({"--node", a, "get", "absent"}).code, 1);
+  EXPECT_EQ(cli({"--node", a, "set", "k", "v", "--if-absent", "--if-present"}).code, 2);
+  EXPECT_EQ(cli({"--node", a, "set", "k", "v", "--ttl", "-1"}).code, 2);
+
+  r = cli({"--node", a, "set", "brief", "v", "--ttl", "1", "--consistency", "2"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(cli({"--node", b, "get", "brief"}).out, "v");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(cli({"--node", b, "get", "brief"}).code, 1) << "expired after its 1 s";
+
+  r = cli({"--node", a, "incr", "n"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "1\n");
+  r = cli({"--node", b, "incr", "n", "--by", "41", "--consistency", "3"});
+  EXPECT_EQ(r.out, "42\n") << r.err;
+  r = cli({"--node", b, "incr", "once"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("not an integer"), std::string::npos) << r.err;
+}
+
 TEST_F(DtableCliTest, EveryFailureHasItsExitCode) {
   const auto hosts = start_ring();
   ASSERT_FALSE(HasFailure());
