@@ -343,6 +343,23 @@ std::vector<std::pair<std::string, Message>> table_requests() {
     set_vnode(digest.mutable_origin(), origin);
     item(digest.add_items(), key, "");
     out.emplace_back("replica_digest", dendrite::pack(0x2D, digest));
+    pb::PBDTableMutate mutate;  // INCRBY with an expiry kept, at consistency 2
+    set_vnode(mutate.mutable_dest(), owner);
+    mutate.set_key(key + ":ctr");
+    mutate.set_op(3);
+    mutate.set_delta(7);
+    mutate.set_expiry(1);
+    mutate.set_minacks(2);
+    out.emplace_back("mutate", dendrite::pack(0x2F, mutate));
+    pb::PBDTableMutate touch;  // EXPIRE ... GT with the previous value asked
+    set_vnode(touch.mutable_dest(), owner);
+    touch.set_key(key);
+    touch.set_op(5);
+    touch.set_expiry(2);
+    touch.set_expiresat(4102444800000);
+    touch.set_expiryif(3);
+    touch.set_wantprevious(true);
+    out.emplace_back("mutate_touch", dendrite::pack(0x2F, touch));
   }
   // Replies are not requests: the plugin answers Err.
   pb::PBDTableResponse resp;
@@ -394,6 +411,9 @@ std::vector<std::pair<std::string, Message>> readdress(
           break;
         case 0x2D:
           prototype = &pb::PBDTableReplicaDigest::default_instance();
+          break;
+        case 0x2F:
+          prototype = &pb::PBDTableMutate::default_instance();
           break;
         case 0x30:
           prototype = &pb::PBDTablePromoteKey::default_instance();
