@@ -103,6 +103,16 @@ void set_value(Call& c, const std::string& key, const std::string& value, Mutati
   c.reply.null();
 }
 
+// Runs `m` on args[1] and answers the value the key had before (nil when
+// none): GETDEL, GETEX.
+void reply_previous(Call& c, Mutation m) {
+  m.want_previous = true;
+  auto r = mutate(c, c.args[1], m);
+  if (!r) return;
+  if (r->existed) return c.reply.bulk(r->previous);
+  c.reply.null();
+}
+
 // SETEX and PSETEX: key, a time to live in seconds or ms, value.
 void set_expiring(Call& c, bool seconds) {
   if (no_table(c)) return;
@@ -193,11 +203,7 @@ void cmd_getdel(Call& c) {
   if (no_table(c)) return;
   Mutation m;
   m.op = Mutation::Op::kDelete;
-  m.want_previous = true;
-  auto r = mutate(c, c.args[1], m);
-  if (!r) return;
-  if (r->existed) return c.reply.bulk(r->previous);
-  c.reply.null();
+  reply_previous(c, m);
 }
 
 void cmd_getex(Call& c) {
@@ -213,12 +219,8 @@ void cmd_getex(Call& c) {
   if (!expiry_of(c, expiry)) return;
   Mutation m;
   m.op = Mutation::Op::kTouch;
-  m.want_previous = true;
   set_expiry(m, expiry);  // PERSIST leaves Expiry::kNone: the expiry goes
-  auto r = mutate(c, c.args[1], m);
-  if (!r) return;
-  if (r->existed) return c.reply.bulk(r->previous);
-  c.reply.null();
+  reply_previous(c, m);
 }
 
 void cmd_append(Call& c) {
