@@ -1,6 +1,5 @@
 #include "data_commands.h"
 
-#include <chrono>
 #include <cstdint>
 #include <iostream>
 #include <iterator>
@@ -64,9 +63,7 @@ int run_set(const Options& opt, const DataArgs& args) {
   if (args.if_absent) m.condition = dtable::Mutation::If::kAbsent;
   if (args.if_present) m.condition = dtable::Mutation::If::kPresent;
   if (args.ttl_s > 0) {
-    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch())
-                                    .count();
+    const std::int64_t now_ms = dtable::unix_now_ms();
     if (args.ttl_s > (INT64_MAX - now_ms) / 1000) return usage_error("set", "--ttl is too large");
     m.expiry = dtable::Mutation::Expiry::kAt;
     m.expires_ms = now_ms + args.ttl_s * 1000;

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <limits>
 
+#include "dendrite/dtable/mutation.h"
+
 namespace dendrite::dtable {
 
 std::int64_t system_wall_ns() {
@@ -13,9 +15,7 @@ std::int64_t system_wall_ns() {
 }
 
 std::int64_t system_wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return unix_now_ms();
 }
 
 std::int64_t system_steady_ns() {

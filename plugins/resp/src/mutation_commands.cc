@@ -3,7 +3,6 @@
 // family. Each is one mutation, atomic at the primary. They run on worker
 // threads (blocking Table calls).
 #include <cctype>
-#include <chrono>
 #include <limits>
 
 #include "handlers.h"
@@ -135,9 +134,7 @@ std::optional<dtable::MutationResult> mutate(Call& c, const std::string& key,
 }
 
 std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return dtable::unix_now_ms();
 }
 
 std::optional<std::int64_t> expiry_arg(Call& c, std::string_view text, bool seconds, bool relative,

@@ -12,7 +12,6 @@
 #pragma once
 
 #include <algorithm>
-#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -32,7 +31,7 @@ class MemoryTable final : public Table {
 
   // `max_consistency`: what max_consistency() answers (replicas + 1).
   // `now_ms`: the clock expiries are compared with.
-  explicit MemoryTable(int max_consistency = 3, Clock now_ms = wall_ms)
+  explicit MemoryTable(int max_consistency = 3, Clock now_ms = unix_now_ms)
       : max_consistency_(max_consistency), now_ms_(std::move(now_ms)) {}
 
   Status set(std::string_view key, std::string_view value, const Options& options) override {
@@ -148,11 +147,6 @@ class MemoryTable final : public Table {
     std::int64_t expires_ms = 0;
   };
 
-  static std::int64_t wall_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
   // REQUIRES: mu_.
   bool live(const Entry& e) const {
     return !e.deleted && (e.expires_ms == 0 || e.expires_ms > now_ms_());

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +18,14 @@
 #include <system_error>
 
 namespace dendrite::dtable {
+
+// The wall clock in ms since the Unix epoch: the clock every expiry
+// (Mutation::expires_ms, a stored version's expiry) is compared with.
+inline std::int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 // A write the key's primary decides against the key's current value there,
 // atomically: no other write of that key comes between what it reads and
