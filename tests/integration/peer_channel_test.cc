@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -337,6 +338,61 @@ TEST_F(PeerChannelTest, StrayAndMalformedRepliesAreDropped) {
   ASSERT_TRUE(pump(*c, [&] { return results_.got.size() == 1; }));
   EXPECT_EQ(results_.got.at(0)->payload, "mine");
   EXPECT_EQ(heard_.malformed, 2);  // the short id and the broken batch
+}
+
+// A CURVE node refuses a plaintext channel. ZeroMQ usually drops the
+// channel's queue at once, and a send can then find it gone before anyone
+// read the refusal's event: the send's error must still name the refusal (not
+// "queue is full"), and the call already in flight fails with it too. Now and
+// then ZeroMQ keeps the queue instead; then read_events() fails the call, and
+// the test tries again with a new node (at most 20 times).
+TEST(PeerChannelRefusal, ASendAfterARefusalNobodyReadSaysWhy) {
+  zmq::context_t ctx(1);
+  bool queue_dropped = false;
+  for (int attempt = 0; attempt < 20 && !queue_dropped; ++attempt) {
+    zmq::socket_t server(ctx, zmq::socket_type::router);
+    char public_key[41], secret_key[41];
+    ASSERT_EQ(zmq_curve_keypair(public_key, secret_key), 0);
+    server.set(zmq::sockopt::linger, 0);
+    server.set(zmq::sockopt::curve_server, 1);
+    server.set(zmq::sockopt::curve_secretkey, std::string(secret_key));
+    server.bind("tcp://127.0.0.1:0");
+    const std::string address = server.get(zmq::sockopt::last_endpoint).substr(6);
+
+    auto opened = PeerChannel::open(ctx, address, ChannelOptions{});
+    ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+    PeerChannel& c = **opened;
+    Results results;
+    c.call(Message{kEcho, "first"}, 20s, results.add(0));
+    // The refusal's event arrives; it stays unread.
+    zmq::pollitem_t event{c.events_handle(), 0, ZMQ_POLLIN, 0};
+    ASSERT_EQ(zmq::poll(&event, 1, 10s), 1) << "no handshake event";
+    // ZMQ_EVENTS runs the socket's pending commands, the queue's removal too.
+    bool writable = true;
+    for (int i = 0; i < 100 && writable; ++i) {
+      int events = 0;
+      std::size_t size = sizeof events;
+      ASSERT_EQ(zmq_getsockopt(c.socket_handle(), ZMQ_EVENTS, &events, &size), 0);
+      writable = (events & ZMQ_POLLOUT) != 0;
+      if (writable) std::this_thread::sleep_for(10ms);
+    }
+    if (writable) {
+      c.read_events();
+    } else {
+      queue_dropped = true;
+      c.call(Message{kEcho, "second"}, 20s, results.add(1));
+      ASSERT_EQ(results.got.size(), 2u);
+    }
+    ASSERT_FALSE(results.got.empty());
+    for (const auto& [i, r] : results.got) {
+      ASSERT_FALSE(r.ok()) << i;
+      EXPECT_NE(r.status().message().find("requires CURVE"), std::string::npos)
+          << i << ": " << r.status().to_string();
+    }
+    ASSERT_TRUE(c.refused().has_value());
+    EXPECT_EQ(c.pending(), 0u);
+  }
+  EXPECT_TRUE(queue_dropped) << "ZeroMQ kept the refused channel's queue 20 times";
 }
 
 TEST(PeerChannelOpen, RefusesMalformedAddresses) {

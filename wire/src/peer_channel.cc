@@ -4,6 +4,7 @@
 #include <exception>
 #include <iterator>
 #include <limits>
+#include <utility>
 
 #include "dendrite/address.h"
 #include "dendrite/batch_frame.h"
@@ -96,7 +97,12 @@ void PeerChannel::connect() {
 }
 
 void PeerChannel::read_events() {
-  if (closed_) return;
+  if (std::optional<Status> why = take_events()) fail_all(*why);
+}
+
+std::optional<Status> PeerChannel::take_events() {
+  if (closed_) return std::nullopt;
+  std::optional<Status> last;
   try {
     while (const std::optional<SocketEvent> e = next_socket_event(events_)) {
       const std::uint16_t event = e->event;
@@ -118,18 +124,32 @@ void PeerChannel::read_events() {
       if (options_.observer) options_.observer->refused(address_, why);
       socket_.disconnect(endpoint_);  // drops what is queued: nothing of it was delivered
       connected_ = false;
-      fail_all(why);
+      last = why;
     }
   } catch (const zmq::error_t& e) {
     if (options_.observer) options_.observer->receive_failed(address_, e.what());
   }
+  return last;
 }
 
-Status PeerChannel::queue_full() const {
+Status PeerChannel::queue_full() {
+  // A refused handshake takes ZeroMQ's queue to the node away before its
+  // event is read (the event comes first): read it now, so that the error
+  // says why. The calls already in flight fail once this one has
+  // (fail_refused()), not in the middle of a send.
+  if (!refused_) {
+    if (std::optional<Status> why = take_events()) unfailed_refusal_ = std::move(why);
+  }
   // Refused since the last handshake that succeeded: nothing is connected,
   // and the refusal says why better than the queue does.
   if (refused_) return *refused_;
   return Status::Unavailable("send queue to " + address_ + " is full");
+}
+
+void PeerChannel::fail_refused() {
+  if (!unfailed_refusal_) return;
+  const Status why = *std::exchange(unfailed_refusal_, std::nullopt);
+  fail_all(why);
 }
 
 Status PeerChannel::refusal(std::uint16_t event, std::uint32_t value) const {
@@ -227,6 +247,7 @@ bool PeerChannel::call(Message request, Milliseconds timeout, Clock::time_point 
   }
   if (Status s = send_plain(id, request); !s.ok()) {
     run(done, std::move(s));
+    fail_refused();
     return false;
   }
   track(id, request.type, timeout, deadline, std::move(done));
@@ -287,6 +308,7 @@ void PeerChannel::flush() {
     auto [id, request] = std::move(*staged_one_);
     staged_one_.reset();
     if (Status s = send_plain(id, request); !s.ok()) fail(id, s);
+    fail_refused();
     return;
   }
   if (batch_ids_.empty()) return;
@@ -306,6 +328,7 @@ void PeerChannel::flush() {
   }
   // Nothing of the batch left: every request in it fails now.
   for (std::uint64_t id : ids) fail(id, sent);
+  fail_refused();
 }
 
 std::size_t PeerChannel::read(std::size_t max) {

@@ -198,8 +198,16 @@ class PeerChannel {
   Status refusal(std::uint16_t event, std::uint32_t value) const;
   // The error of a request the socket would not queue: the last refusal of
   // the handshake when there is one (nothing is connected), else "the send
-  // queue is full".
-  Status queue_full() const;
+  // queue is full". Reads the handshake events first: a refusal that came
+  // in since the last read_events() is kept for fail_refused().
+  Status queue_full();
+  // Reads the handshake events that have arrived; a refusal disconnects and
+  // is remembered in refused_. Returns the last refusal read, for the owner
+  // to fail the calls with; runs no callback.
+  std::optional<Status> take_events();
+  // Fails every call with the refusal queue_full() read, if any (callbacks
+  // run here): the tail of a call() or flush() whose send found no queue.
+  void fail_refused();
   void send_probe();
   void settle_probe(std::string_view reply);
   // Sends one request as [id][empty][frame]. Unavailable when it cannot.
@@ -222,6 +230,7 @@ class PeerChannel {
   bool connected_ = false;
   std::size_t server_key_ = 0;  // index into options_.curve->server_keys
   std::optional<Status> refused_;
+  std::optional<Status> unfailed_refusal_;  // read by queue_full(), not yet failed
   Batching batching_ = Batching::kUnknown;
   bool original_ = false;  // the probe was answered, not with a yes
   std::uint64_t probe_id_ = 0;
