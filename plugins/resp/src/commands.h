@@ -65,6 +65,7 @@ struct ServerStats {
   std::atomic<std::uint64_t> connections_rejected{0};
   std::atomic<std::uint64_t> commands_processed{0};
   std::atomic<std::uint64_t> protocol_errors{0};
+  std::atomic<std::uint64_t> tls_failures{0};  // handshakes or records that broke
   std::atomic<std::uint64_t> keyspace_hits{0};
   std::atomic<std::uint64_t> keyspace_misses{0};
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();

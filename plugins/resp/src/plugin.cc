@@ -60,7 +60,8 @@ class RespPlugin final : public Plugin {
       ctx_.table.reset();
       return s;
     }
-    log_->info("resp: serving Redis clients on " + server_->address());
+    log_->info(std::string("resp: serving Redis clients on ") + server_->address() +
+               (ctx_.settings.tls ? " (TLS only)" : ""));
     return Status::Ok();
   }
 

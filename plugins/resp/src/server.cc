@@ -16,6 +16,7 @@
 
 #include "dendrite/metrics.h"
 #include "request_parser.h"
+#include "tls.h"
 
 namespace dendrite::resp {
 namespace {
@@ -95,6 +96,7 @@ struct Server::Impl final : Clients {
   tcp::acceptor acceptor{io};
   asio::steady_timer accept_retry{io};
   std::unique_ptr<asio::thread_pool> workers;
+  std::shared_ptr<TlsContext> tls;  // nullptr: plaintext
   std::thread io_thread;
   bool started = false, stopped = false;
   // Where every read lands before it is appended to its connection's input
@@ -106,8 +108,9 @@ struct Server::Impl final : Clients {
 // on a worker thread while `busy_` (the I/O thread leaves it alone then).
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Server::Impl& server, tcp::socket socket, std::uint64_t id)
-      : server_(server), socket_(std::move(socket)) {
+  Connection(Server::Impl& server, tcp::socket socket, std::uint64_t id,
+             std::unique_ptr<TlsSession> tls)
+      : server_(server), socket_(std::move(socket)), tls_(std::move(tls)) {
     session_.id = id;
     session_.consistency = server.ctx.settings.consistency;
     session_.authenticated = server.ctx.settings.users.empty();
@@ -170,8 +173,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         close();
         return;
       }
-      in_.append(server_.read_chunk.get(), n);
-      need_more_ = false;  // the new bytes may complete a command
+      if (!take_input(std::string_view(server_.read_chunk.get(), n))) break;
       if (n < kReadChunkBytes || unparsed() >= kReadAheadBytes) break;
     }
     if (unparsed() > server_.ctx.settings.max_query_buffer_bytes) {
@@ -179,6 +181,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     process();
+  }
+
+  // Appends what was read to the input (decrypted first under TLS). False
+  // when TLS broke: the connection sends the alert and closes.
+  bool take_input(std::string_view bytes) {
+    if (!tls_) {
+      in_.append(bytes);
+      need_more_ = false;  // the new bytes may complete a command
+      return true;
+    }
+    const std::size_t before = in_.size();
+    const Status s = tls_->receive(bytes, in_);
+    if (in_.size() != before) need_more_ = false;
+    if (tls_->peer_closed()) eof_ = true;
+    if (!s.ok()) {
+      server_.ctx.stats->tls_failures.fetch_add(1, std::memory_order_relaxed);
+      closing_ = true;
+      return false;
+    }
+    return true;
   }
 
   // Runs the commands received so far, in batches: the commands ready at once
@@ -335,15 +357,39 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void flush() {
     if (closed_ || sending_active_) return;
-    if (out_.empty()) {
+    if (tls_) {
+      if (!take_tls_output()) return;
+    } else if (out_.empty()) {
       if (closing_ && !busy_) close();
       return;
+    } else {
+      sending_.swap(out_);
     }
-    sending_.swap(out_);
     sending_active_ = true;
     asio::async_write(socket_, asio::buffer(sending_),
                       [self = shared_from_this()](const boost::system::error_code& ec,
                                                   std::size_t) { self->on_sent(ec); });
+  }
+
+  // Under TLS: encrypts out_ into sending_ (with the handshake's and the
+  // close's records). False when there is nothing to send (then closes if
+  // closing_).
+  bool take_tls_output() {
+    if (!out_.empty()) {
+      if (!tls_->send(out_).ok()) {
+        close();
+        return false;
+      }
+      out_.clear();
+      if (out_.capacity() > kKeepBufferBytes) std::string().swap(out_);
+    }
+    if (closing_ && !busy_ && !tls_->has_output()) tls_->shut_down();  // close_notify
+    if (!tls_->has_output()) {
+      if (closing_ && !busy_) close();
+      return false;
+    }
+    tls_->take_output(sending_);
+    return true;
   }
 
   void on_sent(const boost::system::error_code& ec) {
@@ -360,6 +406,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   Server::Impl& server_;
   tcp::socket socket_;
+  std::unique_ptr<TlsSession> tls_;  // nullptr: plaintext
   Session session_;
   Batch batch_;             // parsed commands; those from batch_.done on wait to run
   ParseProgress progress_;  // how far the unfinished command at in_start_ was read
@@ -443,9 +490,10 @@ void Server::Impl::accept() {
       boost::system::error_code ignored;
       const auto remote = socket.remote_endpoint(ignored);
       const auto local = socket.local_endpoint(ignored);
+      // A TLS client could not read a plaintext refusal: it is closed.
       if (refused_by_protected_mode(ctx.settings, remote.address().to_string())) {
         ctx.stats->connections_rejected.fetch_add(1, std::memory_order_relaxed);
-        refuse(std::move(socket), kProtectedModeReply);
+        refuse(std::move(socket), tls ? std::string_view() : kProtectedModeReply);
         accept();
         return;
       }
@@ -453,10 +501,15 @@ void Server::Impl::accept() {
       if (entries.size() >= ctx.settings.max_clients) {
         lock.unlock();
         ctx.stats->connections_rejected.fetch_add(1, std::memory_order_relaxed);
-        refuse(std::move(socket), "-ERR max number of clients reached\r\n");
+        refuse(std::move(socket), tls ? "" : "-ERR max number of clients reached\r\n");
+      } else if (std::unique_ptr<TlsSession> session = tls ? tls->session() : nullptr;
+                 tls && !session) {
+        lock.unlock();
+        ctx.stats->tls_failures.fetch_add(1, std::memory_order_relaxed);
+        refuse(std::move(socket), "");  // out of memory for its TLS state
       } else {
         const std::uint64_t id = next_id++;
-        auto c = std::make_shared<Connection>(*this, std::move(socket), id);
+        auto c = std::make_shared<Connection>(*this, std::move(socket), id, std::move(session));
         Entry& e = entries[id];
         e.connection = c;
         e.info.id = id;
@@ -477,7 +530,7 @@ void Server::Impl::accept() {
 void Server::Impl::refuse(tcp::socket socket, std::string_view reply) {
   boost::system::error_code ignored;
   socket.non_blocking(true, ignored);
-  socket.write_some(asio::buffer(reply.data(), reply.size()), ignored);
+  if (!reply.empty()) socket.write_some(asio::buffer(reply.data(), reply.size()), ignored);
   socket.close(ignored);
 }
 
@@ -520,6 +573,11 @@ Status Server::start() {
     }
     s.connected = &ctx.metrics->gauge("dendrite_resp_connected_clients",
                                       "Open connections of the RESP front end.");
+  }
+  if (ctx.settings.tls) {
+    auto loaded = TlsContext::load(*ctx.settings.tls);
+    if (!loaded.ok()) return loaded.status();
+    s.tls = std::move(loaded).value();
   }
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(ctx.settings.host, ec);

@@ -142,6 +142,7 @@ std::string info_section(const CommandContext& ctx, std::string_view section) {
     line("keyspace_hits", std::to_string(st.keyspace_hits.load()));
     line("keyspace_misses", std::to_string(st.keyspace_misses.load()));
     line("total_protocol_errors", std::to_string(st.protocol_errors.load()));
+    line("total_tls_failures", std::to_string(st.tls_failures.load()));
   } else if (section == "keyspace") {
     out += "# Keyspace\r\n";
     const std::size_t keys = ctx.table ? ctx.table->local_keys().size() : 0;

@@ -57,6 +57,35 @@ Status take_users(const ConfigReader& top, std::vector<User>& out) {
   return Status::Ok();
 }
 
+// Reads "tls": {"cert_file", "key_file", "ca_file", "client_certs"}.
+Status take_tls(const ConfigReader& top, std::optional<TlsSettings>& out) {
+  const nlohmann::json* obj = nullptr;
+  if (Status s = top.take_object("tls", obj); !s.ok() || obj == nullptr) return s;
+  const ConfigReader r =
+      top.nested("tls", *obj, {"cert_file", "key_file", "ca_file", "client_certs"});
+  if (Status s = r.keys(); !s.ok()) return s;
+  TlsSettings tls;
+  if (Status s = r.take_string("cert_file", true, tls.cert_file); !s.ok()) return s;
+  if (Status s = r.take_string("key_file", true, tls.key_file); !s.ok()) return s;
+  if (Status s = r.take_string("ca_file", true, tls.ca_file); !s.ok()) return s;
+  if (tls.cert_file.empty()) return r.error("cert_file", "is required");
+  if (tls.key_file.empty()) return r.error("key_file", "is required");
+  std::string certs;
+  if (Status s = r.take_string("client_certs", true, certs); !s.ok()) return s;
+  if (certs.empty()) {
+    tls.client_certs = tls.ca_file.empty() ? ClientCerts::kNone : ClientCerts::kRequired;
+  } else if (certs == "none") {
+    tls.client_certs = ClientCerts::kNone;
+  } else if (certs == "optional" || certs == "required") {
+    if (tls.ca_file.empty()) return r.error("client_certs", "'" + certs + "' needs a ca_file");
+    tls.client_certs = certs == "optional" ? ClientCerts::kOptional : ClientCerts::kRequired;
+  } else {
+    return r.error("client_certs", "must be \"required\", \"optional\" or \"none\"");
+  }
+  out = std::move(tls);
+  return Status::Ok();
+}
+
 bool loopback_ip(std::string_view ip) {
   return ip.rfind("127.", 0) == 0 || ip == "::1" || ip.rfind("::ffff:127.", 0) == 0;
 }
@@ -64,8 +93,9 @@ bool loopback_ip(std::string_view ip) {
 }  // namespace
 
 bool refused_by_protected_mode(const Settings& settings, std::string_view peer_ip) {
-  return settings.protected_mode && settings.users.empty() && !is_loopback_host(settings.host) &&
-         !loopback_ip(peer_ip);
+  const bool certified = settings.tls && settings.tls->client_certs == ClientCerts::kRequired;
+  return settings.protected_mode && settings.users.empty() && !certified &&
+         !is_loopback_host(settings.host) && !loopback_ip(peer_ip);
 }
 
 const User* find_user(const Settings& settings, std::string_view name, std::string_view password) {
@@ -88,7 +118,7 @@ Result<Settings> parse_settings(const std::string& config_json) {
   const ConfigReader r(doc, "resp config: ", "",
                        {"listen", "consistency", "workers", "max_clients", "max_bulk_bytes",
                         "max_query_buffer_bytes", "output_buffer_bytes", "allow_flushall",
-                        "protected_mode", "users"});
+                        "protected_mode", "users", "tls"});
   if (Status s = r.keys(); !s.ok()) return s;
   Settings out;
   std::string listen;
@@ -114,6 +144,7 @@ Result<Settings> parse_settings(const std::string& config_json) {
   if (Status s = r.take_bool("allow_flushall", out.allow_flushall); !s.ok()) return s;
   if (Status s = r.take_bool("protected_mode", out.protected_mode); !s.ok()) return s;
   if (Status s = take_users(r, out.users); !s.ok()) return s;
+  if (Status s = take_tls(r, out.tls); !s.ok()) return s;
   return out;
 }
 

@@ -3,10 +3,13 @@
 //    "max_clients": 10000, "max_bulk_bytes": 536870912,
 //    "max_query_buffer_bytes": 1073741824, "output_buffer_bytes": 33554432,
 //    "allow_flushall": false, "protected_mode": true,
-//    "users": [{"name": "app", "password_file": "/etc/dendrite/app.pass"}]}
+//    "users": [{"name": "app", "password_file": "/etc/dendrite/app.pass"}],
+//    "tls": {"cert_file": "...", "key_file": "...", "ca_file": "...",
+//            "client_certs": "required"}}
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +22,17 @@ namespace dendrite::resp {
 struct User {
   std::string name;
   std::string password;
+};
+
+// Whether a TLS client must present a certificate signed by the CA file.
+enum class ClientCerts { kNone, kOptional, kRequired };
+
+// The front end speaks TLS only (docs/resp.md "TLS").
+struct TlsSettings {
+  std::string cert_file;  // PEM chain, the server's certificate first
+  std::string key_file;   // PEM private key, no passphrase; others may not read it
+  std::string ca_file;    // PEM CAs that sign client certificates; "" = none
+  ClientCerts client_certs = ClientCerts::kNone;  // kRequired by default with a ca_file
 };
 
 struct Settings {
@@ -41,11 +55,13 @@ struct Settings {
   // Without users, refuse clients from other hosts when listening on a
   // non-loopback address (as Redis's protected mode).
   bool protected_mode = true;
+  // TLS on the listener; nullopt = plaintext.
+  std::optional<TlsSettings> tls;
 };
 
 // True when a client from `peer_ip` must be refused: protected mode is on,
-// there are no users, the front end listens on a non-loopback address and the
-// peer is not on loopback. Pure.
+// there are no users and no required client certificates, the front end
+// listens on a non-loopback address and the peer is not on loopback. Pure.
 bool refused_by_protected_mode(const Settings& settings, std::string_view peer_ip);
 
 // The user named `name` whose password is `password` (compared in time

@@ -32,6 +32,7 @@
 #include "support/programs.h"
 #include "support/ring_settled.h"
 #include "support/serving.h"
+#include "support/tls_files.h"
 
 namespace dendrite::test {
 namespace {
@@ -706,6 +707,59 @@ print("ok")
                          "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$20000\r\n" +
                          value + "\r\nQUIT\r\n"));
   EXPECT_EQ(pipelined.read_to_end(), "+OK\r\n+OK\r\n+OK\r\n");
+}
+
+// TLS with client certificates (the CA's): redis-cli and redis-py with a
+// certificate are served, with pipelines and a value of many TLS records;
+// a client without a certificate, and a plaintext one, are refused and
+// counted, and the node serves on.
+TEST_F(RespClientsTest, TlsServesCertifiedClientsAndRefusesOthers) {
+  const TlsCaFiles files = make_tls_ca_files(dir_.path());
+  ASSERT_EQ(files.error, "");
+  start_node("tls", {},
+             {{"tls",
+               {{"cert_file", files.server.cert},
+                {"key_file", files.server.key},
+                {"ca_file", files.ca.cert}}}});
+  const std::string p = std::to_string(port("tls"));
+  const std::string cli = "redis-cli --tls --cacert " + files.ca.cert + " -p " + p;
+  const std::string certified = cli + " --cert " + files.client.cert + " --key " + files.client.key;
+  auto set = shell(certified + " set k v && " + certified + " get k");
+  EXPECT_EQ(set.out, "OK\nv\n") << set.err;
+
+  auto no_cert = shell(cli + " ping");
+  EXPECT_EQ(no_cert.out.find("PONG"), std::string::npos) << no_cert.out;
+  auto plain = shell("redis-cli -p " + p + " ping");
+  EXPECT_EQ(plain.out.find("PONG"), std::string::npos) << plain.out;
+  RawSocket raw(port("tls"));
+  ASSERT_TRUE(raw.send_all("*1\r\n$4\r\nPING\r\n"));
+  EXPECT_EQ(raw.read_to_end().find("PONG"), std::string::npos);
+
+  const std::string script = dir_.write("tls.py", R"PY(
+import sys
+import redis
+port, ca, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+r = redis.Redis(port=port, ssl=True, ssl_ca_certs=ca, ssl_certfile=cert, ssl_keyfile=key)
+big = bytes(range(256)) * 12288  # 3 MiB: about 200 TLS records each way
+assert r.set("big", big)
+assert r.get("big") == big
+p = r.pipeline(transaction=False)
+for i in range(2000):
+    p.set("k%d" % i, str(i))
+for i in range(2000):
+    p.get("k%d" % i)
+got = p.execute()
+assert got[2000:] == [str(i).encode() for i in range(2000)], got[2000:2005]
+print("ok")
+)PY");
+  auto py = run({"/usr/bin/python3", script, p, files.ca.cert, files.client.cert, files.client.key},
+                dir_.path(), 120s);
+  EXPECT_EQ(py.out, "ok\n") << py.err;
+
+  auto info = shell(certified + " info stats");
+  EXPECT_NE(info.out.find("total_tls_failures:3"), std::string::npos) << info.out;
+  auto again = shell(certified + " ping");
+  EXPECT_EQ(again.out, "PONG\n") << again.err;
 }
 
 }  // namespace

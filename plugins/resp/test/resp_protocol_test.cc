@@ -272,6 +272,41 @@ TEST(RespSettingsTest, UsersComeFromTheConfigOrPrivateFiles) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(RespSettingsTest, TlsNeedsItsFilesAndACaForClientCertificates) {
+  auto s = parse_settings(R"({"tls": {"cert_file": "c.pem", "key_file": "k.pem"}})");
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  ASSERT_TRUE(s->tls.has_value());
+  EXPECT_EQ(s->tls->cert_file, "c.pem");
+  EXPECT_EQ(s->tls->client_certs, ClientCerts::kNone);
+  s = parse_settings(R"({"tls": {"cert_file": "c", "key_file": "k", "ca_file": "ca"}})");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->tls->client_certs, ClientCerts::kRequired);  // with a CA: required
+  s = parse_settings(
+      R"({"tls": {"cert_file": "c", "key_file": "k", "ca_file": "ca", "client_certs": "optional"}})");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->tls->client_certs, ClientCerts::kOptional);
+  EXPECT_FALSE(parse_settings("{}")->tls.has_value());
+
+  EXPECT_EQ(parse_settings(R"({"tls": {"key_file": "k"}})").status().message(),
+            "resp config: 'tls.cert_file' is required");
+  EXPECT_EQ(parse_settings(R"({"tls": {"cert_file": "c", "key_file": "k", "cafile": "x"}})")
+                .status()
+                .message(),
+            "resp config: unknown key 'tls.cafile' (did you mean 'tls.ca_file'?)");
+  EXPECT_EQ(
+      parse_settings(R"({"tls": {"cert_file": "c", "key_file": "k", "client_certs": "required"}})")
+          .status()
+          .message(),
+      "resp config: 'tls.client_certs' 'required' needs a ca_file");
+  EXPECT_EQ(parse_settings(R"({"tls": {"cert_file": "c", "key_file": "k", "ca_file": "ca",
+                                       "client_certs": "yes"}})")
+                .status()
+                .message(),
+            "resp config: 'tls.client_certs' must be \"required\", \"optional\" or \"none\"");
+  EXPECT_EQ(parse_settings(R"({"tls": true})").status().message(),
+            "resp config: 'tls' must be an object");
+}
+
 TEST(RespSettingsTest, ProtectedModeRefusesOnlyRemoteClientsOfAnOpenNonLoopbackListener) {
   Settings s;
   s.host = "0.0.0.0";
@@ -284,6 +319,13 @@ TEST(RespSettingsTest, ProtectedModeRefusesOnlyRemoteClientsOfAnOpenNonLoopbackL
   s.protected_mode = false;
   EXPECT_FALSE(refused_by_protected_mode(s, "10.1.2.3"));
   s.protected_mode = true;
+  // TLS that requires client certificates authenticates clients; without
+  // required certificates it does not.
+  s.tls = TlsSettings{"c", "k", "ca", ClientCerts::kRequired};
+  EXPECT_FALSE(refused_by_protected_mode(s, "10.1.2.3"));
+  s.tls->client_certs = ClientCerts::kOptional;
+  EXPECT_TRUE(refused_by_protected_mode(s, "10.1.2.3"));
+  s.tls.reset();
   s.host = "127.0.0.1";
   EXPECT_FALSE(refused_by_protected_mode(s, "10.1.2.3"));
 }
