@@ -270,6 +270,11 @@ std::vector<WriteOutcome> primary_write(const std::shared_ptr<Context>& ctx, Vno
 
 namespace {
 
+// v's copy of `hash`: the replica table counts while a promotion is under way.
+std::optional<Item> local_copy(VnodeState& v, const Id& hash) {
+  return newer(v.primary.get(hash), v.replica.get(hash));
+}
+
 // One read in progress at a primary.
 struct ReadOp {
   std::shared_ptr<Context> ctx;
@@ -434,6 +439,14 @@ struct ReadOp {
 
 }  // namespace
 
+std::optional<ReadOutcome> primary_read_here(const std::shared_ptr<Context>& ctx, VnodeState& v,
+                                             const Id& hash) {
+  std::optional<Item> copy = local_copy(v, hash);
+  if (!copy && v.settling()) return std::nullopt;
+  ctx->stats.reads(1).inc();
+  return ReadOutcome{kCodeOk, "", std::move(copy)};
+}
+
 void primary_read_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
                         const std::vector<Id>& hashes, int consistency, ReadDone done,
                         bool strict) {
@@ -453,8 +466,7 @@ void primary_read_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
   op->local.resize(hashes.size());
   std::vector<std::size_t> misses;
   for (std::size_t i = 0; i < hashes.size(); ++i) {
-    // The replica table counts while a promotion is under way.
-    op->local[i] = newer(v.primary.get(hashes[i]), v.replica.get(hashes[i]));
+    op->local[i] = local_copy(v, hashes[i]);
     if (!op->local[i]) misses.push_back(i);
   }
   if (!misses.empty() && v.settling()) return ReadOp::read_through(op, misses);

@@ -71,6 +71,13 @@ void primary_read_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
                         const std::vector<Id>& hashes, int consistency, ReadDone done,
                         bool strict = false);
 
+// primary_read_async() of one hash at consistency 1 when it needs no other
+// host: v's copy (primary table, or replica table during a promotion), or
+// nothing when v holds none and settles (then previous holders must be
+// asked: use primary_read_async()). Never waits. Thread-safe.
+std::optional<ReadOutcome> primary_read_here(const std::shared_ptr<Context>& ctx, VnodeState& v,
+                                             const Id& hash);
+
 // primary_read_async() that waits for the outcomes. Must not be called from a
 // host callback.
 std::vector<ReadOutcome> primary_read(const std::shared_ptr<Context>& ctx, VnodeState& v,

@@ -14,6 +14,7 @@
 #include "dendrite/dtable/scan_cursor.h"
 #include "dendrite/dtable/write_request.h"
 #include "mutate.h"
+#include "primary.h"
 #include "wire.h"
 
 namespace dendrite::dtable {
@@ -106,6 +107,68 @@ Result<Vnode> TableService::route(const Id& hash, bool fresh) const {
   if (!found.ok()) return found.status();
   if (found->empty()) return Status::Unavailable("lookup found no owner");
   return found->front();
+}
+
+VnodeState* TableService::primary_here(const Id& hash) const {
+  for (const auto& v : ctx_->vnodes()) {
+    auto o = ctx_->owns(*v, hash);
+    if (o && *o) return v.get();
+  }
+  return nullptr;
+}
+
+bool TableService::get_entry_here(std::string_view key, const Options& options,
+                                  const std::function<void(Result<ValueWithExpiry>)>& done) {
+  if (options.consistency != 1) return false;
+  GateGuard guard(ctx_->gate);
+  if (!guard.entered()) return false;
+  if (Status s = check(key, options); !s.ok()) {
+    done(s);
+    return true;
+  }
+  const Id hash = Id::hash(key);
+  VnodeState* owner = primary_here(hash);
+  if (owner == nullptr) return false;
+  std::optional<ReadOutcome> r = primary_read_here(ctx_, *owner, hash);
+  if (!r) return false;  // a miss while settling: previous holders must be asked
+  if (r->code != kCodeOk) {
+    done(status_of(r->code, r->error));
+  } else if (!r->item || !live_at(*r->item, system_wall_ms())) {
+    done(Status::NotFound("key not found"));
+  } else {
+    done(ValueWithExpiry{std::move(r->item->value), r->item->expires_ms});
+  }
+  return true;
+}
+
+bool TableService::set_here(std::string_view key, std::string_view value, const Options& options,
+                            std::function<void(Status)> done) {
+  if (options.consistency != 1) return false;
+  GateGuard guard(ctx_->gate);
+  if (!guard.entered()) return false;
+  if (Status s = check_write(key, value.size(), options); !s.ok()) {
+    done(s);
+    return true;
+  }
+  const Id hash = Id::hash(key);
+  VnodeState* owner = primary_here(hash);
+  if (owner == nullptr) return false;
+  std::vector<Item> items(1);
+  Item& item = items[0];
+  item.key = std::string(key);
+  item.hash = hash;
+  item.value = std::string(value);
+  // What the request of set() would carry; the primary stamps its own.
+  item.timestamp = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  ctx_->clock->observe(item.timestamp);
+  primary_write_async(ctx_, *owner, std::move(items), 1,
+                      [done = std::move(done)](std::vector<WriteOutcome> outcomes) {
+                        const WriteOutcome& o = outcomes.at(0);
+                        done(o.code == kCodeOk ? Status::Ok() : status_of(o.code, o.error));
+                      });
+  return true;
 }
 
 Status TableService::set(std::string_view key, std::string_view value, const Options& options) {

@@ -27,6 +27,10 @@ class TableService final : public Table {
   Result<ValueWithExpiry> get_entry(std::string_view key, const Options& options) override;
   Result<MutationResult> mutate(std::string_view key, const Mutation& m,
                                 const Options& options) override;
+  bool get_entry_here(std::string_view key, const Options& options,
+                      const std::function<void(Result<ValueWithExpiry>)>& done) override;
+  bool set_here(std::string_view key, std::string_view value, const Options& options,
+                std::function<void(Status)> done) override;
   Status del(std::string_view key, const Options& options) override;
   std::vector<Status> set_multi(const std::vector<KeyValue>& items,
                                 const Options& options) override;
@@ -43,6 +47,9 @@ class TableService final : public Table {
   // The key's primary: a local vnode that owns it, else a lookup (always a
   // lookup when `fresh`).
   Result<Vnode> route(const Id& hash, bool fresh) const;
+  // The local vnode that owns `hash` by its known predecessor (the one
+  // route() picks without a lookup), or nullptr.
+  VnodeState* primary_here(const Id& hash) const;
   // The indices `which` grouped by the primary of key_of(i), one group per
   // vnode (in a stable order); `single` holds those whose primary is not
   // known now (they go through the one-key path).

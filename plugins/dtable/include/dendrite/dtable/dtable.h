@@ -164,6 +164,29 @@ class Table {
   virtual Result<MutationResult> mutate(std::string_view key, const Mutation& m,
                                         const Options& options) = 0;
 
+  // The fast path of front ends that must not park a thread per call. Starts
+  // get_entry() without blocking when it needs no other host: the key's
+  // primary copy is on this host (its vnode not settling) and
+  // options.consistency is 1. Then `done` runs exactly once with
+  // get_entry()'s result, on the calling thread before this returns, and
+  // this returns true. Otherwise returns false without calling `done`; call
+  // get_entry() instead. Any thread. The default (for other implementations)
+  // returns false.
+  virtual bool get_entry_here(std::string_view /*key*/, const Options& /*options*/,
+                              const std::function<void(Result<ValueWithExpiry>)>& /*done*/) {
+    return false;
+  }
+  // set() likewise, when the key's primary copy is on this host and
+  // options.consistency is 1: returns true and `done` runs exactly once with
+  // set()'s result, on the calling thread before this returns, or (when the
+  // node keeps a journal) on a dtable thread once the write is on disk;
+  // `done` must not block then. Otherwise false, `done` never runs: call
+  // set(). The default returns false.
+  virtual bool set_here(std::string_view /*key*/, std::string_view /*value*/,
+                        const Options& /*options*/, std::function<void(Status)> /*done*/) {
+    return false;
+  }
+
   // A query with default options: table.query().consistency(2).set(k, v).
   Query query();
 };

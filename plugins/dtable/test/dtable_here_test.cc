@@ -1,0 +1,174 @@
+// The fast path of front ends, Table::get_entry_here() and set_here(), on a
+// real ring (replicas 2): exactly the key's primary host answers, on the
+// calling thread, what get_entry() and set() would; every other host, and
+// any consistency above 1, declines without calling back; a write through
+// it is replicated like any; and on a node with a journal the write's answer
+// comes once it is on disk.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/dtable_cluster.h"
+#include "support/process.h"
+
+namespace dendrite::test {
+namespace {
+
+using dtable::Options;
+using dtable::ValueWithExpiry;
+
+// What one get_entry_here() call did.
+struct HereRead {
+  bool here = false;
+  int calls = 0;
+  std::thread::id thread;
+  Result<ValueWithExpiry> result = Status::Unavailable("not answered");
+};
+
+HereRead read_here(dtable::Table& t, const std::string& key, int consistency = 1) {
+  HereRead r;
+  Options o;
+  o.consistency = consistency;
+  r.here = t.get_entry_here(key, o, [&](Result<ValueWithExpiry> v) {
+    ++r.calls;
+    r.thread = std::this_thread::get_id();
+    r.result = std::move(v);
+  });
+  return r;
+}
+
+TEST(DtableHereTest, OnlyThePrimaryHostAnswersAndItAnswersAtOnce) {
+  DtableCluster c;
+  for (int i = 0; i < 3; ++i) c.add();
+  ASSERT_EQ(c.wait_converged(), "");
+  constexpr int kKeys = 60;
+  for (int k = 0; k < kKeys; ++k) {
+    const std::string key = "here:" + std::to_string(k);
+    ASSERT_TRUE(c.table(k % 3).query().set(key, "v" + std::to_string(k)).ok());
+  }
+  std::vector<int> answered_by(3, 0);
+  for (int k = 0; k < kKeys; ++k) {
+    const std::string key = "here:" + std::to_string(k);
+    int hosts = 0;
+    for (std::size_t i = 0; i < 3; ++i) {
+      HereRead r = read_here(c.table(i), key);
+      if (!r.here) {
+        EXPECT_EQ(r.calls, 0) << key;  // declined: never called back
+        continue;
+      }
+      ++hosts;
+      ++answered_by[i];
+      EXPECT_EQ(r.calls, 1) << key;
+      EXPECT_EQ(r.thread, std::this_thread::get_id()) << key;
+      ASSERT_TRUE(r.result.ok()) << key << ": " << r.result.status().to_string();
+      EXPECT_EQ(r.result->value, "v" + std::to_string(k));
+      // A consistency above 1 needs the replicas: declined even here.
+      EXPECT_FALSE(read_here(c.table(i), key, 2).here);
+    }
+    EXPECT_EQ(hosts, 1) << key << " (a settled ring has one primary per key)";
+  }
+  for (int n : answered_by) EXPECT_GT(n, 0) << "every host is the primary of some key";
+
+  // A missing key and an empty one are answered here too.
+  for (std::size_t i = 0; i < 3; ++i) {
+    HereRead empty = read_here(c.table(i), "");
+    ASSERT_TRUE(empty.here);
+    EXPECT_EQ(empty.result.status().code(), StatusCode::kInvalidArgument);
+  }
+  // A key never written: while a vnode settles after the joins a miss must
+  // ask the previous holders, so every host declines; then its primary
+  // answers NotFound.
+  auto missing_here = [&] {
+    int n = 0;
+    for (std::size_t i = 0; i < 3; ++i) {
+      HereRead r = read_here(c.table(i), "here:never-written");
+      if (!r.here) continue;
+      EXPECT_EQ(r.result.status().code(), StatusCode::kNotFound);
+      ++n;
+    }
+    EXPECT_LE(n, 1);
+    return n == 1;
+  };
+  EXPECT_TRUE(wait_until(missing_here));
+}
+
+TEST(DtableHereTest, AWriteHereIsReplicatedAndExpiredValuesReadAsAbsent) {
+  DtableCluster c;
+  for (int i = 0; i < 3; ++i) c.add();
+  ASSERT_EQ(c.wait_converged(), "");
+  Options one;
+  int written = 0;
+  for (int k = 0; k < 30; ++k) {
+    const std::string key = "w:" + std::to_string(k);
+    for (std::size_t i = 0; i < 3; ++i) {
+      int calls = 0;
+      Status got = Status::Unavailable("not answered");
+      const bool here = c.table(i).set_here(key, "x" + std::to_string(k), one, [&](Status s) {
+        ++calls;
+        got = s;
+      });
+      if (!here) {
+        EXPECT_EQ(calls, 0);
+        continue;
+      }
+      ++written;
+      EXPECT_EQ(calls, 1) << "in memory the answer comes before set_here returns";
+      EXPECT_TRUE(got.ok()) << got.to_string();
+      Options two;
+      two.consistency = 2;
+      EXPECT_FALSE(c.table(i).set_here(key, "y", two, [](Status) { ADD_FAILURE(); }));
+    }
+  }
+  EXPECT_EQ(written, 30) << "each key written once, by its primary host";
+  for (int k = 0; k < 30; ++k) {
+    const std::string key = "w:" + std::to_string(k);
+    EXPECT_EQ(*c.table((k + 1) % 3).query().get(key), "x" + std::to_string(k));
+    EXPECT_TRUE(wait_until([&] { return c.hosts_with(key, "x" + std::to_string(k)).size() == 3; }))
+        << key << " reached every copy";
+  }
+
+  // An expiry in the past: the value is there but reads as absent here too.
+  dtable::Mutation m;
+  m.operand = "gone";
+  m.expiry = dtable::Mutation::Expiry::kAt;
+  m.expires_ms = dtable::unix_now_ms() - 1000;
+  ASSERT_TRUE(c.table(0).query().mutate("w:expired", m).ok());
+  int answered = 0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    HereRead r = read_here(c.table(i), "w:expired");
+    if (!r.here) continue;
+    ++answered;
+    EXPECT_EQ(r.result.status().code(), StatusCode::kNotFound);
+  }
+  EXPECT_EQ(answered, 1);
+}
+
+TEST(DtableHereTest, WithAJournalAWriteHereAnswersOnceOnDisk) {
+  TempDir dir;
+  DtableCluster c;
+  c.add(
+      R"({"check_interval_ms": 300, "storage": {"engine": "rocksdb", "sync": "always", "path": ")" +
+      dir.path() + R"("}})");
+  ASSERT_EQ(c.wait_converged(), "");
+  std::atomic<int> calls{0};
+  std::atomic<bool> ok{false};
+  ASSERT_TRUE(c.table(0).set_here("j:1", "durable", Options{}, [&](Status s) {
+    ok = s.ok();
+    ++calls;
+  }));
+  ASSERT_TRUE(wait_until([&] { return calls.load() > 0; }));
+  EXPECT_TRUE(ok.load());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(calls.load(), 1);
+  HereRead r = read_here(c.table(0), "j:1");
+  ASSERT_TRUE(r.here);
+  ASSERT_TRUE(r.result.ok());
+  EXPECT_EQ(r.result->value, "durable");
+}
+
+}  // namespace
+}  // namespace dendrite::test
