@@ -157,6 +157,22 @@ static_assert(kMaxCoalesced <= 32, "Coalesced::failed has a bit per command");
 Coalesced run_coalesced(std::span<const std::vector<std::string>> commands, Session& session,
                         std::string& out, CommandContext& ctx);
 
+// How start_here() went.
+enum class HereStart {
+  kElsewhere,  // nothing done: run the command where kTouchesKeys commands run
+  kDone,       // its reply is in `out`
+  kLater,      // its reply comes through `later`
+};
+// Starts an admitted command without blocking when it needs no other host: a
+// GET or a plain SET whose key's primary copy is on this host, at the
+// session's consistency 1 (Table::get_entry_here, set_here). A SET on a
+// node with a journal may answer kLater: `later` then gets the reply, on a
+// dtable thread, once the write is on disk. Any thread; the I/O thread is
+// what it is for.
+HereStart start_here(const CommandSpec& spec, std::span<const std::string> args,
+                     const Session& session, std::string& out, CommandContext& ctx,
+                     const std::function<void(std::string reply)>& later);
+
 // The Redis-style error reply of a failed Table call ("-ERR ...", "-TRYAGAIN
 // ..." for a ring that could not be reached, "-NOREPLICAS ..." when the
 // consistency was not met).

@@ -67,6 +67,12 @@ void cmd_flushall(Call& c);
 void cmd_keys(Call& c);
 void cmd_scan(Call& c);
 
+// GET's reply to `value`: the bulk, a null for NotFound, else the error.
+// Counts the hit or miss in `stats`. True when it replied an error.
+bool reply_get(ReplyWriter& reply, const Result<std::string>& value, ServerStats& stats);
+// A plain SET's reply to `status`: OK or the error. True for an error.
+bool reply_set(ReplyWriter& reply, const Status& status);
+
 // The Table options of a call: the connection's consistency level.
 dtable::Options options_of(const Call& c);
 // True (after writing the error reply) when dtable is not there.

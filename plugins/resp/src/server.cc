@@ -221,6 +221,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
         finish_batch();
         continue;
       }
+      if (run_here(budget) > 0) {
+        if (!busy_) finish_batch();
+        continue;
+      }
       busy_ = true;
       asio::post(*server_.workers,
                  [self = shared_from_this(), batch = std::move(batch_), budget]() mutable {
@@ -333,14 +337,74 @@ class Connection : public std::enable_shared_from_this<Connection> {
       const auto& args = batch.commands[at];
       server_.ctx.stats->commands_processed.fetch_add(1, std::memory_order_relaxed);
       ReplyWriter writer(out, session_.resp3);
-      const std::size_t before = out.size();
       const CommandSpec* spec = admit(batch.specs[at], args, session_, writer);
       if (spec == nullptr) continue;
-      Call call{args, session_, writer, server_.ctx};
-      run_command(*spec, call);
-      server_.record(*spec, Clock::now() - start, before < out.size() && out[before] == '-');
+      run_admitted(*spec, args, out, writer, start);
       if (session_.quit) break;
     }
+  }
+
+  // Runs an admitted command whose reply `writer` appends to `out`, and
+  // records it.
+  void run_admitted(const CommandSpec& spec, std::span<const std::string> args, std::string& out,
+                    ReplyWriter& writer, Clock::time_point start) {
+    const std::size_t before = out.size();
+    Call call{args, session_, writer, server_.ctx};
+    run_command(spec, call);
+    server_.record(spec, Clock::now() - start, before < out.size() && out[before] == '-');
+  }
+
+  // Runs batch_'s next commands on the I/O thread while none needs a worker:
+  // commands that do not call the Table, and the GETs and plain SETs that
+  // start_here() serves (their key's primary copy is on this host). Stops at
+  // a command for a worker, at one whose reply comes later (then busy_ until
+  // finish_later()), at QUIT, or once the replies exceed `budget` bytes.
+  // Returns how many commands it ran or started (I/O thread).
+  std::size_t run_here(std::size_t budget) {
+    const std::size_t start_size = out_.size();
+    std::size_t ran = 0;
+    while (batch_.done < batch_.commands.size() && out_.size() - start_size <= budget &&
+           !session_.quit) {
+      const auto start = Clock::now();
+      const auto& args = batch_.commands[batch_.done];
+      ReplyWriter writer(out_, session_.resp3);
+      const CommandSpec* spec = admit(batch_.specs[batch_.done], args, session_, writer);
+      if (spec != nullptr && (spec->flags & kTouchesKeys) != 0) {
+        const std::size_t before = out_.size();
+        const HereStart how = start_here(
+            *spec, args, session_, out_, server_.ctx,
+            [self = shared_from_this(), spec, start](std::string reply) {
+              asio::post(self->server_.io, [self, spec, start, reply = std::move(reply)]() mutable {
+                self->finish_later(*spec, start, std::move(reply));
+              });
+            });
+        if (how == HereStart::kElsewhere) return ran;  // nothing written: a worker runs it
+        ++batch_.done;
+        ++ran;
+        server_.ctx.stats->commands_processed.fetch_add(1, std::memory_order_relaxed);
+        if (how == HereStart::kLater) {
+          busy_ = true;
+          return ran;
+        }
+        server_.record(*spec, Clock::now() - start, before < out_.size() && out_[before] == '-');
+        continue;
+      }
+      ++batch_.done;
+      ++ran;
+      server_.ctx.stats->commands_processed.fetch_add(1, std::memory_order_relaxed);
+      if (spec != nullptr) run_admitted(*spec, args, out_, writer, start);
+    }
+    return ran;
+  }
+
+  // The reply of a command start_here() answered later (I/O thread).
+  void finish_later(const CommandSpec& spec, Clock::time_point start, std::string reply) {
+    busy_ = false;
+    if (closed_) return;
+    server_.record(spec, Clock::now() - start, !reply.empty() && reply[0] == '-');
+    out_.append(reply);
+    finish_batch();
+    process();
   }
 
   // After a batch ran (its replies in out_; I/O thread): QUIT or a protocol

@@ -42,24 +42,39 @@ std::vector<std::string> keys_from(const Call& c, std::size_t first) {
 
 }  // namespace
 
+bool reply_get(ReplyWriter& reply, const Result<std::string>& value, ServerStats& stats) {
+  if (value.ok()) {
+    stats.keyspace_hits.fetch_add(1, std::memory_order_relaxed);
+    reply.bulk(*value);
+    return false;
+  }
+  if (value.status().code() == StatusCode::kNotFound) {
+    stats.keyspace_misses.fetch_add(1, std::memory_order_relaxed);
+    reply.null();
+    return false;
+  }
+  reply_status_error(reply, value.status());
+  return true;
+}
+
+bool reply_set(ReplyWriter& reply, const Status& status) {
+  if (!status.ok()) {
+    reply_status_error(reply, status);
+    return true;
+  }
+  reply.simple("OK");
+  return false;
+}
+
 void cmd_get(Call& c) {
   if (no_table(c)) return;
-  auto values = read_keys(c, {c.args[1]});
-  if (values[0].ok()) {
-    c.reply.bulk(*values[0]);
-  } else if (values[0].status().code() == StatusCode::kNotFound) {
-    c.reply.null();
-  } else {
-    reply_status_error(c.reply, values[0].status());
-  }
+  reply_get(c.reply, c.ctx.table->get(c.args[1], options_of(c)), *c.ctx.stats);
 }
 
 void cmd_set(Call& c) {
   if (no_table(c)) return;
   if (c.args.size() > 3) return cmd_set_with_options(c);  // decided at the primary
-  Status s = c.ctx.table->set(c.args[1], c.args[2], options_of(c));
-  if (!s.ok()) return reply_status_error(c.reply, s);
-  c.reply.simple("OK");
+  reply_set(c.reply, c.ctx.table->set(c.args[1], c.args[2], options_of(c)));
 }
 
 void cmd_mget(Call& c) {
@@ -171,16 +186,7 @@ Coalesced run_coalesced(std::span<const std::vector<std::string>> commands, Sess
     keys.reserve(n);
     for (std::size_t i = 0; i < n; ++i) keys.push_back(commands[i][1]);
     for (const auto& v : ctx.table->get_multi(keys, options)) {
-      if (v.ok()) {
-        ctx.stats->keyspace_hits.fetch_add(1, std::memory_order_relaxed);
-        reply.bulk(*v);
-      } else if (v.status().code() == StatusCode::kNotFound) {
-        ctx.stats->keyspace_misses.fetch_add(1, std::memory_order_relaxed);
-        reply.null();
-      } else {
-        reply_status_error(reply, v.status());
-        done.failed |= 1u << i;
-      }
+      if (reply_get(reply, v, *ctx.stats)) done.failed |= 1u << i;
       ++i;
     }
     return done;
@@ -189,12 +195,7 @@ Coalesced run_coalesced(std::span<const std::vector<std::string>> commands, Sess
   items.reserve(n);
   for (std::size_t i = 0; i < n; ++i) items.push_back({commands[i][1], commands[i][2]});
   for (const Status& s : ctx.table->set_multi(items, options)) {
-    if (s.ok()) {
-      reply.simple("OK");
-    } else {
-      reply_status_error(reply, s);
-      done.failed |= 1u << i;
-    }
+    if (reply_set(reply, s)) done.failed |= 1u << i;
     ++i;
   }
   return done;

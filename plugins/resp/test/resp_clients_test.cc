@@ -256,23 +256,21 @@ class RespClientsTest : public ::testing::Test {
   }
 
   std::string start_node(const std::string& name, const std::vector<std::string>& join,
-                         json resp_extra = json::object()) {
+                         json resp_extra = json::object(), json storage = {{"engine", "memory"}}) {
     const std::string address = "127.0.0.1:" + std::to_string(free_port());
     const int resp_port = free_port();
-    json doc = {
-        {"listen", address},
-        {"join", join},
-        {"vnodes", kVnodes},
-        {"replicas", 2},
-        {"stabilize", {{"min_ms", 50}, {"max_ms", 150}}},
-        {"timeout_ms", 1000},
-        {"log", {{"level", "info"}}},
-        {"plugins",
-         json::array({{{"name", "dtable"}, {"config", {{"storage", {{"engine", "memory"}}}}}},
-                      {{"name", "resp"},
-                       {"config",
-                        {{"listen", "127.0.0.1:" + std::to_string(resp_port)},
-                         {"output_buffer_bytes", 1 << 20}}}}})}};
+    json doc = {{"listen", address},
+                {"join", join},
+                {"vnodes", kVnodes},
+                {"replicas", 2},
+                {"stabilize", {{"min_ms", 50}, {"max_ms", 150}}},
+                {"timeout_ms", 1000},
+                {"log", {{"level", "info"}}},
+                {"plugins", json::array({{{"name", "dtable"}, {"config", {{"storage", storage}}}},
+                                         {{"name", "resp"},
+                                          {"config",
+                                           {{"listen", "127.0.0.1:" + std::to_string(resp_port)},
+                                            {"output_buffer_bytes", 1 << 20}}}}})}};
     doc["plugins"][1]["config"].update(resp_extra);
     const std::string config = dir_.write(name + ".json", doc.dump(2));
     Node node{address, resp_port,
@@ -760,6 +758,31 @@ print("ok")
   EXPECT_NE(info.out.find("total_tls_failures:3"), std::string::npos) << info.out;
   auto again = shell(certified + " ping");
   EXPECT_EQ(again.out, "PONG\n") << again.err;
+}
+
+// On a node that keeps a journal a SET answers once it is on disk, after the
+// I/O thread moved on: pipelined commands around such writes must still be
+// answered in order, each with its own reply.
+TEST_F(RespClientsTest, PipelinedWritesOnADiskNodeAnswerInOrder) {
+  start_node("disk", {}, json::object(),
+             {{"engine", "rocksdb"}, {"sync", "always"}, {"path", dir_.path() + "/disk-data"}});
+  Redis r(port("disk"));
+  ASSERT_TRUE(r.ok());
+  constexpr int kRounds = 500;
+  for (int i = 0; i < kRounds; ++i) {
+    const std::string v = std::to_string(i);
+    r.append({"SET", "p:" + std::to_string(i % 7), v});
+    r.append({"GET", "p:" + std::to_string(i % 7)});
+    r.append({"INCR", "p:count"});
+    r.append({"PING"});
+  }
+  for (int i = 0; i < kRounds; ++i) {
+    const std::string v = std::to_string(i);
+    ASSERT_EQ(r.next(), "OK") << "round " << i;
+    ASSERT_EQ(r.next(), v) << "round " << i;
+    ASSERT_EQ(r.next(), "(integer) " + std::to_string(i + 1)) << "round " << i;
+    ASSERT_EQ(r.next(), "PONG") << "round " << i;
+  }
 }
 
 }  // namespace

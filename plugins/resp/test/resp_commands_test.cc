@@ -458,8 +458,9 @@ TEST_F(RespCommandsTest, KeyspaceCommandsWalkEveryKey) {
   EXPECT_EQ(run({"GET", "other"}), "$-1\r\n");
 }
 
-// A table whose scan() waits until released: walks that stay running.
-class HeldScanTable final : public dtable::Table {
+// A Table that forwards every call to an in-memory one; tests override what
+// they need to hold or defer. It has no fast path (Table's default).
+class ForwardingTable : public dtable::Table {
  public:
   Status set(std::string_view k, std::string_view v, const dtable::Options& o) override {
     return inner_.set(k, v, o);
@@ -486,10 +487,6 @@ class HeldScanTable final : public dtable::Table {
   std::vector<std::string> local_keys() const override { return inner_.local_keys(); }
   Result<dtable::ScanPage> scan(std::uint64_t cursor, std::size_t count,
                                 const dtable::Options& o) override {
-    std::unique_lock lock(mu_);
-    ++waiting_;
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return released_; });
     return inner_.scan(cursor, count, o);
   }
   std::vector<dtable::StoredCopy> stored_copies(std::string_view k) const override {
@@ -500,6 +497,22 @@ class HeldScanTable final : public dtable::Table {
     return inner_.add_write_hook(std::move(h));
   }
   void remove_write_hook(dtable::HookId id) override { inner_.remove_write_hook(id); }
+
+ protected:
+  dtable::MemoryTable inner_;
+};
+
+// A table whose scan() waits until released: walks that stay running.
+class HeldScanTable final : public ForwardingTable {
+ public:
+  Result<dtable::ScanPage> scan(std::uint64_t cursor, std::size_t count,
+                                const dtable::Options& o) override {
+    std::unique_lock lock(mu_);
+    ++waiting_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return released_; });
+    return inner_.scan(cursor, count, o);
+  }
 
   // Waits until `n` scans are held.
   void wait_for(int n) {
@@ -513,7 +526,6 @@ class HeldScanTable final : public dtable::Table {
   }
 
  private:
-  dtable::MemoryTable inner_;
   std::mutex mu_;
   std::condition_variable cv_;
   int waiting_ = 0;        // GUARDED_BY(mu_)
@@ -545,6 +557,71 @@ TEST_F(RespCommandsTest, AtMostTwoWholeWalksRunAtOnce) {
   EXPECT_EQ(first, "*1\r\n$1\r\nk\r\n");
   EXPECT_EQ(second, ":1\r\n");
   EXPECT_EQ(run({"DBSIZE"}), ":1\r\n") << "the slots are free again";
+}
+
+// A table with a fast path whose writes answer later (as on a node with a
+// journal): set_here() keeps `done` for the test to call.
+class DeferredWriteTable final : public ForwardingTable {
+ public:
+  bool get_entry_here(std::string_view k, const dtable::Options& o,
+                      const std::function<void(Result<dtable::ValueWithExpiry>)>& done) override {
+    return inner_.get_entry_here(k, o, done);
+  }
+  bool set_here(std::string_view k, std::string_view v, const dtable::Options& o,
+                std::function<void(Status)> done) override {
+    if (o.consistency != 1) return false;
+    inner_.set(k, v, o);
+    pending.push_back(std::move(done));
+    return true;
+  }
+  std::vector<std::function<void(Status)>> pending;
+};
+
+TEST_F(RespCommandsTest, StartHereServesPlainGetsAndSetsAndNothingElse) {
+  std::vector<std::string> later;
+  const auto collect = [&](std::string reply) { later.push_back(std::move(reply)); };
+  auto start = [&](std::vector<std::string> args, std::string* out) {
+    return start_here(*find_command(args[0]), args, session_, *out, ctx_, collect);
+  };
+  std::string out;
+  EXPECT_EQ(start({"GET", "k"}, &out), HereStart::kDone);
+  EXPECT_EQ(start({"SET", "k", "v"}, &out), HereStart::kDone);
+  EXPECT_EQ(start({"GET", "k"}, &out), HereStart::kDone);
+  EXPECT_EQ(out, "$-1\r\n+OK\r\n$1\r\nv\r\n");
+  EXPECT_EQ(stats_.keyspace_hits.load(), 1u);
+  EXPECT_EQ(stats_.keyspace_misses.load(), 1u);
+  // Commands that are not plain GET or SET, and any consistency above 1, go
+  // where key commands run, with nothing written.
+  out.clear();
+  EXPECT_EQ(start({"SET", "k", "v", "NX"}, &out), HereStart::kElsewhere);
+  EXPECT_EQ(start({"MGET", "k"}, &out), HereStart::kElsewhere);
+  EXPECT_EQ(start({"INCR", "n"}, &out), HereStart::kElsewhere);
+  session_.consistency = 2;
+  EXPECT_EQ(start({"GET", "k"}, &out), HereStart::kElsewhere);
+  session_.consistency = 1;
+  EXPECT_EQ(out, "");
+  EXPECT_TRUE(later.empty());
+
+  // A table without a fast path: always elsewhere.
+  ctx_.table = std::make_shared<HeldScanTable>();
+  EXPECT_EQ(start({"GET", "k"}, &out), HereStart::kElsewhere);
+  EXPECT_EQ(start({"SET", "k", "v"}, &out), HereStart::kElsewhere);
+
+  // Writes that answer later: the reply comes through `later`, in RESP3 too.
+  auto deferred = std::make_shared<DeferredWriteTable>();
+  ctx_.table = deferred;
+  EXPECT_EQ(start({"SET", "d", "1"}, &out), HereStart::kLater);
+  session_.resp3 = true;
+  EXPECT_EQ(start({"SET", "d", "2"}, &out), HereStart::kLater);
+  EXPECT_EQ(out, "");
+  ASSERT_EQ(deferred->pending.size(), 2u);
+  deferred->pending[0](Status::Ok());
+  deferred->pending[1](Status::Unavailable("the disk is full"));
+  ASSERT_EQ(later.size(), 2u);
+  EXPECT_EQ(later[0], "+OK\r\n");
+  EXPECT_EQ(later[1], "-TRYAGAIN the disk is full\r\n");
+  EXPECT_EQ(start({"GET", "d"}, &out), HereStart::kDone);
+  EXPECT_EQ(out, "$1\r\n2\r\n");
 }
 
 }  // namespace
