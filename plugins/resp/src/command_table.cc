@@ -52,6 +52,8 @@ constexpr CommandSpec kCommands[] = {
     {"keys", 2, kKeyRead, 0, 0, 0, cmd_keys, "The keys matching a glob pattern."},
     {"mget", -2, kKeyRead | kFast, 1, -1, 1, cmd_mget, "Returns the values of several keys."},
     {"mset", -3, kKeyWrite, 1, -1, 2, cmd_mset, "Sets several keys."},
+    {"msetnx", -3, kKeyWrite, 1, -1, 2, cmd_msetnx,
+     "Sets a key if it is absent (one key only: keys are decided at their own primaries)."},
     {"persist", 2, kKeyWrite | kFast, 1, 1, 1, cmd_persist, "Removes a key's expiry."},
     {"pexpire", -3, kKeyWrite | kFast, 1, 1, 1, cmd_pexpire,
      "Sets a key's time to live in ms (NX, XX, GT, LT)."},

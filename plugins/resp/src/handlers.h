@@ -36,9 +36,10 @@ void cmd_strlen(Call& c);
 void cmd_type(Call& c);
 
 // Commands decided at the key's primary (mutation_commands.cc): SET with
-// options, SETNX, SETEX, PSETEX, GETDEL, GETEX, APPEND, the INCR family.
+// options, SETNX, MSETNX (one key), SETEX, PSETEX, GETDEL, GETEX, APPEND, the INCR family.
 void cmd_set_with_options(Call& c);
 void cmd_setnx(Call& c);
+void cmd_msetnx(Call& c);
 void cmd_setex(Call& c);
 void cmd_psetex(Call& c);
 void cmd_getdel(Call& c);

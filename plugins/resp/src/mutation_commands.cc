@@ -188,6 +188,22 @@ void cmd_setnx(Call& c) {
   set_value(c, c.args[1], c.args[2], Mutation::If::kAbsent, {}, false, /*int_reply=*/true);
 }
 
+void cmd_msetnx(Call& c) {
+  if (no_table(c)) return;
+  if (c.args.size() % 2 == 0) {
+    return c.reply.error("ERR wrong number of arguments for 'msetnx' command");
+  }
+  // dtable decides a write at its key's primary, one key at a time: "all or
+  // none" over several keys would need them decided together, which it
+  // cannot. One key is exactly SETNX.
+  if (c.args.size() > 3) {
+    return c.reply.error(
+        "CROSSSLOT MSETNX of more than one key is not atomic here: dtable decides each key at "
+        "its own primary (send one key per MSETNX, or SET NX per key)");
+  }
+  set_value(c, c.args[1], c.args[2], Mutation::If::kAbsent, {}, false, /*int_reply=*/true);
+}
+
 void cmd_setex(Call& c) {
   set_expiring(c, /*seconds=*/true);
 }

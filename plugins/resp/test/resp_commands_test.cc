@@ -244,6 +244,18 @@ TEST_F(RespCommandsTest, InfoHasItsSections) {
   EXPECT_NE(one.find("# Keyspace"), std::string::npos);
 }
 
+TEST_F(RespCommandsTest, MsetnxTakesOneKeyAndRefusesSeveralWithCrossslot) {
+  EXPECT_EQ(run({"MSETNX", "k", "1"}), ":1\r\n");
+  EXPECT_EQ(run({"MSETNX", "k", "2"}), ":0\r\n");
+  EXPECT_EQ(run({"GET", "k"}), "$1\r\n1\r\n");
+  EXPECT_EQ(run({"MSETNX", "a", "1", "b", "2"}).rfind("-CROSSSLOT MSETNX of more than one key", 0),
+            0u);
+  EXPECT_EQ(run({"EXISTS", "a", "b"}), ":0\r\n") << "nothing written";
+  EXPECT_EQ(run({"MSETNX", "a", "1", "b"}),
+            "-ERR wrong number of arguments for 'msetnx' command\r\n");
+  EXPECT_EQ(run({"MSETNX", "a"}), "-ERR wrong number of arguments for 'msetnx' command\r\n");
+}
+
 TEST_F(RespCommandsTest, SetOptionsAndConditionalSets) {
   EXPECT_EQ(run({"SET", "k", "v", "NX"}), "+OK\r\n");
   EXPECT_EQ(run({"SET", "k", "w", "NX"}), "$-1\r\n");
