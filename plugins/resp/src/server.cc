@@ -69,6 +69,11 @@ struct Server::Impl final : Clients {
   void update(const Session& session) override;
 
   void accept();
+  // Replies that start_here() will hand over later from a dtable thread:
+  // stop() waits for them, since their callbacks post to `io`.
+  void later_started();
+  void later_posted();
+  void wait_for_later();
   // Writes `reply` (best effort, without waiting) and closes `socket`.
   static void refuse(tcp::socket socket, std::string_view reply);
   void close_all();
@@ -89,6 +94,7 @@ struct Server::Impl final : Clients {
   };
   std::map<std::uint64_t, Entry> entries;  // GUARDED_BY(mu)
   std::uint64_t next_id = 1;               // GUARDED_BY(mu)
+  std::atomic<std::size_t> later_pending{0};
   std::string bound;
 
   asio::io_context io{1};
@@ -371,14 +377,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
       const CommandSpec* spec = admit(batch_.specs[batch_.done], args, session_, writer);
       if (spec != nullptr && (spec->flags & kTouchesKeys) != 0) {
         const std::size_t before = out_.size();
+        server_.later_started();
         const HereStart how = start_here(
             *spec, args, session_, out_, server_.ctx,
             [self = shared_from_this(), spec, start](std::string reply) {
-              asio::post(self->server_.io, [self, spec, start, reply = std::move(reply)]() mutable {
+              Server::Impl& server = self->server_;
+              asio::post(server.io, [self, spec, start, reply = std::move(reply)]() mutable {
                 self->finish_later(*spec, start, std::move(reply));
               });
+              server.later_posted();
             });
-        if (how == HereStart::kElsewhere) return ran;  // nothing written: a worker runs it
+        if (how != HereStart::kLater) server_.later_posted();  // no reply to hand over
+        if (how == HereStart::kElsewhere) return ran;          // nothing written: a worker runs it
         ++batch_.done;
         ++ran;
         server_.ctx.stats->commands_processed.fetch_add(1, std::memory_order_relaxed);
@@ -419,8 +429,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
+  // Writes the replies: at once when the socket takes them all (the common
+  // case: no asynchronous operation, no trip through the I/O queue), else
+  // what remains asynchronously (on_sent()).
   void flush() {
     if (closed_ || sending_active_) return;
+    const bool was_full = output_full();
     if (tls_) {
       if (!take_tls_output()) return;
     } else if (out_.empty()) {
@@ -429,10 +443,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
     } else {
       sending_.swap(out_);
     }
+    boost::system::error_code ec;
+    const std::size_t n = socket_.write_some(asio::buffer(sending_), ec);
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+      close();
+      return;
+    }
+    if (!ec && n == sending_.size()) {
+      sending_.clear();
+      if (sending_.capacity() > kKeepBufferBytes) std::string().swap(sending_);
+      // Commands that waited for the output to drain, or the close after the
+      // last reply, go on from the I/O queue (flush() runs inside process()).
+      if (was_full || closing_) {
+        asio::post(server_.io, [self = shared_from_this()] {
+          if (!self->closed_) self->process();
+        });
+      }
+      return;
+    }
+    if (!ec) sending_.erase(0, n);
     sending_active_ = true;
     asio::async_write(socket_, asio::buffer(sending_),
-                      [self = shared_from_this()](const boost::system::error_code& ec,
-                                                  std::size_t) { self->on_sent(ec); });
+                      [self = shared_from_this()](const boost::system::error_code& e, std::size_t) {
+                        self->on_sent(e);
+                      });
   }
 
   // Under TLS: encrypts out_ into sending_ (with the handshake's and the
@@ -591,6 +625,21 @@ void Server::Impl::accept() {
   });
 }
 
+void Server::Impl::later_started() {
+  later_pending.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Server::Impl::later_posted() {
+  later_pending.fetch_sub(1, std::memory_order_release);
+}
+
+void Server::Impl::wait_for_later() {
+  // Polled: stop() is rare, and the callers stay free of any lock.
+  while (later_pending.load(std::memory_order_acquire) != 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 void Server::Impl::refuse(tcp::socket socket, std::string_view reply) {
   boost::system::error_code ignored;
   socket.non_blocking(true, ignored);
@@ -685,6 +734,9 @@ void Server::stop() {
   // Commands already on workers finish (dtable bounds each call) and post
   // their replies; the I/O thread then finds their connections closed.
   s.workers->join();
+  // Writes waiting for the disk answer within dtable's sync (bounded); their
+  // replies are posted to the I/O thread, which finds the connections closed.
+  s.wait_for_later();
   s.guard.reset();
   s.io_thread.join();
   s.ctx.clients = nullptr;
