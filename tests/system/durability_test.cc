@@ -232,8 +232,61 @@ class DurabilityTest : public ::testing::Test {
   std::map<std::string, Node> nodes_;
 };
 
+// Values with expiries, written at consistency 3 before the load: their
+// expiries must come back from disk with them.
+struct ExpiringKeys {
+  static constexpr int kEach = 20;
+  std::int64_t soon_ms = 0;  // when the "soon" keys expire (Unix ms)
+
+  static dtable::Mutation set_at(const std::string& value, std::int64_t at_ms) {
+    dtable::Mutation m;
+    m.operand = value;
+    m.expiry = dtable::Mutation::Expiry::kAt;
+    m.expires_ms = at_ms;
+    return m;
+  }
+  // Writes kEach keys that expire in an hour, kEach that expire 30 s from
+  // now, and kEach that have expired already.
+  void write(client::DtableClient& c) {
+    const std::int64_t now = dtable::unix_now_ms();
+    soon_ms = now + 30000;
+    for (int i = 0; i < kEach; ++i) {
+      const std::string n = std::to_string(i);
+      for (auto [key, at] :
+           {std::pair{"exp:far:" + n, now + 3600000}, std::pair{"exp:soon:" + n, soon_ms},
+            std::pair{"exp:past:" + n, now - 1000}}) {
+        auto r = c.mutate(key, set_at("v" + n, at), 3);
+        ASSERT_TRUE(r.ok()) << key << ": " << r.status().to_string();
+      }
+    }
+  }
+  // After the restart: the far keys read back, the past ones stay absent,
+  // and the soon ones are absent once their time passed.
+  void check(client::DtableClient& c) {
+    for (int i = 0; i < kEach; ++i) {
+      const std::string n = std::to_string(i);
+      auto far = c.get("exp:far:" + n);
+      EXPECT_TRUE(far.ok() && *far == "v" + n) << "exp:far:" << n;
+      EXPECT_EQ(c.get("exp:past:" + n).status().code(), StatusCode::kNotFound) << n;
+    }
+    EXPECT_TRUE(eventually([&] { return dtable::unix_now_ms() > soon_ms + 500; }, kSettle, kPoll));
+    for (int i = 0; i < kEach; ++i) {
+      EXPECT_EQ(c.get("exp:soon:" + std::to_string(i)).status().code(), StatusCode::kNotFound)
+          << "exp:soon:" << i << " outlived its expiry";
+    }
+  }
+};
+
 TEST_F(DurabilityTest, WholeRingKilledUnderLoadKeepsEveryAcknowledgedWrite) {
-  whole_ring_kill(nullptr);  // the default: rocksdb, sync always
+  // The default storage: rocksdb, sync always. Keys with expiries too.
+  ExpiringKeys expiring;
+  whole_ring_kill(
+      nullptr, "whole ring kill",
+      [&](client::DtableClient& c, std::map<std::string, std::string>&) { expiring.write(c); });
+  if (HasFatalFailure()) return;
+  auto c = connect("a");
+  ASSERT_TRUE(c);
+  expiring.check(*c);
 }
 
 TEST_F(DurabilityTest, WholeRingKilledWithPeriodicSyncKeepsWhatReachedTheSystem) {
