@@ -206,7 +206,10 @@ void primary_write_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
     for (auto& o : op->out) o = WriteOutcome{kCodeInvalidArgument, *e, 0, 0};
     return op->done(std::move(op->out));
   }
-  for (const Item& item : items) ctx->stats.writes(item.deleted, op->n).inc();
+  // A decided write counts once decided (what it writes, if anything).
+  if (!decide) {
+    for (const Item& item : items) ctx->stats.writes(item.deleted, op->n).inc();
+  }
   if (Status broken = ctx->storage_error(); !broken.ok()) {
     for (auto& o : op->out) o = WriteOutcome{kCodeUnavailable, broken.message(), 0, 0};
     return op->done(std::move(op->out));
@@ -237,6 +240,7 @@ void primary_write_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
     auto stamp = [&] { return ctx->clock->now(); };
     const PutResult put = decide ? v.primary.put_decided(items[i], *decide, stamp, commit_now)
                                  : v.primary.put_stamped(items[i], stamp, commit_now);
+    if (decide && put != PutResult::kDeclined) ctx->stats.writes(items[i].deleted, op->n).inc();
     if (put == PutResult::kOlder || put == PutResult::kDeclined) {
       if (put == PutResult::kOlder) {
         op->out[i] = WriteOutcome{kCodeOlder, "a newer version is held", 0, 0};

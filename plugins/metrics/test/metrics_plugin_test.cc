@@ -115,6 +115,27 @@ TEST_F(MetricsPluginTest, WriteAndReadCountersRiseByTheRequestsDone) {
   EXPECT_EQ(total("dendrite_dtable_writes_total", {{"op", "delete"}, {"consistency", "2"}}) - dels,
             1);
   EXPECT_EQ(total("dendrite_dtable_reads_total") - reads, 5);
+
+  // Mutations count what they decided to write: a declined set-if-absent
+  // nothing, an increment a set, a delete of a present key a delete.
+  const double sets_before = total("dendrite_dtable_writes_total", {{"op", "set"}});
+  const double dels_before = total("dendrite_dtable_writes_total", {{"op", "delete"}});
+  dtable::Mutation nx;
+  nx.condition = dtable::Mutation::If::kAbsent;
+  nx.operand = "x";
+  auto declined = cluster_.table(0).query().mutate("key1", nx);
+  ASSERT_TRUE(declined.ok()) << declined.status().to_string();
+  EXPECT_FALSE(declined->applied);
+  dtable::Mutation incr;
+  incr.op = dtable::Mutation::Op::kIncrBy;
+  incr.delta = 1;
+  incr.expiry = dtable::Mutation::Expiry::kKeep;
+  ASSERT_TRUE(cluster_.table(1).query().mutate("counter", incr).ok());
+  dtable::Mutation del;
+  del.op = dtable::Mutation::Op::kDelete;
+  ASSERT_TRUE(cluster_.table(0).query().mutate("key2", del).ok());
+  EXPECT_EQ(total("dendrite_dtable_writes_total", {{"op", "set"}}) - sets_before, 1);
+  EXPECT_EQ(total("dendrite_dtable_writes_total", {{"op", "delete"}}) - dels_before, 1);
   // Primary copies: 24 live keys over both nodes, as items; replicas hold more.
   EXPECT_TRUE(wait_until([&] {
     return total("dendrite_dtable_items", {{"table", "primary"}}) == kN - 1;
