@@ -26,6 +26,7 @@
 #include "dendrite/client/ring_view.h"
 #include "dendrite/id.h"
 #include "support/eventually.h"
+#include "support/node_json.h"
 #include "support/process.h"
 #include "support/programs.h"
 #include "support/ring_settled.h"
@@ -111,15 +112,9 @@ class DtableCliTest : public ::testing::Test {
   // survivors still named the dead vnode as their predecessor).
   std::string start_node(const std::string& name, const std::vector<std::string>& join = {}) {
     const std::string address = "127.0.0.1:" + std::to_string(free_port());
-    json doc = {{"listen", address},
-                {"join", join},
-                {"vnodes", kVnodes},
-                {"replicas", 2},
-                {"stabilize", {{"min_ms", 50}, {"max_ms", 150}}},
-                {"timeout_ms", 1000},
-                {"workers", {{"min", 2}, {"max", 16}, {"idle_ms", 2000}}},
-                {"log", {{"level", "info"}}},
-                {"plugins", json::array({{{"name", "dtable"}}})}};
+    json doc = test_node_json(address, join, kVnodes);
+    doc["workers"] = {{"min", 2}, {"max", 16}, {"idle_ms", 2000}};
+    doc["plugins"] = json::array({{{"name", "dtable"}}});
     const std::string config = dir_.write(name + ".json", doc.dump(2));
     Node node{address, std::make_unique<Process>(
                            std::vector<std::string>{kDendrited, "--config", config},

@@ -29,6 +29,7 @@
 #include "dendrite/client/dtable_client.h"
 #include "dendrite/client/ring_view.h"
 #include "support/eventually.h"
+#include "support/node_json.h"
 #include "support/process.h"
 #include "support/programs.h"
 #include "support/serving.h"
@@ -66,14 +67,8 @@ class DurabilityTest : public ::testing::Test {
     const std::string address = "127.0.0.1:" + std::to_string(free_port());
     json dtable = {{"check_interval_ms", 1000}, {"tombstone_grace_ms", 60000}};
     if (!storage.is_null()) dtable["storage"] = storage;
-    json doc = {{"listen", address},
-                {"join", join},
-                {"vnodes", 3},
-                {"replicas", 2},
-                {"stabilize", {{"min_ms", 50}, {"max_ms", 150}}},
-                {"timeout_ms", 1000},
-                {"log", {{"level", "info"}}},
-                {"plugins", json::array({{{"name", "dtable"}, {"config", dtable}}})}};
+    json doc = test_node_json(address, join, 3);
+    doc["plugins"] = json::array({{{"name", "dtable"}, {"config", dtable}}});
     nodes_[name] = Node{address, dir_.write(name + ".json", doc.dump(2)), nullptr};
   }
 

@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/eventually.h"
+#include "support/node_json.h"
 #include "support/process.h"
 #include "support/programs.h"
 #include "support/ring_settled.h"
@@ -259,18 +260,12 @@ class RespClientsTest : public ::testing::Test {
                          json resp_extra = json::object(), json storage = {{"engine", "memory"}}) {
     const std::string address = "127.0.0.1:" + std::to_string(free_port());
     const int resp_port = free_port();
-    json doc = {{"listen", address},
-                {"join", join},
-                {"vnodes", kVnodes},
-                {"replicas", 2},
-                {"stabilize", {{"min_ms", 50}, {"max_ms", 150}}},
-                {"timeout_ms", 1000},
-                {"log", {{"level", "info"}}},
-                {"plugins", json::array({{{"name", "dtable"}, {"config", {{"storage", storage}}}},
-                                         {{"name", "resp"},
-                                          {"config",
-                                           {{"listen", "127.0.0.1:" + std::to_string(resp_port)},
-                                            {"output_buffer_bytes", 1 << 20}}}}})}};
+    json doc = test_node_json(address, join, kVnodes);
+    doc["plugins"] = json::array({{{"name", "dtable"}, {"config", {{"storage", storage}}}},
+                                  {{"name", "resp"},
+                                   {"config",
+                                    {{"listen", "127.0.0.1:" + std::to_string(resp_port)},
+                                     {"output_buffer_bytes", 1 << 20}}}}});
     doc["plugins"][1]["config"].update(resp_extra);
     const std::string config = dir_.write(name + ".json", doc.dump(2));
     Node node{address, resp_port,

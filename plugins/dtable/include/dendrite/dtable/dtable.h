@@ -56,9 +56,10 @@ struct WriteEvent {
   std::int64_t expires_ms = 0;  // when the value expires (Unix ms); 0: never
 };
 
-// Called after each such write, on the host thread that completed it (a
-// transport worker, or the transport's I/O thread when the write waited for
-// replica answers), with no lock of dtable held, just before the write's reply.
+// Called after each such write, on the thread that completed it (a transport
+// worker, the transport's I/O thread when the write waited for replica
+// answers, the journal's thread when it waited for the disk, or the caller of
+// set_here()), with no lock of dtable held, just before the write's reply.
 // Must be thread-safe and quick (it delays that reply and the I/O thread), and
 // must not call remove_write_hook() or write through the Table itself (hand
 // such work to another thread).
