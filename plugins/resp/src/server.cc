@@ -378,14 +378,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (spec != nullptr && (spec->flags & kTouchesKeys) != 0) {
         const std::size_t before = out_.size();
         server_.later_started();
+        // The callback may run, and its copies die, on a dtable thread: it
+        // holds the connection weakly (hold_ keeps it alive meanwhile), so
+        // that a connection is only ever destroyed on the I/O thread.
         const HereStart how = start_here(
             *spec, args, session_, out_, server_.ctx,
-            [self = shared_from_this(), spec, start](std::string reply) {
-              Server::Impl& server = self->server_;
-              asio::post(server.io, [self, spec, start, reply = std::move(reply)]() mutable {
-                self->finish_later(*spec, start, std::move(reply));
+            [weak = weak_from_this(), server = &server_, spec, start](std::string reply) {
+              asio::post(server->io, [weak, spec, start, reply = std::move(reply)]() mutable {
+                if (auto self = weak.lock()) self->finish_later(*spec, start, std::move(reply));
               });
-              server.later_posted();
+              server->later_posted();
             });
         if (how != HereStart::kLater) server_.later_posted();  // no reply to hand over
         if (how == HereStart::kElsewhere) return ran;          // nothing written: a worker runs it
@@ -394,6 +396,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         server_.ctx.stats->commands_processed.fetch_add(1, std::memory_order_relaxed);
         if (how == HereStart::kLater) {
           busy_ = true;
+          hold_ = shared_from_this();
           return ran;
         }
         server_.record(*spec, Clock::now() - start, before < out_.size() && out_[before] == '-');
@@ -409,6 +412,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // The reply of a command start_here() answered later (I/O thread).
   void finish_later(const CommandSpec& spec, Clock::time_point start, std::string reply) {
+    const std::shared_ptr<Connection> keep = std::move(hold_);
     busy_ = false;
     if (closed_) return;
     server_.record(spec, Clock::now() - start, !reply.empty() && reply[0] == '-');
@@ -515,9 +519,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool sending_active_ = false;
   bool reading_ = false;
   bool need_more_ = true;  // the unparsed input holds no whole command
-  bool busy_ = false;      // batch_ runs on a worker (moved out meanwhile)
-  bool eof_ = false;       // the client closed its side
-  bool closing_ = false;   // close once the replies are written
+  bool busy_ = false;      // batch_ runs on a worker (moved out meanwhile), or a reply comes later
+  std::shared_ptr<Connection> hold_;  // this, while a start_here() reply is to come
+  bool eof_ = false;                  // the client closed its side
+  bool closing_ = false;              // close once the replies are written
   bool closed_ = false;
 };
 

@@ -78,6 +78,12 @@ const BIO_METHOD* pipe_method() {
   return method;
 }
 
+// OpenSSL's passphrase callback for the key file: none (a key that needs one
+// fails to load instead of prompting on a terminal).
+int no_passphrase(char*, int, int, void*) {
+  return 0;
+}
+
 Status file_error(std::string_view key, const std::string& path, const std::string& why) {
   return Status::InvalidArgument("resp config: 'tls." + std::string(key) + "' " + path + ": " +
                                  (why.empty() ? "cannot be loaded" : why));
@@ -104,7 +110,8 @@ Result<std::shared_ptr<TlsContext>> TlsContext::load(const TlsSettings& settings
   auto key_pem = read_private_file(settings.key_file, kMaxKeyFileBytes);
   if (!key_pem.ok()) return file_error("key_file", settings.key_file, key_pem.status().message());
   BIO* key_bio = BIO_new_mem_buf(key_pem->data(), static_cast<int>(key_pem->size()));
-  EVP_PKEY* key = key_bio ? PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr) : nullptr;
+  EVP_PKEY* key =
+      key_bio ? PEM_read_bio_PrivateKey(key_bio, nullptr, no_passphrase, nullptr) : nullptr;
   BIO_free(key_bio);
   std::fill(key_pem->begin(), key_pem->end(), '\0');
   if (key == nullptr) {

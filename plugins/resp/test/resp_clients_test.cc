@@ -757,7 +757,7 @@ print("ok")
 
 // On a node that keeps a journal a SET answers once it is on disk, after the
 // I/O thread moved on: pipelined commands around such writes must still be
-// answered in order, each with its own reply.
+// answered in order, each with its own reply; a client may leave meanwhile.
 TEST_F(RespClientsTest, PipelinedWritesOnADiskNodeAnswerInOrder) {
   start_node("disk", {}, json::object(),
              {{"engine", "rocksdb"}, {"sync", "always"}, {"path", dir_.path() + "/disk-data"}});
@@ -778,6 +778,16 @@ TEST_F(RespClientsTest, PipelinedWritesOnADiskNodeAnswerInOrder) {
     ASSERT_EQ(r.next(), "(integer) " + std::to_string(i + 1)) << "round " << i;
     ASSERT_EQ(r.next(), "PONG") << "round " << i;
   }
+  // Clients that leave while their writes wait for the disk: each connection
+  // outlives its last write's answer and is freed on the I/O thread (the
+  // node then stops cleanly in TearDown, which checks its exit code).
+  std::string burst;
+  for (int i = 0; i < 200; ++i) burst += "*3\r\n$3\r\nSET\r\n$2\r\nlk\r\n$1\r\nx\r\n";
+  for (int c = 0; c < 20; ++c) {
+    RawSocket leaving(port("disk"));
+    ASSERT_TRUE(leaving.send_all(burst));
+  }
+  EXPECT_EQ(r.cmd({"GET", "lk"}), "x");
 }
 
 }  // namespace

@@ -179,10 +179,14 @@ class Table {
   }
   // set() likewise, when the key's primary copy is on this host and
   // options.consistency is 1: returns true and `done` runs exactly once with
-  // set()'s result, on the calling thread before this returns, or (when the
-  // node keeps a journal) on a dtable thread once the write is on disk;
-  // `done` must not block then. Otherwise false, `done` never runs: call
-  // set(). The default returns false.
+  // set()'s result, on the calling thread before this returns, or later on a
+  // dtable thread (the journal's once the write is on disk; a transport
+  // thread when strict writes wait for the key's true holders); `done` must
+  // not block then, and copies of it may be destroyed on that thread.
+  // Otherwise false, `done` never runs: call set(). The default returns false.
+  // Neither call waits for another host; on a node with a journal both may
+  // wait for the local disk (a write for room in a full journal queue, a
+  // read for an entry that lives on disk only).
   virtual bool set_here(std::string_view /*key*/, std::string_view /*value*/,
                         const Options& /*options*/, std::function<void(Status)> /*done*/) {
     return false;
