@@ -66,6 +66,13 @@ bool retryable(const Status& s) {
           s.message().find(kWrongOwnerText) != std::string::npos);
 }
 
+// What get_entry() answers for the newest copy found: its value and expiry,
+// or NotFound when there is none, it is a tombstone or it expired.
+Result<ValueWithExpiry> entry_of(std::optional<Item> found) {
+  if (!found || !live_at(*found, system_wall_ms())) return Status::NotFound("key not found");
+  return ValueWithExpiry{std::move(found->value), found->expires_ms};
+}
+
 }  // namespace
 
 Milliseconds TableService::timeout(const Options& options) const {
@@ -131,13 +138,8 @@ bool TableService::get_entry_here(std::string_view key, const Options& options,
   if (owner == nullptr) return false;
   std::optional<ReadOutcome> r = primary_read_here(ctx_, *owner, hash);
   if (!r) return false;  // a miss while settling: previous holders must be asked
-  if (r->code != kCodeOk) {
-    done(status_of(r->code, r->error));
-  } else if (!r->item || !live_at(*r->item, system_wall_ms())) {
-    done(Status::NotFound("key not found"));
-  } else {
-    done(ValueWithExpiry{std::move(r->item->value), r->item->expires_ms});
-  }
+  done(r->code != kCodeOk ? Result<ValueWithExpiry>(status_of(r->code, r->error))
+                          : entry_of(std::move(r->item)));
   return true;
 }
 
@@ -339,8 +341,7 @@ Result<ValueWithExpiry> TableService::get_entry(std::string_view key, const Opti
       }
       found = std::move(*fallback);
     }
-    if (!found || !live_at(*found, system_wall_ms())) return Status::NotFound("key not found");
-    return ValueWithExpiry{std::move(found->value), found->expires_ms};
+    return entry_of(std::move(found));
   }
   return last;
 }
