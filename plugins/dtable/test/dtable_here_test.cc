@@ -2,8 +2,10 @@
 // real ring (replicas 2): exactly the key's primary host answers, on the
 // calling thread, what get_entry() and set() would; every other host, and
 // any consistency above 1, declines without calling back; a write through
-// it is replicated like any; and on a node with a journal the write's answer
-// comes once it is on disk.
+// it is replicated like any; and on a node with a journal (sync always) the
+// write answers exactly once, ok, and reads back. (Whether that answer came
+// after the sync, not before, this test cannot tell: the journal's own
+// tests, dtable_store_record_test, cover after_sync.)
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -147,7 +149,7 @@ TEST(DtableHereTest, AWriteHereIsReplicatedAndExpiredValuesReadAsAbsent) {
   EXPECT_EQ(answered, 1);
 }
 
-TEST(DtableHereTest, WithAJournalAWriteHereAnswersOnceOnDisk) {
+TEST(DtableHereTest, WithAJournalAWriteHereAnswersExactlyOnce) {
   TempDir dir;
   DtableCluster c;
   c.add(
