@@ -279,6 +279,29 @@ std::optional<Item> local_copy(VnodeState& v, const Id& hash) {
   return newer(v.primary.get(hash), v.replica.get(hash));
 }
 
+// Whom a settling primary asks for a hash it lacks: the previous primary (its
+// successor, here or on another host) and its replica vnodes on other hosts.
+struct PreviousHolders {
+  VnodeState* local_succ = nullptr;
+  std::optional<Vnode> remote_succ;
+  std::vector<Vnode> replicas;
+  bool all_here() const { return !remote_succ && replicas.empty(); }
+};
+
+PreviousHolders previous_holders(const Context& ctx, const VnodeState& v) {
+  PreviousHolders out;
+  const std::vector<Vnode> succs = ctx.host.successors(v.self.id);
+  if (!succs.empty() && succs[0].id != v.self.id) {
+    if (succs[0].host == ctx.host.address()) {
+      out.local_succ = ctx.local(succs[0].id);
+    } else {
+      out.remote_succ = succs[0];
+    }
+  }
+  out.replicas = ctx.host.remote_successors(v.self.id);
+  return out;
+}
+
 // One read in progress at a primary.
 struct ReadOp {
   std::shared_ptr<Context> ctx;
@@ -300,17 +323,10 @@ struct ReadOp {
     std::vector<std::pair<std::string, Message>> requests;
     std::vector<std::size_t> owner;  // request -> index into hashes
     std::vector<bool> from_succ;     // request -> asks the previous primary
-    std::vector<Vnode> succs = ctx->host.successors(v.self.id);
-    VnodeState* local_succ = nullptr;
-    std::optional<Vnode> remote_succ;
-    if (!succs.empty() && succs[0].id != v.self.id) {
-      if (succs[0].host == ctx->host.address()) {
-        local_succ = ctx->local(succs[0].id);
-      } else {
-        remote_succ = succs[0];
-      }
-    }
-    const std::vector<Vnode> replicas = ctx->host.remote_successors(v.self.id);
+    const PreviousHolders holders = previous_holders(*ctx, v);
+    VnodeState* local_succ = holders.local_succ;
+    const std::optional<Vnode>& remote_succ = holders.remote_succ;
+    const std::vector<Vnode>& replicas = holders.replicas;
     for (std::size_t i : misses) {
       if (local_succ) op->local[i] = newer(op->local[i], local_succ->primary.get(op->hashes[i]));
       if (remote_succ) {
@@ -446,7 +462,14 @@ struct ReadOp {
 std::optional<ReadOutcome> primary_read_here(const std::shared_ptr<Context>& ctx, VnodeState& v,
                                              const Id& hash) {
   std::optional<Item> copy = local_copy(v, hash);
-  if (!copy && v.settling()) return std::nullopt;
+  if (!copy && v.settling()) {
+    // The previous holders must be asked. When they are all on this host (a
+    // ring of one host) and hold nothing either, the miss stands; a copy found
+    // there is adopted by primary_read_async(), not here.
+    const PreviousHolders holders = previous_holders(*ctx, v);
+    if (!holders.all_here()) return std::nullopt;
+    if (holders.local_succ && holders.local_succ->primary.get(hash)) return std::nullopt;
+  }
   ctx->stats.reads(1).inc();
   return ReadOutcome{kCodeOk, "", std::move(copy)};
 }

@@ -73,8 +73,9 @@ void primary_read_async(const std::shared_ptr<Context>& ctx, VnodeState& v,
 
 // primary_read_async() of one hash at consistency 1 when it needs no other
 // host: v's copy (primary table, or replica table during a promotion), or
-// nothing when v holds none and settles (then previous holders must be
-// asked: use primary_read_async()). Never waits. Thread-safe.
+// nullopt when v holds none and settles and a previous holder on another host
+// (or the local successor, which holds a copy) must be asked: then use
+// primary_read_async(). Never waits for another host. Thread-safe.
 std::optional<ReadOutcome> primary_read_here(const std::shared_ptr<Context>& ctx, VnodeState& v,
                                              const Id& hash);
 

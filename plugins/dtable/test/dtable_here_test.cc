@@ -98,6 +98,43 @@ TEST(DtableHereTest, OnlyThePrimaryHostAnswersAndItAnswersAtOnce) {
   EXPECT_TRUE(wait_until(missing_here));
 }
 
+TEST(DtableHereTest, OnARingOfOneHostAMissIsAnsweredHereWhileSettling) {
+  // Every vnode settles for a minute after its node starts. On a ring of one
+  // host nobody else can hold a key, so a miss is answered here at once; once
+  // a second host joins, that host's vnodes must ask the first for what they
+  // lack, so a miss there declines.
+  const std::string settings =
+      R"({"check_interval_ms": 300, "tombstone_grace_ms": 4000, "settle_ms": 60000,)"
+      R"( "storage": {"engine": "memory"}})";
+  DtableCluster c;
+  c.add(settings);
+  ASSERT_EQ(c.wait_converged(), "");
+  ASSERT_TRUE(c.table(0).query().set("one:written", "v").ok());
+  HereRead written = read_here(c.table(0), "one:written");
+  ASSERT_TRUE(written.here);
+  EXPECT_EQ(written.result.value_or(ValueWithExpiry{}).value, "v");
+  HereRead missing = read_here(c.table(0), "one:never-written");
+  ASSERT_TRUE(missing.here) << "a ring of one host declined a miss";
+  EXPECT_EQ(missing.calls, 1);
+  EXPECT_EQ(missing.thread, std::this_thread::get_id());
+  EXPECT_EQ(missing.result.status().code(), StatusCode::kNotFound);
+
+  c.add(settings);
+  ASSERT_EQ(c.wait_converged(), "");
+  int on_the_newcomer = 0;
+  for (int k = 0; k < 40; ++k) {
+    const std::string key = "one:missing-" + std::to_string(k);
+    if (c.node_of(c.owner_of(key)) != std::optional<std::size_t>(1)) continue;
+    ++on_the_newcomer;
+    HereRead r = read_here(c.table(1), key);
+    EXPECT_FALSE(r.here) << key << ": the newcomer answered a miss without asking";
+    EXPECT_EQ(r.calls, 0) << key;
+    // The slow path asks the first host and finds nothing either.
+    EXPECT_EQ(c.table(1).query().get(key).status().code(), StatusCode::kNotFound) << key;
+  }
+  EXPECT_GT(on_the_newcomer, 0);
+}
+
 TEST(DtableHereTest, AWriteHereIsReplicatedAndExpiredValuesReadAsAbsent) {
   DtableCluster c;
   for (int i = 0; i < 3; ++i) c.add();
