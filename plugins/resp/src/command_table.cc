@@ -1,7 +1,7 @@
 // The command table, admission (name, arity, AUTH) and the shared helpers.
 #include <algorithm>
-#include <cctype>
 
+#include "ascii.h"
 #include "handlers.h"
 
 namespace dendrite::resp {
@@ -85,8 +85,7 @@ constexpr CommandSpec kCommands[] = {
 
 bool less_nocase(std::string_view a, std::string_view b) {
   return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) <
-           std::tolower(static_cast<unsigned char>(y));
+    return ascii_lower(x) < ascii_lower(y);
   });
 }
 
@@ -161,8 +160,7 @@ bool no_table(Call& c) {
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
+           return ascii_lower(x) == ascii_lower(y);
          });
 }
 

@@ -1,12 +1,12 @@
 #include "glob.h"
 
-#include <cctype>
+#include "ascii.h"
 
 namespace dendrite::resp {
 namespace {
 
 char fold(char c, bool nocase) {
-  return nocase ? static_cast<char>(std::tolower(static_cast<unsigned char>(c))) : c;
+  return nocase ? ascii_lower(c) : c;
 }
 
 // Matches the class starting after '[' at pattern[p]; sets `end` to the index

@@ -2,9 +2,9 @@
 // its options, SETNX, SETEX, PSETEX, GETDEL, GETEX, APPEND and the INCR
 // family. Each is one mutation, atomic at the primary. They run on worker
 // threads (blocking Table calls).
-#include <cctype>
 #include <limits>
 
+#include "ascii.h"
 #include "handlers.h"
 
 namespace dendrite::resp {
@@ -28,8 +28,7 @@ struct ExpiryOption {
 // it took (0: not an expiry option), or -1 after writing the error reply.
 int parse_expiry_option(Call& c, std::size_t i, bool keepttl_ok, bool persist_ok,
                         ExpiryOption& out) {
-  std::string a = c.args[i];
-  for (char& ch : a) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string a = ascii_lowered(c.args[i]);
   const bool timed = a == "ex" || a == "px" || a == "exat" || a == "pxat";
   const bool flag = (keepttl_ok && a == "keepttl") || (persist_ok && a == "persist");
   if (!timed && !flag) return 0;
@@ -145,9 +144,7 @@ std::optional<std::int64_t> expiry_arg(Call& c, std::string_view text, bool seco
     return std::nullopt;
   }
   auto invalid = [&]() -> std::optional<std::int64_t> {
-    std::string name = c.args[0];
-    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    c.reply.error("ERR invalid expire time in '" + name + "' command");
+    c.reply.error("ERR invalid expire time in '" + ascii_lowered(c.args[0]) + "' command");
     return std::nullopt;
   };
   if (positive && *n <= 0) return invalid();
