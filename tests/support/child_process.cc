@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <mutex>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -84,7 +86,18 @@ std::optional<int> ChildProcess::wait_for(std::chrono::milliseconds limit) {
 }
 
 int free_port() {
-  return RefusingPort().port();  // bound, then released at once
+  // The kernel may hand the same port to two binds in a row once the first
+  // is released (it did: a node and its resp listener got one port), so a
+  // port goes to one caller per process.
+  static std::mutex mu;
+  static std::set<int> handed_out;  // GUARDED_BY(mu)
+  std::lock_guard lock(mu);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int port = RefusingPort().port();  // bound, then released at once
+    if (port == 0) return 0;
+    if (handed_out.insert(port).second) return port;
+  }
+  return 0;
 }
 
 }  // namespace dendrite::test

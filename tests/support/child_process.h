@@ -51,8 +51,9 @@ class ChildProcess {
   std::optional<int> exit_code_;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, close);
-// 0 when none could be found.
+// A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, close),
+// never one this process was handed before; 0 when none could be found.
+// Thread-safe.
 int free_port();
 
 }  // namespace dendrite::test
