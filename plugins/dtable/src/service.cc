@@ -73,6 +73,52 @@ Result<ValueWithExpiry> entry_of(std::optional<Item> found) {
   return ValueWithExpiry{std::move(found->value), found->expires_ms};
 }
 
+// One reply of a key's primary to a table request.
+struct PrimaryReply {
+  enum class Kind {
+    kAnswer,      // `response` is the primary's answer
+    kNoAnswer,    // no reply: the request may or may not have been applied
+    kRefused,     // an Err reply, sent before anything was written
+    kWrongOwner,  // the vnode does not own the key (any more)
+    kMalformed,   // a reply that is not a Response
+  };
+  Kind kind = Kind::kAnswer;
+  Status status;  // why, for every kind but kAnswer
+  pb::PBDTableResponse response;
+};
+
+PrimaryReply read_primary_reply(const Result<Message>& reply) {
+  using Kind = PrimaryReply::Kind;
+  PrimaryReply out;
+  if (!reply.ok()) {
+    out.kind = Kind::kNoAnswer;
+    out.status = reply.status();
+    return out;
+  }
+  if (Status e = error_of(*reply); !e.ok()) {
+    out.kind = Kind::kRefused;
+    out.status = std::move(e);
+    return out;
+  }
+  auto r = unpack<pb::PBDTableResponse>(*reply, msg::kResponse);
+  if (!r.ok()) {
+    out.kind = Kind::kMalformed;
+    out.status = Status::Internal("malformed reply to a write: " + r.status().message());
+    return out;
+  }
+  if (!r->ok() && r->code() == kCodeWrongOwner) {
+    out.kind = Kind::kWrongOwner;
+    out.status = status_of(r->code(), r->error());
+    return out;
+  }
+  out.response = std::move(*r);
+  return out;
+}
+
+Status response_status(const pb::PBDTableResponse& r) {
+  return r.ok() ? Status::Ok() : status_of(r.code(), r.error());
+}
+
 }  // namespace
 
 Milliseconds TableService::timeout(const Options& options) const {
@@ -173,6 +219,72 @@ bool TableService::set_here(std::string_view key, std::string_view value, const 
   return true;
 }
 
+std::optional<Vnode> TableService::known_primary(const Id& hash) const {
+  if (VnodeState* v = primary_here(hash)) return v->self;
+  return ctx_->owner_hint(hash);
+}
+
+bool TableService::get_entry_async(
+    std::string_view key, const Options& options,
+    std::function<void(AsyncAttempt<Result<ValueWithExpiry>>)> done) {
+  GateGuard guard(ctx_->gate);
+  if (!guard.entered()) return false;
+  if (Status s = check(key, options); !s.ok()) {
+    done({s, {}});
+    return true;
+  }
+  const Id hash = Id::hash(key);
+  const std::optional<Vnode> primary = known_primary(hash);
+  if (!primary || ctx_->host.peer_dialect(primary->host) != PeerDialect::kOurs) return false;
+  // The callback runs inside dtable's gate; go_on() runs while the caller
+  // holds this service.
+  ctx_->send_async(
+      primary->host, get_item_request(*primary, hash, GetMode::kPrimary, options.consistency),
+      [this, hash, options, at = *primary, done = std::move(done)](Result<Message> reply) {
+        auto item = item_from_reply(reply);
+        if (item.ok()) return done({entry_of(std::move(*item)), {}});
+        Status failed = item.status();
+        if (!retryable(failed)) return done({std::move(failed), {}});
+        auto go_on = [this, hash, options, first = FirstAttempt{at, std::move(reply)}]() mutable {
+          return read_entry(hash, options, std::move(first));
+        };
+        done({std::move(failed), std::move(go_on)});
+      },
+      timeout(options));
+  return true;
+}
+
+bool TableService::set_async(std::string_view key, std::string_view value, const Options& options,
+                             std::function<void(AsyncAttempt<Status>)> done) {
+  GateGuard guard(ctx_->gate);
+  if (!guard.entered()) return false;
+  if (Status s = check_write(key, value.size(), options); !s.ok()) {
+    done({s, {}});
+    return true;
+  }
+  const Id hash = Id::hash(key);
+  const std::optional<Vnode> primary = known_primary(hash);
+  if (!primary || ctx_->host.peer_dialect(primary->host) != PeerDialect::kOurs) return false;
+  pb::PBDTableSetItem req;
+  fill_write_request(req, key, hash.raw(), value, /*deleted=*/false, options.consistency);
+  to_pb(*primary, req.mutable_dest());
+  ctx_->send_async(
+      primary->host, pack(msg::kSetItem, req),
+      [this, key = std::string(key), value = std::string(value), options, at = *primary,
+       done = std::move(done)](Result<Message> reply) mutable {
+        PrimaryReply r = read_primary_reply(reply);
+        if (r.kind == PrimaryReply::Kind::kAnswer) return done({response_status(r.response), {}});
+        if (r.kind == PrimaryReply::Kind::kMalformed) return done({r.status, {}});
+        auto go_on = [this, key = std::move(key), value = std::move(value), options,
+                      first = FirstAttempt{at, std::move(reply)}]() mutable {
+          return write(key, value, /*deleted=*/false, options, std::move(first));
+        };
+        done({r.status, std::move(go_on)});
+      },
+      write_limit(options, /*repeatable=*/true));
+  return true;
+}
+
 Status TableService::set(std::string_view key, std::string_view value, const Options& options) {
   return write(key, value, false, options);
 }
@@ -182,7 +294,7 @@ Status TableService::del(std::string_view key, const Options& options) {
 }
 
 Status TableService::write(std::string_view key, std::string_view value, bool deleted,
-                           const Options& options) {
+                           const Options& options, std::optional<FirstAttempt> first) {
   GateGuard guard(ctx_->gate);
   if (!guard.entered()) return stopped();
   if (Status s = check_write(key, value.size(), options); !s.ok()) return s;
@@ -195,9 +307,9 @@ Status TableService::write(std::string_view key, std::string_view value, bool de
         to_pb(primary, req.mutable_dest());
         return pack(msg::kSetItem, req);
       },
-      options, /*repeatable=*/true);
+      options, /*repeatable=*/true, std::move(first));
   if (!r.ok()) return r.status();
-  return r->ok() ? Status::Ok() : status_of(r->code(), r->error());
+  return response_status(*r);
 }
 
 Result<MutationResult> TableService::mutate(std::string_view key, const Mutation& m,
@@ -222,50 +334,60 @@ Result<MutationResult> TableService::mutate(std::string_view key, const Mutation
   return mutation_result_of(r->mutation());
 }
 
+Milliseconds TableService::write_limit(const Options& options, bool repeatable) const {
+  return (repeatable ? 1 : 2) * timeout(options) + ctx_->timeout() + Milliseconds(100);
+}
+
 Result<pb::PBDTableResponse> TableService::ask_primary(
     const Id& hash, const std::function<Message(const Vnode&)>& request, const Options& options,
-    bool repeatable) {
-  // The primary waits up to one timeout for its replicas before it answers
-  // (and a mutation may first read the key through from its previous holders).
-  const Milliseconds limit =
-      (repeatable ? 1 : 2) * timeout(options) + ctx_->timeout() + Milliseconds(100);
+    bool repeatable, std::optional<FirstAttempt> first) {
+  using Kind = PrimaryReply::Kind;
+  const Milliseconds limit = write_limit(options, repeatable);
   Status last = Status::Unavailable("no attempt made");
   for (Attempts attempts(timeout(options)); attempts.next();) {
-    auto primary = route(hash, attempts.retry());
-    if (!primary.ok()) {
-      last = primary.status();
-      continue;
-    }
-    auto reply = ctx_->call_in_turn(primary->host, request(*primary), limit);
-    if (!reply.ok()) {
-      last = reply.status();
-      if (!repeatable) {
-        // It may have been applied: sending it again could apply it twice.
-        return Status::Timeout("no answer from the key's primary " + primary->host +
-                               ": the request may or may not have been applied (" + last.message() +
-                               ")");
+    Result<Vnode> primary = Status::Unavailable("no route");
+    PrimaryReply r;
+    if (first) {
+      primary = first->primary;
+      r = read_primary_reply(first->reply);
+      first.reset();
+    } else {
+      primary = route(hash, attempts.retry());
+      if (!primary.ok()) {
+        last = primary.status();
+        continue;
       }
-      continue;
+      r = read_primary_reply(ctx_->call_in_turn(primary->host, request(*primary), limit));
     }
-    if (Status e = error_of(*reply); !e.ok()) {
-      // Err replies come before anything is written (a decode error, a wrong
-      // owner, a plugin not serving the type): safe to send again.
-      last = e;
-      if (ctx_->host.peer_dialect(primary->host) == PeerDialect::kOriginal &&
-          e.message().find("unknown message type") != std::string::npos) {
-        return Status::Unavailable(
-            "the key's primary " + primary->host +
-            " is an original node, which does not take this request: " + e.message());
-      }
-      continue;
+    switch (r.kind) {
+      case Kind::kAnswer:
+        return std::move(r.response);
+      case Kind::kMalformed:
+        return r.status;
+      case Kind::kNoAnswer:
+        last = r.status;
+        if (!repeatable) {
+          // It may have been applied: sending it again could apply it twice.
+          return Status::Timeout("no answer from the key's primary " + primary->host +
+                                 ": the request may or may not have been applied (" +
+                                 last.message() + ")");
+        }
+        continue;
+      case Kind::kRefused:
+        // Err replies come before anything is written (a decode error, a wrong
+        // owner, a plugin not serving the type): safe to send again.
+        last = r.status;
+        if (ctx_->host.peer_dialect(primary->host) == PeerDialect::kOriginal &&
+            last.message().find("unknown message type") != std::string::npos) {
+          return Status::Unavailable(
+              "the key's primary " + primary->host +
+              " is an original node, which does not take this request: " + last.message());
+        }
+        continue;
+      case Kind::kWrongOwner:
+        last = r.status;
+        continue;
     }
-    auto r = unpack<pb::PBDTableResponse>(*reply, msg::kResponse);
-    if (!r.ok()) return Status::Internal("malformed reply to a write: " + r.status().message());
-    if (!r->ok() && r->code() == kCodeWrongOwner) {
-      last = status_of(r->code(), r->error());
-      continue;
-    }
-    return std::move(*r);
   }
   return last;
 }
@@ -311,20 +433,32 @@ Result<std::string> TableService::get(std::string_view key, const Options& optio
 }
 
 Result<ValueWithExpiry> TableService::get_entry(std::string_view key, const Options& options) {
+  if (Status s = check(key, options); !s.ok()) return s;
+  return read_entry(Id::hash(key), options, std::nullopt);  // inside the gate
+}
+
+Result<ValueWithExpiry> TableService::read_entry(const Id& hash, const Options& options,
+                                                 std::optional<FirstAttempt> first) {
   GateGuard guard(ctx_->gate);
   if (!guard.entered()) return stopped();
-  if (Status s = check(key, options); !s.ok()) return s;
-  const Id hash = Id::hash(key);
   Status last = Status::Unavailable("no attempt made");
   for (Attempts attempts(timeout(options)); attempts.next();) {
-    auto primary = route(hash, attempts.retry());
-    if (!primary.ok()) {
-      last = primary.status();
-      continue;
+    Result<Vnode> primary = Status::Unavailable("no route");
+    Result<Message> reply = Status::Unavailable("no reply");
+    if (first) {
+      primary = first->primary;
+      reply = std::move(first->reply);
+      first.reset();
+    } else {
+      primary = route(hash, attempts.retry());
+      if (!primary.ok()) {
+        last = primary.status();
+        continue;
+      }
+      reply = ctx_->call(primary->host,
+                         get_item_request(*primary, hash, GetMode::kPrimary, options.consistency),
+                         timeout(options));
     }
-    auto reply = ctx_->call(
-        primary->host, get_item_request(*primary, hash, GetMode::kPrimary, options.consistency),
-        timeout(options));
     auto item = item_from_reply(reply);
     std::optional<Item> found;
     if (item.ok()) {

@@ -31,6 +31,10 @@ class TableService final : public Table {
                       const std::function<void(Result<ValueWithExpiry>)>& done) override;
   bool set_here(std::string_view key, std::string_view value, const Options& options,
                 std::function<void(Status)> done) override;
+  bool get_entry_async(std::string_view key, const Options& options,
+                       std::function<void(AsyncAttempt<Result<ValueWithExpiry>>)> done) override;
+  bool set_async(std::string_view key, std::string_view value, const Options& options,
+                 std::function<void(AsyncAttempt<Status>)> done) override;
   Status del(std::string_view key, const Options& options) override;
   std::vector<Status> set_multi(const std::vector<KeyValue>& items,
                                 const Options& options) override;
@@ -50,6 +54,15 @@ class TableService final : public Table {
   // The local vnode that owns `hash` by its known predecessor (the one
   // route() picks without a lookup), or nullptr.
   VnodeState* primary_here(const Id& hash) const;
+  // The key's primary as this node's ring view shows it, without asking
+  // another node: primary_here()'s vnode, else the entry of a local
+  // successor list whose gap holds the hash; nullopt when only a lookup can
+  // tell. May be stale: the primary then answers "wrong owner".
+  std::optional<Vnode> known_primary(const Id& hash) const;
+  // How long a write request may wait for its primary, which itself waits up
+  // to one timeout for the replicas (two for a mutation, which may first read
+  // the key through from its previous holders).
+  Milliseconds write_limit(const Options& options, bool repeatable) const;
   // The indices `which` grouped by the primary of key_of(i), one group per
   // vnode (in a stable order); `single` holds those whose primary is not
   // known now (they go through the one-key path).
@@ -75,7 +88,17 @@ class TableService final : public Table {
   // (from <= to), by ring lookups now. Stops early (fewer hosts) when a
   // lookup fails. Blocking.
   std::set<std::string> owners_of(const Id& from, const Id& to) const;
-  Status write(std::string_view key, std::string_view value, bool deleted, const Options& options);
+  // An attempt already made at the key's primary: where, and what came back.
+  struct FirstAttempt {
+    Vnode primary;
+    Result<Message> reply;
+  };
+  // get_entry() of the checked key `hash`; with `first`, that attempt counts
+  // as the first and the call goes on from its reply.
+  Result<ValueWithExpiry> read_entry(const Id& hash, const Options& options,
+                                     std::optional<FirstAttempt> first);
+  Status write(std::string_view key, std::string_view value, bool deleted, const Options& options,
+               std::optional<FirstAttempt> first = std::nullopt);
   // Sends request(primary) to the key's primary, routing again while the
   // ring changes (wrong owner, an Err reply; no answer too when
   // `repeatable`), within the options' timeout. The primary's Response (ok
@@ -83,9 +106,12 @@ class TableService final : public Table {
   // naming the host when it is an original node that does not know the
   // type; Timeout ("may or may not have been applied") when a request that
   // is not `repeatable` got no answer.
+  // With `first`, that attempt counts as the first and the call goes on
+  // from its reply.
   Result<pb::PBDTableResponse> ask_primary(const Id& hash,
                                            const std::function<Message(const Vnode&)>& request,
-                                           const Options& options, bool repeatable);
+                                           const Options& options, bool repeatable,
+                                           std::optional<FirstAttempt> first = std::nullopt);
   // Reads the replicas of `primary` for `hash`: newest wins, `need` answers.
   Result<std::optional<Item>> read_replicas(const Vnode& primary, const Id& hash, int need,
                                             const Options& options);

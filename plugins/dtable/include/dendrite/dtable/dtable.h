@@ -91,6 +91,20 @@ struct ValueWithExpiry {
   std::int64_t expires_ms = 0;  // Unix ms; 0: never
 };
 
+// What one asynchronous attempt of Table::get_entry_async() or set_async()
+// brought: `result` is the answer when `go_on` is empty. Otherwise the
+// blocking call would go on (the primary did not answer, no longer owns the
+// key, or refused the request before acting on it): `result` is that
+// attempt's failure, and the caller calls go_on() once, on a thread that may
+// block, while it still holds the Table. go_on() continues from this attempt
+// as get_entry() or set() would (a read asks the replicas when the primary
+// did not answer; both route afresh and retry) and returns the final result.
+template <typename T>
+struct AsyncAttempt {
+  T result;
+  std::function<T()> go_on;
+};
+
 class Query;
 
 // The replicated table. Every method is thread-safe and blocking (bounded by
@@ -189,6 +203,31 @@ class Table {
   // read for an entry that lives on disk only).
   virtual bool set_here(std::string_view /*key*/, std::string_view /*value*/,
                         const Options& /*options*/, std::function<void(Status)> /*done*/) {
+    return false;
+  }
+
+  // get_entry() without blocking the calling thread, for front ends that
+  // serve many clients from one thread: sends one request to the key's
+  // primary, at any consistency, and returns true; `done` then runs exactly
+  // once, on a host thread with the primary's answer (it must not block, and
+  // copies of it may be destroyed there), or on the calling thread before
+  // this returns (invalid input; a node stopping). Returns false without calling `done`
+  // when this node cannot tell the key's primary without asking others, or
+  // the primary is not known to be a node of this implementation (an
+  // original node takes its writes one at a time); call get_entry() then.
+  // Any thread. The default (for other implementations) returns false.
+  virtual bool get_entry_async(
+      std::string_view /*key*/, const Options& /*options*/,
+      std::function<void(AsyncAttempt<Result<ValueWithExpiry>>)> /*done*/) {
+    return false;
+  }
+  // set() likewise: one request to the key's primary; false when it cannot
+  // be sent without blocking (then call set()). A write whose attempt got no
+  // answer may have been applied; go_on() writing it again is harmless (last
+  // write wins). The default returns false.
+  virtual bool set_async(std::string_view /*key*/, std::string_view /*value*/,
+                         const Options& /*options*/,
+                         std::function<void(AsyncAttempt<Status>)> /*done*/) {
     return false;
   }
 
