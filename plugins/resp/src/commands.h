@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -163,15 +164,33 @@ enum class HereStart {
   kDone,       // its reply is in `out`
   kLater,      // its reply comes through `later`
 };
-// Starts an admitted command without blocking when it needs no other host: a
-// GET or a plain SET whose key's primary copy is on this host, at the
-// session's consistency 1 (Table::get_entry_here, set_here). A SET on a
-// node with a journal may answer kLater: `later` then gets the reply, on a
-// dtable thread, once the write is on disk. Any thread; the I/O thread is
-// what it is for.
+// A reply that comes later: make() returns its text. With `blocking`, make()
+// may block (a Table call going on after its attempt failed: a retry, the
+// replicas): call it on a worker; else it is quick (the formatting of an
+// answer): call it on the I/O thread. Dropping it uncalled is allowed.
+struct LaterReply {
+  std::function<std::string()> make;
+  bool blocking = false;
+};
+// Where start_here() hands a reply that comes later. Called exactly once, on
+// a dtable or host thread; it must not block, and copies of it may be
+// destroyed there.
+using Later = std::function<void(LaterReply reply)>;
+
+// Starts an admitted GET or plain SET without blocking the calling thread:
+// kDone with the reply in `out` when the key's primary copy is on this host
+// and the session's consistency is 1 (Table::get_entry_here, set_here);
+// kLater when, with `may_send`, it was sent to the key's primary
+// (Table::get_entry_async, set_async; any consistency), or it is a SET
+// waiting for this node's disk; kElsewhere, nothing done, for any other
+// command or when the Table cannot start it so. Without `may_send` only the
+// fast path is tried: a connection sends the last command of a batch, while
+// the rest of a pipeline goes to a worker, which sends many keys to each
+// primary at once (get_multi/set_multi). Any thread; the I/O thread is what
+// it is for.
 HereStart start_here(const CommandSpec& spec, std::span<const std::string> args,
                      const Session& session, std::string& out, CommandContext& ctx,
-                     const std::function<void(std::string reply)>& later);
+                     const Later& later, bool may_send);
 
 // The Redis-style error reply of a failed Table call ("-ERR ...", "-TRYAGAIN
 // ..." for a ring that could not be reached, "-NOREPLICAS ..." when the

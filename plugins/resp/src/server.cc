@@ -381,14 +381,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
         // The callback may run, and its copies die, on a dtable thread: it
         // holds the connection weakly (hold_ keeps it alive meanwhile), so
         // that a connection is only ever destroyed on the I/O thread.
+        // Only the batch's last command is sent to its primary from here: a
+        // pipeline's worker batch coalesces many keys into one request each.
+        const bool last = batch_.done + 1 == batch_.commands.size();
         const HereStart how = start_here(
             *spec, args, session_, out_, server_.ctx,
-            [weak = weak_from_this(), server = &server_, spec, start](std::string reply) {
+            [weak = weak_from_this(), server = &server_, spec, start](LaterReply reply) {
               asio::post(server->io, [weak, spec, start, reply = std::move(reply)]() mutable {
-                if (auto self = weak.lock()) self->finish_later(*spec, start, std::move(reply));
+                auto self = weak.lock();
+                if (!self) return;
+                if (reply.blocking) {
+                  self->finish_on_worker(*spec, start, std::move(reply.make));
+                } else {
+                  self->finish_later(*spec, start, reply.make());
+                }
               });
               server->later_posted();
-            });
+            },
+            last);
         if (how != HereStart::kLater) server_.later_posted();  // no reply to hand over
         if (how == HereStart::kElsewhere) return ran;          // nothing written: a worker runs it
         ++batch_.done;
@@ -408,6 +418,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (spec != nullptr) run_admitted(*spec, args, out_, writer, start);
     }
     return ran;
+  }
+
+  // The reply of a command start_here() began, made on a worker by `make`,
+  // which may block (a Table call going on after its attempt failed); the
+  // connection stays busy until finish_later() (I/O thread).
+  void finish_on_worker(const CommandSpec& spec, Clock::time_point start,
+                        std::function<std::string()> make) {
+    if (closed_) return finish_later(spec, start, {});
+    asio::post(*server_.workers, [self = shared_from_this(), &spec, start,
+                                  make = std::move(make)]() mutable {
+      std::string reply = make();
+      asio::io_context& io = self->server_.io;
+      // `self` moves on: the connection is only ever destroyed on the I/O thread.
+      asio::post(io, [self = std::move(self), &spec, start, reply = std::move(reply)]() mutable {
+        self->finish_later(spec, start, std::move(reply));
+      });
+    });
   }
 
   // The reply of a command start_here() answered later (I/O thread).
@@ -739,8 +766,10 @@ void Server::stop() {
   // Commands already on workers finish (dtable bounds each call) and post
   // their replies; the I/O thread then finds their connections closed.
   s.workers->join();
-  // Writes waiting for the disk answer within dtable's sync (bounded); their
-  // replies are posted to the I/O thread, which finds the connections closed.
+  // Replies that come later: writes waiting for the disk (within dtable's
+  // sync) and requests sent to other nodes (within their timeout) answer;
+  // their replies are posted to the I/O thread, which finds the connections
+  // closed.
   s.wait_for_later();
   s.guard.reset();
   s.io_thread.join();

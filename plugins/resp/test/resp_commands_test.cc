@@ -589,11 +589,80 @@ class DeferredWriteTable final : public ForwardingTable {
   std::vector<std::function<void(Status)>> pending;
 };
 
+// A table whose keys all live elsewhere: no fast path; get_entry_async() and
+// set_async() keep `done` for the test to call.
+class RemoteTable final : public ForwardingTable {
+ public:
+  using GetDone = std::function<void(dtable::AsyncAttempt<Result<dtable::ValueWithExpiry>>)>;
+  using SetDone = std::function<void(dtable::AsyncAttempt<Status>)>;
+  bool get_entry_async(std::string_view k, const dtable::Options& o, GetDone done) override {
+    if (k == "unrouted") return false;
+    gets.emplace_back(std::string(k), o.consistency);
+    get_done.push_back(std::move(done));
+    return true;
+  }
+  bool set_async(std::string_view k, std::string_view v, const dtable::Options& o,
+                 SetDone done) override {
+    sets.emplace_back(std::string(k) + "=" + std::string(v), o.consistency);
+    set_done.push_back(std::move(done));
+    return true;
+  }
+  std::vector<std::pair<std::string, int>> gets, sets;  // key (=value), consistency
+  std::vector<GetDone> get_done;
+  std::vector<SetDone> set_done;
+};
+
+TEST_F(RespCommandsTest, StartHereSendsWhatIsNotHereToThePrimaryWithoutWaiting) {
+  std::vector<std::string> later;
+  const Later collect = [&](LaterReply reply) {
+    later.push_back((reply.blocking ? "(blocking) " : "") + reply.make());
+  };
+  auto start = [&](std::vector<std::string> args, std::string* out) {
+    return start_here(*find_command(args[0]), args, session_, *out, ctx_, collect, true);
+  };
+  auto remote = std::make_shared<RemoteTable>();
+  ctx_.table = remote;
+  std::string out;
+  EXPECT_EQ(start({"GET", "a"}, &out), HereStart::kLater);
+  EXPECT_EQ(start({"SET", "b", "1"}, &out), HereStart::kLater);
+  session_.consistency = 2;  // the primary reads or writes its replicas
+  EXPECT_EQ(start({"GET", "c"}, &out), HereStart::kLater);
+  EXPECT_EQ(start({"SET", "d", "2"}, &out), HereStart::kLater);
+  session_.consistency = 1;
+  // Not routable without a lookup, or not a plain GET or SET: elsewhere.
+  EXPECT_EQ(start({"GET", "unrouted"}, &out), HereStart::kElsewhere);
+  EXPECT_EQ(start({"SET", "e", "3", "NX"}, &out), HereStart::kElsewhere);
+  EXPECT_EQ(out, "");
+  EXPECT_TRUE(later.empty());
+  // Inside a pipeline (not the batch's last command): only the fast path.
+  EXPECT_EQ(start_here(*find_command("GET"), std::vector<std::string>{"GET", "f"}, session_, out,
+                       ctx_, collect, /*may_send=*/false),
+            HereStart::kElsewhere);
+  EXPECT_EQ(remote->gets, (std::vector<std::pair<std::string, int>>{{"a", 1}, {"c", 2}}));
+  EXPECT_EQ(remote->sets, (std::vector<std::pair<std::string, int>>{{"b=1", 1}, {"d=2", 2}}));
+
+  // Answers become replies made on the I/O thread; an attempt that must go on
+  // becomes a reply made on a worker, by the Table's go_on().
+  ASSERT_EQ(remote->get_done.size(), 2u);
+  ASSERT_EQ(remote->set_done.size(), 2u);
+  remote->get_done[0]({dtable::ValueWithExpiry{"va", 0}, {}});
+  remote->get_done[1]({Status::Timeout("no answer"), [] {
+                         return Result<dtable::ValueWithExpiry>(dtable::ValueWithExpiry{"vc", 0});
+                       }});
+  remote->set_done[0]({Status::Ok(), {}});
+  remote->set_done[1]({Status::ConsistencyNotMet("1 of 2 copies"), {}});
+  EXPECT_EQ(later, (std::vector<std::string>{"$2\r\nva\r\n", "(blocking) $2\r\nvc\r\n", "+OK\r\n",
+                                             "-NOREPLICAS 1 of 2 copies\r\n"}));
+  EXPECT_EQ(stats_.keyspace_hits.load(), 2u);
+}
+
 TEST_F(RespCommandsTest, StartHereServesPlainGetsAndSetsAndNothingElse) {
   std::vector<std::string> later;
-  const auto collect = [&](std::string reply) { later.push_back(std::move(reply)); };
+  const Later collect = [&](LaterReply reply) {
+    later.push_back((reply.blocking ? "(blocking) " : "") + reply.make());
+  };
   auto start = [&](std::vector<std::string> args, std::string* out) {
-    return start_here(*find_command(args[0]), args, session_, *out, ctx_, collect);
+    return start_here(*find_command(args[0]), args, session_, *out, ctx_, collect, true);
   };
   std::string out;
   EXPECT_EQ(start({"GET", "k"}, &out), HereStart::kDone);
@@ -602,8 +671,9 @@ TEST_F(RespCommandsTest, StartHereServesPlainGetsAndSetsAndNothingElse) {
   EXPECT_EQ(out, "$-1\r\n+OK\r\n$1\r\nv\r\n");
   EXPECT_EQ(stats_.keyspace_hits.load(), 1u);
   EXPECT_EQ(stats_.keyspace_misses.load(), 1u);
-  // Commands that are not plain GET or SET, and any consistency above 1, go
-  // where key commands run, with nothing written.
+  // Commands that are not plain GET or SET, and any consistency above 1 on a
+  // table that cannot send without waiting, go where key commands run, with
+  // nothing written.
   out.clear();
   EXPECT_EQ(start({"SET", "k", "v", "NX"}, &out), HereStart::kElsewhere);
   EXPECT_EQ(start({"MGET", "k"}, &out), HereStart::kElsewhere);
