@@ -334,6 +334,22 @@ Result<MutationResult> TableService::mutate(std::string_view key, const Mutation
   return mutation_result_of(r->mutation());
 }
 
+std::optional<TableService::FirstAttempt> TableService::next_attempt(
+    std::optional<FirstAttempt>& first, const Id& hash, bool fresh,
+    const std::function<Result<Message>(const Vnode&)>& send, Status& last) const {
+  if (first) {
+    std::optional<FirstAttempt> made = std::move(first);
+    first.reset();
+    return made;
+  }
+  auto primary = route(hash, fresh);
+  if (!primary.ok()) {
+    last = primary.status();
+    return std::nullopt;
+  }
+  return FirstAttempt{*primary, send(*primary)};
+}
+
 Milliseconds TableService::write_limit(const Options& options, bool repeatable) const {
   return (repeatable ? 1 : 2) * timeout(options) + ctx_->timeout() + Milliseconds(100);
 }
@@ -345,20 +361,12 @@ Result<pb::PBDTableResponse> TableService::ask_primary(
   const Milliseconds limit = write_limit(options, repeatable);
   Status last = Status::Unavailable("no attempt made");
   for (Attempts attempts(timeout(options)); attempts.next();) {
-    Result<Vnode> primary = Status::Unavailable("no route");
-    PrimaryReply r;
-    if (first) {
-      primary = first->primary;
-      r = read_primary_reply(first->reply);
-      first.reset();
-    } else {
-      primary = route(hash, attempts.retry());
-      if (!primary.ok()) {
-        last = primary.status();
-        continue;
-      }
-      r = read_primary_reply(ctx_->call_in_turn(primary->host, request(*primary), limit));
-    }
+    auto sent = next_attempt(
+        first, hash, attempts.retry(),
+        [&](const Vnode& to) { return ctx_->call_in_turn(to.host, request(to), limit); }, last);
+    if (!sent) continue;
+    const Vnode* primary = &sent->primary;
+    PrimaryReply r = read_primary_reply(sent->reply);
     switch (r.kind) {
       case Kind::kAnswer:
         return std::move(r.response);
@@ -443,23 +451,17 @@ Result<ValueWithExpiry> TableService::read_entry(const Id& hash, const Options& 
   if (!guard.entered()) return stopped();
   Status last = Status::Unavailable("no attempt made");
   for (Attempts attempts(timeout(options)); attempts.next();) {
-    Result<Vnode> primary = Status::Unavailable("no route");
-    Result<Message> reply = Status::Unavailable("no reply");
-    if (first) {
-      primary = first->primary;
-      reply = std::move(first->reply);
-      first.reset();
-    } else {
-      primary = route(hash, attempts.retry());
-      if (!primary.ok()) {
-        last = primary.status();
-        continue;
-      }
-      reply = ctx_->call(primary->host,
-                         get_item_request(*primary, hash, GetMode::kPrimary, options.consistency),
-                         timeout(options));
-    }
-    auto item = item_from_reply(reply);
+    auto sent = next_attempt(
+        first, hash, attempts.retry(),
+        [&](const Vnode& to) {
+          return ctx_->call(to.host,
+                            get_item_request(to, hash, GetMode::kPrimary, options.consistency),
+                            timeout(options));
+        },
+        last);
+    if (!sent) continue;
+    const Vnode* primary = &sent->primary;
+    auto item = item_from_reply(sent->reply);
     std::optional<Item> found;
     if (item.ok()) {
       found = std::move(*item);

@@ -93,6 +93,13 @@ class TableService final : public Table {
     Vnode primary;
     Result<Message> reply;
   };
+  // The next attempt at the key's primary: `first` when it holds one (then
+  // cleared), else a route (a lookup when `fresh`) and send(primary).
+  // nullopt, with `last` set, when no route was found.
+  std::optional<FirstAttempt> next_attempt(std::optional<FirstAttempt>& first, const Id& hash,
+                                           bool fresh,
+                                           const std::function<Result<Message>(const Vnode&)>& send,
+                                           Status& last) const;
   // get_entry() of the checked key `hash`; with `first`, that attempt counts
   // as the first and the call goes on from its reply.
   Result<ValueWithExpiry> read_entry(const Id& hash, const Options& options,
