@@ -63,6 +63,17 @@ class RespCommandsTest : public ::testing::Test {
     return out;
   }
 
+  // start_here() as a connection calls it for a batch's last command (may
+  // send); the replies that come later go to later_, "(blocking) " before
+  // those to be made on a worker.
+  HereStart start(std::vector<std::string> args, std::string* out) {
+    const Later collect = [this](LaterReply reply) {
+      later_.push_back((reply.blocking ? "(blocking) " : "") + reply.make());
+    };
+    return start_here(*find_command(args[0]), args, session_, *out, ctx_, collect, true);
+  }
+  std::vector<std::string> later_;
+
   // The table's clock: the wall clock (which the commands' relative
   // expiries start from) plus `ahead_ms_`, which a test moves forward.
   std::int64_t ahead_ms_ = 0;
@@ -613,13 +624,7 @@ class RemoteTable final : public ForwardingTable {
 };
 
 TEST_F(RespCommandsTest, StartHereSendsWhatIsNotHereToThePrimaryWithoutWaiting) {
-  std::vector<std::string> later;
-  const Later collect = [&](LaterReply reply) {
-    later.push_back((reply.blocking ? "(blocking) " : "") + reply.make());
-  };
-  auto start = [&](std::vector<std::string> args, std::string* out) {
-    return start_here(*find_command(args[0]), args, session_, *out, ctx_, collect, true);
-  };
+  std::vector<std::string>& later = later_;
   auto remote = std::make_shared<RemoteTable>();
   ctx_.table = remote;
   std::string out;
@@ -635,8 +640,9 @@ TEST_F(RespCommandsTest, StartHereSendsWhatIsNotHereToThePrimaryWithoutWaiting) 
   EXPECT_EQ(out, "");
   EXPECT_TRUE(later.empty());
   // Inside a pipeline (not the batch's last command): only the fast path.
-  EXPECT_EQ(start_here(*find_command("GET"), std::vector<std::string>{"GET", "f"}, session_, out,
-                       ctx_, collect, /*may_send=*/false),
+  EXPECT_EQ(start_here(
+                *find_command("GET"), std::vector<std::string>{"GET", "f"}, session_, out, ctx_,
+                [](LaterReply) { ADD_FAILURE(); }, /*may_send=*/false),
             HereStart::kElsewhere);
   EXPECT_EQ(remote->gets, (std::vector<std::pair<std::string, int>>{{"a", 1}, {"c", 2}}));
   EXPECT_EQ(remote->sets, (std::vector<std::pair<std::string, int>>{{"b=1", 1}, {"d=2", 2}}));
@@ -657,13 +663,7 @@ TEST_F(RespCommandsTest, StartHereSendsWhatIsNotHereToThePrimaryWithoutWaiting) 
 }
 
 TEST_F(RespCommandsTest, StartHereServesPlainGetsAndSetsAndNothingElse) {
-  std::vector<std::string> later;
-  const Later collect = [&](LaterReply reply) {
-    later.push_back((reply.blocking ? "(blocking) " : "") + reply.make());
-  };
-  auto start = [&](std::vector<std::string> args, std::string* out) {
-    return start_here(*find_command(args[0]), args, session_, *out, ctx_, collect, true);
-  };
+  std::vector<std::string>& later = later_;
   std::string out;
   EXPECT_EQ(start({"GET", "k"}, &out), HereStart::kDone);
   EXPECT_EQ(start({"SET", "k", "v"}, &out), HereStart::kDone);
