@@ -441,8 +441,10 @@ Result<std::string> TableService::get(std::string_view key, const Options& optio
 }
 
 Result<ValueWithExpiry> TableService::get_entry(std::string_view key, const Options& options) {
+  GateGuard guard(ctx_->gate);
+  if (!guard.entered()) return stopped();
   if (Status s = check(key, options); !s.ok()) return s;
-  return read_entry(Id::hash(key), options, std::nullopt);  // inside the gate
+  return read_entry(Id::hash(key), options, std::nullopt);
 }
 
 Result<ValueWithExpiry> TableService::read_entry(const Id& hash, const Options& options,

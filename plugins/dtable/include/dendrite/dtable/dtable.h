@@ -108,10 +108,11 @@ struct AsyncAttempt {
 class Query;
 
 // The replicated table. Every method is thread-safe and blocking (bounded by
-// the options' timeout, with a few retries on a changing ring); none throws.
+// the options' timeout, with a few retries on a changing ring), except the
+// *_here and *_async calls, which never wait for another host; none throws.
 // Lifetime: owned by the dtable plugin; a consumer takes it in its start() and
 // must drop its shared_ptr in its stop(). After dtable stopped, calls return
-// Unavailable.
+// Unavailable (the *_here and *_async calls decline: they return false).
 // Common errors: InvalidArgument (empty key, consistency out of range),
 // ConsistencyNotMet (fewer copies than asked; a failed write is rolled back and
 // stays invisible), Timeout / Unavailable (the ring could not be reached).
@@ -209,9 +210,11 @@ class Table {
   // get_entry() without blocking the calling thread, for front ends that
   // serve many clients from one thread: sends one request to the key's
   // primary, at any consistency, and returns true; `done` then runs exactly
-  // once, on a host thread with the primary's answer (it must not block, and
-  // copies of it may be destroyed there), or on the calling thread before
-  // this returns (invalid input; a node stopping). Returns false without calling `done`
+  // once, on a host thread with the primary's answer or the attempt's
+  // failure (it must not block, and copies of it may be destroyed there), or
+  // on the calling thread before this returns: invalid input (final), or a
+  // transport that is stopping (Unavailable, with go_on). Returns false
+  // without calling `done`
   // when this node cannot tell the key's primary without asking others, or
   // the primary is not known to be a node of this implementation (an
   // original node takes its writes one at a time); call get_entry() then.
