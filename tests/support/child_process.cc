@@ -10,8 +10,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 #include <utility>
@@ -85,13 +90,56 @@ std::optional<int> ChildProcess::wait_for(std::chrono::milliseconds limit) {
   return exit_code_;
 }
 
+namespace {
+
+// The low end of the kernel's ephemeral port range (the ports it gives to
+// bind(0) and to outgoing connections), or 0 when unknown.
+int ephemeral_low() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0;
+  return range >> low ? low : 0;
+}
+
+// True when `port` on 127.0.0.1 can be bound now (without SO_REUSEADDR, so a
+// port in TIME_WAIT does not count as free).
+bool bindable(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
 int free_port() {
-  // The kernel may hand the same port to two binds in a row once the first
-  // is released (it did: a node and its resp listener got one port), so a
-  // port goes to one caller per process.
+  // Two things took a test's port between the choice and the bind: the
+  // kernel handing a released port to this process's next bind(0) (a node
+  // and its resp listener got one port), and, with tests running side by
+  // side, another process's outgoing connection or bind(0). So a port goes
+  // to one caller per process, and it is drawn below the ephemeral range,
+  // where neither of those takes ports; bind(0) only when that range starts
+  // too low to leave room.
   static std::mutex mu;
   static std::set<int> handed_out;  // GUARDED_BY(mu)
+  static std::mt19937 draw(static_cast<std::uint32_t>(::getpid()) ^
+                           static_cast<std::uint32_t>(std::random_device{}()));
   std::lock_guard lock(mu);
+  constexpr int kLowest = 10000;
+  if (const int high = ephemeral_low() - 1; high - kLowest >= 4096) {
+    std::uniform_int_distribution<int> pick(kLowest, high);
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+      const int port = pick(draw);
+      if (handed_out.count(port) == 0 && bindable(port)) {
+        handed_out.insert(port);
+        return port;
+      }
+    }
+  }
   for (int attempt = 0; attempt < 200; ++attempt) {
     const int port = RefusingPort().port();  // bound, then released at once
     if (port == 0) return 0;

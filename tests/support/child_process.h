@@ -51,9 +51,10 @@ class ChildProcess {
   std::optional<int> exit_code_;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, close),
-// never one this process was handed before; 0 when none could be found.
-// Thread-safe.
+// A TCP port on 127.0.0.1 that was free a moment ago, below the kernel's
+// ephemeral range (so no outgoing connection takes it meanwhile) when that
+// range leaves room, never one this process was handed before; 0 when none
+// could be found. Thread-safe.
 int free_port();
 
 }  // namespace dendrite::test
