@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "batches.h"
 #include "clock.h"
@@ -219,9 +220,15 @@ bool TableService::set_here(std::string_view key, std::string_view value, const 
   return true;
 }
 
-std::optional<Vnode> TableService::known_primary(const Id& hash) const {
-  if (VnodeState* v = primary_here(hash)) return v->self;
-  return ctx_->owner_hint(hash);
+std::optional<Vnode> TableService::async_primary(const Id& hash) const {
+  std::optional<Vnode> primary;
+  if (VnodeState* v = primary_here(hash)) {
+    primary = v->self;
+  } else {
+    primary = ctx_->owner_hint(hash);
+  }
+  if (primary && ctx_->host.peer_dialect(primary->host) != PeerDialect::kOurs) return std::nullopt;
+  return primary;
 }
 
 bool TableService::get_entry_async(
@@ -234,8 +241,8 @@ bool TableService::get_entry_async(
     return true;
   }
   const Id hash = Id::hash(key);
-  const std::optional<Vnode> primary = known_primary(hash);
-  if (!primary || ctx_->host.peer_dialect(primary->host) != PeerDialect::kOurs) return false;
+  const std::optional<Vnode> primary = async_primary(hash);
+  if (!primary) return false;
   // The callback runs inside dtable's gate; go_on() runs while the caller
   // holds this service.
   ctx_->send_async(
@@ -263,8 +270,8 @@ bool TableService::set_async(std::string_view key, std::string_view value, const
     return true;
   }
   const Id hash = Id::hash(key);
-  const std::optional<Vnode> primary = known_primary(hash);
-  if (!primary || ctx_->host.peer_dialect(primary->host) != PeerDialect::kOurs) return false;
+  const std::optional<Vnode> primary = async_primary(hash);
+  if (!primary) return false;
   pb::PBDTableSetItem req;
   fill_write_request(req, key, hash.raw(), value, /*deleted=*/false, options.consistency);
   to_pb(*primary, req.mutable_dest());
@@ -334,14 +341,11 @@ Result<MutationResult> TableService::mutate(std::string_view key, const Mutation
   return mutation_result_of(r->mutation());
 }
 
+template <typename Send>
 std::optional<TableService::FirstAttempt> TableService::next_attempt(
-    std::optional<FirstAttempt>& first, const Id& hash, bool fresh,
-    const std::function<Result<Message>(const Vnode&)>& send, Status& last) const {
-  if (first) {
-    std::optional<FirstAttempt> made = std::move(first);
-    first.reset();
-    return made;
-  }
+    std::optional<FirstAttempt>& first, const Id& hash, bool fresh, Send&& send,
+    Status& last) const {
+  if (first) return std::exchange(first, std::nullopt);
   auto primary = route(hash, fresh);
   if (!primary.ok()) {
     last = primary.status();
@@ -365,7 +369,7 @@ Result<pb::PBDTableResponse> TableService::ask_primary(
         first, hash, attempts.retry(),
         [&](const Vnode& to) { return ctx_->call_in_turn(to.host, request(to), limit); }, last);
     if (!sent) continue;
-    const Vnode* primary = &sent->primary;
+    const Vnode& primary = sent->primary;
     PrimaryReply r = read_primary_reply(sent->reply);
     switch (r.kind) {
       case Kind::kAnswer:
@@ -376,7 +380,7 @@ Result<pb::PBDTableResponse> TableService::ask_primary(
         last = r.status;
         if (!repeatable) {
           // It may have been applied: sending it again could apply it twice.
-          return Status::Timeout("no answer from the key's primary " + primary->host +
+          return Status::Timeout("no answer from the key's primary " + primary.host +
                                  ": the request may or may not have been applied (" +
                                  last.message() + ")");
         }
@@ -385,10 +389,10 @@ Result<pb::PBDTableResponse> TableService::ask_primary(
         // Err replies come before anything is written (a decode error, a wrong
         // owner, a plugin not serving the type): safe to send again.
         last = r.status;
-        if (ctx_->host.peer_dialect(primary->host) == PeerDialect::kOriginal &&
+        if (ctx_->host.peer_dialect(primary.host) == PeerDialect::kOriginal &&
             last.message().find("unknown message type") != std::string::npos) {
           return Status::Unavailable(
-              "the key's primary " + primary->host +
+              "the key's primary " + primary.host +
               " is an original node, which does not take this request: " + last.message());
         }
         continue;
@@ -462,7 +466,7 @@ Result<ValueWithExpiry> TableService::read_entry(const Id& hash, const Options& 
         },
         last);
     if (!sent) continue;
-    const Vnode* primary = &sent->primary;
+    const Vnode& primary = sent->primary;
     auto item = item_from_reply(sent->reply);
     std::optional<Item> found;
     if (item.ok()) {
@@ -472,7 +476,7 @@ Result<ValueWithExpiry> TableService::read_entry(const Id& hash, const Options& 
       if (!retryable(last)) return last;
       if (is_wrong_owner(last)) continue;
       // The primary did not answer: the replicas may.
-      auto fallback = read_replicas(*primary, hash, options.consistency, options);
+      auto fallback = read_replicas(primary, hash, options.consistency, options);
       if (!fallback.ok()) {
         if (fallback.status().code() == StatusCode::kConsistencyNotMet) return fallback.status();
         continue;

@@ -54,11 +54,13 @@ class TableService final : public Table {
   // The local vnode that owns `hash` by its known predecessor (the one
   // route() picks without a lookup), or nullptr.
   VnodeState* primary_here(const Id& hash) const;
-  // The key's primary as this node's ring view shows it, without asking
-  // another node: primary_here()'s vnode, else the entry of a local
-  // successor list whose gap holds the hash; nullopt when only a lookup can
-  // tell. May be stale: the primary then answers "wrong owner".
-  std::optional<Vnode> known_primary(const Id& hash) const;
+  // Where the async calls send: the key's primary as this node's ring view
+  // shows it, without asking another node (primary_here()'s vnode, else the
+  // entry of a local successor list whose gap holds the hash), when it is
+  // known to be a node of this implementation; nullopt when only a lookup
+  // can tell, or for an original node (it takes its writes one at a time).
+  // May be stale: the primary then answers "wrong owner".
+  std::optional<Vnode> async_primary(const Id& hash) const;
   // How long a write request may wait for its primary, which itself waits up
   // to one timeout for the replicas (two for a mutation, which may first read
   // the key through from its previous holders).
@@ -94,12 +96,12 @@ class TableService final : public Table {
     Result<Message> reply;
   };
   // The next attempt at the key's primary: `first` when it holds one (then
-  // cleared), else a route (a lookup when `fresh`) and send(primary).
-  // nullopt, with `last` set, when no route was found.
+  // cleared), else a route (a lookup when `fresh`) and send(primary), a
+  // callable taking the Vnode and returning Result<Message>. nullopt, with
+  // `last` set, when no route was found. Defined (and used) in service.cc.
+  template <typename Send>
   std::optional<FirstAttempt> next_attempt(std::optional<FirstAttempt>& first, const Id& hash,
-                                           bool fresh,
-                                           const std::function<Result<Message>(const Vnode&)>& send,
-                                           Status& last) const;
+                                           bool fresh, Send&& send, Status& last) const;
   // get_entry() of the checked key `hash`; with `first`, that attempt counts
   // as the first and the call goes on from its reply.
   Result<ValueWithExpiry> read_entry(const Id& hash, const Options& options,

@@ -214,11 +214,11 @@ class Table {
   // failure (it must not block, and copies of it may be destroyed there), or
   // on the calling thread before this returns: invalid input (final), or a
   // transport that is stopping (Unavailable, with go_on). Returns false
-  // without calling `done`
-  // when this node cannot tell the key's primary without asking others, or
-  // the primary is not known to be a node of this implementation (an
-  // original node takes its writes one at a time); call get_entry() then.
-  // Any thread. The default (for other implementations) returns false.
+  // without calling `done` when this node cannot tell the key's primary
+  // without asking others, or the primary is not known to be a node of this
+  // implementation (an original node takes its writes one at a time); call
+  // get_entry() then. Any thread. The default (for other implementations)
+  // returns false.
   virtual bool get_entry_async(
       std::string_view /*key*/, const Options& /*options*/,
       std::function<void(AsyncAttempt<Result<ValueWithExpiry>>)> /*done*/) {
