@@ -19,6 +19,21 @@ void reply_entry(ReplyWriter& reply, Result<dtable::ValueWithExpiry> entry, Serv
   }
 }
 
+// Hands an async attempt's outcome to `later`: the answer, formatted by
+// text_of() on the I/O thread, or the Table's go_on() followed by text_of()
+// on a worker.
+template <typename T, typename TextOf>
+void hand_on(const Later& later, dtable::AsyncAttempt<T> attempt, TextOf text_of) {
+  if (attempt.go_on) {
+    return later({[go_on = std::move(attempt.go_on), text_of] { return text_of(go_on()); },
+                  /*blocking=*/true});
+  }
+  later({[result = std::move(attempt.result), text_of]() mutable {
+           return text_of(std::move(result));
+         },
+         /*blocking=*/false});
+}
+
 // Sends the GET or plain SET to the key's primary without waiting; the reply
 // goes to `later`. kElsewhere when the Table cannot send it so.
 HereStart start_async(bool get, std::span<const std::string> args, const Session& session,
@@ -36,17 +51,10 @@ HereStart start_async(bool get, std::span<const std::string> args, const Session
       reply_entry(reply, std::move(entry), *stats);
       return text;
     };
-    sent = ctx.table->get_entry_async(
-        args[1], options, [later, text_of](dtable::AsyncAttempt<Entry> attempt) {
-          if (attempt.go_on) {
-            return later({[go_on = std::move(attempt.go_on), text_of] { return text_of(go_on()); },
-                          /*blocking=*/true});
-          }
-          later({[entry = std::move(attempt.result), text_of]() mutable {
-                   return text_of(std::move(entry));
-                 },
-                 /*blocking=*/false});
-        });
+    sent = ctx.table->get_entry_async(args[1], options,
+                                      [later, text_of](dtable::AsyncAttempt<Entry> attempt) {
+                                        hand_on(later, std::move(attempt), text_of);
+                                      });
   } else {
     auto text_of = [resp3](const Status& status) {
       std::string text;
@@ -54,15 +62,10 @@ HereStart start_async(bool get, std::span<const std::string> args, const Session
       reply_set(reply, status);
       return text;
     };
-    sent = ctx.table->set_async(
-        args[1], args[2], options, [later, text_of](dtable::AsyncAttempt<Status> attempt) {
-          if (attempt.go_on) {
-            return later({[go_on = std::move(attempt.go_on), text_of] { return text_of(go_on()); },
-                          /*blocking=*/true});
-          }
-          later({[status = std::move(attempt.result), text_of] { return text_of(status); },
-                 /*blocking=*/false});
-        });
+    sent = ctx.table->set_async(args[1], args[2], options,
+                                [later, text_of](dtable::AsyncAttempt<Status> attempt) {
+                                  hand_on(later, std::move(attempt), text_of);
+                                });
   }
   return sent ? HereStart::kLater : HereStart::kElsewhere;
 }
