@@ -10,8 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -100,20 +98,6 @@ int ephemeral_low() {
   return range >> low ? low : 0;
 }
 
-// True when `port` on 127.0.0.1 can be bound now (without SO_REUSEADDR, so a
-// port in TIME_WAIT does not count as free).
-bool bindable(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
 }  // namespace
 
 int free_port() {
@@ -134,7 +118,7 @@ int free_port() {
     std::uniform_int_distribution<int> pick(kLowest, high);
     for (int attempt = 0; attempt < 1000; ++attempt) {
       const int port = pick(draw);
-      if (handed_out.count(port) == 0 && bindable(port)) {
+      if (handed_out.count(port) == 0 && RefusingPort(port).port() == port) {
         handed_out.insert(port);
         return port;
       }

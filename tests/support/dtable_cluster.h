@@ -63,14 +63,20 @@ class DtableCluster {
   // plugins load after dtable.
   std::size_t add(const std::string& settings = dtable_test_settings(),
                   const std::vector<host::PluginSpec>& extra = {}) {
+    host::Config config = next_config(settings);
+    config.plugins.insert(config.plugins.end(), extra.begin(), extra.end());
+    return add(std::move(config));
+  }
+
+  // The config add(settings) starts a node with (joining the first live
+  // node), for a test to change before add(config).
+  host::Config next_config(const std::string& settings = dtable_test_settings()) {
     std::vector<std::string> seeds;
     for (std::size_t i : cluster_.live()) {
       seeds.push_back(cluster_.node(i).address());
       break;
     }
-    host::Config config = dtable_node_config(seeds, settings);
-    config.plugins.insert(config.plugins.end(), extra.begin(), extra.end());
-    return add(std::move(config));
+    return dtable_node_config(seeds, settings);
   }
 
   // Starts a node of `config` (which loads dtable) and takes its service.

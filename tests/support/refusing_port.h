@@ -9,18 +9,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <string>
 
 namespace dendrite::test {
 
 class RefusingPort {
  public:
-  RefusingPort() {
+  // Binds `port`, or any free port when 0; port() is 0 when that failed (the
+  // port is taken, or in TIME_WAIT: no SO_REUSEADDR).
+  explicit RefusingPort(int port = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd_ < 0) return;
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
     socklen_t len = sizeof addr;
     if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
         ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {

@@ -89,9 +89,7 @@ class DtableLoadTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (int i = 0; i < 3; ++i) {
-      std::vector<std::string> seeds;
-      if (i > 0) seeds.push_back(c_.node(0).address());
-      host::Config config = dtable_node_config(std::move(seeds));
+      host::Config config = c_.next_config();
       config.timeout = host::default_config().timeout;
       c_.add(std::move(config));
     }
