@@ -78,6 +78,13 @@ struct Server::Impl final : Clients {
   static void refuse(tcp::socket socket, std::string_view reply);
   void close_all();
   void record(const CommandSpec& spec, Clock::duration took, bool failed);
+  // Queues `c`'s replies to be written once the connections ready now have
+  // run their commands: one write per connection per turn of the I/O loop,
+  // after all of them, so a client woken by its first reply finds the others
+  // already there (I/O thread).
+  void write_later(std::shared_ptr<Connection> c);
+  // Writes the queued connections' replies (I/O thread).
+  void write_queued();
 
   CommandContext& ctx;
   ParserLimits limits;
@@ -98,6 +105,9 @@ struct Server::Impl final : Clients {
   std::string bound;
 
   asio::io_context io{1};
+  // Connections whose replies write_queued() writes next (I/O thread only).
+  // Declared after the io_context: their sockets go before it.
+  std::vector<std::shared_ptr<Connection>> to_write;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
   tcp::acceptor acceptor{io};
   asio::steady_timer accept_retry{io};
@@ -113,6 +123,8 @@ struct Server::Impl final : Clients {
 // One client. Lives on the I/O thread; a command on keys borrows its session
 // on a worker thread while `busy_` (the I/O thread leaves it alone then).
 class Connection : public std::enable_shared_from_this<Connection> {
+  friend struct Server::Impl;  // write_now()
+
  public:
   Connection(Server::Impl& server, tcp::socket socket, std::uint64_t id,
              std::unique_ptr<TlsSession> tls)
@@ -259,6 +271,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
         (need_more_ || unparsed() == 0)) {
       closing_ = true;
     }
+    // flush() has work: replies, TLS records (a handshake's too), or a close.
+    const bool to_flush = !out_.empty() || tls_ != nullptr || closing_;
+    if (to_flush && !write_queued_) {
+      write_queued_ = true;
+      server_.write_later(shared_from_this());
+    }
+    arm_read();
+  }
+
+  // Writes the replies process() left, then reads on if the output bound
+  // held reading back (Server::Impl::write_queued(), I/O thread).
+  void write_now() {
+    write_queued_ = false;
     flush();
     arm_read();
   }
@@ -351,13 +376,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // Runs an admitted command whose reply `writer` appends to `out`, and
-  // records it.
-  void run_admitted(const CommandSpec& spec, std::span<const std::string> args, std::string& out,
-                    ReplyWriter& writer, Clock::time_point start) {
+  // records it. Returns when it ended.
+  Clock::time_point run_admitted(const CommandSpec& spec, std::span<const std::string> args,
+                                 std::string& out, ReplyWriter& writer, Clock::time_point start) {
     const std::size_t before = out.size();
     Call call{args, session_, writer, server_.ctx};
     run_command(spec, call);
-    server_.record(spec, Clock::now() - start, before < out.size() && out[before] == '-');
+    const auto end = Clock::now();
+    server_.record(spec, end - start, before < out.size() && out[before] == '-');
+    return end;
   }
 
   // Runs batch_'s next commands on the I/O thread while none needs a worker:
@@ -369,9 +396,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t run_here(std::size_t budget) {
     const std::size_t start_size = out_.size();
     std::size_t ran = 0;
+    // One clock read per command: each one starts when the one before ended.
+    Clock::time_point start = Clock::now();
     while (batch_.done < batch_.commands.size() && out_.size() - start_size <= budget &&
            !session_.quit) {
-      const auto start = Clock::now();
       const auto& args = batch_.commands[batch_.done];
       ReplyWriter writer(out_, session_.resp3);
       const CommandSpec* spec = admit(batch_.specs[batch_.done], args, session_, writer);
@@ -409,13 +437,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
           hold_ = shared_from_this();
           return ran;
         }
-        server_.record(*spec, Clock::now() - start, before < out_.size() && out_[before] == '-');
+        const auto end = Clock::now();
+        server_.record(*spec, end - start, before < out_.size() && out_[before] == '-');
+        start = end;
         continue;
       }
       ++batch_.done;
       ++ran;
       server_.ctx.stats->commands_processed.fetch_add(1, std::memory_order_relaxed);
-      if (spec != nullptr) run_admitted(*spec, args, out_, writer, start);
+      if (spec != nullptr) start = run_admitted(*spec, args, out_, writer, start);
     }
     return ran;
   }
@@ -460,9 +490,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
-  // Writes the replies: at once when the socket takes them all (the common
-  // case: no asynchronous operation, no trip through the I/O queue), else
-  // what remains asynchronously (on_sent()).
+  // Writes the replies (write_now()): at once when the socket takes them all
+  // (the common case: no asynchronous operation), else what remains
+  // asynchronously (on_sent()).
   void flush() {
     if (closed_ || sending_active_) return;
     const bool was_full = output_full();
@@ -484,7 +514,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       sending_.clear();
       if (sending_.capacity() > kKeepBufferBytes) std::string().swap(sending_);
       // Commands that waited for the output to drain, or the close after the
-      // last reply, go on from the I/O queue (flush() runs inside process()).
+      // last reply, go on from the I/O queue.
       if (was_full || closing_) {
         asio::post(server_.io, [self = shared_from_this()] {
           if (!self->closed_) self->process();
@@ -544,6 +574,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string out_;      // replies not handed to a write yet
   std::string sending_;  // the replies being written
   bool sending_active_ = false;
+  bool write_queued_ = false;  // in server_.to_write
   bool reading_ = false;
   bool need_more_ = true;  // the unparsed input holds no whole command
   bool busy_ = false;      // batch_ runs on a worker (moved out meanwhile), or a reply comes later
@@ -601,6 +632,20 @@ void Server::Impl::record(const CommandSpec& spec, Clock::duration took, bool fa
   metrics[i].calls->inc();
   if (failed) metrics[i].errors->inc();
   metrics[i].latency->observe(took);
+}
+
+void Server::Impl::write_later(std::shared_ptr<Connection> c) {
+  if (to_write.empty()) asio::post(io, [this] { write_queued(); });
+  to_write.push_back(std::move(c));
+}
+
+void Server::Impl::write_queued() {
+  std::vector<std::shared_ptr<Connection>> now;
+  now.swap(to_write);
+  for (const auto& c : now) c->write_now();
+  // Keep the list's buffer for the next turn.
+  now.clear();
+  if (to_write.empty()) to_write.swap(now);
 }
 
 void Server::Impl::accept() {
