@@ -96,22 +96,26 @@ HereStart start_here(const CommandSpec& spec, std::span<const std::string> args,
   {
     // The reply is made where the write completes; whichever of this thread
     // (after set_here returned) and the completing one comes second hands it
-    // on: into `out` when it completed inline, else through `later`.
+    // on: into `out` when it completed inline, else through `later`, copied
+    // only then. The callback holds just the Handoff (small enough for
+    // std::function to keep without allocating).
     struct Handoff {
       std::atomic<int> state{0};  // 0: both running, 1: answered inline, 2: returned first
+      bool resp3 = false;
       std::string reply;
+      Later later;  // set before state becomes 2
     };
     auto handoff = std::make_shared<Handoff>();
-    const bool resp3 = session.resp3;
-    const bool here =
-        ctx.table->set_here(args[1], args[2], options, [handoff, resp3, later](Status status) {
-          ReplyWriter reply(handoff->reply, resp3);
-          reply_set(reply, status);
-          int running = 0;
-          if (handoff->state.compare_exchange_strong(running, 1)) return;
-          later({[text = std::move(handoff->reply)] { return text; }, /*blocking=*/false});
-        });
+    handoff->resp3 = session.resp3;
+    const bool here = ctx.table->set_here(args[1], args[2], options, [handoff](Status status) {
+      ReplyWriter reply(handoff->reply, handoff->resp3);
+      reply_set(reply, status);
+      int running = 0;
+      if (handoff->state.compare_exchange_strong(running, 1)) return;
+      handoff->later({[text = std::move(handoff->reply)] { return text; }, /*blocking=*/false});
+    });
     if (!here) return send();
+    if (handoff->state.load() == 0) handoff->later = later;
     int running = 0;
     if (handoff->state.compare_exchange_strong(running, 2)) return HereStart::kLater;
     out += handoff->reply;
