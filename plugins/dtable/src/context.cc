@@ -36,6 +36,7 @@ HookId WriteHooks::add(WriteHook hook) {
   auto next = std::make_shared<List>(*list_);
   next->push_back(slot);
   list_ = std::move(next);
+  size_.store(list_->size(), std::memory_order_release);
   return slot->id;
 }
 
@@ -58,6 +59,7 @@ void WriteHooks::remove(HookId id) {
       }
     }
     list_ = std::move(next);
+    size_.store(list_->size(), std::memory_order_release);
   }
   if (gone) retire(gone);
 }
@@ -68,13 +70,13 @@ void WriteHooks::clear() {
     std::lock_guard lock(mu_);
     old = std::move(list_);
     list_ = std::make_shared<List>();
+    size_.store(0, std::memory_order_release);
   }
   for (const auto& slot : *old) retire(slot);
 }
 
 bool WriteHooks::empty() const {
-  std::lock_guard lock(mu_);
-  return list_->empty();
+  return size_.load(std::memory_order_acquire) == 0;
 }
 
 void WriteHooks::call(const WriteEvent& event, Logger& log) const {

@@ -56,6 +56,7 @@ class WriteHooks {
   void remove(HookId id);
   // Unregisters every hook (same wait).
   void clear();
+  // Whether none is registered (without taking the lock: asked on every write).
   bool empty() const;
   // Calls every registered hook with `event`; exceptions are logged.
   void call(const WriteEvent& event, Logger& log) const;
@@ -73,6 +74,7 @@ class WriteHooks {
   mutable std::mutex mu_;
   // Copy-on-write: call() takes a snapshot of the list.
   std::shared_ptr<const List> list_ = std::make_shared<List>();  // GUARDED_BY(mu_)
+  std::atomic<std::size_t> size_{0};                             // list_->size(), written under mu_
   HookId next_ = 1;                                              // GUARDED_BY(mu_)
 };
 

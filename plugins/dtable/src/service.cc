@@ -164,11 +164,20 @@ Result<Vnode> TableService::route(const Id& hash, bool fresh) const {
 }
 
 VnodeState* TableService::primary_here(const Id& hash) const {
+  // Only the first local vnode at or after `hash` (clockwise) can own it: a
+  // vnode between them would own it instead. One ring query, not one per vnode.
+  VnodeState* first = nullptr;
+  Id nearest;
   for (const auto& v : ctx_->vnodes()) {
-    auto o = ctx_->owns(*v, hash);
-    if (o && *o) return v.get();
+    const Id d = distance(hash, v->self.id);
+    if (first == nullptr || d < nearest) {
+      first = v.get();
+      nearest = d;
+    }
   }
-  return nullptr;
+  if (first == nullptr) return nullptr;
+  const auto o = ctx_->owns(*first, hash);
+  return o && *o ? first : nullptr;
 }
 
 bool TableService::get_entry_here(std::string_view key, const Options& options,
@@ -207,11 +216,7 @@ bool TableService::set_here(std::string_view key, std::string_view value, const 
   item.key = std::string(key);
   item.hash = hash;
   item.value = std::string(value);
-  // What the request of set() would carry; the primary stamps its own.
-  item.timestamp = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  ctx_->clock->observe(item.timestamp);
+  // The primary stamps the write from this host's clock (put_stamped()).
   primary_write_async(ctx_, *owner, std::move(items), 1,
                       [done = std::move(done)](std::vector<WriteOutcome> outcomes) {
                         const WriteOutcome& o = outcomes.at(0);
