@@ -78,6 +78,39 @@ TEST(IdTest, AdditionAndDistanceWrap) {
   EXPECT_EQ(small(1) - small(2), Id::max());
 }
 
+// Carries and borrows across every byte (and so across any word the
+// arithmetic may use internally), checked against a byte-at-a-time reference.
+TEST(IdTest, ArithmeticCarriesAcrossEveryByte) {
+  auto reference = [](const Id& a, const Id& b, bool add) {
+    Id::Bytes out{};
+    int carry = 0;
+    for (int i = Id::kBytes - 1; i >= 0; --i) {
+      const int x = add ? a.bytes()[i] + b.bytes()[i] + carry : a.bytes()[i] - b.bytes()[i] - carry;
+      carry = add ? x >> 8 : (x < 0 ? 1 : 0);
+      out[i] = static_cast<std::uint8_t>(x & 0xff);
+    }
+    return Id(out);
+  };
+  EXPECT_EQ((hex("00000000ffffffffffffffffffffffffffffffff") + small(1)).hex(),
+            "0000000100000000000000000000000000000000");
+  EXPECT_EQ((hex("0000000100000000000000000000000000000000") - small(1)).hex(),
+            "00000000ffffffffffffffffffffffffffffffff");
+  EXPECT_EQ((hex("0000000000000000000000010000000000000000") - small(1)).hex(),
+            "000000000000000000000000ffffffffffffffff");
+  // Every pattern of all-ones and zero bytes around the word boundaries.
+  for (int i = 0; i < 2000; ++i) {
+    Id::Bytes x{}, y{};
+    for (std::size_t k = 0; k < Id::kBytes; ++k) {
+      x[k] = static_cast<std::uint8_t>(((i * 7 + k * 13) % 5 == 0) ? 0 : 0xff);
+      y[k] = static_cast<std::uint8_t>(((i * 11 + k * 3) % 4 == 0) ? 0xff : (i + k) % 3);
+    }
+    const Id a(x), b(y);
+    ASSERT_EQ(a + b, reference(a, b, true)) << a.hex() << " + " << b.hex();
+    ASSERT_EQ(a - b, reference(a, b, false)) << a.hex() << " - " << b.hex();
+    ASSERT_EQ(b - a, reference(b, a, false)) << b.hex() << " - " << a.hex();
+  }
+}
+
 TEST(IdTest, BetweenWithoutWrap) {
   EXPECT_TRUE(between(small(10), small(20), small(15), false));
   EXPECT_FALSE(between(small(10), small(20), small(10), false));  // open on the left
