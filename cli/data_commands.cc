@@ -1,5 +1,6 @@
 #include "data_commands.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <iostream>
 #include <iterator>
@@ -100,6 +101,22 @@ int run_get(const Options& opt, const DataArgs& args) {
   if (!value.ok()) return fail("get", value.status());
   std::cout.write(value->data(), static_cast<std::streamsize>(value->size()));
   std::cout.flush();
+  return kExitOk;
+}
+
+int run_ttl(const Options& opt, const DataArgs& args) {
+  int exit = kExitOk;
+  if (!key_ok("ttl", args, &exit)) return exit;
+  auto c = connect("ttl", opt, &exit);
+  if (!c.ok()) return exit;
+  auto entry = (*c)->get_entry(args.key);
+  if (!entry.ok()) return fail("ttl", entry.status());
+  if (entry->expires_ms == 0) {
+    std::cout << "none\n";
+    return kExitOk;
+  }
+  const std::int64_t left_ms = std::max<std::int64_t>(0, entry->expires_ms - dtable::unix_now_ms());
+  std::cout << (args.ms ? left_ms : (left_ms + 500) / 1000) << "\n";
   return kExitOk;
 }
 

@@ -1,4 +1,4 @@
-// dendrite-cli set, get, del and keys: the key/value commands, over
+// dendrite-cli set, get, ttl, del and keys: the key/value commands, over
 // dendrite::client::DtableClient.
 #pragma once
 
@@ -21,6 +21,7 @@ struct DataArgs {
   bool if_absent = false;
   bool if_present = false;
   std::int64_t by = 1;  // incr: the increment
+  bool ms = false;      // ttl: in milliseconds
 };
 
 // Writes the value; prints nothing. Exit 0, 1 (--if-absent / --if-present
@@ -33,6 +34,12 @@ int run_set(const Options& opt, const DataArgs& args);
 int run_incr(const Options& opt, const DataArgs& args);
 // Prints the value bytes as they are (no newline added). Exit 0, 1 not found, 2, 3.
 int run_get(const Options& opt, const DataArgs& args);
+// Prints the time left before the key's value expires, in whole seconds
+// rounded to the nearest (milliseconds with --ms; 0 when due now), or
+// "none" when it never expires, and a newline. The time left is the stored
+// expiry (Unix time) less this machine's clock. Exit 0, 1 not found (or
+// expired), 2, 3.
+int run_ttl(const Options& opt, const DataArgs& args);
 // Deletes the key; prints nothing. Exit 0 (also when absent), 2, 3, 4.
 int run_del(const Options& opt, const DataArgs& args);
 // Has --node back up its tables into DIR there (args.key); prints nothing.

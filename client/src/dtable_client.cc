@@ -83,6 +83,14 @@ void DtableClient::del_async(std::string key, int consistency, StatusCallback do
 }
 
 void DtableClient::get_async(std::string key, int consistency, ValueCallback done) {
+  get_entry_async(std::move(key), consistency,
+                  [done = std::move(done)](Result<dtable::ValueWithExpiry> entry) {
+                    if (!entry.ok()) return done(entry.status());
+                    done(std::move(entry->value));
+                  });
+}
+
+void DtableClient::get_entry_async(std::string key, int consistency, EntryCallback done) {
   Status s = detail::check_key(key);
   if (s.ok()) s = detail::check_consistency(*core_, consistency);
   if (!s.ok()) return done(s);
@@ -183,6 +191,12 @@ Result<dtable::MutationResult> DtableClient::mutate(std::string_view key, const 
 Result<std::string> DtableClient::get(std::string_view key, int consistency) {
   Waiter<Result<std::string>> w;
   get_async(std::string(key), consistency, w.callback());
+  return w.future.get();
+}
+
+Result<dtable::ValueWithExpiry> DtableClient::get_entry(std::string_view key, int consistency) {
+  Waiter<Result<dtable::ValueWithExpiry>> w;
+  get_entry_async(std::string(key), consistency, w.callback());
   return w.future.get();
 }
 

@@ -30,9 +30,18 @@ Status final_error(const Status& last, bool wrong_owner, int attempts) {
   return last;
 }
 
+Status not_found(const std::string& key) {
+  return Status::NotFound("key '" + key + "' not found");
+}
+
 Result<std::string> value_of(const ReadAnswer& a, const std::string& key) {
   if (a.has_copy && !a.deleted) return a.value;
-  return Status::NotFound("key '" + key + "' not found");
+  return not_found(key);
+}
+
+Result<dtable::ValueWithExpiry> entry_of(const ReadAnswer& a, const std::string& key) {
+  if (a.has_copy && !a.deleted) return dtable::ValueWithExpiry{a.value, a.expires_ms};
+  return not_found(key);
 }
 
 bool same(const std::optional<Vnode>& a, const Vnode& b) {
@@ -197,7 +206,7 @@ class MutateOp : public SingleKeyOp<MutateOp> {
 
 class GetOp : public SingleKeyOp<GetOp> {
  public:
-  GetOp(DtableCore& core, std::string key, int consistency, ValueCallback done)
+  GetOp(DtableCore& core, std::string key, int consistency, EntryCallback done)
       : SingleKeyOp(core),
         key_(std::move(key)),
         hash_(Id::hash(key_)),
@@ -230,7 +239,7 @@ class GetOp : public SingleKeyOp<GetOp> {
     switch (a.next) {
       case Next::kDone:
         if (!a.status.ok()) return finish(a.status);
-        return finish(value_of(a, key_));
+        return finish(entry_of(a, key_));
       case Next::kWrongOwner:
         return wrong_owner(a.status, a.hint, target);
       case Next::kRetry:
@@ -278,21 +287,21 @@ class GetOp : public SingleKeyOp<GetOp> {
     if (newest) {
       core_.n_replica_reads.fetch_add(1, std::memory_order_relaxed);
       core_.request_refresh(sent_);  // the primary is probably gone
-      return finish(value_of(*newest, key_));
+      return finish(entry_of(*newest, key_));
     }
     retry(primary_error, false, std::nullopt);
   }
 
   friend class SingleKeyOp<GetOp>;
-  void finish(Result<std::string> r) {
-    ValueCallback done = std::move(done_);
+  void finish(Result<dtable::ValueWithExpiry> r) {
+    EntryCallback done = std::move(done_);
     done(std::move(r));
   }
 
   const std::string key_;
   const Id hash_;
   const int consistency_;
-  ValueCallback done_;
+  EntryCallback done_;
   // Steps run one after another (each starts the next), except the replica
   // answers, which arrive concurrently and use mu_.
   std::shared_ptr<const RingSnapshot> view_;
@@ -559,15 +568,16 @@ class GetMultiOp : public std::enable_shared_from_this<GetMultiOp>, MultiBase {
     // Keys of a silent primary continue one by one, from its replicas.
     auto self = shared_from_this();
     for (auto& [i, error] : silent) {
-      auto op = std::make_shared<GetOp>(core_, keys_[i], consistency_,
-                                        [self, i = i](Result<std::string> r) {
-                                          {
-                                            std::lock_guard lock(self->mu_);
-                                            self->results_[i] = std::move(r);
-                                            --self->sub_left_;
-                                          }
-                                          self->maybe_finish();
-                                        });
+      auto op = std::make_shared<GetOp>(
+          core_, keys_[i], consistency_, [self, i = i](Result<dtable::ValueWithExpiry> r) {
+            {
+              std::lock_guard lock(self->mu_);
+              self->results_[i] = r.ok() ? Result<std::string>(std::move(r->value))
+                                         : Result<std::string>(r.status());
+              --self->sub_left_;
+            }
+            self->maybe_finish();
+          });
       op->continue_after_silence(error, attempts, sent);
     }
     maybe_finish();
@@ -671,7 +681,7 @@ void start_mutate(DtableCore& core, std::string key, dtable::Mutation m, int con
       ->attempt();
 }
 
-void start_get(DtableCore& core, std::string key, int consistency, ValueCallback done) {
+void start_get(DtableCore& core, std::string key, int consistency, EntryCallback done) {
   std::make_shared<GetOp>(core, std::move(key), consistency, std::move(done))->attempt();
 }
 

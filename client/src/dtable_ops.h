@@ -20,7 +20,7 @@ Status check_consistency(const DtableCore& core, int consistency);
 // inputs must already be checked.
 void start_write(DtableCore& core, std::string key, std::string value, bool deleted,
                  int consistency, StatusCallback done);
-void start_get(DtableCore& core, std::string key, int consistency, ValueCallback done);
+void start_get(DtableCore& core, std::string key, int consistency, EntryCallback done);
 void start_set_multi(DtableCore& core, std::vector<KeyValue> items, int consistency,
                      StatusesCallback done);
 void start_get_multi(DtableCore& core, std::vector<std::string> keys, int consistency,

@@ -133,7 +133,10 @@ ReadAnswer read_answer(const pb::PBDTableItem& item) {
   a.deleted = item.deleted() || expired;
   a.has_copy = item.found() || item.deleted() || expired;
   a.timestamp = item.timestamp();
-  if (item.found()) a.value = item.val();
+  if (item.found()) {
+    a.value = item.val();
+    a.expires_ms = item.expiresat();
+  }
   return a;
 }
 

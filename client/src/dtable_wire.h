@@ -60,6 +60,7 @@ struct ReadAnswer {
   bool deleted = false;   // that version is a tombstone or an expired value
   std::int64_t timestamp = 0;
   std::string value;
+  std::int64_t expires_ms = 0;  // of the value (Unix ms; 0: never)
   std::optional<Vnode> hint;
 };
 

@@ -334,6 +334,63 @@ TEST_F(DtableCliTest, ConditionalSetsExpiriesAndCounters) {
   EXPECT_NE(r.err.find("not an integer"), std::string::npos) << r.err;
 }
 
+// `ttl` shows the expiry stored with the value, as every copy holds it: also
+// when the key's primary was killed and the copies answer instead.
+TEST_F(DtableCliTest, TtlShowsTheStoredExpiryAlsoAfterThePrimaryIsKilled) {
+  const auto hosts = start_ring();
+  ASSERT_FALSE(HasFailure());
+  const std::string a = hosts[0];
+  RunResult r = cli({"--node", a, "set", "hour", "v", "--ttl", "3600", "--consistency", "3"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = cli({"--node", a, "set", "forever", "v", "--consistency", "3"});
+  ASSERT_EQ(r.code, 0) << r.err;
+
+  auto seconds_left = [&](const std::string& node, const std::string& key) -> long long {
+    RunResult t = cli({"--node", node, "ttl", key});
+    EXPECT_EQ(t.code, 0) << t.err;
+    EXPECT_TRUE(is_one_line(t.out)) << t.out;
+    return t.code == 0 && is_one_line(t.out) ? std::stoll(t.out) : -1;
+  };
+  const long long left = seconds_left(a, "hour");
+  EXPECT_GE(left, 3500);  // whole seconds, a slow machine included
+  EXPECT_LE(left, 3600);
+  r = cli({"--node", a, "ttl", "hour", "--ms"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_GT(std::stoll(r.out), 3500000);
+  EXPECT_LE(std::stoll(r.out), 3600000);
+  EXPECT_EQ(cli({"--node", a, "ttl", "forever"}).out, "none\n");
+  r = cli({"--node", a, "ttl", "missing"});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_TRUE(is_one_line(r.err)) << r.err;
+  EXPECT_EQ(cli({"--node", a, "ttl", ""}).code, 2);
+
+  // Kill the primary of "hour" (asked through another node).
+  auto c = client::DtableClient::connect(a);
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  const std::string primary = (*c)->primary_of("hour").host;
+  c->reset();
+  std::string victim, survivor;
+  for (const auto& [name, node] : nodes_) {
+    if (node.address == primary) victim = name;
+  }
+  for (const auto& h : hosts) {
+    if (h != primary) survivor = h;
+  }
+  ASSERT_FALSE(victim.empty()) << primary;
+  kill9(victim);
+  long long after = -1;
+  eventually(
+      [&] {
+        RunResult t = cli({"--node", survivor, "ttl", "hour"});
+        after = t.code == 0 ? std::stoll(t.out) : -1;
+        return after >= 0;
+      },
+      kSettle, kPoll);
+  EXPECT_GE(after, 3400) << "the copies lost the expiry";
+  EXPECT_LE(after, left);
+  EXPECT_EQ(cli({"--node", survivor, "ttl", "forever"}).out, "none\n");
+}
+
 TEST_F(DtableCliTest, EveryFailureHasItsExitCode) {
   const auto hosts = start_ring();
   ASSERT_FALSE(HasFailure());

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "dendrite/client/credentials.h"
+#include "dendrite/dtable/dtable.h"
 #include "dendrite/dtable/mutation.h"
 #include "dendrite/host.h"
 #include "dendrite/status.h"
@@ -85,6 +86,7 @@ using ValueCallback = std::function<void(Result<std::string>)>;
 using StatusesCallback = std::function<void(std::vector<Status>)>;
 using ValuesCallback = std::function<void(std::vector<Result<std::string>>)>;
 using MutationCallback = std::function<void(Result<dtable::MutationResult>)>;
+using EntryCallback = std::function<void(Result<dtable::ValueWithExpiry>)>;
 
 // Thread-safe: every method may be called from any thread concurrently, except
 // the destructor. The blocking methods must not be called from a completion
@@ -131,6 +133,9 @@ class DtableClient {
   // the primary does not answer, the key's replicas are read (newest wins; n of
   // them must answer).
   Result<std::string> get(std::string_view key, int consistency = 1);
+  // get() with the value's expiry (Unix ms, 0: never), as stored with the
+  // version read: what TTL shows. An expired value is NotFound, as in get().
+  Result<dtable::ValueWithExpiry> get_entry(std::string_view key, int consistency = 1);
   // Deletes `key` (deleting an absent key succeeds).
   Status del(std::string_view key, int consistency = 1);
 
@@ -168,6 +173,7 @@ class DtableClient {
   // same result the blocking form returns.
   void set_async(std::string key, std::string value, int consistency, StatusCallback done);
   void get_async(std::string key, int consistency, ValueCallback done);
+  void get_entry_async(std::string key, int consistency, EntryCallback done);
   void del_async(std::string key, int consistency, StatusCallback done);
   void set_multi_async(std::vector<KeyValue> items, int consistency, StatusesCallback done);
   void get_multi_async(std::vector<std::string> keys, int consistency, ValuesCallback done);
