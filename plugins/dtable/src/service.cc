@@ -623,6 +623,16 @@ std::vector<Result<std::string>> TableService::get_multi(const std::vector<std::
   return out;
 }
 
+KeyCounts TableService::local_key_counts() const {
+  KeyCounts counts;
+  for (const auto& v : ctx_->vnodes()) {
+    const Store::Usage u = v->primary.usage();
+    counts.keys += u.items;
+    counts.expiring += u.expiring;
+  }
+  return counts;
+}
+
 std::vector<std::string> TableService::local_keys() const {
   std::vector<std::string> keys;
   const std::int64_t now_ms = system_wall_ms();

@@ -41,6 +41,8 @@ class TableService final : public Table {
   std::vector<Result<std::string>> get_multi(const std::vector<std::string>& keys,
                                              const Options& options) override;
   std::vector<std::string> local_keys() const override;
+  // From the primary tables' usage (Store::usage()): counted as writes go.
+  KeyCounts local_key_counts() const override;
   Result<ScanPage> scan(std::uint64_t cursor, std::size_t count, const Options& options) override;
   std::vector<StoredCopy> stored_copies(std::string_view key) const override;
   int max_consistency() const override { return ctx_->max_consistency(); }

@@ -334,11 +334,12 @@ PutResult Store::put(const Item& item, bool committed, const ReplicaMeta* meta) 
 Store::Usage Store::visible_usage(const Entry& e) {
   auto c = e.newest_committed();
   if (!c || e.deleted(*c)) return {};
-  return Usage{1, e.key().size() + e.value(*c).size()};
+  return Usage{1, e.key().size() + e.value(*c).size(), e.expires_ms(*c) != 0 ? 1u : 0u};
 }
 
 void Store::account(Shard& s, const Usage& before, const Usage& after) {
   s.usage.items = s.usage.items - before.items + after.items;
+  s.usage.expiring = s.usage.expiring - before.expiring + after.expiring;
   s.usage.bytes = s.usage.bytes - before.bytes + after.bytes;
 }
 
@@ -1095,6 +1096,7 @@ Store::Usage Store::usage() const {
     std::lock_guard lock(s.mu);
     u.items += s.usage.items;
     u.bytes += s.usage.bytes;
+    u.expiring += s.usage.expiring;
   }
   return u;
 }

@@ -244,12 +244,14 @@ class Store {
   // erased).
   std::uint64_t changes() const { return changes_.load(std::memory_order_acquire); }
 
-  // Keys whose visible version is a value (not a tombstone), and the bytes of
-  // those keys and values. Kept up to date by every change, so this costs one
-  // lock per shard, not a walk over the entries.
+  // Keys whose visible version is a value (not a tombstone), the bytes of
+  // those keys and values, and how many of those values have an expiry (an
+  // expired one counts until it is collected). Kept up to date by every
+  // change, so this costs one lock per shard, not a walk over the entries.
   struct Usage {
     std::size_t items = 0;
     std::size_t bytes = 0;
+    std::size_t expiring = 0;
   };
   Usage usage() const;
 

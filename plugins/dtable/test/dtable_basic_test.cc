@@ -63,6 +63,25 @@ TEST_P(DtableRingTest, SetOnAnyNodeReadsBackFromEveryNode) {
   for (int k = 0; k < kKeys; ++k) want.push_back(key_of(k));
   std::sort(want.begin(), want.end());
   EXPECT_EQ(all, want);
+  // Each node's counts agree with its listing; an expiry on some keys (a
+  // mutation, decided at the primary) is counted once, at the primary.
+  dtable::Mutation far;
+  far.operand = "expiring";
+  far.expiry = dtable::Mutation::Expiry::kAt;
+  far.expires_ms = dtable::unix_now_ms() + 3600000;
+  constexpr int kExpiring = 7;
+  for (int k = 0; k < kExpiring; ++k) {
+    ASSERT_TRUE(c.table(0).mutate(key_of(k), far, dtable::Options{}).ok()) << k;
+  }
+  std::size_t keys = 0, expiring = 0;
+  for (std::size_t i : c.live()) {
+    const dtable::KeyCounts counts = c.table(i).local_key_counts();
+    EXPECT_EQ(counts.keys, c.table(i).local_keys().size()) << "node " << i;
+    keys += counts.keys;
+    expiring += counts.expiring;
+  }
+  EXPECT_EQ(keys, static_cast<std::size_t>(kKeys));
+  EXPECT_EQ(expiring, static_cast<std::size_t>(kExpiring));
 }
 
 TEST_P(DtableRingTest, DeleteHidesTheKeyEverywhere) {

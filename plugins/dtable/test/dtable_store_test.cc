@@ -439,6 +439,30 @@ TEST_P(DtableStoreTest, UsageFollowsEveryChange) {
   EXPECT_EQ(t.size(), 0u);
 }
 
+// The count of values with an expiry follows the visible version too.
+TEST_P(DtableStoreTest, UsageCountsTheVisibleValuesWithAnExpiry) {
+  Store& t = table(true);
+  auto expiring_now = [&] { return t.usage().expiring; };
+  EXPECT_EQ(expiring_now(), 0u);
+  t.put(expiring("e", "v", 10, 5000), true);
+  t.put(item("plain", "v", 10), true);
+  EXPECT_EQ(expiring_now(), 1u);
+  EXPECT_EQ(t.usage().items, 2u);
+  t.put(expiring("plain", "v", 20, 9000), false);  // pending: invisible
+  EXPECT_EQ(expiring_now(), 1u);
+  t.commit(Id::hash("plain"), 20);
+  EXPECT_EQ(expiring_now(), 2u);
+  t.rollback(Id::hash("plain"), 20);  // the version without an expiry is back
+  EXPECT_EQ(expiring_now(), 1u);
+  t.put(item("e", "w", 30), true);  // PERSIST-like: the new version has none
+  EXPECT_EQ(expiring_now(), 0u);
+  t.put(expiring("e", "x", 40, 5000), true);
+  EXPECT_EQ(expiring_now(), 1u);
+  t.put(tombstone("e", 50), true);
+  EXPECT_EQ(expiring_now(), 0u);
+  EXPECT_EQ(t.usage().items, 1u);
+}
+
 // The batch forms used by hand-overs: adopt keeps last write wins and aborted
 // marks and reports what won; erase_if_not_newer keeps newer versions.
 TEST_P(DtableStoreTest, BatchAdoptAndEraseFollowTheSingleForms) {

@@ -145,9 +145,14 @@ std::string info_section(const CommandContext& ctx, std::string_view section) {
     line("total_tls_failures", std::to_string(st.tls_failures.load()));
   } else if (section == "keyspace") {
     out += "# Keyspace\r\n";
-    const std::size_t keys = ctx.table ? ctx.table->local_keys().size() : 0;
-    // This node's primary keys (the ring's other nodes hold the rest).
-    if (keys > 0) line("db0", "keys=" + std::to_string(keys) + ",expires=0,avg_ttl=0");
+    // This node's primary keys (the ring's other nodes hold the rest), and
+    // those with an expiry. avg_ttl is not kept (Redis too shows 0 then).
+    const dtable::KeyCounts counts =
+        ctx.table ? ctx.table->local_key_counts() : dtable::KeyCounts{};
+    if (counts.keys > 0) {
+      line("db0", "keys=" + std::to_string(counts.keys) +
+                      ",expires=" + std::to_string(counts.expiring) + ",avg_ttl=0");
+    }
   } else if (section == "ring") {
     out += "# Ring\r\n";
     line("ring_address", ctx.node.address);

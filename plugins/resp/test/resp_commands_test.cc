@@ -252,7 +252,10 @@ TEST_F(RespCommandsTest, InfoHasItsSections) {
   }
   const std::string one = run({"INFO", "keyspace"});
   EXPECT_EQ(one.find("# Server"), std::string::npos);
-  EXPECT_NE(one.find("# Keyspace"), std::string::npos);
+  EXPECT_NE(one.find("# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\n"), std::string::npos) << one;
+  EXPECT_EQ(run({"SET", "t", "v", "EX", "100"}), "+OK\r\n");
+  const std::string two = run({"INFO", "keyspace"});
+  EXPECT_NE(two.find("db0:keys=2,expires=1,avg_ttl=0\r\n"), std::string::npos) << two;
 }
 
 TEST_F(RespCommandsTest, MsetnxTakesOneKeyAndRefusesSeveralWithCrossslot) {

@@ -79,6 +79,13 @@ struct StoredCopy {
   std::int64_t expires_ms = 0;  // when the value expires (Unix ms); 0: never
 };
 
+// How many keys have their primary copy on a host, and how many of those
+// values have an expiry (Table::local_key_counts()).
+struct KeyCounts {
+  std::size_t keys = 0;
+  std::size_t expiring = 0;
+};
+
 // One page of a walk over every key of the table (Table::scan).
 struct ScanPage {
   std::vector<std::string> keys;  // live keys in key-hash order, none twice in a page
@@ -233,6 +240,12 @@ class Table {
                          std::function<void(AsyncAttempt<Status>)> /*done*/) {
     return false;
   }
+
+  // How many keys local_keys() would list, and how many of their values have
+  // an expiry, without listing them (what Redis's INFO keyspace shows). An
+  // implementation may count a value past its expiry until it collects it.
+  // Local only; any thread. The default counts local_keys() and no expiries.
+  virtual KeyCounts local_key_counts() const { return {local_keys().size(), 0}; }
 
   // A query with default options: table.query().consistency(2).set(k, v).
   Query query();

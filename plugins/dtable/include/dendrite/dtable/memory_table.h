@@ -99,6 +99,16 @@ class MemoryTable final : public Table {
     for (const auto& k : keys) out.push_back(get(k, options));
     return out;
   }
+  KeyCounts local_key_counts() const override {
+    std::lock_guard lock(mu_);
+    KeyCounts counts;
+    for (const auto& [k, e] : data_) {
+      if (!live(e)) continue;
+      ++counts.keys;
+      if (e.expires_ms != 0) ++counts.expiring;
+    }
+    return counts;
+  }
   std::vector<std::string> local_keys() const override {
     std::lock_guard lock(mu_);
     std::vector<std::string> keys;
