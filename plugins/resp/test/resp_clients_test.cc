@@ -27,6 +27,7 @@
 #include <hiredis/hiredis.h>
 #include <nlohmann/json.hpp>
 
+#include "dendrite/client/dtable_client.h"
 #include "support/eventually.h"
 #include "support/node_json.h"
 #include "support/process.h"
@@ -503,6 +504,50 @@ print("ok")
           dir_.path(), 120s);
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_EQ(r.out, "ok\n") << r.err;
+}
+
+// A GET whose primary went silent (SIGSTOP: no answer, no error) waits on a
+// worker for the copies. A client that leaves meanwhile, and a node stopped
+// meanwhile, harm nothing; a client that stays gets the copies' value.
+TEST_F(RespClientsTest, RepliesWaitingOnASilentPrimarySurviveLeavingClientsAndAStop) {
+  std::string key;
+  {
+    auto client = client::DtableClient::connect(nodes_.at("a").address);
+    ASSERT_TRUE(client.ok()) << client.status().to_string();
+    for (int i = 0; i < 400 && key.empty(); ++i) {
+      const std::string k = "silent:" + std::to_string(i);
+      if ((*client)->primary_of(k).host == nodes_.at("c").address) key = k;
+    }
+    ASSERT_FALSE(key.empty());
+    ASSERT_TRUE((*client)->set(key, "kept", 3).ok());
+  }
+  nodes_.at("c").process->signal(SIGSTOP);
+  const std::string get =
+      "*2\r\n$3\r\nGET\r\n$" + std::to_string(key.size()) + "\r\n" + key + "\r\n";
+  {
+    RawSocket leaving(port("a"));
+    ASSERT_TRUE(leaving.ok());
+    ASSERT_TRUE(leaving.send_all(get));
+  }  // gone before its reply
+  RawSocket staying(port("a"));
+  ASSERT_TRUE(staying.ok());
+  ASSERT_TRUE(staying.send_all(get));
+  EXPECT_EQ(staying.read_exactly(10), "$4\r\nkept\r\n");
+  // A read still waiting when the node is asked to stop: it stops, cleanly,
+  // and the client gets the reply or a closed connection.
+  RawSocket pending(port("a"));
+  ASSERT_TRUE(pending.ok());
+  ASSERT_TRUE(pending.send_all(get));
+  std::this_thread::sleep_for(200ms);
+  nodes_.at("a").process->signal(SIGTERM);
+  const auto code = nodes_.at("a").process->wait_for(kSettle);
+  nodes_.at("c").process->signal(SIGKILL);
+  ASSERT_TRUE(nodes_.at("c").process->wait_for(kSettle).has_value());
+  nodes_.erase("c");
+  ASSERT_TRUE(code.has_value()) << "node a did not stop";
+  EXPECT_EQ(*code, 0);
+  const std::string last = pending.read_to_end();
+  EXPECT_TRUE(last.empty() || last == "$4\r\nkept\r\n") << last;
 }
 
 TEST_F(RespClientsTest, RedisBenchmarkCompletesWithoutErrors) {
