@@ -246,7 +246,8 @@ void Context::send_async(const std::string& to, Message request, ReplyCallback d
                      });
 }
 
-void Context::call_all_async(std::vector<std::pair<std::string, Message>> requests, AllDone done) {
+void Context::call_all_async(std::vector<std::pair<std::string, Message>> requests, AllDone done,
+                             Milliseconds limit) {
   if (requests.empty()) return done({});
   struct Shared {
     std::mutex mu;
@@ -259,25 +260,28 @@ void Context::call_all_async(std::vector<std::pair<std::string, Message>> reques
   shared->left = requests.size();
   shared->done = std::move(done);
   for (std::size_t i = 0; i < requests.size(); ++i) {
-    send_async(requests[i].first, std::move(requests[i].second), [shared, i](Result<Message> r) {
-      {
-        std::lock_guard lock(shared->mu);
-        shared->results[i].emplace(std::move(r));
-        if (--shared->left != 0) return;
-      }
-      // The last answer: nobody else touches the results any more.
-      std::vector<Result<Message>> out;
-      out.reserve(shared->results.size());
-      for (auto& x : shared->results) out.push_back(std::move(*x));
-      shared->done(std::move(out));
-    });
+    send_async(
+        requests[i].first, std::move(requests[i].second),
+        [shared, i](Result<Message> r) {
+          {
+            std::lock_guard lock(shared->mu);
+            shared->results[i].emplace(std::move(r));
+            if (--shared->left != 0) return;
+          }
+          // The last answer: nobody else touches the results any more.
+          std::vector<Result<Message>> out;
+          out.reserve(shared->results.size());
+          for (auto& x : shared->results) out.push_back(std::move(*x));
+          shared->done(std::move(out));
+        },
+        limit);
   }
 }
 
 std::vector<Result<Message>> Context::call_all(
-    std::vector<std::pair<std::string, Message>> requests) {
+    std::vector<std::pair<std::string, Message>> requests, Milliseconds limit) {
   return await<std::vector<Result<Message>>>(
-      [&](AllDone done) { call_all_async(std::move(requests), std::move(done)); });
+      [&](AllDone done) { call_all_async(std::move(requests), std::move(done), limit); });
 }
 
 Result<Message> Context::call(const std::string& to, const Message& request, Milliseconds limit) {

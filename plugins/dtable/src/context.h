@@ -153,13 +153,16 @@ class Context : public std::enable_shared_from_this<Context> {
   void send_async(const std::string& to, Message request, ReplyCallback done,
                   Milliseconds limit = Milliseconds(0));
   // Sends every request in parallel and waits for all replies (each bounded by
-  // the timeout). Results in request order.
-  std::vector<Result<Message>> call_all(std::vector<std::pair<std::string, Message>> requests);
+  // `limit`, default: the host's timeout). Results in request order.
+  std::vector<Result<Message>> call_all(std::vector<std::pair<std::string, Message>> requests,
+                                        Milliseconds limit = Milliseconds(0));
   // Sends every request in parallel; `done` runs once with every reply (each
-  // bounded by the timeout), in request order: at once when there are none,
-  // else on the host thread that delivers the last one. `done` must not block.
+  // bounded by `limit`, default: the host's timeout), in request order: at
+  // once when there are none, else on the host thread that delivers the last
+  // one. `done` must not block.
   using AllDone = std::function<void(std::vector<Result<Message>>)>;
-  void call_all_async(std::vector<std::pair<std::string, Message>> requests, AllDone done);
+  void call_all_async(std::vector<std::pair<std::string, Message>> requests, AllDone done,
+                      Milliseconds limit = Milliseconds(0));
   // A blocking request bounded by `timeout` (default: the host's timeout);
   // Unavailable once stopping.
   Result<Message> call(const std::string& to, const Message& request,

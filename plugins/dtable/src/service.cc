@@ -742,7 +742,7 @@ Result<ScanPage> TableService::scan(std::uint64_t cursor, std::size_t count,
       req.set_both(true);
       requests.emplace_back(host, pack(msg::kLocalKeys, req));
     }
-    auto replies = ctx_->call_all(requests);
+    auto replies = ctx_->call_all(requests, timeout(options));
     std::map<Id, SeenKey> seen;
     std::optional<Id> bound;
     for (std::size_t i = 0; i < replies.size(); ++i) {

@@ -155,8 +155,10 @@ class Table {
   // a key present for the whole walk is listed at least once (maybe twice, in
   // different pages); one written or deleted during it may or may not be.
   // Reads every host's primary and replica tables, so a dead host's keys are
-  // found on their replicas. Errors: InvalidArgument (count 0), Unavailable
-  // when more hosts than `replicas` did not answer (keys could be missing).
+  // found on their replicas; each request to a host waits options.timeout at
+  // most (default: the host's timeout). Errors: InvalidArgument (count 0),
+  // Unavailable when more hosts than `replicas` did not answer (keys could be
+  // missing).
   virtual Result<ScanPage> scan(std::uint64_t cursor, std::size_t count,
                                 const Options& options) = 0;
 
