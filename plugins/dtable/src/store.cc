@@ -1004,9 +1004,12 @@ std::size_t Store::collect(std::int64_t now_ns, std::int64_t tombstone_grace_ns,
           e.ts(0) >= now_ns - tombstone_grace_ns) {
         return;
       }
+      // The usage counts entries on disk too: an expired value leaves it.
       if (auto it = s.entries.find(hash); it != s.entries.end()) {
+        account(s, visible_usage(it->second), {});
         it->second = Entry();  // read back during this walk: now a marker
       } else {
+        account(s, visible_usage(e), {});
         s.entries.try_emplace(hash);  // a marker until the erase is on disk
       }
       // Queued now, under the shard's lock: a write of the key after it is

@@ -654,9 +654,17 @@ TEST_P(DtableStoreTest, ExpiredValuesOnDiskOnlyAreErased) {
   for (int k = 0; k < 100; ++k) {
     t.put(expiring(numbered_key(k), "v", kSecond, k % 2 == 0 ? 2000 : 0), true);
   }
+  EXPECT_EQ(t.usage().expiring, 50u);
   EXPECT_EQ(evict_all(t), 100u);
+  EXPECT_EQ(t.usage().items, 100u) << "entries on disk count";
   EXPECT_EQ(t.collect(/*now=*/20 * kSecond, 10 * kSecond, kSecond), 50u);
   EXPECT_EQ(t.size(), 50u);
+  // The erased ones leave the usage (items, bytes and expiring alike).
+  EXPECT_EQ(t.usage().items, 50u);
+  EXPECT_EQ(t.usage().expiring, 0u);
+  std::size_t kept_bytes = 0;
+  for (int k = 1; k < 100; k += 2) kept_bytes += numbered_key(k).size() + 1;
+  EXPECT_EQ(t.usage().bytes, kept_bytes);
   EXPECT_FALSE(t.get(Id::hash(numbered_key(0))));
   EXPECT_EQ(t.get(Id::hash(numbered_key(1)))->value, "v");
 }
