@@ -175,14 +175,27 @@ std::optional<bool> Context::owns(const VnodeState& v, const Id& hash) const {
   return between(pred->id, v.self.id, hash, /*right_inclusive=*/true);
 }
 
-VnodeState* Context::owner_for(const Id& hash, VnodeState* asked) const {
-  bool asked_unknown = false;
+VnodeState* Context::nearest_local(const Id& hash) const {
+  VnodeState* first = nullptr;
+  Id nearest;
   for (const auto& v : vnodes_) {
-    auto o = owns(*v, hash);
-    if (o && *o) return v.get();
-    if (!o && v.get() == asked) asked_unknown = true;
+    const Id d = distance(hash, v->self.id);
+    if (first == nullptr || d < nearest) {
+      first = v.get();
+      nearest = d;
+    }
   }
-  return asked_unknown ? asked : nullptr;
+  return first;
+}
+
+VnodeState* Context::owner_for(const Id& hash, VnodeState* asked) const {
+  if (VnodeState* v = nearest_local(hash)) {
+    const auto o = owns(*v, hash);
+    if (o && *o) return v;
+    if (!o && v == asked) return asked;
+  }
+  if (asked != nullptr && !owns(*asked, hash).has_value()) return asked;
+  return nullptr;
 }
 
 std::optional<Vnode> Context::owner_hint(const Id& hash) const {

@@ -102,9 +102,15 @@ class Context : public std::enable_shared_from_this<Context> {
   const std::vector<std::unique_ptr<VnodeState>>& vnodes() const { return vnodes_; }
   // The local vnode with this id, or nullptr.
   VnodeState* local(const Id& id) const;
-  // The local vnode that owns `hash`: one whose known predecessor range
-  // (pred, self] holds it, else `asked` when its predecessor is unknown (a
-  // vnode right after a join or failure accepts what is sent to it), else nullptr.
+  // The only local vnode that can own `hash`: the first one at or after it,
+  // clockwise (a vnode between them would own it instead). nullptr: none.
+  // Every owner check asks about this one alone, so all agree on one vnode
+  // even while some predecessor is stale.
+  VnodeState* nearest_local(const Id& hash) const;
+  // The local vnode that owns `hash`: nearest_local() when its known
+  // predecessor range (pred, self] holds it, else `asked` when its
+  // predecessor is unknown (a vnode right after a join or failure accepts
+  // what is sent to it), else nullptr.
   VnodeState* owner_for(const Id& hash, VnodeState* asked) const;
   // True when `hash` lies in `v`'s range by its current predecessor (unknown
   // predecessor: nullopt).

@@ -152,10 +152,7 @@ Status TableService::check_write(std::string_view key, std::size_t value_bytes,
 
 Result<Vnode> TableService::route(const Id& hash, bool fresh) const {
   if (!fresh) {
-    for (const auto& v : ctx_->vnodes()) {
-      auto o = ctx_->owns(*v, hash);
-      if (o && *o) return v->self;
-    }
+    if (VnodeState* v = primary_here(hash)) return v->self;
   }
   auto found = ctx_->host.lookup(1, hash);
   if (!found.ok()) return found.status();
@@ -164,20 +161,11 @@ Result<Vnode> TableService::route(const Id& hash, bool fresh) const {
 }
 
 VnodeState* TableService::primary_here(const Id& hash) const {
-  // Only the first local vnode at or after `hash` (clockwise) can own it: a
-  // vnode between them would own it instead. One ring query, not one per vnode.
-  VnodeState* first = nullptr;
-  Id nearest;
-  for (const auto& v : ctx_->vnodes()) {
-    const Id d = distance(hash, v->self.id);
-    if (first == nullptr || d < nearest) {
-      first = v.get();
-      nearest = d;
-    }
-  }
-  if (first == nullptr) return nullptr;
-  const auto o = ctx_->owns(*first, hash);
-  return o && *o ? first : nullptr;
+  // One ring query (Context::nearest_local()), not one per local vnode.
+  VnodeState* v = ctx_->nearest_local(hash);
+  if (v == nullptr) return nullptr;
+  const auto o = ctx_->owns(*v, hash);
+  return o && *o ? v : nullptr;
 }
 
 bool TableService::get_entry_here(std::string_view key, const Options& options,
