@@ -319,21 +319,49 @@ TEST(DtableHereTest, AsyncCallsReachThePrimaryFromEveryHostAndAnswerOnAHostThrea
   }
 }
 
+// Writes 8 keys "<prefix><n>" whose primary is on host 2 with `value` at
+// consistency 3 (every copy; host 0 learns host 2's dialect by writing), then
+// kills host 2. The keys, or fewer after a test failure.
+std::vector<std::string> keys_of_a_killed_primary(DtableCluster& c, const std::string& prefix,
+                                                  const std::string& value) {
+  std::vector<std::string> keys;
+  for (int k = 0; keys.size() < 8 && k < 400; ++k) {
+    const std::string key = prefix + std::to_string(k);
+    if (c.node_of(c.owner_of(key)) != std::optional<std::size_t>(2)) continue;
+    if (!c.table(0).query().consistency(3).set(key, value).ok()) {
+      ADD_FAILURE() << "cannot write " << key;
+      return keys;
+    }
+    keys.push_back(key);
+  }
+  EXPECT_EQ(keys.size(), 8u);
+  c.kill(2);
+  return keys;
+}
+
+// The answer of an async call, after its go_on() when it handed one back;
+// counts those in `went_on`. A result that went on must have failed first.
+template <typename T>
+T answer_going_on(AsyncCall<T>& call, const std::string& key, int& went_on) {
+  std::function<T()> go_on;
+  T result = Status::Unavailable("unset");
+  {
+    std::lock_guard lock(call.mu);
+    go_on = call.attempt->go_on;
+    result = call.attempt->result;
+  }
+  if (!go_on) return result;
+  ++went_on;
+  EXPECT_FALSE(result.ok()) << key;
+  return go_on();
+}
+
 TEST(DtableHereTest, AnAsyncReadOfAKilledPrimaryGoesOnToTheReplicas) {
   DtableCluster c;
   for (int i = 0; i < 3; ++i) c.add();
   ASSERT_EQ(c.wait_converged(), "");
-  // Keys whose primary is on host 2, written at consistency 3 (every copy);
-  // host 0 learns host 2's dialect by writing.
-  std::vector<std::string> keys;
-  for (int k = 0; keys.size() < 8 && k < 400; ++k) {
-    const std::string key = "killed:" + std::to_string(k);
-    if (c.node_of(c.owner_of(key)) != std::optional<std::size_t>(2)) continue;
-    ASSERT_TRUE(c.table(0).query().consistency(3).set(key, "kept").ok()) << key;
-    keys.push_back(key);
-  }
+  const std::vector<std::string> keys = keys_of_a_killed_primary(c, "killed:", "kept");
   ASSERT_EQ(keys.size(), 8u);
-  c.kill(2);
   // Sent at once: most likely before the ring noticed (a stabilisation call
   // waits 500 ms), to the dead primary, which never answers.
   Options o;
@@ -348,20 +376,9 @@ TEST(DtableHereTest, AnAsyncReadOfAKilledPrimaryGoesOnToTheReplicas) {
   int went_on = 0;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     ASSERT_TRUE(calls[i]->wait()) << keys[i];
-    std::function<Result<ValueWithExpiry>()> go_on;
-    Result<ValueWithExpiry> result = Status::Unavailable("unset");
-    {
-      std::lock_guard lock(calls[i]->mu);
-      go_on = calls[i]->attempt->go_on;
-      result = calls[i]->attempt->result;
-    }
-    if (go_on) {
-      // The attempt failed as the blocking call would retry (no answer, or a
-      // new owner not settled yet); going on finds the copies.
-      ++went_on;
-      EXPECT_FALSE(result.ok()) << keys[i];
-      result = go_on();
-    }
+    // An attempt that failed as the blocking call would retry (no answer, or
+    // a new owner not settled yet) goes on and finds the copies.
+    const Result<ValueWithExpiry> result = answer_going_on(*calls[i], keys[i], went_on);
     EXPECT_EQ(result.value_or(ValueWithExpiry{}).value, "kept")
         << keys[i] << ": " << result.status().to_string();
   }
@@ -377,15 +394,8 @@ TEST(DtableHereTest, AnAsyncWriteToAKilledPrimaryGoesOnToItsNewOwner) {
   DtableCluster c;
   for (int i = 0; i < 3; ++i) c.add();
   ASSERT_EQ(c.wait_converged(), "");
-  std::vector<std::string> keys;
-  for (int k = 0; keys.size() < 8 && k < 400; ++k) {
-    const std::string key = "rewritten:" + std::to_string(k);
-    if (c.node_of(c.owner_of(key)) != std::optional<std::size_t>(2)) continue;
-    ASSERT_TRUE(c.table(0).query().consistency(3).set(key, "old").ok()) << key;
-    keys.push_back(key);
-  }
+  const std::vector<std::string> keys = keys_of_a_killed_primary(c, "rewritten:", "old");
   ASSERT_EQ(keys.size(), 8u);
-  c.kill(2);
   Options o;
   o.timeout = Milliseconds(300);
   std::vector<std::shared_ptr<AsyncCall<Status>>> calls;
@@ -396,18 +406,7 @@ TEST(DtableHereTest, AnAsyncWriteToAKilledPrimaryGoesOnToItsNewOwner) {
   int went_on = 0;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     ASSERT_TRUE(calls[i]->wait()) << keys[i];
-    std::function<Status()> go_on;
-    Status result = Status::Unavailable("unset");
-    {
-      std::lock_guard lock(calls[i]->mu);
-      go_on = calls[i]->attempt->go_on;
-      result = calls[i]->attempt->result;
-    }
-    if (go_on) {
-      ++went_on;
-      EXPECT_FALSE(result.ok()) << keys[i];
-      result = go_on();
-    }
+    const Status result = answer_going_on(*calls[i], keys[i], went_on);
     EXPECT_TRUE(result.ok()) << keys[i] << ": " << result.to_string();
   }
   for (const std::string& key : keys) {
