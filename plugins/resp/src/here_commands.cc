@@ -97,8 +97,7 @@ HereStart start_here(const CommandSpec& spec, std::span<const std::string> args,
     // The reply is made where the write completes; whichever of this thread
     // (after set_here returned) and the completing one comes second hands it
     // on: into `out` when it completed inline, else through `later`, copied
-    // only then. The callback holds just the Handoff (small enough for
-    // std::function to keep without allocating).
+    // into the Handoff only then.
     struct Handoff {
       std::atomic<int> state{0};  // 0: both running, 1: answered inline, 2: returned first
       bool resp3 = false;

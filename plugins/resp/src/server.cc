@@ -445,7 +445,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       ++batch_.done;
       ++ran;
       server_.ctx.stats->commands_processed.fetch_add(1, std::memory_order_relaxed);
-      if (spec != nullptr) start = run_admitted(*spec, args, out_, writer, start);
+      // A refused command (its error written by admit()) ends now too.
+      start = spec != nullptr ? run_admitted(*spec, args, out_, writer, start) : Clock::now();
     }
     return ran;
   }
