@@ -94,10 +94,10 @@ int run_incr(const Options& opt, const DataArgs& args) {
 
 int run_get(const Options& opt, const DataArgs& args) {
   int exit = kExitOk;
-  if (!key_ok("get", args, &exit)) return exit;
+  if (!key_ok("get", args, &exit) || !consistency_ok("get", args, &exit)) return exit;
   auto c = connect("get", opt, &exit);
   if (!c.ok()) return exit;
-  auto value = (*c)->get(args.key);
+  auto value = (*c)->get(args.key, args.consistency);
   if (!value.ok()) return fail("get", value.status());
   std::cout.write(value->data(), static_cast<std::streamsize>(value->size()));
   std::cout.flush();
@@ -106,10 +106,10 @@ int run_get(const Options& opt, const DataArgs& args) {
 
 int run_ttl(const Options& opt, const DataArgs& args) {
   int exit = kExitOk;
-  if (!key_ok("ttl", args, &exit)) return exit;
+  if (!key_ok("ttl", args, &exit) || !consistency_ok("ttl", args, &exit)) return exit;
   auto c = connect("ttl", opt, &exit);
   if (!c.ok()) return exit;
-  auto entry = (*c)->get_entry(args.key);
+  auto entry = (*c)->get_entry(args.key, args.consistency);
   if (!entry.ok()) return fail("ttl", entry.status());
   if (entry->expires_ms == 0) {
     std::cout << "none\n";

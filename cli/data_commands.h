@@ -13,7 +13,7 @@ namespace dendrite::cli {
 struct DataArgs {
   std::string key;
   std::string value;    // set: the value, or "-" to read it from stdin
-  int consistency = 1;  // set, del: copies that must hold the write
+  int consistency = 1;  // set, del: copies that must hold the write; get, ttl: copies read
   bool local = false;   // keys: only the keys whose primary is on --node
   // set: expire after this many seconds (0: never); write only when the key
   // is absent / present (decided at the key's primary).

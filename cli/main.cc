@@ -4,7 +4,7 @@
 //                [--if-absent|--if-present]
 //   dendrite-cli [--node H:P] [--timeout MS] incr KEY [--by N] [--consistency N]
 //   dendrite-cli [--node H:P] [--timeout MS] get KEY | ttl KEY [--ms] | del KEY [--consistency N]
-//                | keys [--local]
+//                | keys [--local]        (get and ttl take --consistency N too)
 //   dendrite-cli keygen DIR
 // A ring that runs CURVE: --curve-secret-key FILE --curve-node ENTRY..., or
 // the environment (DENDRITE_CURVE_SECRET_KEY_FILE, DENDRITE_CURVE_NODES).
@@ -92,11 +92,17 @@ int main(int argc, char** argv) {
 
   CLI::App* get = app.add_subcommand("get", "print the value of KEY (no newline added)");
   get->add_option("KEY", data.key, "the key")->required();
+  get->add_option("--consistency", data.consistency,
+                  "copies read, the newest wins (1 .. replicas + 1)")
+      ->capture_default_str();
   commands.push_back({get, [&] { return run_get(opt, data); }});
 
   CLI::App* ttl = app.add_subcommand("ttl", "print the seconds before KEY expires, or \"none\"");
   ttl->add_option("KEY", data.key, "the key")->required();
   ttl->add_flag("--ms", data.ms, "in milliseconds");
+  ttl->add_option("--consistency", data.consistency,
+                  "copies read, the newest wins (1 .. replicas + 1)")
+      ->capture_default_str();
   commands.push_back({ttl, [&] { return run_ttl(opt, data); }});
 
   CLI::App* del = app.add_subcommand("del", "delete KEY");

@@ -403,6 +403,9 @@ TEST_F(DtableCliTest, EveryFailureHasItsExitCode) {
   r = cli({"--node", a, "get", "k"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "v1");
+  r = cli({"--node", hosts[1], "get", "k", "--consistency", "3"});  // reads every copy
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "v1");
   r = run(
       {"/bin/sh", "-c",
        "printf 'line 1\\nline 2\\n' | '" + kCli + "' --node " + a + " set piped - --consistency 2"},
@@ -436,6 +439,8 @@ TEST_F(DtableCliTest, EveryFailureHasItsExitCode) {
       {"--node", a, "set", "k", "v", "--consistency", "0"},  // below 1
       {"--node", a, "set", "k", "v", "--consistency", "x"},  // not a number
       {"--node", a, "del", "k", "--consistency", "7"},       // above the maximum
+      {"--node", a, "get", "k", "--consistency", "0"},       // below 1
+      {"--node", a, "ttl", "k", "--consistency", "9"},       // above the maximum
       {"--node", a, "keys", "--nonsense"},                   // unknown flag
       {"--node", "not-an-address", "get", "k"},              // bad node
       {"--node", a, "frobnicate"},                           // unknown command
