@@ -5,6 +5,7 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <optional>
 
 #include "dendrite/client/dtable_client.h"
 
@@ -36,6 +37,21 @@ bool key_ok(const std::string& command, const DataArgs& args, int* exit) {
   if (!args.key.empty()) return true;
   *exit = usage_error(command, "the key must not be empty");
   return false;
+}
+
+// The key's value and expiry at --consistency, for `command` (get, ttl);
+// nullopt after reporting why (*exit set).
+std::optional<dtable::ValueWithExpiry> read_entry(const std::string& command, const Options& opt,
+                                                  const DataArgs& args, int* exit) {
+  if (!key_ok(command, args, exit) || !consistency_ok(command, args, exit)) return std::nullopt;
+  auto c = connect(command, opt, exit);
+  if (!c.ok()) return std::nullopt;
+  auto entry = (*c)->get_entry(args.key, args.consistency);
+  if (!entry.ok()) {
+    *exit = fail(command, entry.status());
+    return std::nullopt;
+  }
+  return std::move(entry).value();
 }
 
 }  // namespace
@@ -94,23 +110,17 @@ int run_incr(const Options& opt, const DataArgs& args) {
 
 int run_get(const Options& opt, const DataArgs& args) {
   int exit = kExitOk;
-  if (!key_ok("get", args, &exit) || !consistency_ok("get", args, &exit)) return exit;
-  auto c = connect("get", opt, &exit);
-  if (!c.ok()) return exit;
-  auto value = (*c)->get(args.key, args.consistency);
-  if (!value.ok()) return fail("get", value.status());
-  std::cout.write(value->data(), static_cast<std::streamsize>(value->size()));
+  auto entry = read_entry("get", opt, args, &exit);
+  if (!entry) return exit;
+  std::cout.write(entry->value.data(), static_cast<std::streamsize>(entry->value.size()));
   std::cout.flush();
   return kExitOk;
 }
 
 int run_ttl(const Options& opt, const DataArgs& args) {
   int exit = kExitOk;
-  if (!key_ok("ttl", args, &exit) || !consistency_ok("ttl", args, &exit)) return exit;
-  auto c = connect("ttl", opt, &exit);
-  if (!c.ok()) return exit;
-  auto entry = (*c)->get_entry(args.key, args.consistency);
-  if (!entry.ok()) return fail("ttl", entry.status());
+  auto entry = read_entry("ttl", opt, args, &exit);
+  if (!entry) return exit;
   if (entry->expires_ms == 0) {
     std::cout << "none\n";
     return kExitOk;
