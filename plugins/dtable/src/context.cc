@@ -189,11 +189,8 @@ VnodeState* Context::nearest_local(const Id& hash) const {
 }
 
 VnodeState* Context::owner_for(const Id& hash, VnodeState* asked) const {
-  if (VnodeState* v = nearest_local(hash)) {
-    const auto o = owns(*v, hash);
-    if (o && *o) return v;
-    if (!o && v == asked) return asked;
-  }
+  VnodeState* v = nearest_local(hash);
+  if (v != nullptr && owns(*v, hash).value_or(false)) return v;
   if (asked != nullptr && !owns(*asked, hash).has_value()) return asked;
   return nullptr;
 }

@@ -161,11 +161,7 @@ Result<Vnode> TableService::route(const Id& hash, bool fresh) const {
 }
 
 VnodeState* TableService::primary_here(const Id& hash) const {
-  // One ring query (Context::nearest_local()), not one per local vnode.
-  VnodeState* v = ctx_->nearest_local(hash);
-  if (v == nullptr) return nullptr;
-  const auto o = ctx_->owns(*v, hash);
-  return o && *o ? v : nullptr;
+  return ctx_->owner_for(hash, /*asked=*/nullptr);
 }
 
 bool TableService::get_entry_here(std::string_view key, const Options& options,

@@ -54,7 +54,8 @@ class TableService final : public Table {
   // lookup when `fresh`).
   Result<Vnode> route(const Id& hash, bool fresh) const;
   // The local vnode that owns `hash` by its known predecessor (the one
-  // route() picks without a lookup), or nullptr.
+  // route() picks without a lookup), or nullptr: Context::owner_for() of no
+  // asked vnode.
   VnodeState* primary_here(const Id& hash) const;
   // Where the async calls send: the key's primary as this node's ring view
   // shows it, without asking another node (primary_here()'s vnode, else the
