@@ -85,8 +85,7 @@ void DtableClient::del_async(std::string key, int consistency, StatusCallback do
 void DtableClient::get_async(std::string key, int consistency, ValueCallback done) {
   get_entry_async(std::move(key), consistency,
                   [done = std::move(done)](Result<dtable::ValueWithExpiry> entry) {
-                    if (!entry.ok()) return done(entry.status());
-                    done(std::move(entry->value));
+                    done(detail::value_only(std::move(entry)));
                   });
 }
 

@@ -30,18 +30,9 @@ Status final_error(const Status& last, bool wrong_owner, int attempts) {
   return last;
 }
 
-Status not_found(const std::string& key) {
-  return Status::NotFound("key '" + key + "' not found");
-}
-
-Result<std::string> value_of(const ReadAnswer& a, const std::string& key) {
-  if (a.has_copy && !a.deleted) return a.value;
-  return not_found(key);
-}
-
 Result<dtable::ValueWithExpiry> entry_of(const ReadAnswer& a, const std::string& key) {
   if (a.has_copy && !a.deleted) return dtable::ValueWithExpiry{a.value, a.expires_ms};
-  return not_found(key);
+  return Status::NotFound("key '" + key + "' not found");
 }
 
 bool same(const std::optional<Vnode>& a, const Vnode& b) {
@@ -544,7 +535,8 @@ class GetMultiOp : public std::enable_shared_from_this<GetMultiOp>, MultiBase {
         ReadAnswer& a = answers[k];
         switch (a.next) {
           case Next::kDone:
-            results_[i] = a.status.ok() ? value_of(a, keys_[i]) : Result<std::string>(a.status);
+            results_[i] =
+                a.status.ok() ? value_only(entry_of(a, keys_[i])) : Result<std::string>(a.status);
             break;
           case Next::kWrongOwner:
             core_.n_wrong_owner.fetch_add(1, std::memory_order_relaxed);
@@ -568,16 +560,15 @@ class GetMultiOp : public std::enable_shared_from_this<GetMultiOp>, MultiBase {
     // Keys of a silent primary continue one by one, from its replicas.
     auto self = shared_from_this();
     for (auto& [i, error] : silent) {
-      auto op = std::make_shared<GetOp>(
-          core_, keys_[i], consistency_, [self, i = i](Result<dtable::ValueWithExpiry> r) {
-            {
-              std::lock_guard lock(self->mu_);
-              self->results_[i] = r.ok() ? Result<std::string>(std::move(r->value))
-                                         : Result<std::string>(r.status());
-              --self->sub_left_;
-            }
-            self->maybe_finish();
-          });
+      auto op = std::make_shared<GetOp>(core_, keys_[i], consistency_,
+                                        [self, i = i](Result<dtable::ValueWithExpiry> r) {
+                                          {
+                                            std::lock_guard lock(self->mu_);
+                                            self->results_[i] = value_only(std::move(r));
+                                            --self->sub_left_;
+                                          }
+                                          self->maybe_finish();
+                                        });
       op->continue_after_silence(error, attempts, sent);
     }
     maybe_finish();
@@ -679,6 +670,11 @@ void start_mutate(DtableCore& core, std::string key, dtable::Mutation m, int con
                   MutationCallback done) {
   std::make_shared<MutateOp>(core, std::move(key), std::move(m), consistency, std::move(done))
       ->attempt();
+}
+
+Result<std::string> value_only(Result<dtable::ValueWithExpiry> entry) {
+  if (!entry.ok()) return entry.status();
+  return std::move(entry->value);
 }
 
 void start_get(DtableCore& core, std::string key, int consistency, EntryCallback done) {

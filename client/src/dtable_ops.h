@@ -16,6 +16,9 @@ namespace dendrite::client::detail {
 Status check_key(std::string_view key);
 Status check_consistency(const DtableCore& core, int consistency);
 
+// get()'s result from get_entry()'s: the value without its expiry.
+Result<std::string> value_only(Result<dtable::ValueWithExpiry> entry);
+
 // Each runs `done` exactly once (see the callbacks in dtable_client.h). The
 // inputs must already be checked.
 void start_write(DtableCore& core, std::string key, std::string value, bool deleted,
