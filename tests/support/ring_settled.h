@@ -16,6 +16,9 @@
 
 namespace dendrite::test {
 
+// A node's num_successors unless its config sets one (host::Config).
+inline constexpr std::size_t kDefaultNumSuccessors = 8;
+
 // Waits up to `limit` until every vnode of `hosts` (each running `vnodes`
 // vnodes) reports the true predecessor and a full, true successor list of
 // `num_successors` (what dtable places replicas by), as the status documents

@@ -48,7 +48,6 @@ const std::string kCli = test::program("dendrite-cli");
 // wait for outcomes, they never assert how long something took.
 constexpr auto kSettle = 90s;
 constexpr int kVnodes = 3;
-constexpr std::size_t kNumSuccessors = 8;  // the default num_successors
 // Keys the kill -9 test writes, one CLI process each: fewer under
 // sanitizers, which make every process start several times slower.
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
@@ -134,7 +133,7 @@ class DtableCliTest : public ::testing::Test {
   }
 
   bool settled(const std::vector<std::string>& hosts) {
-    return ring_settled(hosts, kVnodes, kNumSuccessors, kSettle, kPoll);
+    return ring_settled(hosts, kVnodes, kDefaultNumSuccessors, kSettle, kPoll);
   }
 
   // Three nodes in one settled ring whose dtable accepts writes.

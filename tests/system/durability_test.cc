@@ -31,8 +31,8 @@
 #include "support/eventually.h"
 #include "support/node_json.h"
 #include "support/process.h"
-#include "support/ring_settled.h"
 #include "support/programs.h"
+#include "support/ring_settled.h"
 #include "support/serving.h"
 
 namespace dendrite::test {
@@ -46,7 +46,6 @@ const std::string kCli = program("dendrite-cli");
 // Generous bounds: the machine is shared and sanitizer builds are slow.
 constexpr auto kSettle = 90s;
 constexpr auto kPoll = 200ms;
-constexpr std::size_t kNumSuccessors = 8;  // the default num_successors
 
 class DurabilityTest : public ::testing::Test {
  protected:
@@ -151,9 +150,9 @@ class DurabilityTest : public ::testing::Test {
     // that place its copies hold the other two hosts again (a walk of
     // first successors settles before them). Every vnode's predecessor and
     // whole successor list must be the true ones.
-    ASSERT_TRUE(ring_settled({nodes_.at("a").address, nodes_.at("b").address,
-                              nodes_.at("c").address},
-                             3, kNumSuccessors, kSettle, kPoll));
+    ASSERT_TRUE(
+        ring_settled({nodes_.at("a").address, nodes_.at("b").address, nodes_.at("c").address}, 3,
+                     kDefaultNumSuccessors, kSettle, kPoll));
     auto c = connect("a");
     ASSERT_TRUE(c);
     ASSERT_TRUE(eventually([&] { return c->set("ring-probe", "x", 3).ok(); }, kSettle, kPoll));

@@ -45,7 +45,6 @@ using namespace std::chrono_literals;
 constexpr auto kSettle = 90s;
 constexpr auto kPoll = 100ms;
 constexpr int kVnodes = 3;
-constexpr std::size_t kNumSuccessors = 8;
 // How much a client that never reads may grow a node's RSS. Sanitizers
 // multiply every allocation (TSan's shadow memory; ASan keeps freed blocks in
 // a 256 MiB quarantine), so there the bound only tells bounded from unbounded
@@ -232,7 +231,7 @@ class RespClientsTest : public ::testing::Test {
     const std::string a = start_node("a", {});
     const std::string b = start_node("b", {a});
     const std::string c = start_node("c", {a});
-    ASSERT_TRUE(ring_settled({a, b, c}, kVnodes, kNumSuccessors, kSettle, kPoll));
+    ASSERT_TRUE(ring_settled({a, b, c}, kVnodes, kDefaultNumSuccessors, kSettle, kPoll));
     ASSERT_TRUE(eventually(
         [&] {
           return Redis(port("a")).cmd({"SET", "probe", "x"}) == "OK";
@@ -381,7 +380,7 @@ TEST_F(RespClientsTest, ScanListsEveryKeyWhileANodeJoins) {
   EXPECT_EQ(listed.size(), static_cast<std::size_t>(kKeys));
   ASSERT_TRUE(
       ring_settled({nodes_.at("a").address, nodes_.at("b").address, nodes_.at("c").address, d},
-                   kVnodes, kNumSuccessors, kSettle, kPoll));
+                   kVnodes, kDefaultNumSuccessors, kSettle, kPoll));
   auto again = shell("redis-cli -p " + std::to_string(port("d")) +
                      " --scan --pattern 'scan:*' | sort -u | wc -l");
   EXPECT_EQ(again.out, std::to_string(kKeys) + "\n") << again.err;
@@ -499,7 +498,7 @@ print("ok")
   ASSERT_TRUE(nodes_.at("c").process->wait_for(kSettle).has_value());
   nodes_.erase("c");
   ASSERT_TRUE(ring_settled({nodes_.at("a").address, nodes_.at("b").address}, kVnodes,
-                           kNumSuccessors, kSettle, kPoll));
+                           kDefaultNumSuccessors, kSettle, kPoll));
   r = run({"/usr/bin/python3", after, expiry, std::to_string(port("a")), std::to_string(port("b"))},
           dir_.path(), 120s);
   EXPECT_EQ(r.code, 0) << r.out << r.err;
