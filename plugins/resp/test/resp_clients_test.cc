@@ -505,9 +505,12 @@ print("ok")
   EXPECT_EQ(r.out, "ok\n") << r.err;
 }
 
-// A GET whose primary went silent (SIGSTOP: no answer, no error) waits on a
-// worker for the copies. A client that leaves meanwhile, and a node stopped
-// meanwhile, harm nothing; a client that stays gets the copies' value.
+// A GET whose primary went silent (SIGSTOP: no answer, no error) waits for
+// its attempt to time out and then for the copies, which a worker reads
+// (after the async attempt when the node sends one, else in the blocking
+// call; the test does not tell which). A client that leaves meanwhile, and
+// a node stopped meanwhile, harm nothing; a client that stays gets the
+// copies' value.
 TEST_F(RespClientsTest, RepliesWaitingOnASilentPrimarySurviveLeavingClientsAndAStop) {
   std::string key;
   {
