@@ -403,17 +403,29 @@ TEST(DtableHereTest, AnAsyncWriteToAKilledPrimaryGoesOnToItsNewOwner) {
     calls.push_back(async_call<Status>());
     ASSERT_TRUE(c.table(0).set_async(key, "new", o, calls.back()->done())) << key;
   }
-  int went_on = 0;
+  int went_on = 0, refused = 0;
+  std::vector<bool> written(keys.size(), false);
   for (std::size_t i = 0; i < keys.size(); ++i) {
     ASSERT_TRUE(calls[i]->wait()) << keys[i];
+    const int before = went_on;
     const Status result = answer_going_on(*calls[i], keys[i], went_on);
-    EXPECT_TRUE(result.ok()) << keys[i] << ": " << result.to_string();
+    // Going on may still reach the new owner before it took the range over
+    // (its predecessor not updated yet, on a loaded machine): the write is
+    // then refused before anything is written, as the blocking set() would
+    // be, and the key keeps its old value.
+    const bool refused_early =
+        went_on > before && result.message().find("wrong owner") != std::string::npos;
+    EXPECT_TRUE(result.ok() || refused_early) << keys[i] << ": " << result.to_string();
+    written[i] = result.ok();
+    refused += refused_early ? 1 : 0;
   }
-  for (const std::string& key : keys) {
-    auto v = c.table(0).query().get(key);
-    EXPECT_EQ(v.value_or(""), "new") << key << ": " << v.status().to_string();
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    auto v = c.table(0).query().get(keys[i]);
+    EXPECT_EQ(v.value_or(""), written[i] ? "new" : "old")
+        << keys[i] << ": " << v.status().to_string();
   }
   RecordProperty("went_on", went_on);
+  RecordProperty("refused", refused);
 }
 
 }  // namespace
